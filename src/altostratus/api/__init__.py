@@ -1,0 +1,1 @@
+"""The CloudStack HTTP API: authentication, command dispatch, rendering. No business logic."""

@@ -1,0 +1,126 @@
+"""The ASGI application: ``/client/api``, ``/health`` and ``/metrics``.
+
+The lifespan starts the runtime (database, migrations, bootstrap) and keeps it, with
+its dispatcher, on ``app.state``; each uvicorn worker process builds its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from urllib.parse import parse_qsl
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from altostratus.api.auth import JSESSIONID_COOKIE
+from altostratus.api.dispatch import ApiRequest, Dispatcher
+from altostratus.api.params import collect_params
+from altostratus.api.render import error_response, render
+from altostratus.errors import CloudError
+from altostratus.runtime import Runtime, write_admin_file
+from altostratus.settings import Settings, load_settings
+
+__all__ = ["app_from_environment", "create_app"]
+
+log = logging.getLogger(__name__)
+
+API_REQUESTS = Counter(
+    "altostratus_api_requests_total", "API requests by command and answer code", ["command", "code"]
+)
+API_LATENCY = Histogram("altostratus_api_request_seconds", "API request latency", ["command"])
+_INTERNAL = "Internal error executing command, please contact your system administrator"
+
+
+async def _read_pairs(request: Request) -> list[tuple[str, str]]:
+    """Query and url-encoded form parameters (the only body CloudStack clients send)."""
+    pairs = list(request.query_params.multi_items())
+    if request.method == "POST":
+        body = (await request.body()).decode("utf-8", "replace")
+        pairs += parse_qsl(body, keep_blank_values=True)
+    return pairs
+
+
+async def api(request: Request) -> Response:
+    pairs = await _read_pairs(request)
+    params = collect_params(pairs)
+    as_json = str(params.get("response", "")).lower() == "json"
+    name = str(params.get("command") or "").lower()
+    root = f"{name}response" if name else "errorresponse"
+    api_request = ApiRequest(
+        method=request.method, signed_params=dict(pairs), params=params, cookies=request.cookies
+    )
+    dispatcher: Dispatcher = request.app.state.dispatcher
+    with API_LATENCY.labels(name or "-").time():
+        try:
+            outcome = await dispatcher.dispatch(api_request)
+        except CloudError as error:
+            API_REQUESTS.labels(name or "-", str(error.code)).inc()
+            return error_response(
+                "errorresponse" if error.code == 432 else root, error, as_json=as_json
+            )
+        except Exception:
+            log.exception("command %s failed", name)
+            API_REQUESTS.labels(name or "-", "530").inc()
+            return error_response(root, CloudError(_INTERNAL), as_json=as_json)
+    API_REQUESTS.labels(name, "200").inc()
+    response = render(root, outcome.payload, as_json=as_json)
+    for cookie, value in outcome.cookies.items():
+        if value is None:
+            response.delete_cookie(cookie, path="/client")
+        else:
+            response.set_cookie(
+                cookie, value, path="/client", httponly=cookie == JSESSIONID_COOKIE
+            )
+    return response
+
+
+async def health(_request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def metrics(_request: Request) -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def create_app(settings: Settings) -> Starlette:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        runtime = await Runtime.start(settings)
+        if runtime.new_admin is not None:
+            _announce_admin(settings, runtime)
+        app.state.runtime = runtime
+        app.state.dispatcher = Dispatcher(runtime.db, runtime.deps, runtime.registry)
+        try:
+            yield
+        finally:
+            await runtime.close()
+
+    routes = [
+        Route("/client/api", api, methods=["GET", "POST"]),
+        Route("/client/api/", api, methods=["GET", "POST"]),
+        Route("/health", health),
+        Route("/metrics", metrics),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def app_from_environment() -> Starlette:
+    """The uvicorn factory: settings from ``ALTO_*`` (``alto server`` exports them)."""
+    return create_app(load_settings())
+
+
+def _announce_admin(settings: Settings, runtime: Runtime) -> None:
+    """Write the new root admin's credentials and say once where they are."""
+    assert runtime.new_admin is not None
+    path = settings.data_dir / "admin.json"
+    write_admin_file(path, settings.endpoint, runtime.new_admin)
+    log.warning(
+        "created the root admin: username admin, password %s; API keys in %s (mode 0600)",
+        runtime.new_admin.password,
+        path.resolve(),
+    )

@@ -1,0 +1,66 @@
+"""Request authentication: a signature (``apikey`` + ``signature``) or a session.
+
+The arithmetic is in ``security``; lookups and account rules are in
+``services.authentication``. This module reads the transport: parameters, cookies,
+``signatureversion`` and ``expires``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from altostratus.errors import AuthenticationError
+from altostratus.security.signatures import signature_matches
+from altostratus.services.authentication import caller_for_api_key, caller_for_session
+from altostratus.services.context import Caller, Dependencies
+from altostratus.timeutil import parse_timestamp, utcnow
+
+__all__ = ["SESSION_COOKIE", "authenticate"]
+
+SESSION_COOKIE = "sessionkey"
+JSESSIONID_COOKIE = "JSESSIONID"
+_BAD_CREDENTIALS = "unable to verify user credentials and/or request signature"
+
+
+def _check_expiry(params: Mapping[str, str]) -> None:
+    version = params.get("signatureversion")
+    expires = params.get("expires")
+    if version is not None and version.strip() == "3" and not expires:
+        raise AuthenticationError("signatureversion 3 requires the expires parameter")
+    if expires:
+        try:
+            moment = parse_timestamp(expires)
+        except ValueError:
+            raise AuthenticationError(f"unable to parse expires value {expires!r}") from None
+        if moment <= utcnow():
+            raise AuthenticationError("the request has expired (expires is in the past)")
+
+
+async def authenticate(
+    session: AsyncSession,
+    deps: Dependencies,
+    signed_params: Mapping[str, str],
+    params: Mapping[str, str],
+    cookies: Mapping[str, str],
+) -> Caller:
+    """Return the caller or raise 401.
+
+    ``signed_params`` are the parameters exactly as sent (names in their case), which the
+    signature covers; ``params`` are the same with lowercase names.
+    """
+    api_key = params.get("apikey")
+    if api_key:
+        signature = params.get("signature")
+        if not signature:
+            raise AuthenticationError(_BAD_CREDENTIALS)
+        _check_expiry(params)
+        caller, secret_key = await caller_for_api_key(session, deps.keyring, api_key)
+        if not signature_matches(signed_params, signature, secret_key):
+            raise AuthenticationError(_BAD_CREDENTIALS)
+        return caller
+    token = params.get("sessionkey") or cookies.get(SESSION_COOKIE)
+    if token:
+        return await caller_for_session(session, deps, token)
+    raise AuthenticationError(_BAD_CREDENTIALS)

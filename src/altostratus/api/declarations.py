@@ -1,0 +1,97 @@
+"""One declaration per API command: name, parameters, permission, sync/async, response.
+
+Each area module builds a ``CommandSet`` with the ``@commands.command(...)`` decorator;
+the registry gathers the sets. The declaration alone drives dispatch, parameter
+validation, permission checks and ``listApis``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from altostratus.api.params import Params
+from altostratus.api.results import Result
+from altostratus.db.models import RoleType
+from altostratus.services.context import ServiceContext
+
+__all__ = [
+    "ADMIN",
+    "ADMINS",
+    "ANYONE",
+    "Command",
+    "CommandSet",
+    "Handler",
+]
+
+P = TypeVar("P", bound=Params)
+
+Handler = Callable[[ServiceContext, P], Awaitable[Result]]
+
+#: Who may call a command (the role of the caller's account).
+ADMIN = frozenset({RoleType.ADMIN})
+ADMINS = frozenset({RoleType.ADMIN, RoleType.DOMAIN_ADMIN})
+ANYONE = frozenset(RoleType)
+
+
+@dataclass(frozen=True)
+class Command(Generic[P]):
+    name: str
+    description: str
+    params: type[P]
+    handler: Handler[P]
+    allowed: frozenset[RoleType]
+    #: The object name in the answer (``zone`` in ``{"zone": {...}}``), for listApis.
+    response_name: str
+    is_async: bool = False
+    #: False for commands that only read, so they need no write lock.
+    writes: bool = True
+    #: ``login`` alone runs without a caller.
+    requires_auth: bool = True
+    post_only: bool = False
+    related: tuple[str, ...] = ()
+
+
+class CommandSet:
+    """The commands of one area, declared with ``@commands.command(...)``."""
+
+    def __init__(self) -> None:
+        self._commands: list[Command[Any]] = []
+
+    def command(
+        self,
+        name: str,
+        params: type[P],
+        *,
+        description: str,
+        allowed: frozenset[RoleType],
+        response: str,
+        is_async: bool = False,
+        writes: bool = True,
+        requires_auth: bool = True,
+        post_only: bool = False,
+        related: tuple[str, ...] = (),
+    ) -> Callable[[Handler[P]], Handler[P]]:
+        def register(handler: Handler[P]) -> Handler[P]:
+            self._commands.append(
+                Command(
+                    name=name,
+                    description=description,
+                    params=params,
+                    handler=handler,
+                    allowed=allowed,
+                    response_name=response,
+                    is_async=is_async,
+                    writes=writes,
+                    requires_auth=requires_auth,
+                    post_only=post_only,
+                    related=related,
+                )
+            )
+            return handler
+
+        return register
+
+    def __iter__(self) -> Iterator[Command[Any]]:
+        return iter(self._commands)

@@ -1,0 +1,113 @@
+"""From a parsed request to a result: authenticate, look up, authorise, validate, run.
+
+One request is one database transaction, so a command's changes, its event rows and
+(for asynchronous commands) its job row commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from altostratus.api.auth import authenticate
+from altostratus.api.declarations import Command
+from altostratus.api.params import parse_params
+from altostratus.api.registry import Registry
+from altostratus.api.results import Result, Single, payload_of
+from altostratus.db.engine import Database
+from altostratus.errors import CloudError, MethodNotAllowed, PermissionDenied, UnknownCommand
+from altostratus.services import jobs
+from altostratus.services.context import Caller, Dependencies, ServiceContext
+
+__all__ = ["ApiRequest", "Dispatcher", "Outcome"]
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    method: str
+    #: Parameters exactly as sent, for the signature.
+    signed_params: Mapping[str, str]
+    #: Lowercase names, maps folded (``params.collect_params``).
+    params: Mapping[str, Any]
+    cookies: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    payload: dict[str, Any]
+    cookies: dict[str, str | None]
+
+
+_UNKNOWN = "The given command does not exist or it is not available for user"
+
+
+class Dispatcher:
+    def __init__(self, db: Database, deps: Dependencies, registry: Registry) -> None:
+        self._db = db
+        self._deps = deps
+        self._registry = registry
+
+    async def dispatch(self, request: ApiRequest) -> Outcome:
+        name = str(request.params.get("command") or "")
+        command = self._registry.get(name)
+        if command is not None and command.post_only and request.method != "POST":
+            raise MethodNotAllowed(f"Please use HTTP POST to call the {command.name} command")
+        writes = command.writes if command is not None else False
+        kept_error: CloudError | None = None
+        async with self._db.transaction(write=writes) as session:
+            caller: Caller | None = None
+            if command is None or command.requires_auth:
+                caller = await authenticate(
+                    session, self._deps, request.signed_params, _strings(request.params),
+                    request.cookies,
+                )
+            if command is None:
+                raise UnknownCommand(f"{_UNKNOWN}: {name}" if name else _UNKNOWN)
+            _authorise(command, caller)
+            params = parse_params(command.name, command.params, request.params)
+            ctx = ServiceContext(session, caller or Caller.anonymous(), self._deps)
+            try:
+                result = await command.handler(ctx, params)
+                outcome = await self._outcome(ctx, command, result)
+            except CloudError as error:
+                if not error.keeps_changes:
+                    raise
+                kept_error = error
+        if kept_error is not None:
+            raise kept_error
+        return outcome
+
+    async def _outcome(self, ctx: ServiceContext, command: Command[Any], result: Result) -> Outcome:
+        cookies = getattr(result, "cookies", {})
+        payload = payload_of(result)
+        if not command.is_async:
+            return Outcome(payload, cookies)
+        # The command ran to completion inside this request; its job row records the
+        # result for queryAsyncJobResult, as clients of async commands poll for it.
+        instance_uuid = None
+        if isinstance(result, Single):
+            instance_uuid = result.item.to_wire().get("id")
+        job = await jobs.record_completed(
+            ctx,
+            command=command.name,
+            result=payload,
+            instance_type=command.response_name if instance_uuid else None,
+            instance_uuid=instance_uuid,
+        )
+        answer: dict[str, Any] = {"jobid": job.uuid}
+        if instance_uuid is not None:
+            answer["id"] = instance_uuid
+        return Outcome(answer, cookies)
+
+
+def _strings(params: Mapping[str, Any]) -> dict[str, str]:
+    return {key: value for key, value in params.items() if isinstance(value, str)}
+
+
+def _authorise(command: Command[Any], caller: Caller | None) -> None:
+    if caller is not None and caller.role_type not in command.allowed:
+        raise PermissionDenied(
+            f"Account {caller.account_name} is not allowed to call {command.name}: "
+            f"it needs the role {' or '.join(sorted(r.value for r in command.allowed))}"
+        )

@@ -1,0 +1,188 @@
+"""Command parameters: typed pydantic models, read from CloudStack's wire conventions.
+
+A command's parameter model is its one declaration: it parses the request, its
+validation errors become 431 answers naming the parameter, and ``listApis`` describes
+it. Wire conventions handled here: case-insensitive names, ``None``/empty as absent,
+comma-joined lists and ``name[i].key=value`` maps.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+from typing import Annotated, Any, Self, TypeVar, Union, get_args, get_origin
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import model_validator as _model_validator
+from pydantic.fields import FieldInfo
+
+from altostratus.errors import InvalidParameter, MissingParameter
+
+__all__ = [
+    "ApiType",
+    "CommaList",
+    "HttpEndpoint",
+    "ListParams",
+    "MapParam",
+    "Params",
+    "Uuid",
+    "UuidList",
+    "api_type_of",
+    "parse_params",
+]
+
+#: Parameters the transport consumes; never handed to a command.
+TRANSPORT_PARAMS = frozenset(
+    {"command", "response", "apikey", "signature", "signatureversion", "expires", "sessionkey", "_"}
+)
+P = TypeVar("P", bound="Params")
+_MAP_KEY = re.compile(r"^([a-z0-9_]+)\[(\d+)\]\.([a-z0-9_]+)$")
+
+
+@dataclass(frozen=True)
+class ApiType:
+    """The type name ``listApis`` shows for a parameter (``uuid``, ``map``, …)."""
+
+    name: str
+
+
+def _canonical_uuid(value: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise ValueError("not a valid UUID") from None
+
+
+def _split_commas(value: Any) -> Any:
+    return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("not an http(s) URL")
+    return value
+
+
+Uuid = Annotated[str, ApiType("uuid"), AfterValidator(_canonical_uuid)]
+CommaList = Annotated[list[str], ApiType("list"), BeforeValidator(_split_commas)]
+UuidList = Annotated[list[Uuid], ApiType("list"), BeforeValidator(_split_commas)]
+#: An http(s) URL, kept exactly as given (pydantic's HttpUrl would rewrite it).
+HttpEndpoint = Annotated[str, ApiType("string"), AfterValidator(_http_url)]
+#: ``details[0].key=…`` arrives as a list of small dicts, in index order.
+MapParam = Annotated[list[dict[str, str]], ApiType("map")]
+
+
+class Params(BaseModel):
+    """Base of every command's parameter model; field names are CloudStack's lowercase names."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", str_max_length=65535)
+
+
+class ListParams(Params):
+    """What every ``list*`` command accepts."""
+
+    keyword: str | None = Field(None, description="List by keyword")
+    page: int | None = Field(None, ge=1, description="Page number (1-based); needs pagesize")
+    pagesize: int | None = Field(
+        None, ge=-1, description="Items per page; -1 lists all; needs page"
+    )
+    listall: bool = Field(
+        False, description="Admins: list resources of every account they may see, not own only"
+    )
+
+    @_model_validator(mode="after")
+    def _page_and_pagesize_together(self) -> Self:
+        if (self.page is None) != (self.pagesize is None) and self.pagesize != -1:
+            missing = "pagesize" if self.pagesize is None else "page"
+            raise ValueError(f'"{missing}" parameter is required when paging')
+        return self
+
+
+def _plain_type(annotation: Any) -> Any:
+    """Strip ``Optional`` so ``str | None`` reads as ``str``."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        members = [arg for arg in get_args(annotation) if arg is not type(None)]
+        return members[0] if len(members) == 1 else annotation
+    return annotation
+
+
+def api_type_of(field: FieldInfo) -> str:
+    for meta in field.metadata:
+        if isinstance(meta, ApiType):
+            return meta.name
+    plain = _plain_type(field.annotation)
+    if get_origin(plain) is Annotated:
+        for meta in get_args(plain)[1:]:
+            if isinstance(meta, ApiType):
+                return meta.name
+        plain = get_args(plain)[0]
+    origin = get_origin(plain) or plain
+    names: dict[Any, str] = {
+        bool: "boolean",
+        int: "long",
+        str: "string",
+        datetime: "date",
+        list: "list",
+        dict: "map",
+    }
+    return names.get(origin, "string")
+
+
+def collect_params(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """Fold raw query/form pairs into lowercase names, with ``x[i].k`` maps as lists."""
+    flat: dict[str, Any] = {}
+    maps: dict[str, dict[int, dict[str, str]]] = {}
+    for raw_name, value in pairs:
+        name = raw_name.lower()
+        match = _MAP_KEY.match(name)
+        if match:
+            field, index, key = match.group(1), int(match.group(2)), match.group(3)
+            maps.setdefault(field, {}).setdefault(index, {})[key] = value
+        else:
+            flat[name] = value
+    for field, entries in maps.items():
+        flat[field] = [entries[index] for index in sorted(entries)]
+    return flat
+
+
+def _absent(value: Any, field: FieldInfo) -> bool:
+    """Empty values, and ``None`` where a string is not expected, count as not given."""
+    if not isinstance(value, str):
+        return False
+    if value == "":
+        return True
+    return value.lower() == "none" and api_type_of(field) != "string"
+
+
+def parse_params(command: str, model: type[P], raw: Mapping[str, Any]) -> P:
+    """Validate ``raw`` against ``model``; any problem is a 431 naming the parameter."""
+    given = {
+        name: raw[name]
+        for name, field in model.model_fields.items()
+        if name in raw and not _absent(raw[name], field)
+    }
+    try:
+        return model.model_validate(given)
+    except ValidationError as exc:
+        raise _to_cloud_error(command, exc, given) from None
+
+
+def _to_cloud_error(command: str, exc: ValidationError, given: Mapping[str, Any]) -> InvalidParameter:
+    error = exc.errors(include_url=False)[0]
+    if not error["loc"]:
+        text = str(error["msg"]).removeprefix("Value error, ")
+        return InvalidParameter(f"Unable to execute API command {command.lower()}: {text}")
+    name = str(error["loc"][0])
+    if error["type"] == "missing":
+        return MissingParameter(command, name)
+    reason = str(error["msg"]).removeprefix("Value error, ")
+    return InvalidParameter(
+        f"Unable to execute API command {command.lower()} due to invalid value. "
+        f"Invalid parameter {name} value={given.get(name)!s}: {reason}"
+    )

@@ -1,0 +1,42 @@
+"""Every command of the API, looked up by name (case-insensitively, as clients vary)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from altostratus.api.declarations import Command, CommandSet
+
+__all__ = ["Registry", "build_registry"]
+
+
+class Registry:
+    def __init__(self, command_sets: Iterable[CommandSet]) -> None:
+        self._by_name: dict[str, Command[Any]] = {}
+        for command_set in command_sets:
+            self.add(command_set)
+
+    def add(self, command_set: CommandSet) -> None:
+        for command in command_set:
+            key = command.name.lower()
+            if key in self._by_name:
+                raise ValueError(f"command {command.name} declared twice")
+            self._by_name[key] = command
+
+    def get(self, name: str) -> Command[Any] | None:
+        return self._by_name.get(name.lower())
+
+    def __iter__(self) -> Iterator[Command[Any]]:
+        return iter(sorted(self._by_name.values(), key=lambda command: command.name))
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+
+def build_registry() -> Registry:
+    from altostratus.api.commands import COMMAND_SETS, discovery
+
+    registry = Registry(COMMAND_SETS)
+    # listApis describes the registry it belongs to, itself included.
+    registry.add(discovery.command_set(registry))
+    return registry

@@ -1,0 +1,71 @@
+"""What a command handler returns, and the response objects it is built from.
+
+The handler says *what* to answer (one object, a page, plain success); ``render``
+decides how (JSON or XML, under ``<command>response``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = ["ListResult", "ResponseObject", "Result", "Single", "Success", "payload_of"]
+
+
+class ResponseObject(BaseModel):
+    """A CloudStack response object; ``None`` fields are left out of the answer."""
+
+    model_config = ConfigDict(frozen=True)
+
+    def to_wire(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+@dataclass(frozen=True)
+class Single:
+    """``{"<name>": {...}}``; ``flat`` puts the fields at the top level (``loginresponse``)."""
+
+    name: str
+    item: ResponseObject
+    flat: bool = False
+    #: Cookies to set with the answer (``None`` clears one): login and logout only.
+    cookies: dict[str, str | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ListResult:
+    """``{"count": total, "<name>": [...]}``; ``count`` is every match, not the page."""
+
+    name: str
+    items: Sequence[ResponseObject]
+    count: int
+
+
+@dataclass(frozen=True)
+class Success:
+    """``{"success": "true"}``: a string, as CloudStack sends and libcloud compares."""
+
+    display_text: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    cookies: dict[str, str | None] = field(default_factory=dict)
+
+
+Result = Single | ListResult | Success
+
+
+def payload_of(result: Result) -> dict[str, Any]:
+    """The body under ``<command>response``."""
+    if isinstance(result, Single):
+        wire = result.item.to_wire()
+        return wire if result.flat else {result.name: wire}
+    if isinstance(result, ListResult):
+        if not result.items:
+            return {}
+        return {"count": result.count, result.name: [item.to_wire() for item in result.items]}
+    body: dict[str, Any] = {"success": "true", **result.extra}
+    if result.display_text is not None:
+        body["displaytext"] = result.display_text
+    return body

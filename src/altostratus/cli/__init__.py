@@ -1,0 +1,1 @@
+"""The ``alto`` command line (typer)."""

@@ -1,0 +1,67 @@
+"""``alto server``: run a management server."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from altostratus.cli.options import ConfigOption, DatabaseUrlOption, DataDirOption
+from altostratus.settings import load_settings
+
+__all__ = ["server"]
+
+
+def server(
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+    host: Annotated[str | None, typer.Option(help="Listen address (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (default 8080).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Server processes (default 1).")] = None,
+    region_id: Annotated[
+        int | None, typer.Option(help="This region's id; first start only (default 1).")
+    ] = None,
+    region_name: Annotated[
+        str | None, typer.Option(help='This region\'s name; first start only (default "Local").')
+    ] = None,
+    public_endpoint: Annotated[
+        str | None, typer.Option(help="URL clients use to reach the API, if not host:port.")
+    ] = None,
+) -> None:
+    """Start a management server: the API on /client/api, /health and /metrics.
+
+    On the first start of a database it creates the ROOT domain and the admin account,
+    and writes the admin's credentials to DATA_DIR/admin.json (mode 0600).
+    """
+    settings = load_settings(
+        config,
+        data_dir=data_dir,
+        database_url=database_url,
+        host=host,
+        port=port,
+        workers=workers,
+        region_id=region_id,
+        region_name=region_name,
+        public_endpoint=public_endpoint,
+    )
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    Console(stderr=True).print(
+        f"[bold]Altostratus[/] region {settings.region_id} on {settings.endpoint} "
+        f"(data in {settings.data_dir.resolve()})"
+    )
+    # Each worker process rebuilds the same settings from the environment.
+    for name, value in settings.model_dump(exclude_none=True).items():
+        os.environ[f"ALTO_{name.upper()}"] = str(value)
+    uvicorn.run(
+        "altostratus.api.app:app_from_environment",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
+        access_log=False,
+    )

@@ -1,0 +1,1 @@
+"""Database layer: engine and transactions, models, migrations."""

@@ -1,0 +1,29 @@
+"""Asynchronous jobs: what ``queryAsyncJobResult`` answers from."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from altostratus.db.models.base import PublicEntity
+
+__all__ = ["AsyncJob"]
+
+
+class AsyncJob(PublicEntity):
+    __tablename__ = "async_jobs"
+
+    command: Mapped[str] = mapped_column(String(128))
+    user_uuid: Mapped[str] = mapped_column(String(36))
+    account_uuid: Mapped[str] = mapped_column(String(36), index=True)
+    domain_path: Mapped[str] = mapped_column(String(1024))
+    #: 0 pending, 1 succeeded, 2 failed (CloudStack's ``jobstatus``).
+    status: Mapped[int] = mapped_column(Integer, default=0)
+    result_code: Mapped[int] = mapped_column(Integer, default=0)
+    #: The JSON result object (``{"account": {...}}`` or an error body).
+    result: Mapped[str | None] = mapped_column(Text)
+    instance_type: Mapped[str | None] = mapped_column(String(64))
+    instance_uuid: Mapped[str | None] = mapped_column(String(36))
+    completed: Mapped[datetime | None]

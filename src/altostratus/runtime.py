@@ -1,0 +1,83 @@
+"""The composition root: builds every collaborator once and hands them out explicitly."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from altostratus.api.registry import Registry, build_registry
+from altostratus.db import migrate
+from altostratus.db.engine import Database
+from altostratus.security.keyring import Keyring
+from altostratus.security.passwords import Passwords
+from altostratus.security.sessions import SessionSigner
+from altostratus.services.bootstrap import AdminCredentials, bootstrap
+from altostratus.services.context import Dependencies
+from altostratus.settings import Settings
+
+__all__ = ["Runtime", "write_admin_file"]
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    deps: Dependencies
+    registry: Registry
+    #: The root admin's credentials when this start created them, else ``None``.
+    new_admin: AdminCredentials | None
+
+    @classmethod
+    async def start(cls, settings: Settings) -> Runtime:
+        """Open the database, migrate it, bootstrap it on first start."""
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        keyring = Keyring.load_or_create(settings.resolved_key_file)
+        db = Database(keyring.unwrap(settings.resolved_database_url))
+        try:
+            await migrate.upgrade(db)
+            passwords = Passwords(
+                time_cost=settings.password_time_cost,
+                memory_cost_kib=settings.password_memory_kib,
+                parallelism=settings.password_parallelism,
+            )
+            state = await bootstrap(db, settings, keyring, passwords)
+        except BaseException:
+            await db.close()
+            raise
+        deps = Dependencies(
+            settings=settings,
+            keyring=keyring,
+            passwords=passwords,
+            sessions=SessionSigner(state.session_key),
+            local_region_id=state.local_region_id,
+        )
+        return cls(
+            settings=settings,
+            db=db,
+            deps=deps,
+            registry=build_registry(),
+            new_admin=state.admin,
+        )
+
+    async def close(self) -> None:
+        await self.db.close()
+
+
+def write_admin_file(path: Path, endpoint: str, admin: AdminCredentials) -> None:
+    """Write the root admin's credentials, readable by the owner only (mode 0600)."""
+    body = {
+        "endpoint": endpoint,
+        "username": admin.username,
+        "password": admin.password,
+        "apikey": admin.api_key,
+        "secretkey": admin.secret_key,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(body, handle, indent=2)
+        handle.write("\n")
+    os.replace(tmp, path)

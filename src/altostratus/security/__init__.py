@@ -1,0 +1,1 @@
+"""Cryptography: the key file, password hashes, request signatures and session tokens."""

@@ -1,0 +1,1 @@
+"""Business rules. Services take a ``ServiceContext`` and know nothing of HTTP."""

@@ -1,0 +1,80 @@
+"""Asynchronous job rows: the record ``queryAsyncJobResult`` and ``listAsyncJobs`` read.
+
+For now every asynchronous command completes inside its request and records a finished
+job; the job executor of the compute issue will run them in the background.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+
+from altostratus.db.models import AsyncJob
+from altostratus.errors import InvalidParameter
+from altostratus.services.context import ServiceContext
+from altostratus.services.paging import Page, PageRequest, paginate
+from altostratus.services.visibility import owned_rows_filter
+from altostratus.timeutil import utcnow
+
+__all__ = ["get_job", "list_jobs", "record_completed", "result_of"]
+
+SUCCEEDED = 1
+
+
+async def record_completed(
+    ctx: ServiceContext,
+    *,
+    command: str,
+    result: dict[str, Any],
+    instance_type: str | None,
+    instance_uuid: str | None,
+) -> AsyncJob:
+    caller = ctx.caller
+    now = utcnow()
+    job = AsyncJob(
+        command=command,
+        user_uuid=caller.user_uuid,
+        account_uuid=caller.account_uuid,
+        domain_path=caller.domain_path,
+        status=SUCCEEDED,
+        result_code=0,
+        result=orjson.dumps(result).decode(),
+        instance_type=instance_type,
+        instance_uuid=instance_uuid,
+        created=now,
+        completed=now,
+    )
+    ctx.session.add(job)
+    await ctx.session.flush()
+    return job
+
+
+def result_of(job: AsyncJob) -> dict[str, Any] | None:
+    return orjson.loads(job.result) if job.result is not None else None
+
+
+async def get_job(ctx: ServiceContext, job_uuid: str) -> AsyncJob:
+    """The job, if the caller may see it (its own, or within an admin's reach)."""
+    visible = owned_rows_filter(
+        ctx.caller,
+        account_uuid_column=AsyncJob.account_uuid,
+        domain_path_column=AsyncJob.domain_path,
+        listall=True,
+    )
+    job = await ctx.session.scalar(select(AsyncJob).where(AsyncJob.uuid == job_uuid, visible))
+    if job is None:
+        raise InvalidParameter(f"Unable to find a job with jobid {job_uuid}")
+    return job
+
+
+async def list_jobs(ctx: ServiceContext, *, listall: bool, page: PageRequest) -> Page[AsyncJob]:
+    visible = owned_rows_filter(
+        ctx.caller,
+        account_uuid_column=AsyncJob.account_uuid,
+        domain_path_column=AsyncJob.domain_path,
+        listall=listall,
+    )
+    query = select(AsyncJob).where(visible).order_by(AsyncJob.id.desc())
+    return await paginate(ctx.session, query, page)

@@ -1,0 +1,44 @@
+"""Pagination and visibility helpers shared by every ``list*`` service."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+__all__ = ["Page", "PageRequest", "paginate"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """1-based page; ``size`` ``None`` means every row."""
+
+    page: int = 1
+    size: int | None = None
+
+    @classmethod
+    def of(cls, page: int | None, pagesize: int | None, default_size: int) -> PageRequest:
+        if pagesize == -1:
+            return cls(1, None)
+        return cls(page or 1, pagesize or default_size)
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: Sequence[T]
+    #: Every match, not just this page (CloudStack's ``count``).
+    total: int
+
+
+async def paginate(session: AsyncSession, query: Select[tuple[Any]], request: PageRequest) -> Page[Any]:
+    """Run ``query`` (already filtered and ordered) for one page, and count all matches."""
+    total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    if request.size is not None:
+        query = query.limit(request.size).offset((request.page - 1) * request.size)
+    items = (await session.scalars(query)).unique().all()
+    return Page(items=items, total=total or 0)

@@ -1,0 +1,86 @@
+"""Configuration: one typed, frozen model; defaults < TOML file < ``ALTO_*`` < flags.
+
+The TOML file is ``--config`` or ``ALTO_CONFIG``; every field can also be set as
+``ALTO_<FIELD>`` (``ALTO_DATABASE_URL``). Values written as ``ENC(...)`` are decrypted
+with the key file at start-up (``alto secret encrypt``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+__all__ = ["Settings", "load_settings"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ALTO_", frozen=True, extra="forbid")
+
+    data_dir: Path = Field(Path("data"), description="Directory for the SQLite file and keys.")
+    database_url: str | None = Field(
+        None, description="postgresql://user:pass@host:port/db; default: SQLite in data_dir."
+    )
+    host: str = Field("127.0.0.1", description="Address the API listens on.")
+    port: int = Field(8080, ge=1, le=65535, description="Port the API listens on.")
+    workers: int = Field(1, ge=1, description="Server processes (uvicorn workers).")
+    public_endpoint: str | None = Field(
+        None, description="URL clients use to reach this region's API (default from host/port)."
+    )
+    region_id: int = Field(1, ge=1, description="This region's id (first start only).")
+    region_name: str = Field("Local", min_length=1, description="This region's name (first start).")
+    key_file: Path | None = Field(
+        None, description="Key that encrypts secrets at rest; default data_dir/secret.key."
+    )
+    session_timeout: int = Field(1800, ge=60, description="Seconds a login session stays valid.")
+    login_attempts_allowed: int = Field(
+        5, ge=1, description="Consecutive failed logins after which a user is locked."
+    )
+    password_time_cost: int = Field(3, ge=1, description="argon2id passes.")
+    password_memory_kib: int = Field(65536, ge=8, description="argon2id memory per hash.")
+    password_parallelism: int = Field(1, ge=1, description="argon2id lanes.")
+    default_page_size: int = Field(500, ge=1, description="Page size of list commands.")
+    log_level: str = Field("info", description="debug, info, warning or error.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_file = os.environ.get("ALTO_CONFIG")
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file and Path(config_file))
+        return init_settings, env_settings, toml
+
+    @property
+    def resolved_key_file(self) -> Path:
+        return self.key_file or self.data_dir / "secret.key"
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The configured URL (still possibly ``ENC(...)``) or the embedded SQLite file."""
+        return self.database_url or f"sqlite:///{(self.data_dir / 'altostratus.db').resolve()}"
+
+    @property
+    def endpoint(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return self.public_endpoint or f"http://{host}:{self.port}/client/api"
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings; ``overrides`` are command-line flags (``None`` means not given)."""
+    if config_file is not None:
+        os.environ["ALTO_CONFIG"] = str(config_file)
+    given = {name: value for name, value in overrides.items() if value is not None}
+    return Settings(**given)
