@@ -1,0 +1,181 @@
+"""Fixtures: every API test runs against a fresh copy of a bootstrapped database.
+
+The backends come from ``ALTO_TEST_BACKENDS`` (default: ``sqlite,postgresql`` when
+Debian's PostgreSQL binaries are installed, else ``sqlite``). ``ALTO_REQUIRE_POSTGRES=1``
+(set by CI) turns a missing PostgreSQL into a failure instead of a narrower run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from altostratus.api.app import create_app
+from altostratus.runtime import Runtime
+from altostratus.security.keyring import Keyring
+from altostratus.settings import Settings
+from tests.support.client import ApiClient
+from tests.support.postgres import TemporaryPostgres, find_pg_bin
+from tests.support.world import Identity, seed_world
+
+PG_BIN = find_pg_bin()
+if os.environ.get("ALTO_REQUIRE_POSTGRES") == "1" and PG_BIN is None:
+    raise RuntimeError("ALTO_REQUIRE_POSTGRES=1 but no PostgreSQL binaries: apt-get install postgresql")
+BACKENDS = os.environ.get(
+    "ALTO_TEST_BACKENDS", "sqlite,postgresql" if PG_BIN is not None else "sqlite"
+).split(",")
+
+
+def test_settings(data_dir: Path, database_url: str, key_file: Path, **extra: object) -> Settings:
+    """Settings for an in-process server; cheap password hashing keeps tests fast."""
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        key_file=key_file,
+        password_time_cost=1,
+        password_memory_kib=64,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+@dataclass(frozen=True)
+class Template:
+    """A bootstrapped, seeded database to copy for each test."""
+
+    backend: str
+    source: str
+    identities: dict[str, Identity]
+
+
+@pytest.fixture(scope="session")
+def key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("keys") / "secret.key"
+    Keyring.load_or_create(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[TemporaryPostgres]:
+    if PG_BIN is None:
+        pytest.skip("PostgreSQL binaries not installed")
+    server = TemporaryPostgres(PG_BIN)
+    server.start()
+    yield server
+    server.stop()
+
+
+def _psql(postgres: TemporaryPostgres, sql: str) -> None:
+    subprocess.run(
+        [str(postgres.bin_dir / "psql"), "-q", "-v", "ON_ERROR_STOP=1", postgres.url, "-c", sql],
+        check=True, capture_output=True, timeout=60,
+    )
+
+
+def _build_template(backend: str, url: str, data_dir: Path, key_file: Path, source: str) -> Template:
+    async def build() -> dict[str, Identity]:
+        runtime = await Runtime.start(test_settings(data_dir, url, key_file))
+        try:
+            return await seed_world(runtime)
+        finally:
+            await runtime.close()
+
+    return Template(backend, source, asyncio.run(build()))
+
+
+@pytest.fixture(scope="session")
+def templates(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, key_file: Path
+) -> dict[str, Template]:
+    built: dict[str, Template] = {}
+    if "sqlite" in BACKENDS:
+        data_dir = tmp_path_factory.mktemp("sqlite-template")
+        db_file = data_dir / "template.db"
+        built["sqlite"] = _build_template(
+            "sqlite", f"sqlite:///{db_file}", data_dir, key_file, str(db_file)
+        )
+    if "postgresql" in BACKENDS:
+        postgres: TemporaryPostgres = request.getfixturevalue("postgres")
+        _psql(postgres, "CREATE DATABASE alto_template")
+        built["postgresql"] = _build_template(
+            "postgresql", postgres.url_for("alto_template"),
+            tmp_path_factory.mktemp("pg-template"), key_file, "alto_template",
+        )
+    return built
+
+
+_clone_counter = iter(range(1_000_000))
+
+
+@pytest.fixture(params=BACKENDS)
+def database(
+    request: pytest.FixtureRequest, templates: dict[str, Template], tmp_path: Path
+) -> tuple[str, Template]:
+    """A fresh database for one test: ``(url, template)``."""
+    template = templates[request.param]
+    if template.backend == "sqlite":
+        target = tmp_path / "alto.db"
+        shutil.copyfile(template.source, target)
+        return f"sqlite:///{target}", template
+    postgres: TemporaryPostgres = request.getfixturevalue("postgres")
+    name = f"alto_test_{os.getpid()}_{next(_clone_counter)}"
+    _psql(postgres, f"CREATE DATABASE {name} TEMPLATE {template.source}")
+    return postgres.url_for(name), template
+
+
+@pytest.fixture
+def settings(database: tuple[str, Template], tmp_path: Path, key_file: Path) -> Settings:
+    return test_settings(tmp_path / "data", database[0], key_file)
+
+
+@pytest.fixture
+def identities(database: tuple[str, Template]) -> dict[str, Identity]:
+    return database[1].identities
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Starlette]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def http(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+@dataclass(frozen=True)
+class Clients:
+    """Signed clients for the seeded identities (``tests.support.world``)."""
+
+    admin: ApiClient
+    d1admin: ApiClient
+    alice: ApiClient
+    carol: ApiClient
+    bob: ApiClient
+
+
+@pytest.fixture
+def clients(http: httpx.AsyncClient, identities: dict[str, Identity]) -> Clients:
+    def client(name: str) -> ApiClient:
+        who = identities[name]
+        return ApiClient(http, who.api_key, who.secret_key)
+
+    return Clients(*(client(name) for name in ("admin", "d1admin", "alice", "carol", "bob")))
+
+
+@pytest.fixture
+def api(clients: Clients) -> ApiClient:
+    """The root admin's client."""
+    return clients.admin

@@ -1,0 +1,1 @@
+"""Test harness: real PostgreSQL, real servers, a signing API client."""
