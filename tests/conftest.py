@@ -29,7 +29,9 @@ from tests.support.world import Identity, seed_world
 
 PG_BIN = find_pg_bin()
 if os.environ.get("ALTO_REQUIRE_POSTGRES") == "1" and PG_BIN is None:
-    raise RuntimeError("ALTO_REQUIRE_POSTGRES=1 but no PostgreSQL binaries: apt-get install postgresql")
+    raise RuntimeError(
+        "ALTO_REQUIRE_POSTGRES=1 but no PostgreSQL binaries: apt-get install postgresql"
+    )
 BACKENDS = os.environ.get(
     "ALTO_TEST_BACKENDS", "sqlite,postgresql" if PG_BIN is not None else "sqlite"
 ).split(",")
@@ -76,11 +78,15 @@ def postgres() -> Iterator[TemporaryPostgres]:
 def _psql(postgres: TemporaryPostgres, sql: str) -> None:
     subprocess.run(
         [str(postgres.bin_dir / "psql"), "-q", "-v", "ON_ERROR_STOP=1", postgres.url, "-c", sql],
-        check=True, capture_output=True, timeout=60,
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
 
 
-def _build_template(backend: str, url: str, data_dir: Path, key_file: Path, source: str) -> Template:
+def _build_template(
+    backend: str, url: str, data_dir: Path, key_file: Path, source: str
+) -> Template:
     async def build() -> dict[str, Identity]:
         runtime = await Runtime.start(test_settings(data_dir, url, key_file))
         try:
@@ -106,8 +112,11 @@ def templates(
         postgres: TemporaryPostgres = request.getfixturevalue("postgres")
         _psql(postgres, "CREATE DATABASE alto_template")
         built["postgresql"] = _build_template(
-            "postgresql", postgres.url_for("alto_template"),
-            tmp_path_factory.mktemp("pg-template"), key_file, "alto_template",
+            "postgresql",
+            postgres.url_for("alto_template"),
+            tmp_path_factory.mktemp("pg-template"),
+            key_file,
+            "alto_template",
         )
     return built
 

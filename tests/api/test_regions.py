@@ -9,13 +9,20 @@ from tests.support.client import ApiClient
 async def test_marvin_add_list_compare_remove(api: ApiClient) -> None:
     added = await api.ok("addRegion", id=2, name="Region2", endpoint="http://region2:8080/client")
     assert added["region"] == {
-        "id": 2, "name": "Region2", "endpoint": "http://region2:8080/client",
-        "gslbserviceenabled": True, "portableipserviceenabled": False,
+        "id": 2,
+        "name": "Region2",
+        "endpoint": "http://region2:8080/client",
+        "gslbserviceenabled": True,
+        "portableipserviceenabled": False,
     }
     listed = await api.ok("listRegions", id=2)
     assert listed["count"] == 1
     region = listed["region"][0]
-    assert (region["id"], region["name"], region["endpoint"]) == (2, "Region2", "http://region2:8080/client")
+    assert (region["id"], region["name"], region["endpoint"]) == (
+        2,
+        "Region2",
+        "http://region2:8080/client",
+    )
     assert await api.ok("removeRegion", id=2) == {"success": "true"}
     assert await api.ok("listRegions", id=2) == {}
 

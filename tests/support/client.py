@@ -61,7 +61,9 @@ class ApiClient:
     async def fails(self, command: str, code: int, **params: Any) -> str:
         """Assert that ``command`` fails with ``code``; return the error text."""
         answer = await self.call(command, **params)
-        assert answer.status == code, f"{command}: expected {code}, got {answer.status}: {answer.body}"
+        assert answer.status == code, (
+            f"{command}: expected {code}, got {answer.status}: {answer.body}"
+        )
         assert answer.body["errorcode"] == code
         return answer.error_text
 

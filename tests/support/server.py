@@ -19,14 +19,26 @@ __all__ = ["LiveServer"]
 
 class LiveServer:
     def __init__(
-        self, data_dir: Path, *, database_url: str | None = None, extra_env: dict[str, str] | None = None,
+        self,
+        data_dir: Path,
+        *,
+        database_url: str | None = None,
+        extra_env: dict[str, str] | None = None,
         args: tuple[str, ...] = (),
     ) -> None:
         self.data_dir = data_dir
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}/client/api"
         alto = Path(sys.executable).parent / "alto"
-        command = [str(alto), "server", "--data-dir", str(data_dir), "--port", str(self.port), *args]
+        command = [
+            str(alto),
+            "server",
+            "--data-dir",
+            str(data_dir),
+            "--port",
+            str(self.port),
+            *args,
+        ]
         if database_url:
             command += ["--database-url", database_url]
         env = {k: v for k, v in os.environ.items() if not k.startswith("ALTO_")}
@@ -34,7 +46,9 @@ class LiveServer:
         self.log_path = data_dir.parent / f"{data_dir.name}.log"
         data_dir.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("wb")
-        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, env=env)
+        self.process = subprocess.Popen(
+            command, stdout=self._log, stderr=subprocess.STDOUT, env=env
+        )
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout

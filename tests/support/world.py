@@ -19,7 +19,7 @@ from altostratus.db.models import Account, AccountType, Domain, Role, User
 from altostratus.runtime import Runtime
 from altostratus.security.apikeys import generate_key_pair
 
-__all__ = ["Identity", "PASSWORD", "seed_world"]
+__all__ = ["PASSWORD", "Identity", "seed_world"]
 
 PASSWORD = "correct horse battery"
 
@@ -38,7 +38,9 @@ class Identity:
 
 
 async def _domain(runtime: Runtime, session: object, name: str, parent: Domain) -> Domain:
-    domain = Domain(name=name, parent_id=parent.id, path=f"{parent.path}/{name}", level=parent.level + 1)
+    domain = Domain(
+        name=name, parent_id=parent.id, path=f"{parent.path}/{name}", level=parent.level + 1
+    )
     session.add(domain)  # type: ignore[attr-defined]
     await session.flush()  # type: ignore[attr-defined]
     return domain
@@ -60,29 +62,46 @@ async def seed_world(runtime: Runtime) -> dict[str, Identity]:
             ("carol", AccountType.USER, sub),
             ("bob", AccountType.USER, d2),
         ):
-            account = Account(name=username, domain_id=domain.id, type=kind, role_id=roles[kind.role_type].id)
+            account = Account(
+                name=username, domain_id=domain.id, type=kind, role_id=roles[kind.role_type].id
+            )
             session.add(account)
             await session.flush()
             pair = generate_key_pair()
             user = User(
-                username=username, account_id=account.id, domain_id=domain.id,
-                password_hash=password_hash, firstname=username.title(), lastname="Test",
-                email=f"{username}@example.org", api_key=pair.api_key,
+                username=username,
+                account_id=account.id,
+                domain_id=domain.id,
+                password_hash=password_hash,
+                firstname=username.title(),
+                lastname="Test",
+                email=f"{username}@example.org",
+                api_key=pair.api_key,
                 secret_key_encrypted=runtime.deps.keyring.encrypt(pair.secret_key),
             )
             session.add(user)
             await session.flush()
             identities[username] = Identity(
-                username=username, user_id=user.uuid, account=account.name,
-                account_id=account.uuid, domain_path=domain.path, domain_id=domain.uuid,
-                api_key=pair.api_key, secret_key=pair.secret_key,
+                username=username,
+                user_id=user.uuid,
+                account=account.name,
+                account_id=account.uuid,
+                domain_path=domain.path,
+                domain_id=domain.uuid,
+                api_key=pair.api_key,
+                secret_key=pair.secret_key,
             )
         admin_user = await session.scalar(select(User).where(User.username == "admin"))
-        assert admin_user is not None and admin_user.api_key is not None
+        assert admin_user is not None
+        assert admin_user.api_key is not None
         assert admin_user.secret_key_encrypted is not None
         identities["admin"] = Identity(
-            username="admin", user_id=admin_user.uuid, account="admin",
-            account_id=admin_user.account.uuid, domain_path="ROOT", domain_id=root.uuid,
+            username="admin",
+            user_id=admin_user.uuid,
+            account="admin",
+            account_id=admin_user.account.uuid,
+            domain_path="ROOT",
+            domain_id=root.uuid,
             api_key=admin_user.api_key,
             secret_key=runtime.deps.keyring.decrypt(admin_user.secret_key_encrypted),
             password=runtime.new_admin.password if runtime.new_admin else PASSWORD,

@@ -73,9 +73,7 @@ async def api(request: Request) -> Response:
         if value is None:
             response.delete_cookie(cookie, path="/client")
         else:
-            response.set_cookie(
-                cookie, value, path="/client", httponly=cookie == JSESSIONID_COOKIE
-            )
+            response.set_cookie(cookie, value, path="/client", httponly=cookie == JSESSIONID_COOKIE)
     return response
 
 

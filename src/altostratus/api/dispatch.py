@@ -59,7 +59,10 @@ class Dispatcher:
             caller: Caller | None = None
             if command is None or command.requires_auth:
                 caller = await authenticate(
-                    session, self._deps, request.signed_params, _strings(request.params),
+                    session,
+                    self._deps,
+                    request.signed_params,
+                    _strings(request.params),
                     request.cookies,
                 )
             if command is None:

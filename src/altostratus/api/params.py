@@ -14,8 +14,8 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlsplit
 from typing import Annotated, Any, Self, TypeVar, Union, get_args, get_origin
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic import model_validator as _model_validator
@@ -59,7 +59,11 @@ def _canonical_uuid(value: str) -> str:
 
 
 def _split_commas(value: Any) -> Any:
-    return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+    return (
+        [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, str)
+        else value
+    )
 
 
 def _http_url(value: str) -> str:
@@ -173,7 +177,9 @@ def parse_params(command: str, model: type[P], raw: Mapping[str, Any]) -> P:
         raise _to_cloud_error(command, exc, given) from None
 
 
-def _to_cloud_error(command: str, exc: ValidationError, given: Mapping[str, Any]) -> InvalidParameter:
+def _to_cloud_error(
+    command: str, exc: ValidationError, given: Mapping[str, Any]
+) -> InvalidParameter:
     error = exc.errors(include_url=False)[0]
     if not error["loc"]:
         text = str(error["msg"]).removeprefix("Value error, ")

@@ -33,7 +33,8 @@ def _xml(root_name: str, payload: dict[str, Any]) -> bytes:
     root = ElementTree.Element(root_name, {"cloud-stack-version": CLOUDSTACK_API_VERSION})
     for key, value in payload.items():
         _xml_children(root, key, value)
-    return ElementTree.tostring(root, encoding="UTF-8", xml_declaration=True)
+    text: bytes = ElementTree.tostring(root, encoding="UTF-8", xml_declaration=True)
+    return text
 
 
 def render(
@@ -63,6 +64,9 @@ def error_response(root_name: str, error: CloudError, *, as_json: bool) -> Respo
     # HTTP headers are latin-1; cloudmonkey prints this one as the error.
     description = error.text.encode("latin-1", "replace").decode("latin-1").replace("\n", " ")
     return render(
-        root_name, payload, as_json=as_json, status=error.code,
+        root_name,
+        payload,
+        as_json=as_json,
+        status=error.code,
         headers={"X-Description": description},
     )

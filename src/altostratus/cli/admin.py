@@ -27,7 +27,9 @@ DomainOption = Annotated[str, typer.Option(help="The user's domain path.")]
 
 
 def _in_transaction(
-    config: object, data_dir: object, database_url: object,
+    config: object,
+    data_dir: object,
+    database_url: object,
     work: Callable[[Runtime, AsyncSession], Awaitable[T]],
 ) -> T:
     settings = load_settings(config, data_dir=data_dir, database_url=database_url)  # type: ignore[arg-type]
@@ -67,7 +69,9 @@ def reset_password(
         credentials.unlock(user)
 
     _in_transaction(config, data_dir, database_url, work)
-    Console().print(f"password of {domain}/{username} reset" + ("" if password else f": {new_password}"))
+    Console().print(
+        f"password of {domain}/{username} reset" + ("" if password else f": {new_password}")
+    )
 
 
 @app.command("new-keys")

@@ -37,7 +37,9 @@ def show(
     table = Table("setting", "value", "environment variable", "meaning")
     for name, field in Settings.model_fields.items():
         table.add_row(
-            name, _shown(name, getattr(settings, name)), f"ALTO_{name.upper()}",
+            name,
+            _shown(name, getattr(settings, name)),
+            f"ALTO_{name.upper()}",
             field.description or "",
         )
     Console().print(table)

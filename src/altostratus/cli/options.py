@@ -11,7 +11,9 @@ __all__ = ["ConfigOption", "DataDirOption", "DatabaseUrlOption"]
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="TOML configuration file (or ALTO_CONFIG).", dir_okay=False),
+    typer.Option(
+        "--config", "-c", help="TOML configuration file (or ALTO_CONFIG).", dir_okay=False
+    ),
 ]
 DataDirOption = Annotated[
     Path | None,

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from altostratus.db.models import Account, Domain, EntityState, SessionRevocation, User
+from altostratus.db.models import Domain, EntityState, SessionRevocation, User
 from altostratus.errors import AuthenticationError, InvalidParameter, LoginFailed
 from altostratus.security.keyring import Keyring
 from altostratus.security.sessions import InvalidSessionToken, SessionClaims
@@ -106,9 +106,7 @@ async def login(
     A failed attempt counts against the user and locks it at the configured limit,
     as CloudStack's ``incorrect.login.attempts.allowed`` does.
     """
-    failure = LoginFailed(
-        "Failed to authenticate user; please provide valid credentials"
-    )
+    failure = LoginFailed("Failed to authenticate user; please provide valid credentials")
     domain = await _login_domain(session, domain_path, domain_uuid)
     user = await session.scalar(
         select(User).where(User.domain_id == domain.id, User.username == username)
@@ -162,6 +160,9 @@ async def logout(ctx: ServiceContext) -> None:
             )
         )
     await record_event(
-        ctx, "USER.LOGOUT", f"user has logged out: {caller.username}",
-        resource_type="User", resource_uuid=caller.user_uuid,
+        ctx,
+        "USER.LOGOUT",
+        f"user has logged out: {caller.username}",
+        resource_type="User",
+        resource_uuid=caller.user_uuid,
     )

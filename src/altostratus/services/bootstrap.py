@@ -14,13 +14,22 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from altostratus.db.engine import Database
-from altostratus.db.models import Account, AccountType, Domain, Region, Role, RoleType, SystemValue, User
+from altostratus.db.models import (
+    Account,
+    AccountType,
+    Domain,
+    Region,
+    Role,
+    RoleType,
+    SystemValue,
+    User,
+)
 from altostratus.security.apikeys import generate_key_pair, generate_password
 from altostratus.security.keyring import Keyring
 from altostratus.security.passwords import Passwords
 from altostratus.settings import Settings
 
-__all__ = ["AdminCredentials", "BootstrapState", "DEFAULT_ROLES", "bootstrap"]
+__all__ = ["DEFAULT_ROLES", "AdminCredentials", "BootstrapState", "bootstrap"]
 
 DEFAULT_ROLES = {
     RoleType.ADMIN: "Root Admin",
@@ -83,8 +92,10 @@ async def _bootstrap(
             Region(id=settings.region_id, name=settings.region_name, endpoint=settings.endpoint),
         ]
     )
-    roles = {kind: Role(name=name, type=kind, description=f"Default {name} role")
-             for kind, name in DEFAULT_ROLES.items()}
+    roles = {
+        kind: Role(name=name, type=kind, description=f"Default {name} role")
+        for kind, name in DEFAULT_ROLES.items()
+    }
     session.add_all(roles.values())
     root = Domain(name="ROOT", path="ROOT", level=0)
     session.add(root)

@@ -54,9 +54,17 @@ class Caller:
     def anonymous(cls) -> Caller:
         """The caller of ``login``, before anyone is authenticated: it may do nothing."""
         return cls(
-            user_id=0, user_uuid="", username="anonymous", account_id=0, account_uuid="",
-            account_name="anonymous", account_type=AccountType.USER, role_type=RoleType.USER,
-            domain_id=0, domain_uuid="", domain_path="",
+            user_id=0,
+            user_uuid="",
+            username="anonymous",
+            account_id=0,
+            account_uuid="",
+            account_name="anonymous",
+            account_type=AccountType.USER,
+            role_type=RoleType.USER,
+            domain_id=0,
+            domain_uuid="",
+            domain_path="",
         )
 
     @property

@@ -16,9 +16,9 @@ __all__ = ["find_user_by_name", "issue_key_pair", "set_password", "unlock"]
 
 async def find_user_by_name(session: AsyncSession, username: str, domain_path: str) -> User:
     user = await session.scalar(
-        select(User).join(Domain, User.domain_id == Domain.id).where(
-            User.username == username, Domain.path == domain_path
-        )
+        select(User)
+        .join(Domain, User.domain_id == Domain.id)
+        .where(User.username == username, Domain.path == domain_path)
     )
     if user is None:
         raise InvalidParameter(f"No user {username} in domain {domain_path}")

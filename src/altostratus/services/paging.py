@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,7 +35,7 @@ class Page(Generic[T]):
     total: int
 
 
-async def paginate(session: AsyncSession, query: Select[tuple[Any]], request: PageRequest) -> Page[Any]:
+async def paginate(session: AsyncSession, query: Select[T], request: PageRequest) -> Page[T]:
     """Run ``query`` (already filtered and ordered) for one page, and count all matches."""
     total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     if request.size is not None:

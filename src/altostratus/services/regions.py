@@ -25,7 +25,9 @@ async def _get(ctx: ServiceContext, region_id: int) -> Region:
 
 
 async def _require_unique_name(ctx: ServiceContext, name: str, region_id: int) -> None:
-    clash = await ctx.session.scalar(select(Region).where(Region.name == name, Region.id != region_id))
+    clash = await ctx.session.scalar(
+        select(Region).where(Region.name == name, Region.id != region_id)
+    )
     if clash is not None:
         raise InvalidParameter(f"Region with name {name} already exists (id {clash.id})")
 
@@ -38,7 +40,9 @@ async def add_region(ctx: ServiceContext, *, region_id: int, name: str, endpoint
     ctx.session.add(region)
     await ctx.session.flush()
     await record_event(
-        ctx, "REGION.ADD", f"Added region {region_id} ({name}) at {endpoint}",
+        ctx,
+        "REGION.ADD",
+        f"Added region {region_id} ({name}) at {endpoint}",
         resource_type="Region",
     )
     return region
@@ -70,7 +74,11 @@ async def remove_region(ctx: ServiceContext, *, region_id: int) -> None:
 
 
 async def list_regions(
-    ctx: ServiceContext, *, region_id: int | None, name: str | None, keyword: str | None,
+    ctx: ServiceContext,
+    *,
+    region_id: int | None,
+    name: str | None,
+    keyword: str | None,
     page: PageRequest,
 ) -> Page[Region]:
     query = select(Region).order_by(Region.id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
 from altostratus import CLOUDSTACK_API_VERSION
@@ -42,11 +44,15 @@ class Api(ResponseObject):
     response: list[ApiResponseField]
 
 
-def describe(command: Command[object]) -> Api:  # type: ignore[type-var]
+def describe(command: Command[Any]) -> Api:
     params = []
     for name, field in command.params.model_fields.items():
         length = next(
-            (getattr(m, "max_length", None) for m in field.metadata if getattr(m, "max_length", None)),
+            (
+                getattr(m, "max_length", None)
+                for m in field.metadata
+                if getattr(m, "max_length", None)
+            ),
             None,
         )
         params.append(

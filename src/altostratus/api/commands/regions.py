@@ -16,6 +16,7 @@ __all__ = ["commands"]
 
 commands = CommandSet()
 
+
 class RegionResponse(ResponseObject):
     id: int
     name: str
@@ -68,9 +69,7 @@ class UpdateRegionParams(Params):
     related=("listRegions",),
 )
 async def update_region(ctx: ServiceContext, p: UpdateRegionParams) -> Single:
-    region = await regions.update_region(
-        ctx, region_id=p.id, name=p.name, endpoint=p.endpoint
-    )
+    region = await regions.update_region(ctx, region_id=p.id, name=p.name, endpoint=p.endpoint)
     return Single("region", region_view(region))
 
 
