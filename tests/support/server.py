@@ -50,6 +50,18 @@ class LiveServer:
             command, stdout=self._log, stderr=subprocess.STDOUT, env=env
         )
 
+    def __enter__(self) -> LiveServer:
+        """Wait until the server answers; stop it if it never does."""
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -13,7 +13,7 @@ import types
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Self, TypeVar, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
@@ -22,14 +22,17 @@ from pydantic import model_validator as _model_validator
 from pydantic.fields import FieldInfo
 
 from altostratus.errors import InvalidParameter, MissingParameter
+from altostratus.timeutil import parse_timestamp
 
 __all__ = [
     "ApiType",
     "CommaList",
+    "EndTimestamp",
     "HttpEndpoint",
     "ListParams",
     "MapParam",
     "Params",
+    "Timestamp",
     "Uuid",
     "UuidList",
     "api_type_of",
@@ -73,7 +76,31 @@ def _http_url(value: str) -> str:
     return value
 
 
+def _timestamp(value: Any) -> Any:
+    return parse_timestamp(value) if isinstance(value, str) else value
+
+
+def _end_timestamp(value: Any) -> Any:
+    """An end bound covers its whole last unit: ``2026-11-21`` the day, ``…T10:00:00`` the second.
+
+    CloudStack reads a date-only ``enddate`` as 23:59:59 of that day, and shows times in
+    whole seconds: an event shown as created at 10:00:00 must match ``enddate=…10:00:00``.
+    """
+    moment = _timestamp(value)
+    if not isinstance(value, str):
+        return moment
+    if len(value.strip()) == len("2026-11-21"):
+        return moment + timedelta(days=1, microseconds=-1)
+    if "." not in value:
+        return moment + timedelta(seconds=1, microseconds=-1)
+    return moment
+
+
 Uuid = Annotated[str, ApiType("uuid"), AfterValidator(_canonical_uuid)]
+#: A moment in the forms clients send (``2026-11-21``, ``…T10:00:00+0000``, ``…Z``), as UTC.
+Timestamp = Annotated[datetime, ApiType("date"), BeforeValidator(_timestamp)]
+#: The inclusive end of a date range (``enddate``): the end of the day or second given.
+EndTimestamp = Annotated[datetime, ApiType("date"), BeforeValidator(_end_timestamp)]
 CommaList = Annotated[list[str], ApiType("list"), BeforeValidator(_split_commas)]
 UuidList = Annotated[list[Uuid], ApiType("list"), BeforeValidator(_split_commas)]
 #: An http(s) URL, kept exactly as given (pydantic's HttpUrl would rewrite it).

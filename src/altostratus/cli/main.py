@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from altostratus.cli import admin, config, db, secret
+from altostratus.cli import admin, config, db, docs, secret
 from altostratus.cli.server import server
 
 __all__ = ["app"]
@@ -18,6 +18,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command()(server)
+app.command("api-docs")(docs.api_docs)
 app.add_typer(db.app, name="db")
 app.add_typer(admin.app, name="admin")
 app.add_typer(config.app, name="config")

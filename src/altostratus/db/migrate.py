@@ -40,7 +40,12 @@ async def upgrade(database: Database) -> None:
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
         command.upgrade(_config(connection), "head")
 
-    async with database.engine.begin() as connection:
+    engine = database.engine
+    if database.is_sqlite:
+        # Take SQLite's write lock at BEGIN, so concurrent starts (``--workers``) wait
+        # their turn instead of failing with "database is locked" on their first write.
+        engine = engine.execution_options(sqlite_begin="IMMEDIATE")
+    async with engine.begin() as connection:
         await connection.run_sync(_upgrade)
 
 

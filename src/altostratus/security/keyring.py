@@ -6,7 +6,9 @@ ciphertext, so a server with another key can neither verify signatures nor sessi
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -26,12 +28,22 @@ class Keyring:
 
     @classmethod
     def load_or_create(cls, path: Path) -> Keyring:
-        """Read the key file, creating it (mode 0600) on a new installation."""
+        """Read the key file, creating it (mode 0600) on a new installation.
+
+        Servers starting together (``--workers``) race to create it: each writes a complete
+        key to a private temporary file and links it into place, so the first link wins and
+        nobody reads a half-written file.
+        """
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(Fernet.generate_key() + b"\n")
+            fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(Fernet.generate_key() + b"\n")
+                with contextlib.suppress(FileExistsError):
+                    os.link(temporary, path)
+            finally:
+                os.unlink(temporary)
         return cls(path.read_bytes().strip())
 
     def encrypt(self, plaintext: str) -> str:

@@ -30,7 +30,10 @@ def _encode(value: str, safe: str) -> str:
 
 
 def _canonical(params: Mapping[str, str], *, safe: str, fold_names: bool) -> str:
-    items = [(k.lower() if fold_names else k, v) for k, v in params.items() if k != "signature"]
+    # CloudStack leaves out ``signature`` in any case, as clients spell it ``Signature`` too.
+    items = [
+        (k.lower() if fold_names else k, v) for k, v in params.items() if k.lower() != "signature"
+    ]
     items.sort(key=lambda item: item[0])
     return "&".join(f"{k}={_encode(v, safe)}" for k, v in items).lower()
 

@@ -115,7 +115,9 @@ async def login(
         raise failure
     if not await deps.passwords.verify(user.password_hash, password):
         user.failed_logins += 1
-        if user.failed_logins >= deps.settings.login_attempts_allowed:
+        limit_reached = user.failed_logins >= deps.settings.login_attempts_allowed
+        # Lock once: later attempts on a locked user must not repeat the lock event.
+        if limit_reached and user.state is EntityState.ENABLED:
             user.state = EntityState.LOCKED
             ctx = ServiceContext(session, Caller.of(user, user.account), deps)
             await record_event(

@@ -25,7 +25,7 @@ from altostratus.db.models import (
     User,
 )
 from altostratus.security.apikeys import generate_key_pair, generate_password
-from altostratus.security.keyring import Keyring
+from altostratus.security.keyring import KeyFileMismatch, Keyring
 from altostratus.security.passwords import Passwords
 from altostratus.settings import Settings
 
@@ -76,7 +76,13 @@ async def _bootstrap(
 ) -> BootstrapState:
     values = {row.name: row.value for row in await session.scalars(select(SystemValue))}
     if _KEY_CHECK in values:
-        keyring.decrypt(values[_KEY_CHECK])  # raises KeyFileMismatch on a foreign key file
+        try:
+            keyring.decrypt(values[_KEY_CHECK])
+        except KeyFileMismatch:
+            raise KeyFileMismatch(
+                f"the key file {settings.resolved_key_file} did not encrypt this database's "
+                "secrets: every server of a region needs the same key file"
+            ) from None
         return BootstrapState(
             local_region_id=int(values[_LOCAL_REGION]),
             session_key=bytes.fromhex(keyring.decrypt(values[_SESSION_KEY])),

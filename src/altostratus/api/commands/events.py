@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import Field
 
 from altostratus.api.declarations import ANYONE, CommandSet
-from altostratus.api.params import ListParams, Uuid
+from altostratus.api.params import EndTimestamp, ListParams, Timestamp, Uuid
 from altostratus.api.results import ListResult, ResponseObject
 from altostratus.db.models import Event
 from altostratus.services import events
 from altostratus.services.context import ServiceContext
 from altostratus.services.paging import PageRequest
-from altostratus.timeutil import format_timestamp, parse_timestamp
+from altostratus.timeutil import format_timestamp
 
 __all__ = ["commands"]
 
 commands = CommandSet()
-
-Timestamp = Annotated[
-    datetime, BeforeValidator(lambda v: parse_timestamp(v) if isinstance(v, str) else v)
-]
 
 
 class EventResponse(ResponseObject):
@@ -64,7 +59,7 @@ class ListEventsParams(ListParams):
         None, description="Event level: INFO, WARN or ERROR"
     )
     startdate: Timestamp | None = Field(None, description="Events at or after this time")
-    enddate: Timestamp | None = Field(None, description="Events at or before this time")
+    enddate: EndTimestamp | None = Field(None, description="Events at or before this time")
     resourcetype: str | None = Field(None, max_length=64, description="Type of the resource")
     resourceid: Uuid | None = Field(None, description="Id of the resource")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from altostratus.db.models.base import Base, PublicEntity
@@ -84,7 +84,7 @@ class Domain(PublicEntity):
     level: Mapped[int] = mapped_column(Integer)
     network_domain: Mapped[str | None] = mapped_column(String(255))
 
-    parent: Mapped[Domain | None] = relationship(remote_side="Domain.id", lazy="joined")
+    parent: Mapped[Domain | None] = relationship(remote_side="Domain.id", lazy="joined", join_depth=1)
 
 
 class Account(PublicEntity):
@@ -99,6 +99,8 @@ class Account(PublicEntity):
         _enum(EntityState, "entity_state"), default=EntityState.ENABLED
     )
     network_domain: Mapped[str | None] = mapped_column(String(255))
+    #: Free-form ``accountdetails`` given at creation (CloudStack's account_details).
+    details: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
 
     domain: Mapped[Domain] = relationship(lazy="joined")
     role: Mapped[Role] = relationship(lazy="joined")

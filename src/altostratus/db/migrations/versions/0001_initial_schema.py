@@ -136,6 +136,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("network_domain", sa.String(length=255), nullable=True),
+        sa.Column("details", sa.JSON(), nullable=False),
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("uuid", sa.String(length=36), nullable=False),
         sa.Column("created", sa.DateTime(timezone=True), nullable=False),

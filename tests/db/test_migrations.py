@@ -1,0 +1,73 @@
+"""The migrations build exactly the schema the models declare, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from altostratus.db import migrate
+from altostratus.db.engine import Database, async_url
+from altostratus.db.models import Base
+from tests.conftest import BACKENDS
+from tests.support.postgres import TemporaryPostgres
+
+_created = iter(range(1_000_000))
+
+
+async def _empty_postgres(postgres: TemporaryPostgres) -> str:
+    name = f"alto_migrate_{os.getpid()}_{next(_created)}"
+    engine = create_async_engine(async_url(postgres.url), isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text(f"CREATE DATABASE {name}"))
+    finally:
+        await engine.dispose()
+    return postgres.url_for(name)
+
+
+@pytest.fixture(params=BACKENDS)
+async def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """The URL of a database with no tables at all."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+    else:
+        yield await _empty_postgres(request.getfixturevalue("postgres"))
+
+
+def _differences(connection: Connection) -> list[Any]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, Base.metadata))
+
+
+async def test_upgraded_schema_matches_the_models(empty_database: str) -> None:
+    db = Database(empty_database)
+    try:
+        assert await migrate.current_revision(db) is None
+        await migrate.upgrade(db)
+        assert await migrate.current_revision(db) == migrate.head_revision()
+        async with db.engine.connect() as connection:
+            differences = await connection.run_sync(_differences)
+        assert differences == [], "the migration and the models disagree"
+    finally:
+        await db.close()
+
+
+async def test_upgrade_is_idempotent_and_safe_to_run_concurrently(empty_database: str) -> None:
+    # Servers that start together each upgrade; they must take turns, not fail.
+    servers = [Database(empty_database) for _ in range(3)]
+    try:
+        await asyncio.gather(*(migrate.upgrade(db) for db in servers))
+        await migrate.upgrade(servers[0])
+        assert await migrate.current_revision(servers[0]) == migrate.head_revision()
+    finally:
+        for db in servers:
+            await db.close()
