@@ -50,8 +50,14 @@ def _command_paths(command: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str
 
 def test_every_command_has_help() -> None:
     paths = _command_paths(get_command(app))
-    assert {("server",), ("db", "upgrade"), ("admin", "reset-password"), ("admin", "new-keys"),
-            ("config", "show"), ("secret", "encrypt")} <= set(paths)
+    assert {
+        ("server",),
+        ("db", "upgrade"),
+        ("admin", "reset-password"),
+        ("admin", "new-keys"),
+        ("config", "show"),
+        ("secret", "encrypt"),
+    } <= set(paths)
     for path in paths:
         output = _alto(*path, "--help")
         assert "Usage:" in output, path
@@ -146,8 +152,12 @@ def test_config_show(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config.write_text('region_name = "Nordic"\nport = 9100\n')
     monkeypatch.setenv("ALTO_PORT", "9200")
     output = _alto(
-        "config", "show", "--config", config,
-        "--database-url", "postgresql://alto:topsecret@db.example:5432/alto",
+        "config",
+        "show",
+        "--config",
+        config,
+        "--database-url",
+        "postgresql://alto:topsecret@db.example:5432/alto",
     )
     rows = {line.split("│")[1].strip(): line for line in output.splitlines() if "│" in line}
     assert "Nordic" in rows["region_name"]
@@ -160,14 +170,17 @@ def test_config_show(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_secret_encrypt_round_trips(tmp_path: Path) -> None:
     data = tmp_path / "data"
     wrapped = _alto("secret", "encrypt", "--data-dir", data, "pa ss=wörd").strip()
-    assert wrapped.startswith("ENC(") and "pa ss" not in wrapped
+    assert wrapped.startswith("ENC(")
+    assert "pa ss" not in wrapped
     assert Keyring.load_or_create(data / "secret.key").unwrap(wrapped) == "pa ss=wörd"
 
 
 def test_encrypted_database_url_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data = tmp_path / "data"
     url = f"sqlite:///{tmp_path / 'hidden.db'}"
-    monkeypatch.setenv("ALTO_DATABASE_URL", _alto("secret", "encrypt", "--data-dir", data, url).strip())
+    monkeypatch.setenv(
+        "ALTO_DATABASE_URL", _alto("secret", "encrypt", "--data-dir", data, url).strip()
+    )
     _alto("db", "upgrade", "--data-dir", data)
     assert (tmp_path / "hidden.db").exists()
     assert not (data / "altostratus.db").exists()

@@ -42,7 +42,9 @@ def test_toml_overrides_defaults(monkeypatch: pytest.MonkeyPatch, config_file: P
     monkeypatch.setenv("ALTO_CONFIG", str(config_file))
     settings = load_settings()
     assert (settings.port, settings.region_name, settings.session_timeout) == (
-        9001, "FromToml", 600,
+        9001,
+        "FromToml",
+        600,
     )
 
 

@@ -77,6 +77,9 @@ async def test_create_account_answer_and_listing(
     assert "apikey" not in user
     listed = await api.ok("listAccounts", id=created["id"])
     assert listed == {"count": 1, "account": [created]}
+    for event_type, resource in (("ACCOUNT.CREATE", created["id"]), ("USER.CREATE", user["id"])):
+        events = (await api.ok("listEvents", resourceid=resource, listall=True))["event"]
+        assert [(e["type"], e["account"]) for e in events] == [(event_type, "dave")]
 
 
 async def test_marvin_create_account_with_given_uuids(api: ApiClient) -> None:
@@ -205,6 +208,8 @@ async def test_update_account(clients: Clients, identities: dict[str, Identity])
     assert await accounts(api, listall=True) == sorted(
         ["admin", "alicia", "bob", "carol", "d1admin", "jay"]
     )
+    events = (await api.ok("listEvents", resourceid=alice.account_id, listall=True))["event"]
+    assert [e["type"] for e in events] == ["ACCOUNT.UPDATE", "ACCOUNT.UPDATE"]
 
 
 async def test_update_account_permissions(

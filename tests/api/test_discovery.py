@@ -38,7 +38,8 @@ async def test_every_api_is_fully_described(api: ApiClient) -> None:
             assert param["name"] == param["name"].lower()
             assert isinstance(param["required"], bool)
             # cloudmonkey needs an integer length for every parameter.
-            assert isinstance(param["length"], int) and param["length"] > 0
+            assert isinstance(param["length"], int)
+            assert param["length"] > 0
             assert param["description"], (described["name"], param["name"])
 
 

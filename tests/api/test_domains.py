@@ -205,6 +205,18 @@ async def test_delete_domain_permissions(clients: Clients, identities: dict[str,
     await clients.d1admin.fails("deleteDomain", 431, id=d2, cleanup=True)
     await clients.alice.fails("deleteDomain", 531, id=sub, cleanup=True)
     assert await all_domains(clients.admin) == WORLD
+    kim = {
+        "accounttype": 1,
+        "username": "kim",
+        "password": "pw",
+        "email": "kim@example.org",
+        "firstname": "Kim",
+        "lastname": "Root",
+        "domainid": sub,
+    }
+    root_in_sub = (await clients.admin.ok("createAccount", **kim))["account"]["id"]
+    assert "kim" in await clients.d1admin.fails("deleteDomain", 531, id=sub, cleanup=True)
+    await job_result(clients.admin, "deleteAccount", id=root_in_sub)
     await job_result(clients.d1admin, "deleteDomain", id=sub, cleanup=True)
     assert await all_domains(clients.admin) == ["ROOT", "ROOT/d1", "ROOT/d2"]
 

@@ -16,8 +16,13 @@ from tests.support.world import PASSWORD, Identity
 async def _login(http: httpx.AsyncClient, who: Identity, password: str = PASSWORD) -> None:
     await http.post(
         "/client/api",
-        params={"command": "login", "response": "json", "username": who.username,
-                "password": password, "domain": who.domain_path},
+        params={
+            "command": "login",
+            "response": "json",
+            "username": who.username,
+            "password": password,
+            "domain": who.domain_path,
+        },
     )
 
 
@@ -48,11 +53,17 @@ async def test_admins_see_more_with_listall(clients: Clients, api: ApiClient) ->
     await api.ok("addRegion", id=2, name="Two", endpoint="http://two/client/api")
     assert _accounts(await api.ok("listEvents")) == {"admin"}
     assert _accounts(await api.ok("listEvents", listall=True)) == {
-        "admin", "d1admin", "alice", "carol", "bob",
+        "admin",
+        "d1admin",
+        "alice",
+        "carol",
+        "bob",
     }
     assert _accounts(await clients.d1admin.ok("listEvents")) == {"d1admin"}
     assert _accounts(await clients.d1admin.ok("listEvents", listall=True)) == {
-        "d1admin", "alice", "carol",
+        "d1admin",
+        "alice",
+        "carol",
     }
 
 
@@ -126,5 +137,6 @@ async def test_keyword_and_pagination(api: ApiClient) -> None:
     assert (third["count"], len(third["event"])) == (5, 1)
     # Newest first, and the pages do not overlap.
     descriptions = [e["description"] for e in first["event"] + third["event"]]
-    assert "Region6" in descriptions[0] and "Region2" in descriptions[-1]
+    assert "Region6" in descriptions[0]
+    assert "Region2" in descriptions[-1]
     assert await api.ok("listEvents", keyword="no such words") == {}

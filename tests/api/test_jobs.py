@@ -40,17 +40,24 @@ async def _job(app: Starlette, owner: Identity, *, status: int = 1) -> str:
         return job.uuid
 
 
-async def test_query_own_job(app: Starlette, clients: Clients, identities: dict[str, Identity]) -> None:
+async def test_query_own_job(
+    app: Starlette, clients: Clients, identities: dict[str, Identity]
+) -> None:
     alice = identities["alice"]
     job_id = await _job(app, alice)
     answer = await clients.alice.ok("queryAsyncJobResult", jobid=job_id)
     assert answer["jobid"] == job_id
-    assert (answer["jobstatus"], answer["jobresultcode"], answer["jobresulttype"]) == (1, 0, "object")
+    assert (answer["jobstatus"], answer["jobresultcode"], answer["jobresulttype"]) == (
+        1,
+        0,
+        "object",
+    )
     assert answer["jobresult"] == {"virtualmachine": {"id": "vm-1"}}
     assert (answer["userid"], answer["accountid"]) == (alice.user_id, alice.account_id)
     assert answer["cmd"] == "deployVirtualMachine"
     assert answer["jobinstancetype"] == "VirtualMachine"
-    assert answer["created"].endswith("+0000") and answer["completed"].endswith("+0000")
+    assert answer["created"].endswith("+0000")
+    assert answer["completed"].endswith("+0000")
 
 
 async def test_pending_job_has_no_result_yet(
@@ -59,7 +66,8 @@ async def test_pending_job_has_no_result_yet(
     job_id = await _job(app, identities["alice"], status=0)
     answer = await clients.alice.ok("queryAsyncJobResult", jobid=job_id.upper())
     assert answer["jobstatus"] == 0
-    assert "jobresult" not in answer and "completed" not in answer
+    assert "jobresult" not in answer
+    assert "completed" not in answer
 
 
 async def test_unknown_or_malformed_jobid_is_431(clients: Clients) -> None:
@@ -81,8 +89,12 @@ async def test_unknown_or_malformed_jobid_is_431(clients: Clients) -> None:
     ],
 )
 async def test_who_may_read_a_job(
-    app: Starlette, clients: Clients, identities: dict[str, Identity],
-    reader: str, owner: str, visible: bool,
+    app: Starlette,
+    clients: Clients,
+    identities: dict[str, Identity],
+    reader: str,
+    owner: str,
+    visible: bool,
 ) -> None:
     job_id = await _job(app, identities[owner])
     client: ApiClient = getattr(clients, reader)
@@ -94,13 +106,16 @@ async def test_who_may_read_a_job(
         assert "vm-1" not in text
 
 
-async def test_list_async_jobs(app: Starlette, clients: Clients, identities: dict[str, Identity]) -> None:
+async def test_list_async_jobs(
+    app: Starlette, clients: Clients, identities: dict[str, Identity]
+) -> None:
     alice_jobs = [await _job(app, identities["alice"]) for _ in range(3)]
     bob_job = await _job(app, identities["bob"])
     mine = await clients.alice.ok("listAsyncJobs")
     assert [j["jobid"] for j in mine["asyncjobs"]] == alice_jobs[::-1], "newest first"
     assert await clients.bob.ok("listAsyncJobs", listall=True) == {
-        "count": 1, "asyncjobs": [(await clients.bob.ok("queryAsyncJobResult", jobid=bob_job))],
+        "count": 1,
+        "asyncjobs": [await clients.bob.ok("queryAsyncJobResult", jobid=bob_job)],
     }
     assert await clients.admin.ok("listAsyncJobs") == {}, "the admin's own jobs: none"
     everything = await clients.admin.ok("listAsyncJobs", listall=True)

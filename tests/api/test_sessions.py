@@ -12,6 +12,7 @@ from sqlalchemy import select
 from starlette.applications import Starlette
 
 from altostratus.db.models import EntityState, User
+from altostratus.runtime import Runtime
 from altostratus.security.sessions import SessionClaims
 from altostratus.timeutil import utcnow
 from tests.support.client import ApiClient
@@ -31,8 +32,9 @@ async def _token(http: httpx.AsyncClient, who: Identity) -> str:
     return str(response.json()["loginresponse"]["sessionkey"])
 
 
-async def _with_session(http: httpx.AsyncClient, token: str, command: str = "listRegions",
-                        **params: str) -> httpx.Response:
+async def _with_session(
+    http: httpx.AsyncClient, token: str, command: str = "listRegions", **params: str
+) -> httpx.Response:
     http.cookies.clear()
     return await http.get(
         "/client/api",
@@ -47,7 +49,8 @@ def _body(response: httpx.Response, root: str) -> dict[str, Any]:
 
 
 async def _user(app: Starlette, username: str) -> User:
-    async with app.state.runtime.db.transaction(write=False) as session:
+    runtime: Runtime = app.state.runtime
+    async with runtime.db.transaction(write=False) as session:
         row = await session.scalar(select(User).where(User.username == username))
         assert row is not None
         return row
@@ -60,17 +63,36 @@ async def test_login_answers_the_session_and_sets_cookies(
     response = await _login(http, username="alice", password=PASSWORD, domain="/d1")
     assert response.status_code == 200, response.text
     body = _body(response, "loginresponse")
-    assert {k: body[k] for k in ("username", "userid", "domainid", "account", "firstname",
-                                 "lastname", "type", "timeout", "registered")} == {
-        "username": "alice", "userid": alice.user_id, "domainid": alice.domain_id,
-        "account": "alice", "firstname": "Alice", "lastname": "Test", "type": "0",
-        "timeout": "1800", "registered": "false",
+    assert {
+        k: body[k]
+        for k in (
+            "username",
+            "userid",
+            "domainid",
+            "account",
+            "firstname",
+            "lastname",
+            "type",
+            "timeout",
+            "registered",
+        )
+    } == {
+        "username": "alice",
+        "userid": alice.user_id,
+        "domainid": alice.domain_id,
+        "account": "alice",
+        "firstname": "Alice",
+        "lastname": "Test",
+        "type": "0",
+        "timeout": "1800",
+        "registered": "false",
     }
     token = body["sessionkey"]
     cookies = {c.split("=", 1)[0]: c for c in response.headers.get_list("set-cookie")}
     assert set(cookies) == {"JSESSIONID", "sessionkey"}
     jsession = cookies["JSESSIONID"].lower()
-    assert "path=/client" in jsession and "httponly" in jsession
+    assert "path=/client" in jsession
+    assert "httponly" in jsession
     assert "path=/client" in cookies["sessionkey"].lower()
     assert cookies["sessionkey"].startswith(f"sessionkey={token}")
 
@@ -86,7 +108,9 @@ async def test_login_shows_the_users_timezone(
     assert _body(response, "loginresponse")["timezone"] == "Europe/Berlin"
 
 
-async def test_root_admin_login_type(http: httpx.AsyncClient, identities: dict[str, Identity]) -> None:
+async def test_root_admin_login_type(
+    http: httpx.AsyncClient, identities: dict[str, Identity]
+) -> None:
     admin = identities["admin"]
     response = await _login(http, username="admin", password=admin.password)
     assert _body(response, "loginresponse")["type"] == "1"
@@ -95,8 +119,13 @@ async def test_root_admin_login_type(http: httpx.AsyncClient, identities: dict[s
 async def test_login_must_be_post(http: httpx.AsyncClient) -> None:
     response = await http.get(
         "/client/api",
-        params={"command": "login", "response": "json", "username": "alice",
-                "password": PASSWORD, "domain": "/d1"},
+        params={
+            "command": "login",
+            "response": "json",
+            "username": "alice",
+            "password": PASSWORD,
+            "domain": "/d1",
+        },
     )
     assert response.status_code == 405
     assert _body(response, "loginresponse")["errorcode"] == 405
@@ -106,8 +135,13 @@ async def test_login_must_be_post(http: httpx.AsyncClient) -> None:
 async def test_login_in_a_form_body(http: httpx.AsyncClient) -> None:
     response = await http.post(
         "/client/api",
-        data={"command": "login", "response": "json", "username": "alice",
-              "password": PASSWORD, "domainId": ""},
+        data={
+            "command": "login",
+            "response": "json",
+            "username": "alice",
+            "password": PASSWORD,
+            "domainId": "",
+        },
         params={"domain": "ROOT/d1"},
     )
     assert response.status_code == 200, response.text
@@ -159,7 +193,9 @@ async def test_tampered_and_expired_tokens_are_401(
     tampered = f"{payload[:-2]}{'A' if payload[-2] != 'A' else 'B'}{payload[-1]}.{mac}"
     signer = app.state.runtime.deps.sessions
     expired = signer.issue(
-        SessionClaims(str(uuid.uuid4()), identities["alice"].user_id, utcnow() - timedelta(seconds=1))
+        SessionClaims(
+            str(uuid.uuid4()), identities["alice"].user_id, utcnow() - timedelta(seconds=1)
+        )
     )
     unknown_user = signer.issue(
         SessionClaims(str(uuid.uuid4()), str(uuid.uuid4()), utcnow() + timedelta(minutes=5))
@@ -170,15 +206,29 @@ async def test_tampered_and_expired_tokens_are_401(
         assert _body(response, "listregionsresponse")["errorcode"] == 401
 
 
-async def test_disabling_a_user_ends_its_sessions(
-    app: Starlette, http: httpx.AsyncClient, identities: dict[str, Identity]
+async def _disable(app: Starlette, username: str, *, account: bool = False) -> None:
+    runtime: Runtime = app.state.runtime
+    async with runtime.db.transaction() as session:
+        row = await session.scalar(select(User).where(User.username == username))
+        assert row is not None
+        if account:
+            row.account.state = EntityState.DISABLED
+        else:
+            row.state = EntityState.DISABLED
+
+
+@pytest.mark.parametrize("account", [False, True], ids=["user", "account"])
+async def test_disabling_ends_sessions_and_refuses_login(
+    app: Starlette, http: httpx.AsyncClient, identities: dict[str, Identity], account: bool
 ) -> None:
     token = await _token(http, identities["alice"])
-    async with app.state.runtime.db.transaction() as session:
-        row = await session.scalar(select(User).where(User.username == "alice"))
-        assert row is not None
-        row.state = EntityState.DISABLED
+    await _disable(app, "alice", account=account)
     assert (await _with_session(http, token)).status_code == 401
+    response = await _login(http, username="alice", password=PASSWORD, domain="/d1")
+    assert response.status_code == 531
+    text = _body(response, "loginresponse")["errortext"]
+    assert "disabled" in text
+    assert ("account" in text.lower()) is account
 
 
 async def test_wrong_password_is_531_under_loginresponse(http: httpx.AsyncClient) -> None:
@@ -191,7 +241,8 @@ async def test_wrong_password_is_531_under_loginresponse(http: httpx.AsyncClient
         response = await _login(http, **params)
         assert response.status_code == 531, params
         body = _body(response, "loginresponse")
-        assert body["errorcode"] == 531 and body["errortext"]
+        assert body["errorcode"] == 531
+        assert body["errortext"]
         assert "set-cookie" not in response.headers
 
 
@@ -199,7 +250,9 @@ async def test_failed_logins_lock_the_user(
     app: Starlette, api: ApiClient, http: httpx.AsyncClient
 ) -> None:
     for _ in range(5):
-        assert (await _login(http, username="alice", password="wrong", domain="/d1")).status_code == 531
+        assert (
+            await _login(http, username="alice", password="wrong", domain="/d1")
+        ).status_code == 531
     assert (await _user(app, "alice")).state is EntityState.LOCKED
     right = await _login(http, username="alice", password=PASSWORD, domain="/d1")
     assert right.status_code == 531
@@ -264,7 +317,10 @@ async def test_unknown_or_malformed_domain_is_431(
 
 
 async def test_missing_credentials_are_431(http: httpx.AsyncClient) -> None:
-    for params, missing in (({"password": PASSWORD}, "username"), ({"username": "admin"}, "password")):
+    for params, missing in (
+        ({"password": PASSWORD}, "username"),
+        ({"username": "admin"}, "password"),
+    ):
         response = await _login(http, **params)
         assert response.status_code == 431
         assert missing in _body(response, "loginresponse")["errortext"]

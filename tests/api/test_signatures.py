@@ -67,8 +67,12 @@ async def test_client_signature_variants_are_accepted(
     alice = identities["alice"]
     # Mixed-case names and a value with ~ and brackets make every variant differ.
     params = {
-        "command": "listRegions", "response": "json", "apiKey": alice.api_key,
-        "keyword": "Lo~[c]", "pageSize": "10", "page": "1",
+        "command": "listRegions",
+        "response": "json",
+        "apiKey": alice.api_key,
+        "keyword": "Lo~[c]",
+        "pageSize": "10",
+        "page": "1",
     }
     signature = _client_variant(alice, params, safe=safe, fold=fold)
     assert signature != sign(params, alice.secret_key)
@@ -98,7 +102,11 @@ async def test_bad_credentials_are_401(
     changed_after_signing = {**_signed(alice), "keyword": "Local"}
     no_credentials = {"command": "listRegions", "response": "json"}
     for params in (
-        wrong_signature, wrong_secret, unknown_key, missing_signature, changed_after_signing,
+        wrong_signature,
+        wrong_secret,
+        unknown_key,
+        missing_signature,
+        changed_after_signing,
         no_credentials,
     ):
         _assert_unauthenticated(await _get(http, params))
@@ -156,8 +164,13 @@ async def test_expires_formats(
     _assert_unauthenticated(late)
 
 
-async def _set_state(app: Starlette, username: str, *, user: EntityState | None = None,
-                     account: EntityState | None = None) -> None:
+async def _set_state(
+    app: Starlette,
+    username: str,
+    *,
+    user: EntityState | None = None,
+    account: EntityState | None = None,
+) -> None:
     async with app.state.runtime.db.transaction() as session:
         row = await session.scalar(select(User).where(User.username == username))
         assert row is not None
@@ -177,8 +190,11 @@ async def _set_state(app: Starlette, username: str, *, user: EntityState | None 
     ids=["user disabled", "user locked", "account disabled"],
 )
 async def test_inactive_users_cannot_sign(
-    app: Starlette, clients: Clients, http: httpx.AsyncClient,
-    identities: dict[str, Identity], state: dict[str, EntityState],
+    app: Starlette,
+    clients: Clients,
+    http: httpx.AsyncClient,
+    identities: dict[str, Identity],
+    state: dict[str, EntityState],
 ) -> None:
     await clients.alice.ok("listRegions")
     await _set_state(app, "alice", **state)

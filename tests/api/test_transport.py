@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 from xml.etree import ElementTree
 
 import httpx
 import pytest
 from pydantic import Field
 
-from altostratus.api.params import CommaList, MapParam, Params, UuidList, collect_params, parse_params
+from altostratus.api.params import (
+    CommaList,
+    MapParam,
+    Params,
+    UuidList,
+    collect_params,
+    parse_params,
+)
 from altostratus.errors import InvalidParameter
 from altostratus.security.signatures import sign
 from tests.support.client import ApiClient
@@ -43,10 +49,15 @@ async def test_json_answer_has_one_key_and_the_cloudstack_content_type(
     assert response.json() == {
         "listregionsresponse": {
             "count": 1,
-            "region": [{
-                "id": 1, "name": "Local", "endpoint": "http://127.0.0.1:8080/client/api",
-                "gslbserviceenabled": True, "portableipserviceenabled": False,
-            }],
+            "region": [
+                {
+                    "id": 1,
+                    "name": "Local",
+                    "endpoint": "http://127.0.0.1:8080/client/api",
+                    "gslbserviceenabled": True,
+                    "portableipserviceenabled": False,
+                }
+            ],
         }
     }
 
@@ -85,7 +96,9 @@ async def test_error_body_and_description_header(api: ApiClient) -> None:
     assert answer.status == 431
     assert answer.headers["content-type"] == JSON_TYPE
     assert answer.body == {
-        "uuidList": [], "errorcode": 431, "cserrorcode": 4350,
+        "uuidList": [],
+        "errorcode": 431,
+        "cserrorcode": 4350,
         "errortext": answer.body["errortext"],
     }
     assert answer.headers["X-Description"] == answer.body["errortext"]
@@ -103,7 +116,9 @@ async def test_unknown_command_is_432_under_errorresponse(
     assert response.headers["X-Description"] == body["errortext"]
 
 
-async def test_missing_command_is_432(http: httpx.AsyncClient, identities: dict[str, Identity]) -> None:
+async def test_missing_command_is_432(
+    http: httpx.AsyncClient, identities: dict[str, Identity]
+) -> None:
     params = _signed(identities["alice"], "", response="json")
     response = await http.get("/client/api", params=params)
     assert response.status_code == 432
@@ -141,10 +156,15 @@ async def test_metrics_count_answers(api: ApiClient, http: httpx.AsyncClient) ->
 # Parsing
 
 
-async def test_post_form_body(http: httpx.AsyncClient, identities: dict[str, Identity],
-                              api: ApiClient) -> None:
+async def test_post_form_body(
+    http: httpx.AsyncClient, identities: dict[str, Identity], api: ApiClient
+) -> None:
     form = _signed(
-        identities["admin"], "addRegion", response="json", id="2", name="Two",
+        identities["admin"],
+        "addRegion",
+        response="json",
+        id="2",
+        name="Two",
         endpoint="http://two/client/api?a=1&b=2",
     )
     response = await http.post("/client/api", data=form)
@@ -165,8 +185,14 @@ async def test_parameter_names_are_case_insensitive(api: ApiClient) -> None:
 
 @pytest.mark.parametrize(
     ("value", "sees_others"),
-    [("True", True), ("true", True), ("TRUE", True), ("False", False), ("None", False),
-     ("", False)],
+    [
+        ("True", True),
+        ("true", True),
+        ("TRUE", True),
+        ("False", False),
+        ("None", False),
+        ("", False),
+    ],
 )
 async def test_boolean_spellings(
     api: ApiClient, http: httpx.AsyncClient, value: str, sees_others: bool
@@ -174,8 +200,13 @@ async def test_boolean_spellings(
     """libcloud sends ``True``/``False``/``None``; ``None`` and empty mean not given."""
     login = await http.post(
         "/client/api",
-        params={"command": "login", "response": "json", "username": "alice",
-                "password": PASSWORD, "domain": "/d1"},
+        params={
+            "command": "login",
+            "response": "json",
+            "username": "alice",
+            "password": PASSWORD,
+            "domain": "/d1",
+        },
     )
     assert login.status_code == 200
     # Alice's login event is hers: the admin sees it only with listall.
@@ -234,8 +265,12 @@ async def test_over_long_value_is_431(api: ApiClient) -> None:
 
 def test_names_are_lowercased_and_maps_folded() -> None:
     pairs = [
-        ("Command", "createTags"), ("Tags[1].Key", "b"), ("tags[0].key", "a"),
-        ("tags[0].value", "1"), ("tags[1].value", "2"), ("ResourceIds", "x,y"),
+        ("Command", "createTags"),
+        ("Tags[1].Key", "b"),
+        ("tags[0].key", "a"),
+        ("tags[0].value", "1"),
+        ("tags[1].value", "2"),
+        ("ResourceIds", "x,y"),
     ]
     assert collect_params(pairs) == {
         "command": "createTags",
@@ -254,10 +289,18 @@ class _Example(Params):
 
 def test_parse_params_wire_conventions() -> None:
     one, two = str(uuid.uuid4()), str(uuid.uuid4())
-    parsed = parse_params("example", _Example, {
-        "ids": f"{one.upper()}, {two}", "names": "a,,b ,", "details": [{"key": "k"}],
-        "flag": "None", "text": "None", "other": "ignored",
-    })
+    parsed = parse_params(
+        "example",
+        _Example,
+        {
+            "ids": f"{one.upper()}, {two}",
+            "names": "a,,b ,",
+            "details": [{"key": "k"}],
+            "flag": "None",
+            "text": "None",
+            "other": "ignored",
+        },
+    )
     assert parsed.ids == [one, two], "UUIDs are canonical (lowercase)"
     assert parsed.names == ["a", "b"]
     assert parsed.details == [{"key": "k"}]

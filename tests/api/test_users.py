@@ -160,6 +160,8 @@ async def test_update_user(clients: Clients, identities: dict[str, Identity]) ->
     assert "id" in await api.fails("updateUser", 431, firstname="x")
     assert "Unable to find user" in await api.fails("updateUser", 431, id=str(uuid.uuid4()))
     assert (await api.ok("listUsers", id=alice.user_id))["user"][0]["username"] == "alicia"
+    events = (await api.ok("listEvents", type="USER.UPDATE", listall=True))["event"]
+    assert [(e["resourceid"], e["account"]) for e in events] == [(alice.user_id, "alice")] * 2
 
 
 async def test_users_change_their_own_password_with_the_current_one(

@@ -42,7 +42,8 @@ def test_another_key_file_cannot_decrypt(tmp_path: Path) -> None:
 def test_wrap_and_unwrap(tmp_path: Path) -> None:
     keyring = Keyring.load_or_create(tmp_path / "secret.key")
     wrapped = keyring.wrap("s3cret")
-    assert wrapped.startswith("ENC(") and wrapped.endswith(")")
+    assert wrapped.startswith("ENC(")
+    assert wrapped.endswith(")")
     assert keyring.unwrap(wrapped) == "s3cret"
     # Plain configuration values pass through untouched.
     for plain in ("sqlite:///x.db", "ENC(", "x ENC(y)", ""):

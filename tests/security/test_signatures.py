@@ -46,8 +46,8 @@ def _client_signer(*, safe: str, fold_names: bool) -> Signer:
 
 
 def test_canonical_string_is_javas_url_encoding_sorted_case_sensitively() -> None:
-    # Upper case sorts before lower case (Zeta before apiKey); space is %20, ``~`` and brackets are encoded,
-    # ``*`` is kept; the whole string is lowercased (so are the %XX escapes).
+    # Upper case sorts before lower case (Zeta before apiKey); space is %20, ``~`` and
+    # brackets are encoded, ``*`` is kept; the whole string is lowercased (%XX escapes too).
     expected = (
         "zeta=1&apikey=key-abc&command=listvirtualmachines"
         "&name=a%20b%7ec*d%5b0%5d%2fe%2bf%3d%c3%a9&response=json"

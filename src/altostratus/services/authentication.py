@@ -130,8 +130,12 @@ async def login(
                 level="WARN",
             )
         raise failure
-    if user.state is not EntityState.ENABLED or user.account.state is not EntityState.ENABLED:
+    if user.state is not EntityState.ENABLED:
         raise LoginFailed(f"User {username} in domain {domain.path} is {user.state.value}")
+    if user.account.state is not EntityState.ENABLED:
+        raise LoginFailed(
+            f"Account {user.account.name} of user {username} is {user.account.state.value}"
+        )
     user.failed_logins = 0
     expires_at = utcnow() + timedelta(seconds=deps.settings.session_timeout)
     caller = Caller.of(user, user.account, session_id=str(uuid.uuid4()))

@@ -22,6 +22,7 @@ from altostratus.services.identity_access import (
     get_domain,
     keyword_filter,
     require_fresh_uuid,
+    require_managed_account,
     visible_domains,
 )
 from altostratus.services.paging import Page, PageRequest, paginate
@@ -146,14 +147,15 @@ async def delete_domain(ctx: ServiceContext, *, domain_uuid: str, cleanup: bool)
         raise PermissionDenied(
             f"Domain {domain.path} holds your own account; it cannot be deleted by you"
         )
-    accounts = (
-        await ctx.session.scalars(select(Account.name).where(Account.domain_id.in_(ids)))
-    ).all()
+    accounts = (await ctx.session.scalars(select(Account).where(Account.domain_id.in_(ids)))).all()
     if not cleanup and (len(subtree) > 1 or accounts):
         raise ResourceInUse(
             f"Domain {domain.path} still has {len(subtree) - 1} child domain(s) and "
             f"{len(accounts)} account(s); delete them first or use cleanup=true"
         )
+    for account in accounts:
+        # A domain admin must not delete a root admin's account by deleting its domain.
+        require_managed_account(ctx.caller, account)
     await record_event(
         ctx,
         "DOMAIN.DELETE",

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, or_, select, true
 from sqlalchemy.exc import IntegrityError
 
 from altostratus.db.models import Account, Domain, PublicEntity, RoleType, User
@@ -39,7 +39,6 @@ __all__ = [
     "require_managed_account",
     "require_managed_user",
     "require_not_self",
-    "users_query",
     "visible_domains",
 ]
 
@@ -53,17 +52,11 @@ def visible_domains(caller: Caller) -> ColumnElement[bool]:
     return Domain.id == caller.domain_id
 
 
-def _visible_accounts(caller: Caller) -> ColumnElement[bool]:
-    """Accounts (joined with their domain) the caller may see."""
+def _visible_or_own(caller: Caller, own: ColumnElement[bool]) -> ColumnElement[bool]:
+    """Admins see rows (joined with their domain) in visible domains; users only ``own``."""
     if caller.is_domain_admin or caller.is_root_admin:
         return visible_domains(caller)
-    return Account.id == caller.account_id
-
-
-def _visible_users(caller: Caller) -> ColumnElement[bool]:
-    if caller.is_domain_admin or caller.is_root_admin:
-        return visible_domains(caller)
-    return User.id == caller.user_id
+    return own
 
 
 async def get_domain(ctx: ServiceContext, domain_uuid: str) -> Domain:
@@ -107,7 +100,9 @@ async def get_account(
         wanted = f"name {name} in domain {domain_uuid}"
     else:
         raise InvalidParameter("Either id or account (with domainid) must be given")
-    account = await ctx.session.scalar(query.where(_visible_accounts(ctx.caller)))
+    account = await ctx.session.scalar(
+        query.where(_visible_or_own(ctx.caller, Account.id == ctx.caller.account_id))
+    )
     if account is None:
         raise InvalidParameter(f"Unable to find account with {wanted}")
     return account
@@ -117,7 +112,7 @@ async def get_user(ctx: ServiceContext, user_uuid: str) -> User:
     user = await ctx.session.scalar(
         select(User)
         .join(Domain, User.domain_id == Domain.id)
-        .where(User.uuid == user_uuid, _visible_users(ctx.caller))
+        .where(User.uuid == user_uuid, _visible_or_own(ctx.caller, User.id == ctx.caller.user_id))
     )
     if user is None:
         raise InvalidParameter(f"Unable to find user with id {user_uuid}")
@@ -194,14 +189,6 @@ async def execute_delete(ctx: ServiceContext, statements: list[Any], what: str) 
             await ctx.session.execute(statement)
     except IntegrityError:
         raise ResourceInUse(f"{what} is still in use by other resources") from None
-
-
-def users_query() -> Select[User]:
-    return (
-        select(User)
-        .join(Account, User.account_id == Account.id)
-        .join(Domain, User.domain_id == Domain.id)
-    )
 
 
 def keyword_filter(keyword: str | None, *columns: Any) -> ColumnElement[bool]:

@@ -27,7 +27,6 @@ from altostratus.services.identity_access import (
     require_managed_account,
     require_managed_user,
     require_not_self,
-    users_query,
 )
 from altostratus.services.paging import Page, PageRequest, paginate
 
@@ -233,7 +232,11 @@ async def list_users(
     keyword: str | None,
     page: PageRequest,
 ) -> Page[User]:
-    query = users_query().where(
+    query = (
+        select(User)
+        .join(Account, User.account_id == Account.id)
+        .join(Domain, User.domain_id == Domain.id)
+    ).where(
         await list_scope(ctx, scope, account_column=User.account_id, by_id=user_uuid is not None),
         keyword_filter(
             keyword, User.username, User.firstname, User.lastname, User.email, Account.name

@@ -191,7 +191,9 @@ async def delete_user(ctx: ServiceContext, p: UserIdParams) -> Success:
     return Success()
 
 
-def _state_command(name: str, state: EntityState, description: str, is_async: bool) -> None:
+def _state_command(name: str, state: EntityState, description: str, *, is_async: bool) -> None:
+    """The three state commands differ only in the state they set (and disableUser is async)."""
+
     @commands.command(
         name,
         UserIdParams,
@@ -211,8 +213,12 @@ _state_command(
     "Disables a user: its keys and sessions stop working",
     is_async=True,
 )
-_state_command("enableUser", EntityState.ENABLED, "Enables a disabled or locked user", False)
-_state_command("lockUser", EntityState.LOCKED, "Locks a user out until it is enabled", False)
+_state_command(
+    "enableUser", EntityState.ENABLED, "Enables a disabled or locked user", is_async=False
+)
+_state_command(
+    "lockUser", EntityState.LOCKED, "Locks a user out until it is enabled", is_async=False
+)
 
 
 class UserKeysResponse(ResponseObject):

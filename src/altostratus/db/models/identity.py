@@ -84,7 +84,9 @@ class Domain(PublicEntity):
     level: Mapped[int] = mapped_column(Integer)
     network_domain: Mapped[str | None] = mapped_column(String(255))
 
-    parent: Mapped[Domain | None] = relationship(remote_side="Domain.id", lazy="joined", join_depth=1)
+    parent: Mapped[Domain | None] = relationship(
+        remote_side="Domain.id", lazy="joined", join_depth=1
+    )
 
 
 class Account(PublicEntity):
