@@ -30,13 +30,18 @@ from altostratus.services.identity_access import (
     container_domain,
     execute_delete,
     get_account,
-    keyword_filter,
     list_scope,
     require_fresh_uuid,
     require_managed_account,
     require_not_self,
 )
-from altostratus.services.paging import Page, PageRequest, paginate
+from altostratus.services.paging import (
+    Page,
+    PageRequest,
+    equal_if_given,
+    keyword_filter,
+    paginate,
+)
 from altostratus.services.users import NewUser, add_user
 
 __all__ = [
@@ -257,13 +262,13 @@ async def list_accounts(
             keyword_filter(keyword, Account.name),
         )
     )
-    if account_uuid is not None:
-        query = query.where(Account.uuid == account_uuid)
-    if name is not None:
-        query = query.where(Account.name == name)
-    if account_type is not None:
-        query = query.where(Account.type == account_type)
-    if state is not None:
-        query = query.where(Account.state == state)
+    query = query.where(
+        equal_if_given(
+            (Account.uuid, account_uuid),
+            (Account.name, name),
+            (Account.type, account_type),
+            (Account.state, state),
+        )
+    )
     found = await paginate(ctx.session, query.order_by(Account.id), page)
     return Page(items=await _with_users(ctx, found.items), total=found.total)

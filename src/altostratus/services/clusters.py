@@ -19,7 +19,13 @@ from altostratus.db.models.inventory import (
 from altostratus.errors import InvalidParameter
 from altostratus.services.context import ServiceContext
 from altostratus.services.inventory import ensure_name_free, find_by_uuid, record_change
-from altostratus.services.paging import Page, PageRequest, paginate
+from altostratus.services.paging import (
+    Page,
+    PageRequest,
+    equal_if_given,
+    keyword_filter,
+    paginate,
+)
 
 __all__ = ["add_cluster", "delete_cluster", "list_clusters", "update_cluster"]
 
@@ -126,25 +132,21 @@ async def list_clusters(
     keyword: str | None,
     page: PageRequest,
 ) -> Page[Cluster]:
-    query = select(Cluster).order_by(Cluster.id)
-    if cluster_uuid is not None:
-        query = query.where(Cluster.uuid == cluster_uuid)
-    if name is not None:
-        query = query.where(Cluster.name == name)
+    query = select(Cluster).where(
+        equal_if_given(
+            (Cluster.uuid, cluster_uuid),
+            (Cluster.name, name),
+            (Cluster.hypervisor, hypervisor),
+            (Cluster.cluster_type, cluster_type),
+            (Cluster.allocation_state, allocation_state),
+            (Cluster.managed_state, managed_state),
+        ),
+        keyword_filter(keyword, Cluster.name),
+    )
     if zone_uuid is not None:
         zone = await find_by_uuid(ctx, Zone, zone_uuid, "zoneid")
         query = query.where(Cluster.pod_id.in_(select(Pod.id).where(Pod.zone_id == zone.id)))
     if pod_uuid is not None:
         pod = await find_by_uuid(ctx, Pod, pod_uuid, "podid")
         query = query.where(Cluster.pod_id == pod.id)
-    for column, wanted in (
-        (Cluster.hypervisor, hypervisor),
-        (Cluster.cluster_type, cluster_type),
-        (Cluster.allocation_state, allocation_state),
-        (Cluster.managed_state, managed_state),
-    ):
-        if wanted is not None:
-            query = query.where(column == wanted)
-    if keyword:
-        query = query.where(Cluster.name.icontains(keyword, autoescape=True))
-    return await paginate(ctx.session, query, page)
+    return await paginate(ctx.session, query.order_by(Cluster.id), page)

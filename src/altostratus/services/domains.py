@@ -20,12 +20,17 @@ from altostratus.services.identity_access import (
     container_domain,
     execute_delete,
     get_domain,
-    keyword_filter,
     require_fresh_uuid,
     require_managed_account,
     visible_domains,
 )
-from altostratus.services.paging import Page, PageRequest, paginate
+from altostratus.services.paging import (
+    Page,
+    PageRequest,
+    equal_if_given,
+    keyword_filter,
+    paginate,
+)
 from altostratus.services.visibility import subtree_filter
 
 __all__ = [
@@ -189,10 +194,7 @@ async def list_domains(
         query = query.where(Domain.uuid == domain_uuid)
     elif not listall:
         query = query.where(Domain.id == ctx.caller.domain_id)
-    if name is not None:
-        query = query.where(Domain.name == name)
-    if level is not None:
-        query = query.where(Domain.level == level)
+    query = query.where(equal_if_given((Domain.name, name), (Domain.level, level)))
     return await _summarised_page(ctx, query.order_by(Domain.path), page)
 
 
@@ -212,8 +214,7 @@ async def list_domain_children(
         query = query.where(subtree_filter(Domain.path, parent.path), Domain.id != parent.id)
     else:
         query = query.where(Domain.parent_id == parent.id)
-    if name is not None:
-        query = query.where(Domain.name == name)
+    query = query.where(equal_if_given((Domain.name, name)))
     return await _summarised_page(ctx, query.order_by(Domain.path), page)
 
 

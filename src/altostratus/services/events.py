@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from altostratus.db.models import Account, Event
 from altostratus.services.context import ServiceContext
-from altostratus.services.paging import Page, PageRequest, paginate
+from altostratus.services.paging import (
+    Page,
+    PageRequest,
+    equal_if_given,
+    keyword_filter,
+    paginate,
+)
 from altostratus.services.visibility import owned_rows_filter
 
 __all__ = ["list_events", "record_event"]
@@ -69,26 +75,19 @@ async def list_events(
         domain_path_column=Event.domain_path,
         listall=listall or event_uuid is not None,
     )
-    query = select(Event).where(visible).order_by(Event.id.desc())
-    if event_uuid is not None:
-        query = query.where(Event.uuid == event_uuid)
-    if event_type is not None:
-        query = query.where(Event.type == event_type.upper())
-    if level is not None:
-        query = query.where(Event.level == level.upper())
+    query = select(Event).where(
+        visible,
+        equal_if_given(
+            (Event.uuid, event_uuid),
+            (Event.type, event_type and event_type.upper()),
+            (Event.level, level and level.upper()),
+            (Event.resource_type, resource_type),
+            (Event.resource_uuid, resource_uuid),
+        ),
+        keyword_filter(keyword, Event.description, Event.type),
+    )
     if start is not None:
         query = query.where(Event.created >= start)
     if end is not None:
         query = query.where(Event.created <= end)
-    if resource_type is not None:
-        query = query.where(Event.resource_type == resource_type)
-    if resource_uuid is not None:
-        query = query.where(Event.resource_uuid == resource_uuid)
-    if keyword:
-        query = query.where(
-            or_(
-                Event.description.icontains(keyword, autoescape=True),
-                Event.type.icontains(keyword, autoescape=True),
-            )
-        )
-    return await paginate(ctx.session, query, page)
+    return await paginate(ctx.session, query.order_by(Event.id.desc()), page)

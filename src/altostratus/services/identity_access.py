@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, select, true
 from sqlalchemy.exc import IntegrityError
 
 from altostratus.db.models import Account, Domain, PublicEntity, RoleType, User
@@ -33,7 +33,6 @@ __all__ = [
     "get_account",
     "get_domain",
     "get_user",
-    "keyword_filter",
     "list_scope",
     "require_fresh_uuid",
     "require_managed_account",
@@ -189,9 +188,3 @@ async def execute_delete(ctx: ServiceContext, statements: list[Any], what: str) 
             await ctx.session.execute(statement)
     except IntegrityError:
         raise ResourceInUse(f"{what} is still in use by other resources") from None
-
-
-def keyword_filter(keyword: str | None, *columns: Any) -> ColumnElement[bool]:
-    if not keyword:
-        return true()
-    return or_(*(column.icontains(keyword, autoescape=True) for column in columns))

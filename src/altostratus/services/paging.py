@@ -1,17 +1,29 @@
-"""Pagination and visibility helpers shared by every ``list*`` service."""
+"""What every ``list*`` service shares: optional filters, keyword search, pagination."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-__all__ = ["Page", "PageRequest", "paginate"]
+__all__ = ["Page", "PageRequest", "equal_if_given", "keyword_filter", "paginate"]
 
 T = TypeVar("T")
+
+
+def equal_if_given(*pairs: tuple[Any, object]) -> ColumnElement[bool]:
+    """``column == value`` for every value given; ``None`` means the caller did not filter."""
+    return and_(true(), *(column == value for column, value in pairs if value is not None))
+
+
+def keyword_filter(keyword: str | None, *columns: Any) -> ColumnElement[bool]:
+    """CloudStack's ``keyword``: a case-insensitive substring of any of ``columns``."""
+    if not keyword:
+        return true()
+    return or_(*(column.icontains(keyword, autoescape=True) for column in columns))
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,13 @@ from altostratus.db.models.inventory import AllocationState
 from altostratus.errors import InvalidParameter, ResourceInUse
 from altostratus.services.context import ServiceContext
 from altostratus.services.inventory import ensure_name_free, find_by_uuid, record_change
-from altostratus.services.paging import Page, PageRequest, paginate
+from altostratus.services.paging import (
+    Page,
+    PageRequest,
+    equal_if_given,
+    keyword_filter,
+    paginate,
+)
 
 __all__ = ["PodNetwork", "create_pod", "delete_pod", "list_pods", "update_pod"]
 
@@ -180,16 +186,13 @@ async def list_pods(
     keyword: str | None,
     page: PageRequest,
 ) -> Page[Pod]:
-    query = select(Pod).order_by(Pod.id)
-    if pod_uuid is not None:
-        query = query.where(Pod.uuid == pod_uuid)
-    if name is not None:
-        query = query.where(Pod.name == name)
+    query = select(Pod).where(
+        equal_if_given(
+            (Pod.uuid, pod_uuid), (Pod.name, name), (Pod.allocation_state, allocation_state)
+        ),
+        keyword_filter(keyword, Pod.name),
+    )
     if zone_uuid is not None:
         zone = await find_by_uuid(ctx, Zone, zone_uuid, "zoneid")
         query = query.where(Pod.zone_id == zone.id)
-    if allocation_state is not None:
-        query = query.where(Pod.allocation_state == allocation_state)
-    if keyword:
-        query = query.where(Pod.name.icontains(keyword, autoescape=True))
-    return await paginate(ctx.session, query, page)
+    return await paginate(ctx.session, query.order_by(Pod.id), page)

@@ -12,7 +12,13 @@ from altostratus.db.models import Region
 from altostratus.errors import InvalidParameter
 from altostratus.services.context import ServiceContext
 from altostratus.services.events import record_event
-from altostratus.services.paging import Page, PageRequest, paginate
+from altostratus.services.paging import (
+    Page,
+    PageRequest,
+    equal_if_given,
+    keyword_filter,
+    paginate,
+)
 
 __all__ = ["add_region", "list_regions", "remove_region", "update_region"]
 
@@ -81,11 +87,12 @@ async def list_regions(
     keyword: str | None,
     page: PageRequest,
 ) -> Page[Region]:
-    query = select(Region).order_by(Region.id)
-    if region_id is not None:
-        query = query.where(Region.id == region_id)
-    if name is not None:
-        query = query.where(Region.name == name)
-    if keyword:
-        query = query.where(Region.name.icontains(keyword, autoescape=True))
+    query = (
+        select(Region)
+        .where(
+            equal_if_given((Region.id, region_id), (Region.name, name)),
+            keyword_filter(keyword, Region.name),
+        )
+        .order_by(Region.id)
+    )
     return await paginate(ctx.session, query, page)

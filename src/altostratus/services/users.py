@@ -21,14 +21,19 @@ from altostratus.services.identity_access import (
     execute_delete,
     get_account,
     get_user,
-    keyword_filter,
     list_scope,
     require_fresh_uuid,
     require_managed_account,
     require_managed_user,
     require_not_self,
 )
-from altostratus.services.paging import Page, PageRequest, paginate
+from altostratus.services.paging import (
+    Page,
+    PageRequest,
+    equal_if_given,
+    keyword_filter,
+    paginate,
+)
 
 __all__ = [
     "NewUser",
@@ -242,14 +247,13 @@ async def list_users(
             keyword, User.username, User.firstname, User.lastname, User.email, Account.name
         ),
     )
-    if user_uuid is not None:
-        query = query.where(User.uuid == user_uuid)
-    if username is not None:
-        query = query.where(User.username == username)
-    if account_name is not None:
-        query = query.where(Account.name == account_name)
-    if account_type is not None:
-        query = query.where(Account.type == account_type)
-    if state is not None:
-        query = query.where(User.state == state)
+    query = query.where(
+        equal_if_given(
+            (User.uuid, user_uuid),
+            (User.username, username),
+            (Account.name, account_name),
+            (Account.type, account_type),
+            (User.state, state),
+        )
+    )
     return await paginate(ctx.session, query.order_by(User.id), page)

@@ -17,7 +17,13 @@ from altostratus.db.models.inventory import AllocationState, NetworkType
 from altostratus.errors import ResourceInUse
 from altostratus.services.context import Caller, ServiceContext
 from altostratus.services.inventory import ensure_name_free, find_by_uuid, record_change
-from altostratus.services.paging import Page, PageRequest, paginate
+from altostratus.services.paging import (
+    Page,
+    PageRequest,
+    equal_if_given,
+    keyword_filter,
+    paginate,
+)
 from altostratus.services.visibility import subtree_filter
 
 __all__ = ["ZoneSettings", "create_zone", "delete_zone", "list_zones", "update_zone"]
@@ -128,23 +134,17 @@ async def list_zones(
     page: PageRequest,
 ) -> Page[Zone]:
     """Zones the caller may see; ``available`` keeps only Enabled ones (root admins too)."""
-    query = select(Zone).where(_visible_to(ctx.caller)).order_by(Zone.id)
-    if zone_uuid is not None:
-        query = query.where(Zone.uuid == zone_uuid)
-    if name is not None:
-        query = query.where(Zone.name == name)
-    if available:
-        query = query.where(Zone.allocation_state == AllocationState.ENABLED)
-    if network_type is not None:
-        query = query.where(Zone.network_type == network_type)
+    query = select(Zone).where(
+        _visible_to(ctx.caller),
+        equal_if_given(
+            (Zone.uuid, zone_uuid),
+            (Zone.name, name),
+            (Zone.network_type, network_type),
+            (Zone.allocation_state, AllocationState.ENABLED if available else None),
+        ),
+        keyword_filter(keyword, Zone.name, Zone.description),
+    )
     if domain_uuid is not None:
         domain = await find_by_uuid(ctx, Domain, domain_uuid, "domainid")
         query = query.where(Zone.domain_id == domain.id)
-    if keyword:
-        query = query.where(
-            or_(
-                Zone.name.icontains(keyword, autoescape=True),
-                Zone.description.icontains(keyword, autoescape=True),
-            )
-        )
-    return await paginate(ctx.session, query, page)
+    return await paginate(ctx.session, query.order_by(Zone.id), page)
