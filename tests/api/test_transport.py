@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from xml.etree import ElementTree
 
@@ -317,3 +318,23 @@ def test_parse_params_errors_name_the_parameter(raw: dict[str, str], parameter: 
         parse_params("example", _Example, raw)
     assert caught.value.code == 431
     assert f"parameter {parameter}" in caught.value.text
+
+
+async def test_concurrent_creates_of_one_name_make_one_object(api: ApiClient) -> None:
+    """Racing creates of the same name: one wins, the others get 431, never 530."""
+    answers = await asyncio.gather(
+        *(
+            api.call(
+                "createZone",
+                name="raced",
+                dns1="8.8.8.8",
+                internaldns1="10.0.0.2",
+                networktype="Advanced",
+            )
+            for _ in range(6)
+        )
+    )
+    statuses = sorted(answer.status for answer in answers)
+    assert set(statuses) <= {200, 431}, [a.body for a in answers]
+    assert statuses.count(200) == 1
+    assert (await api.ok("listZones", name="raced"))["count"] == 1

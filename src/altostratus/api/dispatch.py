@@ -10,13 +10,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from altostratus.api.auth import authenticate
 from altostratus.api.declarations import Command
 from altostratus.api.params import parse_params
 from altostratus.api.registry import Registry
 from altostratus.api.results import Result, Single, payload_of
 from altostratus.db.engine import Database
-from altostratus.errors import CloudError, MethodNotAllowed, PermissionDenied, UnknownCommand
+from altostratus.errors import (
+    CloudError,
+    InvalidParameter,
+    MethodNotAllowed,
+    PermissionDenied,
+    UnknownCommand,
+)
 from altostratus.services import jobs
 from altostratus.services.context import Caller, Dependencies, ServiceContext
 
@@ -53,6 +61,17 @@ class Dispatcher:
         command = self._registry.get(name)
         if command is not None and command.post_only and request.method != "POST":
             raise MethodNotAllowed(f"Please use HTTP POST to call the {command.name} command")
+        try:
+            return await self._run(name, command, request)
+        except IntegrityError:
+            # A service checked for a clash, but a concurrent request committed the same
+            # name or id first: the database's unique constraint is the final word.
+            raise InvalidParameter(
+                "The request conflicts with a concurrent change (an object with the same name "
+                "or id was created at the same time); nothing was changed"
+            ) from None
+
+    async def _run(self, name: str, command: Command[Any] | None, request: ApiRequest) -> Outcome:
         writes = command.writes if command is not None else False
         kept_error: CloudError | None = None
         async with self._db.transaction(write=writes) as session:
