@@ -10,6 +10,8 @@ from pathlib import Path
 from altostratus.api.registry import Registry, build_registry
 from altostratus.db import migrate
 from altostratus.db.engine import Database
+from altostratus.federation.hlc import HybridClock
+from altostratus.federation.outbox import Outbox
 from altostratus.security.keyring import Keyring
 from altostratus.security.passwords import Passwords
 from altostratus.security.sessions import SessionSigner
@@ -26,6 +28,8 @@ class Runtime:
     db: Database
     deps: Dependencies
     registry: Registry
+    #: Records local changes of global entities in the replication log.
+    outbox: Outbox
     #: The root admin's credentials when this start created them, else ``None``.
     new_admin: AdminCredentials | None
 
@@ -46,6 +50,8 @@ class Runtime:
         except BaseException:
             await db.close()
             raise
+        outbox = Outbox(state.local_region_id, HybridClock(state.local_region_id))
+        outbox.install(db)
         deps = Dependencies(
             settings=settings,
             keyring=keyring,
@@ -58,6 +64,7 @@ class Runtime:
             db=db,
             deps=deps,
             registry=build_registry(),
+            outbox=outbox,
             new_admin=state.admin,
         )
 

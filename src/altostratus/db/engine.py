@@ -18,8 +18,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 
-__all__ = ["Database", "async_url"]
+__all__ = ["AltoSession", "Database", "async_url"]
 
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 
@@ -31,6 +32,10 @@ def async_url(url: str) -> URL:
     if backend not in _ASYNC_DRIVERS:
         raise ValueError(f"unsupported database {backend!r}: use sqlite or postgresql")
     return parsed.set(drivername=_ASYNC_DRIVERS[backend])
+
+
+class AltoSession(Session):
+    """The sync session behind every ``AsyncSession``: the class flush listeners attach to."""
 
 
 class Database:
@@ -45,18 +50,27 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
-        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        #: Copied into every session's ``info`` (the federation outbox lives here).
+        self.session_info: dict[str, Any] = {}
+        self._sessions = async_sessionmaker(
+            self.engine, expire_on_commit=False, sync_session_class=AltoSession
+        )
         # On SQLite a writer must take the write lock when it begins (BEGIN IMMEDIATE),
         # or two transactions that both read then write deadlock instead of waiting.
         self._write_sessions = async_sessionmaker(
-            self.engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False
+            self.engine.execution_options(sqlite_begin="IMMEDIATE"),
+            expire_on_commit=False,
+            sync_session_class=AltoSession,
         )
 
     @asynccontextmanager
-    async def transaction(self, *, write: bool = True) -> AsyncIterator[AsyncSession]:
-        """Run one transaction: committed when the block ends, rolled back if it raises."""
+    async def transaction(self, *, write: bool = True, **info: Any) -> AsyncIterator[AsyncSession]:
+        """Run one transaction: committed when the block ends, rolled back if it raises.
+
+        ``info`` marks the transaction for session listeners (``replicating=True``).
+        """
         sessions = self._write_sessions if write else self._sessions
-        async with sessions() as session, session.begin():
+        async with sessions(info={**self.session_info, **info}) as session, session.begin():
             yield session
 
     async def close(self) -> None:

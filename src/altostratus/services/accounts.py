@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from altostratus.db.models import (
     Account,
@@ -211,14 +211,8 @@ async def delete_account(ctx: ServiceContext, *, account_uuid: str) -> None:
     account = await _managed_account(ctx, AccountRef(account_uuid, None, None))
     require_not_self(ctx.caller, account, "delete")
     await _record(ctx, "ACCOUNT.DELETE", "Deleted", account)
-    await execute_delete(
-        ctx,
-        [
-            delete(User).where(User.account_id == account.id),
-            delete(Account).where(Account.id == account.id),
-        ],
-        f"Account {account.name}",
-    )
+    users = (await ctx.session.scalars(select(User).where(User.account_id == account.id))).all()
+    await execute_delete(ctx, [*users, account], f"Account {account.name}")
 
 
 async def set_account_state(

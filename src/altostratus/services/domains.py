@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, select
 
 from altostratus.db.models import Account, Domain, User, new_uuid
 from altostratus.errors import InvalidParameter, PermissionDenied, ResourceInUse
@@ -169,13 +169,9 @@ async def delete_domain(ctx: ServiceContext, *, domain_uuid: str, cleanup: bool)
         resource_type="Domain",
         resource_uuid=domain.uuid,
     )
-    statements = [
-        delete(User).where(User.domain_id.in_(ids)),
-        delete(Account).where(Account.domain_id.in_(ids)),
-        # Deepest first, so no domain goes before its children.
-        *(delete(Domain).where(Domain.id == member.id) for member in subtree),
-    ]
-    await execute_delete(ctx, statements, f"Domain {domain.path}")
+    users = (await ctx.session.scalars(select(User).where(User.domain_id.in_(ids)))).all()
+    # Users before their accounts, accounts before their domains, deepest domains first.
+    await execute_delete(ctx, [*users, *accounts, *subtree], f"Domain {domain.path}")
 
 
 async def list_domains(

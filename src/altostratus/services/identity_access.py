@@ -15,6 +15,7 @@ exist or not (431), and the caller may work in them or not (531), as CloudStack 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -181,10 +182,14 @@ async def list_scope(
     return Domain.id == domain.id
 
 
-async def execute_delete(ctx: ServiceContext, statements: list[Any], what: str) -> None:
-    """Run deletes; rows still referenced elsewhere (a dedicated zone, …) make it 536."""
+async def execute_delete(ctx: ServiceContext, rows: Sequence[Any], what: str) -> None:
+    """Delete ``rows`` in order, through the ORM so each deletion reaches the replication log.
+
+    Rows still referenced elsewhere (a zone dedicated to a domain, …) make it 536.
+    """
     try:
-        for statement in statements:
-            await ctx.session.execute(statement)
+        for row in rows:
+            await ctx.session.delete(row)
+            await ctx.session.flush()
     except IntegrityError:
         raise ResourceInUse(f"{what} is still in use by other resources") from None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from altostratus.db.models import Account, AccountType, Domain, EntityState, User, new_uuid
 from altostratus.errors import InvalidParameter, PermissionDenied
@@ -180,7 +180,7 @@ async def delete_user(ctx: ServiceContext, *, user_uuid: str) -> None:
     user = await _managed_user(ctx, user_uuid, allow_self=False)
     require_not_self(ctx.caller, user, "delete")
     await _record(ctx, "USER.DELETE", "Deleted", user)
-    await execute_delete(ctx, [delete(User).where(User.id == user.id)], f"User {user.username}")
+    await execute_delete(ctx, [user], f"User {user.username}")
 
 
 _STATE_EVENTS = {

@@ -2,6 +2,7 @@
 
 from altostratus.db.models.base import Base, PublicEntity, new_uuid
 from altostratus.db.models.events import Event
+from altostratus.db.models.federation import EntityVersion, ReplicationEntry, ReplicationVector
 from altostratus.db.models.identity import (
     Account,
     AccountType,
@@ -25,10 +26,13 @@ __all__ = [
     "Cluster",
     "Domain",
     "EntityState",
+    "EntityVersion",
     "Event",
     "Pod",
     "PublicEntity",
     "Region",
+    "ReplicationEntry",
+    "ReplicationVector",
     "Role",
     "RoleType",
     "SessionRevocation",

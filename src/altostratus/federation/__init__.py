@@ -1,0 +1,1 @@
+"""Federation: global identity replicated between regions (see docs/federation.md)."""
