@@ -30,6 +30,8 @@ class Runtime:
     registry: Registry
     #: Records local changes of global entities in the replication log.
     outbox: Outbox
+    #: Shared by every region of the federation; signs region-to-region requests.
+    federation_key: bytes
     #: The root admin's credentials when this start created them, else ``None``.
     new_admin: AdminCredentials | None
 
@@ -65,6 +67,7 @@ class Runtime:
             deps=deps,
             registry=build_registry(),
             outbox=outbox,
+            federation_key=state.federation_key,
             new_admin=state.admin,
         )
 

@@ -6,6 +6,7 @@ its dispatcher, on ``app.state``; each uvicorn worker process builds its own.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,6 +23,8 @@ from altostratus.api.dispatch import ApiRequest, Dispatcher
 from altostratus.api.params import collect_params
 from altostratus.api.render import error_response, render
 from altostratus.errors import CloudError
+from altostratus.federation.http import federation_routes
+from altostratus.federation.workers import start_workers
 from altostratus.runtime import Runtime, write_admin_file
 from altostratus.settings import Settings, load_settings
 
@@ -93,9 +96,13 @@ def create_app(settings: Settings) -> Starlette:
             _announce_admin(settings, runtime)
         app.state.runtime = runtime
         app.state.dispatcher = Dispatcher(runtime.db, runtime.deps, runtime.registry)
+        workers = start_workers(runtime)
         try:
             yield
         finally:
+            for worker in workers:
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
             await runtime.close()
 
     routes = [
@@ -103,6 +110,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/client/api/", api, methods=["GET", "POST"]),
         Route("/health", health),
         Route("/metrics", metrics),
+        *federation_routes(),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
 

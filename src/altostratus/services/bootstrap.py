@@ -39,6 +39,7 @@ DEFAULT_ROLES = {
 _KEY_CHECK = "key-check"
 _SESSION_KEY = "session-signing-key"
 _LOCAL_REGION = "local-region-id"
+_FEDERATION_KEY = "federation-key"
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class AdminCredentials:
 class BootstrapState:
     local_region_id: int
     session_key: bytes
+    #: Signs region-to-region requests; every region of a federation shares it.
+    federation_key: bytes
     #: Set only on the start that created the admin.
     admin: AdminCredentials | None
 
@@ -86,14 +89,17 @@ async def _bootstrap(
         return BootstrapState(
             local_region_id=int(values[_LOCAL_REGION]),
             session_key=bytes.fromhex(keyring.decrypt(values[_SESSION_KEY])),
+            federation_key=bytes.fromhex(keyring.decrypt(values[_FEDERATION_KEY])),
             admin=None,
         )
 
     session_key = secrets.token_bytes(32)
+    federation_key = secrets.token_bytes(32)
     session.add_all(
         [
             SystemValue(name=_KEY_CHECK, value=keyring.encrypt("altostratus")),
             SystemValue(name=_SESSION_KEY, value=keyring.encrypt(session_key.hex())),
+            SystemValue(name=_FEDERATION_KEY, value=keyring.encrypt(federation_key.hex())),
             SystemValue(name=_LOCAL_REGION, value=str(settings.region_id)),
             Region(id=settings.region_id, name=settings.region_name, endpoint=settings.endpoint),
         ]
@@ -129,7 +135,10 @@ async def _bootstrap(
     )
     await session.flush()
     return BootstrapState(
-        local_region_id=settings.region_id, session_key=session_key, admin=credentials
+        local_region_id=settings.region_id,
+        session_key=session_key,
+        federation_key=federation_key,
+        admin=credentials,
     )
 
 
