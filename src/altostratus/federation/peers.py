@@ -104,7 +104,10 @@ class PeerClient:
         }
         try:
             response = await self._http.request(
-                method, base + path, params=pairs, content=content, headers=headers
+                method,
+                f"{base}{path}?{query}" if query else base + path,
+                content=content,
+                headers=headers,
             )
         except httpx.HTTPError as exc:
             raise PeerError(f"{base}: {exc!r}") from exc
