@@ -93,9 +93,9 @@ class PeerClient:
     ) -> Any:
         """Send a signed request to the region at ``base``; answer its JSON body."""
         content = b"" if body is None else orjson.dumps(body)
-        pairs = sorted((params or {}).items())
+        query = _canonical_query(sorted((params or {}).items()))
         timestamp = str(int(time.time()))
-        signature = _signature(self._key, method, path, _canonical_query(pairs), timestamp, content)
+        signature = _signature(self._key, method, path, query, timestamp, content)
         headers = {
             _REGION: str(self._region),
             _TIMESTAMP: timestamp,
