@@ -6,6 +6,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from altostratus.api.registry import Registry, build_registry
 from altostratus.db import migrate
@@ -19,7 +20,7 @@ from altostratus.services.bootstrap import AdminCredentials, bootstrap
 from altostratus.services.context import Dependencies
 from altostratus.settings import Settings
 
-__all__ = ["Runtime", "write_admin_file"]
+__all__ = ["Runtime", "write_admin_file", "write_private_json"]
 
 
 @dataclass
@@ -77,13 +78,20 @@ class Runtime:
 
 def write_admin_file(path: Path, endpoint: str, admin: AdminCredentials) -> None:
     """Write the root admin's credentials, readable by the owner only (mode 0600)."""
-    body = {
-        "endpoint": endpoint,
-        "username": admin.username,
-        "password": admin.password,
-        "apikey": admin.api_key,
-        "secretkey": admin.secret_key,
-    }
+    write_private_json(
+        path,
+        {
+            "endpoint": endpoint,
+            "username": admin.username,
+            "password": admin.password,
+            "apikey": admin.api_key,
+            "secretkey": admin.secret_key,
+        },
+    )
+
+
+def write_private_json(path: Path, body: dict[str, Any]) -> None:
+    """Replace ``path`` atomically with ``body``, readable by the owner only (mode 0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

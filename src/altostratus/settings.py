@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     password_parallelism: int = Field(1, ge=1, description="argon2id lanes.")
     default_page_size: int = Field(500, ge=1, description="Page size of list commands.")
     log_level: str = Field("info", description="debug, info, warning or error.")
+    audit_interval: float = Field(
+        300.0, ge=1, description="Seconds between audits of the global tables with each peer."
+    )
+    replication_interval: float = Field(
+        5.0, ge=0.1, description="Seconds between pulls from each peer region (notify is faster)."
+    )
 
     @classmethod
     def settings_customise_sources(

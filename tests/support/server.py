@@ -25,9 +25,11 @@ class LiveServer:
         database_url: str | None = None,
         extra_env: dict[str, str] | None = None,
         args: tuple[str, ...] = (),
+        port: int | None = None,
     ) -> None:
         self.data_dir = data_dir
-        self.port = free_port()
+        #: Fixed when restarting a region on the port it is registered with elsewhere.
+        self.port = port or free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}/client/api"
         alto = Path(sys.executable).parent / "alto"
         command = [

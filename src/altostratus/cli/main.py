@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from altostratus.cli import admin, config, db, docs, secret
+from altostratus.cli import admin, config, db, docs, region, secret
 from altostratus.cli.server import server
 
 __all__ = ["app"]
@@ -23,6 +23,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(admin.app, name="admin")
 app.add_typer(config.app, name="config")
 app.add_typer(secret.app, name="secret")
+app.add_typer(region.app, name="region")
 
 
 @app.callback()

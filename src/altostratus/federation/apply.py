@@ -37,7 +37,14 @@ from altostratus.federation.entities import EntitySpec, spec_for, spec_named
 from altostratus.federation.hlc import HybridClock, Version
 from altostratus.federation.outbox import upsert_version
 
-__all__ = ["WireEntry", "apply_entry", "apply_pending", "store_entries"]
+__all__ = [
+    "WireEntry",
+    "apply_entry",
+    "apply_pending",
+    "apply_state",
+    "record_system_event",
+    "store_entries",
+]
 
 log = logging.getLogger(__name__)
 
@@ -138,20 +145,36 @@ def _resolve_name_clash(session: Session, spec: EntitySpec, row: Any) -> None:
 
 
 def _record_conflict(session: Session, spec: EntitySpec, name: str, renamed: str, key: str) -> None:
+    record_system_event(
+        session,
+        "FEDERATION.CONFLICT",
+        f"Two regions created {spec.name} {name!r}; {key} was renamed to {renamed!r}",
+        resource_type=spec.name,
+        resource_uuid=key if len(key) == 36 else None,
+    )
+
+
+def record_system_event(
+    session: Session,
+    event_type: str,
+    description: str,
+    *,
+    resource_type: str | None = None,
+    resource_uuid: str | None = None,
+) -> None:
+    """A WARN event of the federation itself: no caller, owned by the ROOT domain."""
     root = session.scalar(select(Domain).where(Domain.parent_id.is_(None)))
     session.add(
         Event(
-            type="FEDERATION.CONFLICT",
+            type=event_type,
             level="WARN",
-            description=(
-                f"Two regions created {spec.name} {name!r}; {key} was renamed to {renamed!r}"
-            ),
+            description=description,
             username="system",
             account_name="system",
             domain_uuid=root.uuid if root else "",
             domain_path=root.path if root else "ROOT",
-            resource_type=spec.name,
-            resource_uuid=key if len(key) == 36 else None,
+            resource_type=resource_type,
+            resource_uuid=resource_uuid,
         )
     )
 
@@ -163,13 +186,24 @@ def apply_entry(session: Session, entry: ReplicationEntry, clock: HybridClock) -
     if current is not None and current.version >= entry.version:
         return True
     clock.observe(Version.decode(entry.version))
-    row = _find(session, spec, entry.entity_key)
-    if entry.payload is None:
+    return apply_state(session, spec, entry.entity_key, entry.version, entry.payload)
+
+
+def apply_state(
+    session: Session, spec: EntitySpec, key: str, version: str, payload_text: str | None
+) -> bool:
+    """Make ``key``'s state here ``payload_text`` at ``version`` (``None`` deletes it).
+
+    The caller has decided the state is newer than what is here (``apply_entry`` for log
+    entries, a joining region for its snapshot). False when a referenced entity is missing.
+    """
+    row = _find(session, spec, key)
+    if payload_text is None:
         if row is not None:
-            _delete(session, spec, row, entry.version)
-        upsert_version(session, spec.name, entry.entity_key, entry.version, deleted=True)
+            _delete(session, spec, row, version)
+        upsert_version(session, spec.name, key, version, deleted=True)
         return True
-    payload = orjson.loads(entry.payload)
+    payload = orjson.loads(payload_text)
     values = {name: spec.column_value(name, payload.get(name)) for name in spec.columns}
     for name, reference in spec.references.items():
         target_key = payload.get(name)
@@ -182,12 +216,12 @@ def apply_entry(session: Session, entry: ReplicationEntry, clock: HybridClock) -
             if not _tombstoned(session, target_spec, target_key):
                 return False
             if row is not None:
-                _delete(session, spec, row, entry.version)
-            upsert_version(session, spec.name, entry.entity_key, entry.version, deleted=True)
+                _delete(session, spec, row, version)
+            upsert_version(session, spec.name, key, version, deleted=True)
             return True
         values[reference.column] = target.id
     if row is None:
-        row = spec.model(**{spec.key_attribute: spec.key_value(entry.entity_key)})
+        row = spec.model(**{spec.key_attribute: spec.key_value(key)})
         if isinstance(row, Domain):
             row.path = ""
         session.add(row)
@@ -196,7 +230,7 @@ def apply_entry(session: Session, entry: ReplicationEntry, clock: HybridClock) -
     _resolve_name_clash(session, spec, row)
     _derive(session, row)
     session.flush()
-    upsert_version(session, spec.name, entry.entity_key, entry.version, deleted=False)
+    upsert_version(session, spec.name, key, version, deleted=False)
     return True
 
 

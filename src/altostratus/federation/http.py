@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
+from altostratus.federation.audit_routes import audit_routes
+from altostratus.federation.join_routes import join_routes
+from altostratus.federation.log_routes import log_routes
+
 __all__ = ["federation_routes"]
 
 
 def federation_routes() -> list[BaseRoute]:
     """Every federation route; each module owns its own."""
-    return []
+    return [*join_routes(), *log_routes(), *audit_routes()]

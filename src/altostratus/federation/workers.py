@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+from altostratus.federation.audit import start_auditor
+from altostratus.federation.notifier import start_notifier
+from altostratus.federation.puller import start_puller
 from altostratus.runtime import Runtime
 
 __all__ = ["start_workers"]
@@ -11,4 +14,4 @@ __all__ = ["start_workers"]
 
 def start_workers(runtime: Runtime) -> list[asyncio.Task[None]]:
     """Start the background tasks of this server; the app cancels them at shutdown."""
-    return []
+    return [start_puller(runtime), start_notifier(runtime), start_auditor(runtime)]

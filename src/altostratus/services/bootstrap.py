@@ -29,17 +29,27 @@ from altostratus.security.keyring import KeyFileMismatch, Keyring
 from altostratus.security.passwords import Passwords
 from altostratus.settings import Settings
 
-__all__ = ["DEFAULT_ROLES", "AdminCredentials", "BootstrapState", "bootstrap"]
+__all__ = [
+    "DEFAULT_ROLES",
+    "FEDERATION_KEY",
+    "KEY_CHECK",
+    "LOCAL_REGION",
+    "SESSION_KEY",
+    "AdminCredentials",
+    "BootstrapState",
+    "bootstrap",
+    "region_values",
+]
 
 DEFAULT_ROLES = {
     RoleType.ADMIN: "Root Admin",
     RoleType.DOMAIN_ADMIN: "Domain Admin",
     RoleType.USER: "User",
 }
-_KEY_CHECK = "key-check"
-_SESSION_KEY = "session-signing-key"
-_LOCAL_REGION = "local-region-id"
-_FEDERATION_KEY = "federation-key"
+KEY_CHECK = "key-check"
+SESSION_KEY = "session-signing-key"
+LOCAL_REGION = "local-region-id"
+FEDERATION_KEY = "federation-key"
 
 
 @dataclass(frozen=True)
@@ -78,31 +88,33 @@ async def _bootstrap(
     session: AsyncSession, settings: Settings, keyring: Keyring, passwords: Passwords
 ) -> BootstrapState:
     values = {row.name: row.value for row in await session.scalars(select(SystemValue))}
-    if _KEY_CHECK in values:
+    if KEY_CHECK in values:
         try:
-            keyring.decrypt(values[_KEY_CHECK])
+            keyring.decrypt(values[KEY_CHECK])
         except KeyFileMismatch:
             raise KeyFileMismatch(
                 f"the key file {settings.resolved_key_file} did not encrypt this database's "
                 "secrets: every server of a region needs the same key file"
             ) from None
         return BootstrapState(
-            local_region_id=int(values[_LOCAL_REGION]),
-            session_key=bytes.fromhex(keyring.decrypt(values[_SESSION_KEY])),
-            federation_key=bytes.fromhex(keyring.decrypt(values[_FEDERATION_KEY])),
+            local_region_id=int(values[LOCAL_REGION]),
+            session_key=bytes.fromhex(keyring.decrypt(values[SESSION_KEY])),
+            federation_key=bytes.fromhex(keyring.decrypt(values[FEDERATION_KEY])),
             admin=None,
         )
 
     session_key = secrets.token_bytes(32)
     federation_key = secrets.token_bytes(32)
     session.add_all(
-        [
-            SystemValue(name=_KEY_CHECK, value=keyring.encrypt("altostratus")),
-            SystemValue(name=_SESSION_KEY, value=keyring.encrypt(session_key.hex())),
-            SystemValue(name=_FEDERATION_KEY, value=keyring.encrypt(federation_key.hex())),
-            SystemValue(name=_LOCAL_REGION, value=str(settings.region_id)),
-            Region(id=settings.region_id, name=settings.region_name, endpoint=settings.endpoint),
-        ]
+        region_values(
+            keyring,
+            region_id=settings.region_id,
+            session_key=session_key,
+            federation_key=federation_key,
+        )
+    )
+    session.add(
+        Region(id=settings.region_id, name=settings.region_name, endpoint=settings.endpoint)
     )
     roles = {
         kind: Role(name=name, type=kind, description=f"Default {name} role")
@@ -140,6 +152,18 @@ async def _bootstrap(
         federation_key=federation_key,
         admin=credentials,
     )
+
+
+def region_values(
+    keyring: Keyring, *, region_id: int, session_key: bytes, federation_key: bytes
+) -> list[SystemValue]:
+    """The rows that make a database a region's (also written by a region that joins)."""
+    return [
+        SystemValue(name=KEY_CHECK, value=keyring.encrypt("altostratus")),
+        SystemValue(name=SESSION_KEY, value=keyring.encrypt(session_key.hex())),
+        SystemValue(name=FEDERATION_KEY, value=keyring.encrypt(federation_key.hex())),
+        SystemValue(name=LOCAL_REGION, value=str(region_id)),
+    ]
 
 
 def _key_pair_fields() -> dict[str, str]:

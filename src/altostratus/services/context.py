@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from altostratus.db.models import Account, AccountType, RoleType, User
+from altostratus.federation.status import ReplicationStatus
 from altostratus.security.keyring import Keyring
 from altostratus.security.passwords import Passwords
 from altostratus.security.sessions import SessionSigner
@@ -94,6 +95,8 @@ class Dependencies:
     sessions: SessionSigner
     #: This region's id, fixed at the first start of its database.
     local_region_id: int
+    #: This process's view of replication with its peers (``listRegions``, the puller).
+    replication: ReplicationStatus = field(default_factory=ReplicationStatus)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from altostratus.api.commands import (
     inventory,
     jobs,
     regions,
+    replication,
     sessions,
     users,
 )
@@ -17,6 +18,7 @@ COMMAND_SETS = (
     accounts.commands,
     users.commands,
     regions.commands,
+    replication.commands,
     inventory.commands,
     events.commands,
     jobs.commands,

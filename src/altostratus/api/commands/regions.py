@@ -8,6 +8,7 @@ from altostratus.api.declarations import ADMIN, ANYONE, CommandSet
 from altostratus.api.params import HttpEndpoint, ListParams, Params
 from altostratus.api.results import ListResult, ResponseObject, Single, Success
 from altostratus.db.models import Region
+from altostratus.federation.status import PeerStatus
 from altostratus.services import regions
 from altostratus.services.context import ServiceContext
 from altostratus.services.paging import PageRequest
@@ -23,15 +24,21 @@ class RegionResponse(ResponseObject):
     endpoint: str
     gslbserviceenabled: bool
     portableipserviceenabled: bool
+    #: Set for a peer this server pulls from: did the last pull reach it.
+    reachable: bool | None = None
+    #: Seconds since this server last pulled from the peer successfully.
+    replicationlag: float | None = None
 
 
-def region_view(region: Region) -> RegionResponse:
+def region_view(region: Region, status: PeerStatus | None = None) -> RegionResponse:
     return RegionResponse(
         id=region.id,
         name=region.name,
         endpoint=region.endpoint,
         gslbserviceenabled=region.gslb_service_enabled,
         portableipserviceenabled=region.portable_ip_service_enabled,
+        reachable=status.reachable if status else None,
+        replicationlag=status.lag_seconds() if status else None,
     )
 
 
@@ -110,4 +117,6 @@ async def list_regions(ctx: ServiceContext, p: ListRegionsParams) -> ListResult:
         keyword=p.keyword,
         page=PageRequest.of(p.page, p.pagesize, ctx.deps.settings.default_page_size),
     )
-    return ListResult("region", [region_view(r) for r in page.items], page.total)
+    replication = ctx.deps.replication
+    views = [region_view(r, replication.peer(r.id)) for r in page.items]
+    return ListResult("region", views, page.total)

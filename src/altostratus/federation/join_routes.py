@@ -1,0 +1,111 @@
+"""``POST /federation/v1/join``: an existing region takes in a new one.
+
+The new region has no federation key yet, so the request is authorised like an API call:
+form-encoded CloudStack parameters signed with a root admin's key pair. Because the answer
+carries the federation's keys, the request must also carry ``expires`` (signature version
+3): a captured request cannot be replayed later to obtain them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from pydantic import Field
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from altostratus.api.auth import authenticate
+from altostratus.api.params import HttpEndpoint, Params, collect_params, parse_params
+from altostratus.api.render import error_response
+from altostratus.db.models import Region, SystemValue
+from altostratus.errors import AuthenticationError, CloudError, InvalidParameter, PermissionDenied
+from altostratus.federation.snapshot import read_snapshot
+from altostratus.runtime import Runtime
+from altostratus.services import regions
+from altostratus.services.bootstrap import FEDERATION_KEY, SESSION_KEY
+from altostratus.services.context import ServiceContext
+
+__all__ = ["JOIN_PATH", "join_routes"]
+
+JOIN_PATH = "/federation/v1/join"
+
+
+class JoinParams(Params):
+    regionid: int = Field(ge=1, description="Id of the joining region; the same everywhere")
+    regionname: str = Field(min_length=1, max_length=255, description="Name of the region")
+    endpoint: HttpEndpoint = Field(description="API endpoint URL of the joining region")
+
+
+def join_routes() -> list[BaseRoute]:
+    return [Route(JOIN_PATH, join, methods=["POST"])]
+
+
+async def join(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    try:
+        answer = await _join(runtime, await request.body())
+    except CloudError as error:
+        return error_response("joinresponse", error, as_json=True)
+    return Response(orjson.dumps(answer), media_type="application/json")
+
+
+async def _join(runtime: Runtime, body: bytes) -> dict[str, Any]:
+    pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+    params = collect_params(pairs)
+    if not params.get("apikey") or not params.get("expires"):
+        raise AuthenticationError(
+            "a join must be signed with a root admin's API key and carry expires "
+            "(signatureversion 3)"
+        )
+    try:
+        async with runtime.db.transaction() as session:
+            caller = await authenticate(session, runtime.deps, dict(pairs), _strings(params), {})
+            if not caller.is_root_admin:
+                raise PermissionDenied(
+                    f"Account {caller.account_name} is not a root admin: only a root admin "
+                    "may join a region to the federation"
+                )
+            join_params = parse_params("join", JoinParams, params)
+            await _register(ServiceContext(session, caller, runtime.deps), join_params)
+    except IntegrityError:
+        raise InvalidParameter(
+            "A region with the same id or name was added at the same time; nothing was changed"
+        ) from None
+    snapshot = await read_snapshot(runtime.db)
+    async with runtime.db.transaction(write=False) as session:
+        values = {
+            row.name: runtime.deps.keyring.decrypt(row.value)
+            for row in await session.scalars(
+                select(SystemValue).where(SystemValue.name.in_((SESSION_KEY, FEDERATION_KEY)))
+            )
+        }
+    keyfile = await asyncio.to_thread(runtime.settings.resolved_key_file.read_text)
+    return {
+        "keys": {
+            "keyfile": keyfile.strip(),
+            "session": values[SESSION_KEY],
+            "federation": values[FEDERATION_KEY],
+        },
+        "snapshot": snapshot,
+    }
+
+
+async def _register(ctx: ServiceContext, p: JoinParams) -> None:
+    """Add the region (a logged change, so every region learns it); a repeat is a no-op."""
+    if p.regionid == ctx.deps.local_region_id:
+        raise InvalidParameter(f"Region id {p.regionid} is the id of the region joined to")
+    known = await ctx.session.get(Region, p.regionid)
+    if known is not None and (known.name, known.endpoint) == (p.regionname, p.endpoint):
+        return
+    await regions.add_region(ctx, region_id=p.regionid, name=p.regionname, endpoint=p.endpoint)
+
+
+def _strings(params: Mapping[str, Any]) -> dict[str, str]:
+    return {key: value for key, value in params.items() if isinstance(value, str)}

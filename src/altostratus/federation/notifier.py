@@ -1,0 +1,80 @@
+"""The notifier: after a commit that logged changes, tell every peer to pull now.
+
+The outbox calls ``committed`` after such a commit; commits within ``delay`` of each
+other become one round of ``POST /federation/v1/notify`` to every peer, sent in the
+background. A peer that misses a notification (down, slow, refused) loses nothing: its
+periodic pull fetches the same entries a little later, so failures are only debug lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from altostratus.federation.log_routes import NOTIFY_PATH
+from altostratus.federation.peers import PeerClient, PeerError, base_url
+from altostratus.federation.puller import peer_regions
+from altostratus.federation.status import PeerRegion
+from altostratus.runtime import Runtime
+
+__all__ = ["Notifier", "start_notifier"]
+
+log = logging.getLogger(__name__)
+
+#: A notification is a hint; a peer that cannot take it within this is pulled by its timer.
+NOTIFY_TIMEOUT = 2.0
+
+
+class Notifier:
+    def __init__(self, runtime: Runtime, client: PeerClient, *, delay: float = 0.05) -> None:
+        self._runtime = runtime
+        self._client = client
+        self._delay = delay
+        self._loop = asyncio.get_running_loop()
+        self._pending = asyncio.Event()
+
+    def committed(self) -> None:
+        """The outbox's ``on_commit`` hook; safe to call from any thread."""
+        self._loop.call_soon_threadsafe(self._pending.set)
+
+    async def notify_peers(self) -> int:
+        """Notify every peer once; answer how many took it."""
+        peers = await peer_regions(self._runtime)
+        outcomes = await asyncio.gather(*(self._notify(peer) for peer in peers))
+        return sum(outcomes)
+
+    async def _notify(self, peer: PeerRegion) -> bool:
+        try:
+            await self._client.request(
+                "POST",
+                base_url(peer.endpoint),
+                NOTIFY_PATH,
+                body={"region": self._runtime.deps.local_region_id},
+            )
+        except PeerError as error:
+            log.debug("notify of region %s failed (its timer catches up): %s", peer.id, error)
+            return False
+        return True
+
+    async def run(self) -> None:
+        while True:
+            await self._pending.wait()
+            await asyncio.sleep(self._delay)  # commits meanwhile join this round
+            self._pending.clear()
+            await self.notify_peers()
+
+
+def start_notifier(runtime: Runtime) -> asyncio.Task[None]:
+    async def run() -> None:
+        client = PeerClient(
+            runtime.federation_key, runtime.deps.local_region_id, timeout=NOTIFY_TIMEOUT
+        )
+        notifier = Notifier(runtime, client)
+        runtime.outbox.on_commit = notifier.committed
+        try:
+            await notifier.run()
+        finally:
+            runtime.outbox.on_commit = None
+            await client.close()
+
+    return asyncio.create_task(run(), name="replication-notifier")

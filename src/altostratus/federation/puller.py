@@ -1,0 +1,191 @@
+"""The puller: fetch each peer's log beyond our vector and apply it.
+
+Every server process pulls on its own: on a timer (``replication_interval``) from every
+peer, and at once from a peer that notified us of a commit. Storing and applying a page
+is one replicating transaction, so a crash leaves either the whole page or none of it;
+the next pull asks again from the vector, and applying twice changes nothing. Appliers
+of one region are serialised (SQLite's write lock; an advisory lock on PostgreSQL) so
+servers pulling the same entries at once do not collide on the rows they create.
+
+One peer's failure (unreachable, refused, a bad answer) is recorded in the status and
+logged as one line; it never stops the pulls from the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from prometheus_client import Counter, Gauge
+from pydantic import ValidationError
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from altostratus.federation.apply import apply_pending, store_entries
+from altostratus.federation.log_routes import DEFAULT_LIMIT, LOG_PATH, LogPage, format_vector
+from altostratus.federation.peers import PeerClient, PeerError, base_url
+from altostratus.federation.status import PeerRegion, read_peers, read_stored_state, read_vector
+from altostratus.runtime import Runtime
+
+__all__ = ["PullResult", "Puller", "Tick", "peer_regions", "start_puller"]
+
+log = logging.getLogger(__name__)
+
+REPLICATION_LAG = Gauge(
+    "altostratus_replication_lag_seconds",
+    "Seconds since this server last pulled successfully from a peer region",
+    ["peer"],
+)
+REPLICATION_PENDING = Gauge(
+    "altostratus_replication_pending", "Received log entries waiting to be applied here"
+)
+ENTRIES_APPLIED = Counter(
+    "altostratus_replication_entries_applied_total", "Log entries received and applied here"
+)
+
+#: Any constant: the PostgreSQL advisory lock that serialises a region's appliers.
+_APPLY_LOCK = 0x616C746F
+
+
+async def peer_regions(runtime: Runtime) -> list[PeerRegion]:
+    """Every region in the registry but this one."""
+    async with runtime.db.transaction(write=False) as session:
+        return await read_peers(session, runtime.deps.local_region_id)
+
+
+@dataclass(frozen=True)
+class PullResult:
+    stored: int
+    applied: int
+    waiting: int
+
+
+@dataclass(frozen=True)
+class Tick:
+    """What one pass did, as the sentence the worker logs."""
+
+    sentence: str
+    #: Something was pulled or failed (else the log line is debug-only).
+    eventful: bool
+
+    def __str__(self) -> str:
+        return self.sentence
+
+
+class Puller:
+    def __init__(self, runtime: Runtime, client: PeerClient, *, page_size: int = DEFAULT_LIMIT):
+        self._runtime = runtime
+        self._client = client
+        self._page_size = page_size
+        self._status = runtime.deps.replication
+
+    async def pull(self, peer: PeerRegion) -> PullResult:
+        """Pull and apply ``peer``'s log until it has nothing more; raises ``PeerError``."""
+        stored = applied = waiting = 0
+        while True:
+            async with self._runtime.db.transaction(write=False) as session:
+                vector = await read_vector(session)
+            answer = await self._client.request(
+                "GET",
+                base_url(peer.endpoint),
+                LOG_PATH,
+                params={"after": format_vector(vector), "limit": str(self._page_size)},
+            )
+            try:
+                page = LogPage.model_validate(answer)
+            except ValidationError as error:
+                raise PeerError(
+                    f"region {peer.id} answered a malformed log page: {error}"
+                ) from None
+            page_stored, page_applied, waiting = await self._apply(page)
+            stored += page_stored
+            applied += page_applied
+            ENTRIES_APPLIED.inc(page_applied)
+            # Nothing new stored means the page was not what we asked for: stop, do not spin.
+            if not page.more or page_stored == 0:
+                return PullResult(stored, applied, waiting)
+
+    async def _apply(self, page: LogPage) -> tuple[int, int, int]:
+        """Store and apply one page in one replicating transaction: (stored, applied, waiting)."""
+        wire = [entry.model_dump() for entry in page.entries]
+        clock = self._runtime.outbox.clock
+        async with self._runtime.db.transaction(replicating=True) as session:
+            await _serialise_appliers(session)
+            stored = await session.run_sync(lambda s: store_entries(s, wire))
+            applied, waiting = await session.run_sync(lambda s: apply_pending(s, clock))
+        return stored, applied, waiting
+
+    async def run_once(self, only: set[int] | None = None) -> Tick:
+        """Pull from every peer (or those in ``only``) and say what happened."""
+        peers = await peer_regions(self._runtime)
+        if only is None:
+            self._status.keep_only(peer.id for peer in peers)
+        chosen = [peer for peer in peers if only is None or peer.id in only]
+        stored = applied = 0
+        failures: list[str] = []
+        for peer in chosen:
+            try:
+                result = await self.pull(peer)
+            except PeerError as error:
+                self._status.record_failure(peer.id, str(error), reachable=False)
+                failures.append(f"region {peer.id} unreachable")
+                log.warning("pull from region %s (%s) failed: %s", peer.id, peer.name, error)
+                continue
+            except Exception as error:
+                self._status.record_failure(peer.id, repr(error), reachable=True)
+                failures.append(f"region {peer.id} failed")
+                log.exception("pull from region %s (%s) failed", peer.id, peer.name)
+                continue
+            self._status.record_success(peer.id, result.stored)
+            stored += result.stored
+            applied += result.applied
+        await self._update_gauges()
+        sentence = (
+            f"pulled {stored} entries from {len(chosen) - len(failures)} of {len(chosen)} peers,"
+            f" applied {applied}"
+        )
+        return Tick("; ".join([sentence, *failures]), eventful=bool(stored or failures))
+
+    async def _update_gauges(self) -> None:
+        for status in self._status.peers():
+            lag = status.lag_seconds()
+            if lag is not None:
+                REPLICATION_LAG.labels(peer=str(status.region_id)).set(lag)
+        async with self._runtime.db.transaction(write=False) as session:
+            REPLICATION_PENDING.set((await read_stored_state(session)).pending)
+
+    async def run(self) -> None:
+        """Pull forever: from every peer each interval, from a notifying peer at once."""
+        interval = self._runtime.settings.replication_interval
+        next_full = 0.0
+        woken: set[int] = set()
+        while True:
+            full = time.monotonic() >= next_full
+            if full:
+                next_full = time.monotonic() + interval
+            try:
+                tick = await self.run_once(None if full else woken)
+            except Exception:
+                log.exception("replication: pull tick failed")
+            else:
+                # Idle ticks come every few seconds; only ticks that did something are news.
+                log.log(logging.INFO if tick.eventful else logging.DEBUG, "replication: %s", tick)
+            woken = await self._status.wait(max(0.0, next_full - time.monotonic()))
+
+
+async def _serialise_appliers(session: AsyncSession) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPLY_LOCK})
+
+
+def start_puller(runtime: Runtime) -> asyncio.Task[None]:
+    async def run() -> None:
+        client = PeerClient(runtime.federation_key, runtime.deps.local_region_id)
+        try:
+            await Puller(runtime, client).run()
+        finally:
+            await client.close()
+
+    return asyncio.create_task(run(), name="replication-puller")
