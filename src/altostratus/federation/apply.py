@@ -3,8 +3,10 @@
 Rules, which every region follows and so converges whatever order entries arrive in:
 
 * An entry older than (or equal to) the version already here changes nothing.
-* A tombstone deletes the entity and what cannot exist without it (a domain's subtree,
-  an account's users); those are recorded as deleted at the tombstone's version.
+* Deletes win: a tombstone deletes the entity and what cannot exist without it (a
+  domain's subtree, an account's users), whatever its version, and an update of an entity
+  deleted here changes nothing. A tombstone records the highest version seen for its
+  key, so every region ends with the same version for it.
 * An entry whose reference has not arrived yet waits (``applied`` stays false) and is
   retried after the next batch; one whose reference was deleted is itself deleted.
 * Two live entities that claim one name (two regions created ``alice`` in one domain):
@@ -19,8 +21,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from altostratus.db.models import (
@@ -43,6 +46,7 @@ __all__ = [
     "apply_pending",
     "apply_state",
     "record_system_event",
+    "serialise_appliers",
     "store_entries",
 ]
 
@@ -56,9 +60,27 @@ def _find(session: Session, spec: EntitySpec, key: str) -> Any:
     return session.scalar(select(spec.model).where(column == spec.key_value(key)))
 
 
+def _recorded(session: Session, entity_type: str, key: str) -> tuple[str, bool] | None:
+    """(version, deleted) recorded here, read from the table (never a stale cached row)."""
+    found = session.execute(
+        select(EntityVersion.version, EntityVersion.deleted).where(
+            EntityVersion.entity_type == entity_type, EntityVersion.entity_key == key
+        )
+    ).first()
+    return (found.version, found.deleted) if found is not None else None
+
+
+def _tombstone(session: Session, entity_type: str, key: str, version: str) -> None:
+    """Record ``key`` as deleted at the higher of ``version`` and the version recorded."""
+    recorded = _recorded(session, entity_type, key)
+    if recorded is not None:
+        version = max(version, recorded[0])
+    upsert_version(session, entity_type, key, version, deleted=True)
+
+
 def _tombstoned(session: Session, spec: EntitySpec, key: str) -> bool:
-    version = session.get(EntityVersion, (spec.name, key))
-    return version is not None and version.deleted
+    recorded = _recorded(session, spec.name, key)
+    return recorded is not None and recorded[1]
 
 
 def _delete_domain_tree(session: Session, domain: Domain, version: str) -> None:
@@ -76,16 +98,16 @@ def _delete_domain_tree(session: Session, domain: Domain, version: str) -> None:
     for account in session.scalars(select(Account).where(Account.domain_id.in_(ids))):
         _delete_account(session, account, version)
     for member in sorted(subtree, key=lambda d: d.level, reverse=True):
-        upsert_version(session, "domain", member.uuid, version, deleted=True)
+        _tombstone(session, "domain", member.uuid, version)
         session.delete(member)
         session.flush()
 
 
 def _delete_account(session: Session, account: Account, version: str) -> None:
     for user in session.scalars(select(User).where(User.account_id == account.id)):
-        upsert_version(session, "user", user.uuid, version, deleted=True)
+        _tombstone(session, "user", user.uuid, version)
         session.delete(user)
-    upsert_version(session, "account", account.uuid, version, deleted=True)
+    _tombstone(session, "account", account.uuid, version)
     session.flush()
     session.delete(account)
     session.flush()
@@ -99,11 +121,11 @@ def _delete(session: Session, spec: EntitySpec, row: Any, version: str) -> None:
     else:
         session.delete(row)
         session.flush()
-    upsert_version(session, spec.name, spec.key_of(row), version, deleted=True)
+    _tombstone(session, spec.name, spec.key_of(row), version)
 
 
 def _derive(session: Session, row: Any) -> None:
-    """Recompute what is local: a domain's path and level (and its subtree's), a user's domain."""
+    """Recompute a domain's path and level (and its subtree's paths): they are local."""
     if isinstance(row, Domain):
         parent = session.get(Domain, row.parent_id) if row.parent_id is not None else None
         new_path = row.name if parent is None else f"{parent.path}/{row.name}"
@@ -116,32 +138,38 @@ def _derive(session: Session, row: Any) -> None:
             )
             for member in below:
                 member.path = new_path + member.path[len(old_path) :]
-    elif isinstance(row, User):
-        account = session.get(Account, row.account_id)
-        assert account is not None
-        row.domain_id = account.domain_id
 
 
-def _resolve_name_clash(session: Session, spec: EntitySpec, row: Any) -> None:
+def _resolve_name_clash(
+    session: Session, spec: EntitySpec, key: str, values: dict[str, Any]
+) -> None:
+    """Settle a clash of the incoming state ``values`` with another live row's name.
+
+    The smaller key keeps the name. When the row already here loses, it is renamed and
+    flushed at once, so the winner's insert or update never meets the old name.
+    """
     if spec.name_column is None:
         return
     key_column = getattr(spec.model, spec.key_attribute)
     for columns in spec.unique:
         clash = session.scalar(
             select(spec.model).where(
-                and_(*(getattr(spec.model, c) == getattr(row, c) for c in columns)),
-                key_column != getattr(row, spec.key_attribute),
+                and_(*(getattr(spec.model, c) == values[c] for c in columns)),
+                key_column != spec.key_value(key),
             )
         )
         if clash is None:
             continue
-        loser = max((row, clash), key=spec.key_of)
-        name = getattr(loser, spec.name_column)
-        renamed = f"{name}-{spec.key_of(loser)[:8]}"
-        setattr(loser, spec.name_column, renamed)
-        if loser is clash:
+        name = values[spec.name_column]
+        if key > spec.key_of(clash):
+            values[spec.name_column] = renamed = f"{name}-{key[:8]}"
+            _record_conflict(session, spec, name, renamed, key)
+        else:
+            renamed = f"{name}-{spec.key_of(clash)[:8]}"
+            setattr(clash, spec.name_column, renamed)
             _derive(session, clash)
-        _record_conflict(session, spec, name, renamed, spec.key_of(loser))
+            session.flush()
+            _record_conflict(session, spec, name, renamed, spec.key_of(clash))
 
 
 def _record_conflict(session: Session, spec: EntitySpec, name: str, renamed: str, key: str) -> None:
@@ -182,10 +210,13 @@ def record_system_event(
 def apply_entry(session: Session, entry: ReplicationEntry, clock: HybridClock) -> bool:
     """Apply one entry; False when it must wait for an entity it refers to."""
     spec = spec_named(entry.entity_type)
-    current = session.get(EntityVersion, (spec.name, entry.entity_key))
-    if current is not None and current.version >= entry.version:
-        return True
     clock.observe(Version.decode(entry.version))
+    recorded = _recorded(session, spec.name, entry.entity_key)
+    # An older (or the same) state of a live entity changes nothing; tombstones and
+    # states of deleted entities always go through, to settle the tombstone's version.
+    live = recorded is not None and not recorded[1]
+    if entry.payload is not None and live and recorded is not None and recorded[0] >= entry.version:
+        return True
     return apply_state(session, spec, entry.entity_key, entry.version, entry.payload)
 
 
@@ -195,13 +226,15 @@ def apply_state(
     """Make ``key``'s state here ``payload_text`` at ``version`` (``None`` deletes it).
 
     The caller has decided the state is newer than what is here (``apply_entry`` for log
-    entries, a joining region for its snapshot). False when a referenced entity is missing.
+    entries, a joining region for its snapshot, the audit). Deletes are final: a state for
+    a deleted key only raises its tombstone's version. False when a referenced entity is
+    missing.
     """
     row = _find(session, spec, key)
-    if payload_text is None:
+    if payload_text is None or _tombstoned(session, spec, key):
         if row is not None:
             _delete(session, spec, row, version)
-        upsert_version(session, spec.name, key, version, deleted=True)
+        _tombstone(session, spec.name, key, version)
         return True
     payload = orjson.loads(payload_text)
     values = {name: spec.column_value(name, payload.get(name)) for name in spec.columns}
@@ -217,9 +250,12 @@ def apply_state(
                 return False
             if row is not None:
                 _delete(session, spec, row, version)
-            upsert_version(session, spec.name, key, version, deleted=True)
+            _tombstone(session, spec.name, key, version)
             return True
         values[reference.column] = target.id
+        if spec.model is User and name == "account":
+            values["domain_id"] = target.domain_id
+    _resolve_name_clash(session, spec, key, values)
     if row is None:
         row = spec.model(**{spec.key_attribute: spec.key_value(key)})
         if isinstance(row, Domain):
@@ -227,7 +263,6 @@ def apply_state(
         session.add(row)
     for name, value in values.items():
         setattr(row, name, value)
-    _resolve_name_clash(session, spec, row)
     _derive(session, row)
     session.flush()
     upsert_version(session, spec.name, key, version, deleted=False)
@@ -239,6 +274,7 @@ def store_entries(session: Session, entries: Sequence[WireEntry]) -> int:
     vector = {row.origin: row.seq for row in session.scalars(select(ReplicationVector))}
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     stored = 0
+    advanced: set[int] = set()
     for wire in sorted(entries, key=lambda e: (e["origin"], e["seq"])):
         origin, seq = int(wire["origin"]), int(wire["seq"])
         if seq != vector.get(origin, 0) + 1:
@@ -257,8 +293,12 @@ def store_entries(session: Session, entries: Sequence[WireEntry]) -> int:
             .on_conflict_do_nothing()
         )
         vector[origin] = seq
+        advanced.add(origin)
         stored += 1
-    for origin, seq in vector.items():
+    # Only origins that advanced: rewriting the others (the local origin's row is also its
+    # seq counter) could lower a value a concurrent transaction has just raised.
+    for origin in advanced:
+        seq = vector[origin]
         session.execute(
             dialect.insert(ReplicationVector)
             .values(origin=origin, seq=seq)
@@ -288,3 +328,17 @@ def apply_pending(session: Session, clock: HybridClock) -> tuple[int, int]:
         applied += progress
         if progress == 0 or progress == len(waiting):
             return applied, len(waiting) - progress
+
+
+#: Any fixed number: the PostgreSQL advisory lock taken by every applying transaction.
+_APPLY_LOCK = 0x616C746F
+
+
+async def serialise_appliers(session: AsyncSession) -> None:
+    """Let one transaction at a time apply received state (puller, audit, several servers).
+
+    Two appliers creating the same row would otherwise collide on its unique key; on
+    SQLite the write lock taken at BEGIN already serialises them.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPLY_LOCK})

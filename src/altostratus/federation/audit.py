@@ -11,8 +11,9 @@ peer's entities of that type and compare them one by one:
   us through the log (its origin's seq is beyond our vector, or it waits here for what it
   refers to): that is replication lag, not divergence, and the log will deliver it.
 * Equal versions, different states (a row changed behind the log): both regions keep
-  the state that ranks lower: a live row before no row, two live rows by their canonical
-  JSON payload (string order). Both sides compute the same rank, so whichever audits
+  the state that ranks lower: a tombstone before a live row (deletes win, as when
+  applying the log), a live row before no row, two live rows by their canonical JSON
+  payload (string order). Both sides compute the same rank, so whichever audits
   first, both end on the same state.
 * We hold the higher version: nothing here; the peer repairs from us when it audits.
 * A row without any version (written before the outbox existed, e.g. bootstrap rows,
@@ -42,7 +43,7 @@ from altostratus.db.models import (
     ReplicationVector,
     SystemValue,
 )
-from altostratus.federation.apply import apply_state, record_system_event
+from altostratus.federation.apply import apply_state, record_system_event, serialise_appliers
 from altostratus.federation.entities import SPECS, EntitySpec
 from altostratus.federation.hlc import HybridClock, Version
 from altostratus.federation.peers import PeerClient, PeerError, base_url
@@ -103,10 +104,11 @@ class EntityState:
         )
 
     def rank(self) -> tuple[int, str]:
-        """Lower wins an equal-version conflict: a live row, then a tombstone, then a hole."""
-        if self.payload is not None:
-            return (0, self.payload)
-        return (1, "") if self.deleted else (2, "")
+        """Lower wins an equal-version conflict: a tombstone (deletes win, as in
+        ``federation.apply``), then a live row, then a hole."""
+        if self.deleted:
+            return (0, "")
+        return (1, self.payload) if self.payload is not None else (2, "")
 
 
 def _canonical(payload: dict[str, Any]) -> str:
@@ -270,6 +272,7 @@ async def audit_peer(runtime: Runtime, client: PeerClient, peer: PeerRegion) -> 
         raise PeerError(f"region {peer.id} answered a malformed audit reply: {error!r}") from None
     # The network is behind us: this transaction only reads our side and writes.
     async with runtime.db.transaction(replicating=True) as session:
+        await serialise_appliers(session)
         outcome = await session.run_sync(lambda s: _repair(s, runtime.outbox.clock, peer_states))
         result = AuditResult(
             peer=peer.id,

@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute, Route
 
 from altostratus.federation.audit import DIGEST_PATH, ENTITIES_PATH, digests, entity_states
 from altostratus.federation.entities import SPECS, spec_named
-from altostratus.federation.log_routes import _peer_signed
+from altostratus.federation.routing import peer_signed
 from altostratus.runtime import Runtime
 
 __all__ = ["audit_routes"]
@@ -43,6 +43,6 @@ async def _entities(request: Request, runtime: Runtime, _region: int, _body: byt
 
 def audit_routes() -> list[BaseRoute]:
     return [
-        Route(DIGEST_PATH, _peer_signed(_digest), methods=["GET"]),
-        Route(ENTITIES_PATH, _peer_signed(_entities), methods=["GET"]),
+        Route(DIGEST_PATH, peer_signed(_digest), methods=["GET"]),
+        Route(ENTITIES_PATH, peer_signed(_entities), methods=["GET"]),
     ]

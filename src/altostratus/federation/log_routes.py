@@ -7,8 +7,6 @@ how far it is with its version vector; origins it does not list start from 0.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,8 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from altostratus.db.models import ReplicationEntry
-from altostratus.errors import AuthenticationError
-from altostratus.federation.peers import verify_peer_request
+from altostratus.federation.routing import bad_request, peer_signed
 from altostratus.federation.status import read_vector
 from altostratus.runtime import Runtime
 
@@ -119,49 +116,30 @@ async def read_log(session: AsyncSession, after: dict[int, int], limit: int) -> 
     return LogPage(entries=entries, vector=vector, more=len(rows) > limit)
 
 
-PeerHandler = Callable[[Request, Runtime, int, bytes], Awaitable[Response]]
-
-
-def _peer_signed(handler: PeerHandler) -> Callable[[Request], Awaitable[Response]]:
-    """Run ``handler`` only for a request signed with the federation key; 401 otherwise."""
-
-    async def endpoint(request: Request) -> Response:
-        runtime: Runtime = request.app.state.runtime
-        try:
-            region, body = await verify_peer_request(request, runtime.federation_key)
-        except AuthenticationError as error:
-            return JSONResponse({"error": error.text}, status_code=401)
-        return await handler(request, runtime, region, body)
-
-    return endpoint
-
-
-def _bad_request(text: str) -> Response:
-    return JSONResponse({"error": text}, status_code=400)
-
-
 async def _log(request: Request, runtime: Runtime, _region: int, _body: bytes) -> Response:
     try:
         after = parse_vector(request.query_params.get("after", ""))
         limit = _parse_limit(request.query_params.get("limit"))
     except ValueError as error:
-        return _bad_request(str(error))
+        return bad_request(str(error))
     async with runtime.db.transaction(write=False) as session:
         page = await read_log(session, after, limit)
     return Response(page.model_dump_json(), media_type="application/json")
 
 
-async def _notify(_request: Request, runtime: Runtime, _region: int, body: bytes) -> Response:
+async def _notify(_request: Request, runtime: Runtime, region: int, body: bytes) -> Response:
     try:
         sender = NotifyBody.model_validate_json(body).region
     except ValidationError:
-        return _bad_request('body must be {"region": <id>}')
+        return bad_request('body must be {"region": <id>}')
+    if sender != region:
+        return bad_request(f"the body names region {sender}, the signature region {region}")
     runtime.deps.replication.wake(sender)
     return JSONResponse({"ok": True})
 
 
 def log_routes() -> list[BaseRoute]:
     return [
-        Route(LOG_PATH, _peer_signed(_log), methods=["GET"]),
-        Route(NOTIFY_PATH, _peer_signed(_notify), methods=["POST"]),
+        Route(LOG_PATH, peer_signed(_log), methods=["GET"]),
+        Route(NOTIFY_PATH, peer_signed(_notify), methods=["POST"]),
     ]

@@ -1,9 +1,9 @@
 """Region-to-region requests, signed with the federation key.
 
 Headers: ``X-Alto-Region`` (the sender's region id), ``X-Alto-Timestamp`` (unix seconds)
-and ``X-Alto-Signature``: base64 HMAC-SHA256 of method, path, sorted query, timestamp and
-the body's SHA-256. A request older than ``MAX_SKEW`` seconds, or signed with another key,
-is refused (401) before it can change anything.
+and ``X-Alto-Signature``: base64 HMAC-SHA256 of the sender's region id, method, path,
+sorted query, timestamp and the body's SHA-256. A request older than ``MAX_SKEW``
+seconds, or signed with another key, is refused (401) before it can change anything.
 """
 
 from __future__ import annotations
@@ -36,8 +36,11 @@ def base_url(endpoint: str) -> str:
     return endpoint.rstrip("/").removesuffix("/client/api")
 
 
-def _signature(key: bytes, method: str, path: str, query: str, timestamp: str, body: bytes) -> str:
-    text = "\n".join([method.upper(), path, query, timestamp, hashlib.sha256(body).hexdigest()])
+def _signature(
+    key: bytes, region: int, method: str, path: str, query: str, timestamp: str, body: bytes
+) -> str:
+    parts = [str(region), method.upper(), path, query, timestamp, hashlib.sha256(body).hexdigest()]
+    text = "\n".join(parts)
     return base64.b64encode(hmac.new(key, text.encode(), hashlib.sha256).digest()).decode()
 
 
@@ -58,7 +61,9 @@ async def verify_peer_request(request: Request, federation_key: bytes) -> tuple[
     if age > MAX_SKEW:
         raise AuthenticationError("region request too old or from the future")
     query = _canonical_query(list(request.query_params.multi_items()))
-    expected = _signature(federation_key, request.method, request.url.path, query, timestamp, body)
+    expected = _signature(
+        federation_key, region, request.method, request.url.path, query, timestamp, body
+    )
     if not hmac.compare_digest(expected, signature):
         raise AuthenticationError("region request signature mismatch")
     return region, body
@@ -95,7 +100,7 @@ class PeerClient:
         content = b"" if body is None else orjson.dumps(body)
         query = _canonical_query(sorted((params or {}).items()))
         timestamp = str(int(time.time()))
-        signature = _signature(self._key, method, path, query, timestamp, content)
+        signature = _signature(self._key, self._region, method, path, query, timestamp, content)
         headers = {
             _REGION: str(self._region),
             _TIMESTAMP: timestamp,

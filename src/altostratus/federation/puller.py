@@ -20,10 +20,8 @@ from dataclasses import dataclass
 
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from altostratus.federation.apply import apply_pending, store_entries
+from altostratus.federation.apply import apply_pending, serialise_appliers, store_entries
 from altostratus.federation.log_routes import DEFAULT_LIMIT, LOG_PATH, LogPage, format_vector
 from altostratus.federation.peers import PeerClient, PeerError, base_url
 from altostratus.federation.status import PeerRegion, read_peers, read_stored_state, read_vector
@@ -44,9 +42,6 @@ REPLICATION_PENDING = Gauge(
 ENTRIES_APPLIED = Counter(
     "altostratus_replication_entries_applied_total", "Log entries received and applied here"
 )
-
-#: Any constant: the PostgreSQL advisory lock that serialises a region's appliers.
-_APPLY_LOCK = 0x616C746F
 
 
 async def peer_regions(runtime: Runtime) -> list[PeerRegion]:
@@ -112,7 +107,7 @@ class Puller:
         wire = [entry.model_dump() for entry in page.entries]
         clock = self._runtime.outbox.clock
         async with self._runtime.db.transaction(replicating=True) as session:
-            await _serialise_appliers(session)
+            await serialise_appliers(session)
             stored = await session.run_sync(lambda s: store_entries(s, wire))
             applied, waiting = await session.run_sync(lambda s: apply_pending(s, clock))
         return stored, applied, waiting
@@ -173,11 +168,6 @@ class Puller:
                 # Idle ticks come every few seconds; only ticks that did something are news.
                 log.log(logging.INFO if tick.eventful else logging.DEBUG, "replication: %s", tick)
             woken = await self._status.wait(max(0.0, next_full - time.monotonic()))
-
-
-async def _serialise_appliers(session: AsyncSession) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPLY_LOCK})
 
 
 def start_puller(runtime: Runtime) -> asyncio.Task[None]:
