@@ -12,7 +12,7 @@ from altostratus.api.registry import Registry, build_registry
 from altostratus.db import migrate
 from altostratus.db.engine import Database
 from altostratus.federation.hlc import HybridClock
-from altostratus.federation.outbox import Outbox
+from altostratus.federation.outbox import Outbox, resume_clock
 from altostratus.security.keyring import Keyring
 from altostratus.security.passwords import Passwords
 from altostratus.security.sessions import SessionSigner
@@ -50,10 +50,12 @@ class Runtime:
                 parallelism=settings.password_parallelism,
             )
             state = await bootstrap(db, settings, keyring, passwords)
+            clock = HybridClock(state.local_region_id)
+            await resume_clock(db, clock)
         except BaseException:
             await db.close()
             raise
-        outbox = Outbox(state.local_region_id, HybridClock(state.local_region_id))
+        outbox = Outbox(state.local_region_id, clock)
         outbox.install(db)
         deps = Dependencies(
             settings=settings,

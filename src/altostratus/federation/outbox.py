@@ -13,16 +13,16 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from sqlalchemy import event, insert, inspect, update
+from sqlalchemy import event, func, insert, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from altostratus.db.engine import AltoSession, Database
 from altostratus.db.models import EntityVersion, ReplicationEntry, ReplicationVector
 from altostratus.federation.entities import EntitySpec, is_global, spec_for
-from altostratus.federation.hlc import HybridClock
+from altostratus.federation.hlc import HybridClock, Version
 
-__all__ = ["Outbox", "allocate_seq", "upsert_version"]
+__all__ = ["Outbox", "allocate_seq", "resume_clock", "upsert_version"]
 
 _OUTBOX = "outbox"
 REPLICATING = "replicating"
@@ -41,6 +41,15 @@ class Outbox:
         if not event.contains(AltoSession, "after_flush", _capture):
             event.listen(AltoSession, "after_flush", _capture)
             event.listen(AltoSession, "after_commit", _committed)
+
+
+async def resume_clock(database: Database, clock: HybridClock) -> None:
+    """Start the clock above every version stored here, so that a restart on a host whose
+    wall clock went back never issues a version below an earlier one (a lost update)."""
+    async with database.transaction(write=False) as session:
+        newest = await session.scalar(select(func.max(EntityVersion.version)))
+    if newest:
+        clock.observe(Version.decode(newest))
 
 
 def _changed(row: Any, spec: EntitySpec) -> bool:
