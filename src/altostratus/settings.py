@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     replication_interval: float = Field(
         5.0, ge=0.1, description="Seconds between pulls from each peer region (notify is faster)."
     )
+    tombstone_grace: float = Field(
+        86400.0,
+        ge=0,
+        description="Seconds a tombstone every region has is still kept, for updates in flight.",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -16,6 +16,8 @@ peer's entities of that type and compare them one by one:
   payload (string order). Both sides compute the same rank, so whichever audits
   first, both end on the same state.
 * We hold the higher version: nothing here; the peer repairs from us when it audits.
+* The peer holds a tombstone for a key we know nothing of: we collected it
+  (``federation.gc``) and the peer has not yet. No state differs; nothing to do.
 * A row without any version (written before the outbox existed, e.g. bootstrap rows,
   or by hand) is reported as diverged but never copied: there is no version to order it.
 
@@ -214,6 +216,8 @@ def _repair(
             if peer.version > mine.version and _in_flight(session, vector, peer.version):
                 outcome.in_flight += 1
                 continue
+            if peer.deleted and mine == EntityState.absent(key):
+                continue  # we collected this tombstone (``federation.gc``); the peer not yet
             outcome.diverged += 1
             if peer.version > mine.version or (peer.version and peer.rank() < mine.rank()):
                 todo.append((spec, peer))

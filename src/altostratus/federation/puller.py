@@ -22,6 +22,7 @@ from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 
 from altostratus.federation.apply import apply_pending, serialise_appliers, store_entries
+from altostratus.federation.gc import record_peer_vector
 from altostratus.federation.log_routes import DEFAULT_LIMIT, LOG_PATH, LogPage, format_vector
 from altostratus.federation.peers import PeerClient, PeerError, base_url
 from altostratus.federation.status import PeerRegion, read_peers, read_stored_state, read_vector
@@ -94,7 +95,7 @@ class Puller:
                 raise PeerError(
                     f"region {peer.id} answered a malformed log page: {error}"
                 ) from None
-            page_stored, page_applied, waiting = await self._apply(page)
+            page_stored, page_applied, waiting = await self._apply(peer.id, page)
             stored += page_stored
             applied += page_applied
             ENTRIES_APPLIED.inc(page_applied)
@@ -102,14 +103,18 @@ class Puller:
             if not page.more or page_stored == 0:
                 return PullResult(stored, applied, waiting)
 
-    async def _apply(self, page: LogPage) -> tuple[int, int, int]:
-        """Store and apply one page in one replicating transaction: (stored, applied, waiting)."""
+    async def _apply(self, peer_id: int, page: LogPage) -> tuple[int, int, int]:
+        """Store and apply one page in one replicating transaction: (stored, applied, waiting).
+
+        The peer's vector is kept with it: what the peer holds tells what may be collected.
+        """
         wire = [entry.model_dump() for entry in page.entries]
         clock = self._runtime.outbox.clock
         async with self._runtime.db.transaction(replicating=True) as session:
             await serialise_appliers(session)
             stored = await session.run_sync(lambda s: store_entries(s, wire))
             applied, waiting = await session.run_sync(lambda s: apply_pending(s, clock))
+            await session.run_sync(lambda s: record_peer_vector(s, peer_id, page.vector))
         return stored, applied, waiting
 
     async def run_once(self, only: set[int] | None = None) -> Tick:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from altostratus.federation.audit import start_auditor
+from altostratus.federation.gc import start_collector
 from altostratus.federation.notifier import start_notifier
 from altostratus.federation.puller import start_puller
 from altostratus.runtime import Runtime
@@ -14,4 +15,9 @@ __all__ = ["start_workers"]
 
 def start_workers(runtime: Runtime) -> list[asyncio.Task[None]]:
     """Start the background tasks of this server; the app cancels them at shutdown."""
-    return [start_puller(runtime), start_notifier(runtime), start_auditor(runtime)]
+    return [
+        start_puller(runtime),
+        start_notifier(runtime),
+        start_auditor(runtime),
+        start_collector(runtime),
+    ]

@@ -2,7 +2,12 @@
 
 from altostratus.db.models.base import Base, PublicEntity, new_uuid
 from altostratus.db.models.events import Event
-from altostratus.db.models.federation import EntityVersion, ReplicationEntry, ReplicationVector
+from altostratus.db.models.federation import (
+    EntityVersion,
+    PeerVector,
+    ReplicationEntry,
+    ReplicationVector,
+)
 from altostratus.db.models.identity import (
     Account,
     AccountType,
@@ -28,6 +33,7 @@ __all__ = [
     "EntityState",
     "EntityVersion",
     "Event",
+    "PeerVector",
     "Pod",
     "PublicEntity",
     "Region",

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from altostratus.db.models.base import Base
 from altostratus.timeutil import utcnow
 
-__all__ = ["EntityVersion", "ReplicationEntry", "ReplicationVector"]
+__all__ = ["EntityVersion", "PeerVector", "ReplicationEntry", "ReplicationVector"]
 
 
 class ReplicationEntry(Base):
@@ -55,3 +55,18 @@ class EntityVersion(Base):
     entity_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     version: Mapped[str] = mapped_column(String(64))
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class PeerVector(Base):
+    """Per peer region and origin, the highest ``seq`` the peer said it had stored.
+
+    The peer's answer to our last pull (``LogPage.vector``); it only lags behind the
+    truth, so an entry at or below it is certainly stored there. Garbage collection
+    (``federation.gc``) takes the minimum over every region.
+    """
+
+    __tablename__ = "peer_vectors"
+
+    region_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    origin: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer)
