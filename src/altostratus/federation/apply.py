@@ -12,16 +12,24 @@ Rules, which every region follows and so converges whatever order entries arrive
 * Two live entities that claim one name (two regions created ``alice`` in one domain):
   the one with the smaller key keeps it, the other becomes ``alice-<key prefix>``, and
   a ``FEDERATION.CONFLICT`` event says so.
+
+Applying many entries at once (``apply_pending``, a snapshot install) runs as one
+``applying_batch``: the recorded versions and rows of a whole page are read in one query
+per type, referenced rows are looked up once, and the versions are written together when
+the batch ends. The batch only caches what this transaction itself reads and writes, so
+the rules above are decided on exactly the state a statement-per-entity run would see.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, select, text, update
+from sqlalchemy import and_, inspect, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -45,6 +53,7 @@ __all__ = [
     "apply_entry",
     "apply_pending",
     "apply_state",
+    "applying_batch",
     "record_system_event",
     "serialise_appliers",
     "store_entries",
@@ -55,19 +64,145 @@ log = logging.getLogger(__name__)
 WireEntry = dict[str, Any]
 
 
+#: Where the running batch keeps its cache in ``session.info``.
+_BATCH = "federation.apply_batch"
+#: Keys per ``IN (...)`` list: below SQLite's bound-parameter limit.
+_CHUNK = 500
+
+Recorded = tuple[str, bool]
+
+
+@dataclass
+class _Batch:
+    """What one applying transaction has read or written, keyed by (entity type, key)."""
+
+    #: The recorded (version, deleted); ``None``: no version recorded.
+    versions: dict[tuple[str, str], Recorded | None] = field(default_factory=dict)
+    #: Versions set in the batch and not yet written to ``entity_versions``.
+    unwritten: set[tuple[str, str]] = field(default_factory=set)
+    #: The row (``None``: none); a row deleted since counts as none.
+    rows: dict[tuple[str, str], Any] = field(default_factory=dict)
+
+
+def _batch(session: Session) -> _Batch | None:
+    batch: _Batch | None = session.info.get(_BATCH)
+    return batch
+
+
+@contextmanager
+def applying_batch(session: Session, keys: Iterable[tuple[str, str]] = ()) -> Iterator[None]:
+    """Apply many entries with the versions and rows of ``keys`` read up front.
+
+    Nothing else may write global rows or ``entity_versions`` in ``session`` meanwhile
+    (the cache would not see it); the versions are written when the block ends. A batch
+    inside a batch joins it.
+    """
+    if _batch(session) is not None:
+        _prefetch(session, keys)
+        yield
+        return
+    batch = session.info[_BATCH] = _Batch()
+    try:
+        _prefetch(session, keys)
+        yield
+        _write_versions(session, batch)
+    finally:
+        del session.info[_BATCH]
+
+
+def _prefetch(session: Session, keys: Iterable[tuple[str, str]]) -> None:
+    """Read the versions and rows of ``keys`` the running batch does not know yet."""
+    batch = _batch(session)
+    if batch is None:
+        return
+    wanted: dict[str, set[str]] = {}
+    for entity_type, key in keys:
+        if (entity_type, key) not in batch.rows:
+            wanted.setdefault(entity_type, set()).add(key)
+    for entity_type, type_keys in wanted.items():
+        spec = spec_named(entity_type)
+        column = getattr(spec.model, spec.key_attribute)
+        ordered = sorted(type_keys)
+        for chunk in (ordered[i : i + _CHUNK] for i in range(0, len(ordered), _CHUNK)):
+            for key in chunk:
+                batch.rows[(entity_type, key)] = None
+                batch.versions.setdefault((entity_type, key), None)
+            found = session.execute(
+                select(EntityVersion.entity_key, EntityVersion.version, EntityVersion.deleted)
+                .where(EntityVersion.entity_type == entity_type)
+                .where(EntityVersion.entity_key.in_(chunk))
+            )
+            for key, version, deleted in found:
+                if (entity_type, key) not in batch.unwritten:
+                    batch.versions[(entity_type, key)] = (version, deleted)
+            values = [spec.key_value(key) for key in chunk]
+            for row in session.scalars(select(spec.model).where(column.in_(values))).unique():
+                batch.rows[(entity_type, spec.key_of(row))] = row
+
+
+def _write_versions(session: Session, batch: _Batch) -> None:
+    rows = []
+    for entity_type, key in batch.unwritten:
+        recorded = batch.versions[(entity_type, key)]
+        assert recorded is not None
+        version, deleted = recorded
+        rows.append(
+            {"entity_type": entity_type, "entity_key": key, "version": version, "deleted": deleted}
+        )
+    batch.unwritten.clear()
+    if rows:
+        statement = _dialect(session).insert(EntityVersion)
+        session.connection().execute(
+            statement.on_conflict_do_update(
+                index_elements=["entity_type", "entity_key"],
+                set_={"version": statement.excluded.version, "deleted": statement.excluded.deleted},
+            ),
+            rows,
+        )
+
+
+def _dialect(session: Session) -> Any:
+    return postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+
+
 def _find(session: Session, spec: EntitySpec, key: str) -> Any:
+    batch = _batch(session)
+    if batch is not None and (spec.name, key) in batch.rows:
+        row = batch.rows[(spec.name, key)]
+        return None if row is None or inspect(row).was_deleted else row
     column = getattr(spec.model, spec.key_attribute)
-    return session.scalar(select(spec.model).where(column == spec.key_value(key)))
+    row = session.scalar(select(spec.model).where(column == spec.key_value(key)))
+    if batch is not None:
+        batch.rows[(spec.name, key)] = row
+    return row
 
 
-def _recorded(session: Session, entity_type: str, key: str) -> tuple[str, bool] | None:
-    """(version, deleted) recorded here, read from the table (never a stale cached row)."""
+def _recorded(session: Session, entity_type: str, key: str) -> Recorded | None:
+    """(version, deleted) recorded here: the batch's, else read from the table (never a
+    loaded EntityVersion object, which the upserts in plain SQL would leave stale)."""
+    batch = _batch(session)
+    if batch is not None and (entity_type, key) in batch.versions:
+        return batch.versions[(entity_type, key)]
     found = session.execute(
         select(EntityVersion.version, EntityVersion.deleted).where(
             EntityVersion.entity_type == entity_type, EntityVersion.entity_key == key
         )
     ).first()
-    return (found.version, found.deleted) if found is not None else None
+    recorded = (found.version, found.deleted) if found is not None else None
+    if batch is not None:
+        batch.versions[(entity_type, key)] = recorded
+    return recorded
+
+
+def _set_version(
+    session: Session, entity_type: str, key: str, version: str, *, deleted: bool
+) -> None:
+    batch = _batch(session)
+    if batch is None:
+        upsert_version(session, entity_type, key, version, deleted=deleted)
+        return
+    batch.versions[(entity_type, key)] = (version, deleted)
+    batch.unwritten.add((entity_type, key))
 
 
 def _tombstone(session: Session, entity_type: str, key: str, version: str) -> None:
@@ -75,7 +210,7 @@ def _tombstone(session: Session, entity_type: str, key: str, version: str) -> No
     recorded = _recorded(session, entity_type, key)
     if recorded is not None:
         version = max(version, recorded[0])
-    upsert_version(session, entity_type, key, version, deleted=True)
+    _set_version(session, entity_type, key, version, deleted=True)
 
 
 def _tombstoned(session: Session, spec: EntitySpec, key: str) -> bool:
@@ -141,7 +276,7 @@ def _derive(session: Session, row: Any) -> None:
 
 
 def _resolve_name_clash(
-    session: Session, spec: EntitySpec, key: str, values: dict[str, Any]
+    session: Session, spec: EntitySpec, key: str, row: Any, values: dict[str, Any]
 ) -> None:
     """Settle a clash of the incoming state ``values`` with another live row's name.
 
@@ -152,19 +287,24 @@ def _resolve_name_clash(
         return
     key_column = getattr(spec.model, spec.key_attribute)
     for columns in spec.unique:
-        clash = session.scalar(
-            select(spec.model).where(
+        if row is not None and all(
+            values[c] is not None and getattr(row, c) == values[c] for c in columns
+        ):
+            continue  # the row keeps its values, which the unique constraint already holds
+        clash_key = session.scalar(
+            select(key_column).where(
                 and_(*(getattr(spec.model, c) == values[c] for c in columns)),
                 key_column != spec.key_value(key),
             )
         )
-        if clash is None:
+        if clash_key is None:
             continue
         name = values[spec.name_column]
-        if key > spec.key_of(clash):
+        if key > str(clash_key):
             values[spec.name_column] = renamed = f"{name}-{key[:8]}"
             _record_conflict(session, spec, name, renamed, key)
         else:
+            clash = _find(session, spec, str(clash_key))
             renamed = f"{name}-{spec.key_of(clash)[:8]}"
             setattr(clash, spec.name_column, renamed)
             _derive(session, clash)
@@ -255,79 +395,84 @@ def apply_state(
         values[reference.column] = target.id
         if spec.model is User and name == "account":
             values["domain_id"] = target.domain_id
-    _resolve_name_clash(session, spec, key, values)
+    _resolve_name_clash(session, spec, key, row, values)
     if row is None:
         row = spec.model(**{spec.key_attribute: spec.key_value(key)})
         if isinstance(row, Domain):
             row.path = ""
         session.add(row)
+        batch = _batch(session)
+        if batch is not None:
+            batch.rows[(spec.name, key)] = row
     for name, value in values.items():
         setattr(row, name, value)
     _derive(session, row)
     session.flush()
-    upsert_version(session, spec.name, key, version, deleted=False)
+    _set_version(session, spec.name, key, version, deleted=False)
     return True
 
 
 def store_entries(session: Session, entries: Sequence[WireEntry]) -> int:
     """Keep received entries (each origin's in order; duplicates ignored); return how many."""
     vector = {row.origin: row.seq for row in session.scalars(select(ReplicationVector))}
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stored = 0
-    advanced: set[int] = set()
+    dialect = _dialect(session)
+    kept: list[dict[str, Any]] = []
     for wire in sorted(entries, key=lambda e: (e["origin"], e["seq"])):
         origin, seq = int(wire["origin"]), int(wire["seq"])
         if seq != vector.get(origin, 0) + 1:
             continue  # already here, or a gap: the next pull asks again from the vector
-        session.execute(
-            dialect.insert(ReplicationEntry)
-            .values(
-                origin=origin,
-                seq=seq,
-                entity_type=wire["entity_type"],
-                entity_key=wire["entity_key"],
-                version=wire["version"],
-                payload=wire["payload"],
-                applied=False,
-            )
-            .on_conflict_do_nothing()
+        kept.append(
+            {
+                "origin": origin,
+                "seq": seq,
+                "entity_type": wire["entity_type"],
+                "entity_key": wire["entity_key"],
+                "version": wire["version"],
+                "payload": wire["payload"],
+                "applied": False,
+            }
         )
         vector[origin] = seq
-        advanced.add(origin)
-        stored += 1
+    if kept:
+        session.execute(dialect.insert(ReplicationEntry).on_conflict_do_nothing(), kept)
     # Only origins that advanced: rewriting the others (the local origin's row is also its
     # seq counter) could lower a value a concurrent transaction has just raised.
-    for origin in advanced:
+    for origin in {entry["origin"] for entry in kept}:
         seq = vector[origin]
         session.execute(
             dialect.insert(ReplicationVector)
             .values(origin=origin, seq=seq)
             .on_conflict_do_update(index_elements=["origin"], set_={"seq": seq})
         )
-    return stored
+    return len(kept)
 
 
 def apply_pending(session: Session, clock: HybridClock) -> tuple[int, int]:
     """Apply waiting entries until no more can be; return (applied, still waiting)."""
     applied = 0
-    while True:
-        waiting = list(
-            session.scalars(
-                select(ReplicationEntry)
-                .where(ReplicationEntry.applied.is_(False))
-                .order_by(ReplicationEntry.origin, ReplicationEntry.seq)
+    with applying_batch(session):
+        while True:
+            waiting = list(
+                session.scalars(
+                    select(ReplicationEntry)
+                    .where(ReplicationEntry.applied.is_(False))
+                    .order_by(ReplicationEntry.origin, ReplicationEntry.seq)
+                )
             )
-        )
-        progress = 0
-        with session.no_autoflush:
+            # Detached: the per-entity flushes need not write their flags one at a time.
             for entry in waiting:
-                if apply_entry(session, entry, clock):
-                    entry.applied = True
-                    progress += 1
-        session.flush()
-        applied += progress
-        if progress == 0 or progress == len(waiting):
-            return applied, len(waiting) - progress
+                session.expunge(entry)
+            _prefetch(session, ((entry.entity_type, entry.entity_key) for entry in waiting))
+            done = []
+            with session.no_autoflush:
+                for entry in waiting:
+                    if apply_entry(session, entry, clock):
+                        done.append({"origin": entry.origin, "seq": entry.seq, "applied": True})
+            if done:
+                session.execute(update(ReplicationEntry), done)
+            applied += len(done)
+            if not done or len(done) == len(waiting):
+                return applied, len(waiting) - len(done)
 
 
 #: Any fixed number: the PostgreSQL advisory lock taken by every applying transaction.

@@ -24,7 +24,7 @@ from altostratus.db.models import (
     ReplicationVector,
     Zone,
 )
-from altostratus.federation.apply import WireEntry, apply_pending, apply_state
+from altostratus.federation.apply import WireEntry, apply_pending, apply_state, applying_batch
 from altostratus.federation.entities import EntitySpec, spec_named
 from altostratus.federation.hlc import HybridClock
 
@@ -137,8 +137,9 @@ def install_snapshot(session: Session, snapshot: Snapshot, local_region_id: int)
     not local changes to log.
     """
     _wipe(session)
+    keys = ((entity["entity_type"], entity["entity_key"]) for entity in snapshot["entities"])
     # A new row's derived columns (a domain's path) are set just before apply_state flushes.
-    with session.no_autoflush:
+    with applying_batch(session, keys), session.no_autoflush:
         for entity in snapshot["entities"]:
             spec = spec_named(entity["entity_type"])
             payload = None if entity["deleted"] else entity["payload"]
