@@ -35,13 +35,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from altostratus.db.engine import Database
-from altostratus.db.models import Domain, ReplicationEntry, ReplicationVector, User
+from altostratus.db.models import AccountType, Domain, ReplicationEntry, ReplicationVector, User
 from altostratus.federation.apply import WireEntry, apply_pending, store_entries
 from altostratus.federation.entities import SPECS
 from altostratus.runtime import Runtime
 from altostratus.security.signatures import sign
+from altostratus.services.accounts import AccountWithUsers, create_account
 from altostratus.services.context import Caller, ServiceContext
 from altostratus.services.regions import add_region
+from altostratus.services.users import NewUser
 from altostratus.settings import Settings
 from tests.support.postgres import free_port
 from tests.support.server import LiveServer
@@ -85,6 +87,36 @@ def region_settings(data_dir: Path, region_id: int) -> Settings:
         region_name=f"R{region_id}",
         password_time_cost=1,
         password_memory_kib=64,
+    )
+
+
+def new_user(username: str) -> NewUser:
+    """A user's creation fields, derived from its name (password ``pw-<name>``)."""
+    return NewUser(
+        username=username,
+        password="pw-" + username,
+        email=f"{username}@example.org",
+        firstname=username,
+        lastname="Fed",
+        timezone=None,
+        user_uuid=None,
+    )
+
+
+async def new_account(
+    ctx: ServiceContext, name: str, domain_uuid: str, first_user: str
+) -> AccountWithUsers:
+    """A user account ``name`` in ``domain_uuid`` whose first user is ``first_user``."""
+    return await create_account(
+        ctx,
+        user=new_user(first_user),
+        account_type=AccountType.USER,
+        role_uuid=None,
+        name=name,
+        domain_uuid=domain_uuid,
+        network_domain=None,
+        account_uuid=None,
+        details={},
     )
 
 

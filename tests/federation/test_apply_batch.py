@@ -12,45 +12,23 @@ from pathlib import Path
 
 from sqlalchemy import event, select
 
-from altostratus.db.models import Account, AccountType, EntityVersion, User
+from altostratus.db.models import Account, EntityVersion, User
 from altostratus.runtime import Runtime
-from altostratus.services.accounts import create_account, delete_account
-from altostratus.services.users import NewUser
+from altostratus.services.accounts import delete_account
 from tests.federation.support import (
     as_admin,
     dump,
     exchange,
     federated_runtimes,
     log_entries,
+    new_account,
 )
-
-
-def _new_user(name: str) -> NewUser:
-    return NewUser(
-        username=name,
-        password="pw-" + name,
-        email=f"{name}@example.org",
-        firstname=name,
-        lastname="Batch",
-        timezone=None,
-        user_uuid=None,
-    )
 
 
 async def _account_with_users(runtime: Runtime, name: str, users: int) -> str:
     """A new account ``name`` in ROOT with ``users`` more users (plain rows); its UUID."""
     async with as_admin(runtime) as ctx:
-        created = await create_account(
-            ctx,
-            user=_new_user(f"{name}-first"),
-            account_type=AccountType.USER,
-            role_uuid=None,
-            name=name,
-            domain_uuid=ctx.caller.domain_uuid,
-            network_domain=None,
-            account_uuid=None,
-            details={},
-        )
+        created = await new_account(ctx, name, ctx.caller.domain_uuid, f"{name}-first")
         account = created.account
         for index in range(users):
             ctx.session.add(

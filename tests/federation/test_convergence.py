@@ -26,17 +26,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from altostratus.db.models import AccountType, EntityState
+from altostratus.db.models import EntityState
 from altostratus.errors import CloudError
 from altostratus.federation.apply import WireEntry
 from altostratus.federation.entities import spec_named
 from altostratus.runtime import Runtime
-from altostratus.services.accounts import AccountRef, create_account, delete_account
+from altostratus.services.accounts import AccountRef, delete_account
 from altostratus.services.accounts import set_account_state as set_account_state_
 from altostratus.services.context import ServiceContext
 from altostratus.services.domains import create_domain, delete_domain, update_domain
 from altostratus.services.users import (
-    NewUser,
     create_user,
     delete_user,
     set_user_state,
@@ -51,6 +50,8 @@ from tests.federation.support import (
     dump,
     exchange,
     log_entries,
+    new_account,
+    new_user,
     start_all,
     vector,
 )
@@ -68,18 +69,6 @@ class World:
     uuids: dict[str, str]
 
 
-def _new_user(username: str) -> NewUser:
-    return NewUser(
-        username=username,
-        password="pw-" + username,
-        email=f"{username}@example.org",
-        firstname=username,
-        lastname="Fed",
-        timezone=None,
-        user_uuid=None,
-    )
-
-
 async def _create_base(runtime: Runtime, uuids: dict[str, str]) -> None:
     async with as_admin(runtime) as ctx:
         root = ctx.caller.domain_uuid
@@ -91,17 +80,7 @@ async def _create_base(runtime: Runtime, uuids: dict[str, str]) -> None:
         )
         uuids.update(ROOT=root, base=base.domain.uuid, sub=sub.domain.uuid)
         for account_name, first, others in (("acct0", "u0", ("u1",)), ("acct1", "u2", ())):
-            created = await create_account(
-                ctx,
-                user=_new_user(first),
-                account_type=AccountType.USER,
-                role_uuid=None,
-                name=account_name,
-                domain_uuid=base.domain.uuid,
-                network_domain=None,
-                account_uuid=None,
-                details={},
-            )
+            created = await new_account(ctx, account_name, base.domain.uuid, first)
             uuids[account_name] = created.account.uuid
             uuids[first] = created.users[0].uuid
             for username in others:
@@ -109,7 +88,7 @@ async def _create_base(runtime: Runtime, uuids: dict[str, str]) -> None:
                     ctx,
                     account_name=account_name,
                     domain_uuid=base.domain.uuid,
-                    spec=_new_user(username),
+                    spec=new_user(username),
                 )
                 uuids[username] = user.uuid
 
@@ -139,23 +118,13 @@ async def _create_domain(ctx: ServiceContext, uuids: dict[str, str], arg: str) -
 
 async def _create_account(ctx: ServiceContext, uuids: dict[str, str], arg: str) -> object:
     name, domain = arg.split("@")
-    return await create_account(
-        ctx,
-        user=_new_user(name),
-        account_type=AccountType.USER,
-        role_uuid=None,
-        name=name,
-        domain_uuid=uuids[domain],
-        network_domain=None,
-        account_uuid=None,
-        details={},
-    )
+    return await new_account(ctx, name, uuids[domain], name)
 
 
 async def _create_user(ctx: ServiceContext, uuids: dict[str, str], arg: str) -> object:
     username, account = arg.split("@")
     return await create_user(
-        ctx, account_name=account, domain_uuid=uuids["base"], spec=_new_user(username)
+        ctx, account_name=account, domain_uuid=uuids["base"], spec=new_user(username)
     )
 
 

@@ -17,7 +17,7 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from altostratus.db.models import AccountType, EntityVersion, PeerVector, ReplicationEntry
+from altostratus.db.models import EntityVersion, PeerVector, ReplicationEntry
 from altostratus.federation.audit import audit_peer
 from altostratus.federation.gc import (
     Collected,
@@ -29,10 +29,8 @@ from altostratus.federation.gc import (
 from altostratus.federation.peers import PeerClient
 from altostratus.federation.puller import Puller, peer_regions
 from altostratus.runtime import Runtime
-from altostratus.services.accounts import create_account
 from altostratus.services.domains import create_domain, delete_domain
 from altostratus.services.regions import remove_region
-from altostratus.services.users import NewUser
 from altostratus.settings import Settings
 from tests.federation.support import (
     as_admin,
@@ -41,6 +39,7 @@ from tests.federation.support import (
     dump,
     exchange,
     log_entries,
+    new_account,
     start_all,
     vector,
 )
@@ -229,25 +228,7 @@ async def test_entries_waiting_for_a_reference_stay(regions: list[Runtime]) -> N
         )
     await exchange(r1, r2)
     async with as_admin(r2) as ctx:
-        await create_account(
-            ctx,
-            user=NewUser(
-                username="dora",
-                password="pw-dora",
-                email="dora@example.org",
-                firstname="Dora",
-                lastname="Fed",
-                timezone=None,
-                user_uuid=None,
-            ),
-            account_type=AccountType.USER,
-            role_uuid=None,
-            name="emea-ops",
-            domain_uuid=domain.domain.uuid,
-            network_domain=None,
-            account_uuid=None,
-            details={},
-        )
+        await new_account(ctx, "emea-ops", domain.domain.uuid, "dora")
     await exchange(r2, r1)
     # Region 3 gets region 2's entries but not the domain they are in: they wait.
     only_r2 = [entry for entry in await log_entries(r2) if entry["origin"] == 2]

@@ -17,16 +17,22 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
-from altostratus.db.models import AccountType, Domain, SystemValue, User
+from altostratus.db.models import Domain, SystemValue, User
 from altostratus.federation.notifier import Notifier
 from altostratus.federation.peers import PeerClient, base_url
 from altostratus.federation.puller import Puller, peer_regions
 from altostratus.runtime import Runtime
-from altostratus.services.accounts import create_account
 from altostratus.services.domains import create_domain
-from altostratus.services.users import NewUser, register_user_keys
+from altostratus.services.users import register_user_keys
 from tests.federation.conftest import serve
-from tests.federation.support import as_admin, build_federation, dump, start_all, vector
+from tests.federation.support import (
+    as_admin,
+    build_federation,
+    dump,
+    new_account,
+    start_all,
+    vector,
+)
 from tests.support.client import ApiClient
 
 R2_ENDPOINT = "http://r2.invalid/client/api"
@@ -83,25 +89,7 @@ async def _create_identities(runtime: Runtime) -> dict[str, str]:
             network_domain=None,
             domain_uuid=None,
         )
-        created = await create_account(
-            ctx,
-            user=NewUser(
-                username="dora",
-                password="pw-dora",
-                email="dora@example.org",
-                firstname="Dora",
-                lastname="Fed",
-                timezone=None,
-                user_uuid=None,
-            ),
-            account_type=AccountType.USER,
-            role_uuid=None,
-            name="emea-ops",
-            domain_uuid=domain.domain.uuid,
-            network_domain=None,
-            account_uuid=None,
-            details={},
-        )
+        created = await new_account(ctx, "emea-ops", domain.domain.uuid, "dora")
         return {
             "domain": domain.domain.uuid,
             "account": created.account.uuid,
