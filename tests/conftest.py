@@ -38,14 +38,18 @@ BACKENDS = os.environ.get(
 
 
 def test_settings(data_dir: Path, database_url: str, key_file: Path, **extra: object) -> Settings:
-    """Settings for an in-process server; cheap password hashing keeps tests fast."""
+    """Settings for an in-process server; cheap password hashing keeps tests fast.
+
+    No background workers: API tests register regions at made-up endpoints, which a
+    puller or notifier would try to reach (tests send traffic to loopback only).
+    """
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
         key_file=key_file,
         password_time_cost=1,
         password_memory_kib=64,
-        **extra,  # type: ignore[arg-type]
+        **{"background_workers": False, **extra},  # type: ignore[arg-type]
     )
 
 

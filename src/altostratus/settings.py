@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     password_parallelism: int = Field(1, ge=1, description="argon2id lanes.")
     default_page_size: int = Field(500, ge=1, description="Page size of list commands.")
     log_level: str = Field("info", description="debug, info, warning or error.")
+    background_workers: bool = Field(
+        True,
+        description="Run replication pull, notify, audit and clean-up here (off: API only).",
+    )
     audit_interval: float = Field(
         300.0, ge=1, description="Seconds between audits of the global tables with each peer."
     )

@@ -268,7 +268,7 @@ def _derived(session: Session, row: Any) -> dict[str, Any]:
 # --- real server processes ----------------------------------------------------------------
 
 #: Fast pulls, so tests and benchmarks do not wait on the fallback timer.
-LIVE_ENV = {"ALTO_REPLICATION_INTERVAL": "0.5"}
+LIVE_ENV = {"ALTO_REPLICATION_INTERVAL": "0.5", "ALTO_BACKGROUND_WORKERS": "1"}
 
 
 def signed_call(endpoint: str, keys: dict[str, str], command: str, **params: str) -> httpx.Response:

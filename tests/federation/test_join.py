@@ -12,6 +12,7 @@ import pytest
 
 from altostratus.federation.join_routes import JOIN_PATH
 from altostratus.security.signatures import sign
+from tests.federation.support import LIVE_ENV
 from tests.support import server as server_module
 from tests.support.postgres import free_port
 from tests.support.server import LiveServer
@@ -49,7 +50,7 @@ def region_ids(endpoint: str, keys: dict[str, str]) -> list[int]:
 
 @pytest.fixture
 def region1(tmp_path: Path) -> Iterator[LiveServer]:
-    with LiveServer(tmp_path / "r1") as server:
+    with LiveServer(tmp_path / "r1", extra_env=LIVE_ENV) as server:
         yield server
 
 
@@ -57,7 +58,7 @@ def start_on(port: int, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Live
     """A LiveServer on ``port``: the port the region was registered with at join."""
     with monkeypatch.context() as patch:
         patch.setattr(server_module, "free_port", lambda: port)
-        return LiveServer(data_dir)
+        return LiveServer(data_dir, extra_env=LIVE_ENV)
 
 
 def test_a_new_region_joins_with_one_command(

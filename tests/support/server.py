@@ -44,7 +44,16 @@ class LiveServer:
         if database_url:
             command += ["--database-url", database_url]
         env = {k: v for k, v in os.environ.items() if not k.startswith("ALTO_")}
-        env.update(ALTO_PASSWORD_TIME_COST="1", ALTO_PASSWORD_MEMORY_KIB="64", **(extra_env or {}))
+        # Background workers stay off unless a test federates real servers: other tests
+        # register regions at made-up endpoints, and tests send traffic to loopback only.
+        env.update(
+            {
+                "ALTO_PASSWORD_TIME_COST": "1",
+                "ALTO_PASSWORD_MEMORY_KIB": "64",
+                "ALTO_BACKGROUND_WORKERS": "0",
+                **(extra_env or {}),
+            }
+        )
         self.log_path = data_dir.parent / f"{data_dir.name}.log"
         data_dir.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("wb")

@@ -14,7 +14,12 @@ __all__ = ["start_workers"]
 
 
 def start_workers(runtime: Runtime) -> list[asyncio.Task[None]]:
-    """Start the background tasks of this server; the app cancels them at shutdown."""
+    """Start the background tasks of this server; the app cancels them at shutdown.
+
+    A server with ``background_workers`` off only answers the API: it contacts no peer.
+    """
+    if not runtime.settings.background_workers:
+        return []
     return [
         start_puller(runtime),
         start_notifier(runtime),

@@ -1,0 +1,36 @@
+"""A server runs its background work unless it is configured as API-only."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from altostratus.federation.workers import start_workers
+from altostratus.runtime import Runtime
+from tests.conftest import test_settings as settings_for
+
+
+async def _started(tmp_path: Path, key_file: Path, *, enabled: bool) -> int:
+    settings = settings_for(
+        tmp_path / "data",
+        f"sqlite:///{tmp_path / 'alto.db'}",
+        key_file,
+        background_workers=enabled,
+    )
+    runtime = await Runtime.start(settings)
+    try:
+        workers = start_workers(runtime)
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        return len(workers)
+    finally:
+        await runtime.close()
+
+
+async def test_background_work_runs_by_default(tmp_path: Path, key_file: Path) -> None:
+    assert await _started(tmp_path, key_file, enabled=True) == 4
+
+
+async def test_an_api_only_server_starts_no_background_work(tmp_path: Path, key_file: Path) -> None:
+    assert await _started(tmp_path, key_file, enabled=False) == 0
