@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,15 +78,6 @@ def postgres() -> Iterator[TemporaryPostgres]:
     server.stop()
 
 
-def _psql(postgres: TemporaryPostgres, sql: str) -> None:
-    subprocess.run(
-        [str(postgres.bin_dir / "psql"), "-q", "-v", "ON_ERROR_STOP=1", postgres.url, "-c", sql],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-
-
 def _build_template(
     backend: str, url: str, data_dir: Path, key_file: Path, source: str
 ) -> Template:
@@ -114,10 +104,9 @@ def templates(
         )
     if "postgresql" in BACKENDS:
         postgres: TemporaryPostgres = request.getfixturevalue("postgres")
-        _psql(postgres, "CREATE DATABASE alto_template")
         built["postgresql"] = _build_template(
             "postgresql",
-            postgres.url_for("alto_template"),
+            postgres.create_database("alto_template"),
             tmp_path_factory.mktemp("pg-template"),
             key_file,
             "alto_template",
@@ -140,8 +129,7 @@ def database(
         return f"sqlite:///{target}", template
     postgres: TemporaryPostgres = request.getfixturevalue("postgres")
     name = f"alto_test_{os.getpid()}_{next(_clone_counter)}"
-    _psql(postgres, f"CREATE DATABASE {name} TEMPLATE {template.source}")
-    return postgres.url_for(name), template
+    return postgres.create_database(name, template=template.source), template
 
 
 @pytest.fixture

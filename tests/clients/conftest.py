@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from cs import CloudStack
 
-from tests.conftest import _psql
 from tests.support.postgres import TemporaryPostgres
 from tests.support.server import LiveServer
 
@@ -41,8 +40,7 @@ def unique(prefix: str) -> str:
 def create_database(postgres: TemporaryPostgres, prefix: str) -> str:
     """An empty PostgreSQL database for a live server; returns its URL."""
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    _psql(postgres, f"CREATE DATABASE {name}")
-    return postgres.url_for(name)
+    return postgres.create_database(name)
 
 
 def admin_client(server: LiveServer, **options: Any) -> CloudStack:

@@ -6,7 +6,6 @@ is delivered by hand: the notifier and the puller (every 0.5 s here) move every 
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -41,15 +40,7 @@ def _databases(backend: str, request: pytest.FixtureRequest) -> list[str | None]
     if backend == "sqlite":
         return [None, None, None]
     postgres: TemporaryPostgres = request.getfixturevalue("postgres")
-    names = [f"alto_live_{id(request)}_{index}" for index in (1, 2, 3)]
-    for name in names:
-        subprocess.run(
-            [str(postgres.bin_dir / "psql"), "-q", postgres.url, "-c", f"CREATE DATABASE {name}"],
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
-    return [postgres.url_for(name) for name in names]
+    return [postgres.create_database(f"alto_live_{id(request)}_{index}") for index in (1, 2, 3)]
 
 
 @pytest.fixture

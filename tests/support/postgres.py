@@ -51,6 +51,17 @@ class TemporaryPostgres:
     def url_for(self, database: str) -> str:
         return f"postgresql://alto@127.0.0.1:{self.port}/{database}"
 
+    def create_database(self, name: str, *, template: str | None = None) -> str:
+        """Create database ``name`` (a copy of ``template`` if given); return its URL."""
+        sql = f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else "")
+        subprocess.run(
+            [str(self.bin_dir / "psql"), "-q", "-v", "ON_ERROR_STOP=1", self.url, "-c", sql],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        return self.url_for(name)
+
     def start(self) -> None:
         self._run("initdb", "-D", str(self.data), "-U", "alto", "--auth=trust", "-E", "UTF8")
         options = (
