@@ -1,6 +1,8 @@
 """All tables; importing this module registers every model on ``Base.metadata``."""
 
 from altostratus.db.models.base import Base, PublicEntity, new_uuid
+from altostratus.db.models.catalog import DiskOffering, OsType, ServiceOffering, Template
+from altostratus.db.models.compute import Snapshot, VirtualMachine, Volume
 from altostratus.db.models.events import Event
 from altostratus.db.models.federation import (
     EntityVersion,
@@ -8,6 +10,7 @@ from altostratus.db.models.federation import (
     ReplicationEntry,
     ReplicationVector,
 )
+from altostratus.db.models.hosts import Host, HostCommand
 from altostratus.db.models.identity import (
     Account,
     AccountType,
@@ -20,30 +23,60 @@ from altostratus.db.models.identity import (
 )
 from altostratus.db.models.inventory import Cluster, Pod, Zone
 from altostratus.db.models.jobs import AsyncJob
+from altostratus.db.models.leases import Lease
+from altostratus.db.models.network import (
+    IpAddress,
+    Network,
+    NetworkOffering,
+    Nic,
+    SecurityGroup,
+    SecurityGroupRule,
+)
 from altostratus.db.models.regions import Region
 from altostratus.db.models.system import SystemValue
+from altostratus.db.models.tenancy import AffinityGroup, ResourceLimit, ResourceTag, SshKeyPair
 
 __all__ = [
     "Account",
     "AccountType",
+    "AffinityGroup",
     "AsyncJob",
     "Base",
     "Cluster",
+    "DiskOffering",
     "Domain",
     "EntityState",
     "EntityVersion",
     "Event",
+    "Host",
+    "HostCommand",
+    "IpAddress",
+    "Lease",
+    "Network",
+    "NetworkOffering",
+    "Nic",
+    "OsType",
     "PeerVector",
     "Pod",
     "PublicEntity",
     "Region",
     "ReplicationEntry",
     "ReplicationVector",
+    "ResourceLimit",
+    "ResourceTag",
     "Role",
     "RoleType",
+    "SecurityGroup",
+    "SecurityGroupRule",
+    "ServiceOffering",
     "SessionRevocation",
+    "Snapshot",
+    "SshKeyPair",
     "SystemValue",
+    "Template",
     "User",
+    "VirtualMachine",
+    "Volume",
     "Zone",
     "new_uuid",
 ]

@@ -1,0 +1,123 @@
+"""What users choose from: service and disk offerings, OS types and templates."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from altostratus.db.models.base import PublicEntity
+from altostratus.db.models.identity import Account, Domain
+from altostratus.db.models.inventory import Zone, _Vocabulary
+
+__all__ = [
+    "DiskOffering",
+    "OsType",
+    "ServiceOffering",
+    "StorageType",
+    "Template",
+    "TemplateFormat",
+    "TemplateState",
+]
+
+
+class StorageType(_Vocabulary):
+    SHARED = "shared"
+    LOCAL = "local"
+
+
+class TemplateFormat(_Vocabulary):
+    QCOW2 = "QCOW2"
+    RAW = "RAW"
+    VHD = "VHD"
+    OVA = "OVA"
+    ISO = "ISO"
+
+
+class TemplateState(enum.StrEnum):
+    """CloudStack's template ``status`` texts."""
+
+    READY = "Download Complete"
+    ERROR = "Download Error"
+
+
+class ServiceOffering(PublicEntity):
+    """CPU and memory of a VM, and the host tags its host must carry."""
+
+    __tablename__ = "service_offerings"
+
+    name: Mapped[str] = mapped_column(String(255))
+    display_text: Mapped[str] = mapped_column(String(4096))
+    cpu_number: Mapped[int] = mapped_column(Integer)
+    #: MHz per core.
+    cpu_speed: Mapped[int] = mapped_column(Integer)
+    memory_mb: Mapped[int] = mapped_column(Integer)
+    #: Comma-separated, lower case, sorted; a host must carry every one.
+    host_tags: Mapped[str] = mapped_column(String(1024), default="")
+    offer_ha: Mapped[bool] = mapped_column(Boolean, default=False)
+    storage_type: Mapped[str] = mapped_column(String(16), default=StorageType.SHARED)
+    limit_cpu_use: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Offered to this domain's subtree only; ``None``: to everyone.
+    domain_id: Mapped[int | None] = mapped_column(ForeignKey("domains.id"))
+    #: Offerings are retired, not deleted: VMs keep pointing at theirs.
+    removed: Mapped[datetime | None]
+
+    domain: Mapped[Domain | None] = relationship(lazy="joined")
+
+
+class DiskOffering(PublicEntity):
+    __tablename__ = "disk_offerings"
+
+    name: Mapped[str] = mapped_column(String(255))
+    display_text: Mapped[str] = mapped_column(String(4096))
+    #: ``None`` for a custom-size offering (the size comes with the request).
+    disk_size_gb: Mapped[int | None] = mapped_column(Integer)
+    is_customized: Mapped[bool] = mapped_column(Boolean, default=False)
+    storage_type: Mapped[str] = mapped_column(String(16), default=StorageType.SHARED)
+    tags: Mapped[str] = mapped_column(String(1024), default="")
+    domain_id: Mapped[int | None] = mapped_column(ForeignKey("domains.id"))
+    removed: Mapped[datetime | None]
+
+    domain: Mapped[Domain | None] = relationship(lazy="joined")
+
+
+class OsType(PublicEntity):
+    __tablename__ = "os_types"
+
+    description: Mapped[str] = mapped_column(String(255), unique=True)
+    category: Mapped[str] = mapped_column(String(64))
+
+
+class Template(PublicEntity):
+    """A disk image; the agent fetches it from ``url`` into its host's storage."""
+
+    __tablename__ = "templates"
+
+    name: Mapped[str] = mapped_column(String(255))
+    display_text: Mapped[str] = mapped_column(String(4096))
+    #: ``http(s)://…`` or ``file:///…`` (a path on the hosts).
+    url: Mapped[str] = mapped_column(String(2048))
+    format: Mapped[str] = mapped_column(String(16))
+    hypervisor: Mapped[str] = mapped_column(String(32))
+    os_type_id: Mapped[int] = mapped_column(ForeignKey("os_types.id"))
+    #: ``None``: usable in every zone of the region (``crossZones``).
+    zone_id: Mapped[int | None] = mapped_column(ForeignKey("zones.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    domain_id: Mapped[int] = mapped_column(ForeignKey("domains.id"))
+    is_public: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_featured: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_extractable: Mapped[bool] = mapped_column(Boolean, default=False)
+    password_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    ssh_key_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    bootable: Mapped[bool] = mapped_column(Boolean, default=True)
+    checksum: Mapped[str | None] = mapped_column(String(255))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(64), default=TemplateState.READY)
+    removed: Mapped[datetime | None]
+
+    os_type: Mapped[OsType] = relationship(lazy="joined")
+    zone: Mapped[Zone | None] = relationship(lazy="joined")
+    account: Mapped[Account] = relationship(lazy="joined")
+    domain: Mapped[Domain] = relationship(lazy="joined", overlaps="account")
