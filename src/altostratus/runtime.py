@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,6 +65,7 @@ class Runtime:
             passwords=passwords,
             sessions=SessionSigner(state.session_key),
             local_region_id=state.local_region_id,
+            server_id=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}",
         )
         return cls(
             settings=settings,

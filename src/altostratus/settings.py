@@ -65,6 +65,37 @@ class Settings(BaseSettings):
         description="Seconds a tombstone every region has is still kept, for updates in flight.",
     )
 
+    compute_workers: bool = Field(
+        True,
+        description="Run the job executor, the in-process simulator and the host monitor here.",
+    )
+    job_lease_seconds: float = Field(
+        30.0, gt=0, description="Seconds a server holds a job without renewing before another may."
+    )
+    job_concurrency: int = Field(64, ge=1, description="Jobs one server drives at once.")
+    job_poll_interval: float = Field(
+        1.0, gt=0, description="Seconds between looks for jobs submitted to other servers."
+    )
+    agent_command_timeout: float = Field(
+        120.0, gt=0, description="Seconds a job waits for a host agent to answer a command."
+    )
+    heartbeat_interval: float = Field(
+        5.0, gt=0, description="Seconds between an agent's heartbeats (told to agents at connect)."
+    )
+    host_disconnect_after: float = Field(
+        15.0, gt=0, description="Seconds without heartbeat after which a host is Disconnected."
+    )
+    host_down_after: float = Field(
+        60.0, gt=0, description="Seconds without heartbeat after which a host is Down."
+    )
+    cpu_overcommit_ratio: float = Field(1.0, ge=1.0, description="CPU MHz placed per host MHz.")
+    memory_overcommit_ratio: float = Field(1.0, ge=1.0, description="Memory placed per host MB.")
+    scheduler_weigher: str = Field(
+        "spread",
+        pattern="^(spread|pack)$",
+        description="spread: the emptiest host first; pack: the fullest host that fits first.",
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from altostratus.api.params import Params
-from altostratus.api.results import Result
+from altostratus.api.results import Result, Submitted, payload_of
 from altostratus.db.models import RoleType
+from altostratus.jobs.executor import JobHandler
+from altostratus.jobs.run import JobRun
 from altostratus.services.context import ServiceContext
 
 __all__ = [
@@ -23,11 +25,14 @@ __all__ = [
     "Command",
     "CommandSet",
     "Handler",
+    "JobBody",
 ]
 
 P = TypeVar("P", bound=Params)
 
-Handler = Callable[[ServiceContext, P], Awaitable[Result]]
+Handler = Callable[[ServiceContext, P], Awaitable[Result | Submitted]]
+#: Drives a submitted job to its result (``CommandSet.job``).
+JobBody = Callable[[JobRun], Awaitable[Result]]
 
 #: Who may call a command (the role of the caller's account).
 ADMIN = frozenset({RoleType.ADMIN})
@@ -58,6 +63,7 @@ class CommandSet:
 
     def __init__(self) -> None:
         self._commands: list[Command[Any]] = []
+        self.job_handlers: dict[str, JobHandler] = {}
 
     def command(
         self,
@@ -90,6 +96,20 @@ class CommandSet:
                 )
             )
             return handler
+
+        return register
+
+    def job(self, kind: str) -> Callable[[JobBody], JobBody]:
+        """Declare the handler of the jobs of ``kind`` (usually the async command's name)."""
+
+        def register(body: JobBody) -> JobBody:
+            async def handler(run: JobRun) -> dict[str, Any]:
+                return payload_of(await body(run))
+
+            if kind in self.job_handlers:
+                raise ValueError(f"job kind {kind} declared twice")
+            self.job_handlers[kind] = handler
+            return body
 
         return register
 

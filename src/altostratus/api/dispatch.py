@@ -16,7 +16,7 @@ from altostratus.api.auth import authenticate
 from altostratus.api.declarations import Command
 from altostratus.api.params import parse_params
 from altostratus.api.registry import Registry
-from altostratus.api.results import Result, Single, payload_of
+from altostratus.api.results import Result, Single, Submitted, payload_of
 from altostratus.db.engine import Database
 from altostratus.errors import (
     CloudError,
@@ -98,9 +98,23 @@ class Dispatcher:
                 kept_error = error
         if kept_error is not None:
             raise kept_error
+        if isinstance(result, Submitted):
+            self._deps.signals.jobs_submitted()
         return outcome
 
-    async def _outcome(self, ctx: ServiceContext, command: Command[Any], result: Result) -> Outcome:
+    async def _outcome(
+        self, ctx: ServiceContext, command: Command[Any], result: Result | Submitted
+    ) -> Outcome:
+        if isinstance(result, Submitted):
+            job = await jobs.submit(
+                ctx,
+                command=command.name,
+                kind=result.kind,
+                payload=result.payload,
+                instance_type=result.instance_type,
+                instance_uuid=result.instance_uuid,
+            )
+            return Outcome(_job_answer(job.uuid, result.instance_uuid), {})
         cookies = getattr(result, "cookies", {})
         payload = payload_of(result)
         if not command.is_async:
@@ -117,10 +131,14 @@ class Dispatcher:
             instance_type=command.response_name if instance_uuid else None,
             instance_uuid=instance_uuid,
         )
-        answer: dict[str, Any] = {"jobid": job.uuid}
-        if instance_uuid is not None:
-            answer["id"] = instance_uuid
-        return Outcome(answer, cookies)
+        return Outcome(_job_answer(job.uuid, instance_uuid), cookies)
+
+
+def _job_answer(job_uuid: str, instance_uuid: str | None) -> dict[str, Any]:
+    answer: dict[str, Any] = {"jobid": job_uuid}
+    if instance_uuid is not None:
+        answer["id"] = instance_uuid
+    return answer
 
 
 def _strings(params: Mapping[str, Any]) -> dict[str, str]:

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from altostratus.api.declarations import Command, CommandSet
+from altostratus.jobs.executor import JobHandler
 
 __all__ = ["Registry", "build_registry"]
 
@@ -13,6 +14,8 @@ __all__ = ["Registry", "build_registry"]
 class Registry:
     def __init__(self, command_sets: Iterable[CommandSet]) -> None:
         self._by_name: dict[str, Command[Any]] = {}
+        #: The job handlers of every set, by job kind, for the executor.
+        self.job_handlers: dict[str, JobHandler] = {}
         for command_set in command_sets:
             self.add(command_set)
 
@@ -22,6 +25,10 @@ class Registry:
             if key in self._by_name:
                 raise ValueError(f"command {command.name} declared twice")
             self._by_name[key] = command
+        for kind, handler in command_set.job_handlers.items():
+            if kind in self.job_handlers:
+                raise ValueError(f"job kind {kind} declared twice")
+            self.job_handlers[kind] = handler
 
     def get(self, name: str) -> Command[Any] | None:
         return self._by_name.get(name.lower())

@@ -12,7 +12,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["ListResult", "ResponseObject", "Result", "Single", "Success", "payload_of"]
+__all__ = [
+    "ListResult",
+    "ResponseObject",
+    "Result",
+    "Single",
+    "Submitted",
+    "Success",
+    "payload_of",
+]
 
 
 class ResponseObject(BaseModel):
@@ -51,6 +59,21 @@ class Success:
     display_text: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     cookies: dict[str, str | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """An asynchronous command's intent: the executor runs the job ``kind`` with ``payload``.
+
+    The answer is ``{"jobid": ..., "id": instance_uuid}``; the job's own handler (declared
+    with ``CommandSet.job``) produces the result ``queryAsyncJobResult`` shows.
+    """
+
+    kind: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    #: The object the job creates or acts on (``VirtualMachine`` and its uuid).
+    instance_type: str | None = None
+    instance_uuid: str | None = None
 
 
 Result = Single | ListResult | Success

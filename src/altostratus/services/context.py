@@ -11,6 +11,7 @@ from altostratus.federation.status import ReplicationStatus
 from altostratus.security.keyring import Keyring
 from altostratus.security.passwords import Passwords
 from altostratus.security.sessions import SessionSigner
+from altostratus.services.signals import Signals
 from altostratus.settings import Settings
 
 __all__ = ["Caller", "Dependencies", "ServiceContext"]
@@ -97,6 +98,10 @@ class Dependencies:
     local_region_id: int
     #: This process's view of replication with its peers (``listRegions``, the puller).
     replication: ReplicationStatus = field(default_factory=ReplicationStatus)
+    #: Wake-ups between requests, the job executor and agent links of this process.
+    signals: Signals = field(default_factory=Signals)
+    #: Names this process in job leases and host connections (``host:pid:random``).
+    server_id: str = ""
 
 
 @dataclass(frozen=True)

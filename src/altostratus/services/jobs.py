@@ -1,7 +1,7 @@
 """Asynchronous job rows: the record ``queryAsyncJobResult`` and ``listAsyncJobs`` read.
 
-For now every asynchronous command completes inside its request and records a finished
-job; the job executor of the compute issue will run them in the background.
+Most asynchronous commands ``submit`` a job that an executor drives (``jobs.executor``);
+the identity commands that finish inside their request ``record_completed`` instead.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from altostratus.services.paging import Page, PageRequest, paginate
 from altostratus.services.visibility import owned_rows_filter
 from altostratus.timeutil import utcnow
 
-__all__ = ["get_job", "list_jobs", "record_completed", "result_of"]
+__all__ = ["get_job", "list_jobs", "record_completed", "result_of", "submit"]
 
 SUCCEEDED = 1
 
@@ -45,6 +45,34 @@ async def record_completed(
         instance_uuid=instance_uuid,
         created=now,
         completed=now,
+    )
+    ctx.session.add(job)
+    await ctx.session.flush()
+    return job
+
+
+async def submit(
+    ctx: ServiceContext,
+    *,
+    command: str,
+    kind: str,
+    payload: dict[str, Any],
+    instance_type: str | None,
+    instance_uuid: str | None,
+) -> AsyncJob:
+    """Record a job for the executor, in the transaction that records its intent."""
+    caller = ctx.caller
+    job = AsyncJob(
+        command=command,
+        kind=kind,
+        payload=orjson.dumps(payload).decode(),
+        user_uuid=caller.user_uuid,
+        account_uuid=caller.account_uuid,
+        domain_path=caller.domain_path,
+        status=0,
+        result_code=0,
+        instance_type=instance_type,
+        instance_uuid=instance_uuid,
     )
     ctx.session.add(job)
     await ctx.session.flush()

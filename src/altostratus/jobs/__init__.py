@@ -1,0 +1,1 @@
+"""Asynchronous jobs: submitted by requests, driven by any server's executor under a lease."""

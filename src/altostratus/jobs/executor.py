@@ -1,0 +1,237 @@
+"""The job executor: claims submitted jobs under a lease and drives them to an end.
+
+Every management server runs one. A job belongs to the server whose id is in its
+``owner`` column until ``lease_expires``; the owner renews the lease while it works, so
+a job whose server died is claimed by another once the lease runs out, and resumed
+from its recorded progress (``jobs.run``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from altostratus.db.engine import Database
+from altostratus.db.models import Account, AsyncJob, User
+from altostratus.errors import CloudError
+from altostratus.jobs.run import JobRun, LeaseLost
+from altostratus.services.context import Caller, Dependencies
+from altostratus.timeutil import utcnow
+
+__all__ = ["FAILED", "PENDING", "SUCCEEDED", "Executor", "JobHandler", "caller_for"]
+
+log = logging.getLogger(__name__)
+
+#: CloudStack's ``jobstatus`` values.
+PENDING, SUCCEEDED, FAILED = 0, 1, 2
+
+#: A job handler returns the body of the job's result (``{"virtualmachine": {...}}``).
+JobHandler = Callable[[JobRun], Awaitable[dict[str, Any]]]
+
+_INTERNAL = "Internal error executing the job, please contact your system administrator"
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    id: int
+    uuid: str
+    kind: str
+    user_uuid: str
+    payload: dict[str, Any]
+    progress: dict[str, Any]
+
+
+class Executor:
+    def __init__(
+        self, db: Database, deps: Dependencies, handlers: Mapping[str, JobHandler]
+    ) -> None:
+        self._db = db
+        self._deps = deps
+        self._handlers = handlers
+        self._running: dict[int, asyncio.Task[None]] = {}
+        settings = deps.settings
+        self._lease = timedelta(seconds=settings.job_lease_seconds)
+        self._concurrency = settings.job_concurrency
+        self._poll = settings.job_poll_interval
+
+    @property
+    def owner(self) -> str:
+        return self._deps.server_id
+
+    async def run(self) -> None:
+        """Claim and drive jobs until cancelled; then hand the running ones back."""
+        renewer = asyncio.create_task(self._renew_leases())
+        try:
+            while True:
+                free = self._concurrency - len(self._running)
+                if free > 0:
+                    try:
+                        for job in await self._claim(free):
+                            self._start(job)
+                    except DBAPIError:
+                        log.warning("cannot claim jobs: database unavailable", exc_info=True)
+                await self._deps.signals.wait_for_jobs(self._poll)
+        finally:
+            renewer.cancel()
+            unfinished = list(self._running)
+            tasks = list(self._running.values())
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(renewer, *tasks, return_exceptions=True)
+            await self._release(unfinished)
+
+    def _start(self, job: _Claimed) -> None:
+        task = asyncio.create_task(self._drive(job), name=f"job {job.uuid}")
+        self._running[job.id] = task
+        task.add_done_callback(lambda _task: self._running.pop(job.id, None))
+
+    async def _claim(self, limit: int) -> list[_Claimed]:
+        now = utcnow()
+        claimable = (
+            AsyncJob.status == PENDING,
+            AsyncJob.kind.is_not(None),
+            or_(AsyncJob.owner.is_(None), AsyncJob.lease_expires < now),
+        )
+        claimed: list[_Claimed] = []
+        async with self._db.transaction() as session:
+            candidates = list(
+                await session.scalars(
+                    select(AsyncJob.id).where(*claimable).order_by(AsyncJob.id).limit(limit)
+                )
+            )
+            for job_id in candidates:
+                taken = await session.execute(
+                    update(AsyncJob)
+                    .where(AsyncJob.id == job_id, *claimable)
+                    .values(
+                        owner=self.owner,
+                        lease_expires=now + self._lease,
+                        attempts=AsyncJob.attempts + 1,
+                    )
+                )
+                if taken.rowcount:  # type: ignore[attr-defined]
+                    job = await session.get_one(AsyncJob, job_id)
+                    claimed.append(
+                        _Claimed(
+                            id=job.id,
+                            uuid=job.uuid,
+                            kind=job.kind or "",
+                            user_uuid=job.user_uuid,
+                            payload=orjson.loads(job.payload or "{}"),
+                            progress=orjson.loads(job.progress or "{}"),
+                        )
+                    )
+        return claimed
+
+    async def _drive(self, job: _Claimed) -> None:
+        try:
+            handler = self._handlers.get(job.kind)
+            if handler is None:
+                raise CloudError(f"No handler for jobs of kind {job.kind}")
+            caller = await self._caller(job.user_uuid)
+            run = JobRun(
+                self._db,
+                self._deps,
+                job_id=job.id,
+                job_uuid=job.uuid,
+                caller=caller,
+                payload=job.payload,
+                progress=job.progress,
+            )
+            result = await handler(run)
+        except LeaseLost:
+            log.warning("job %s was taken over by another server", job.uuid)
+        except CloudError as error:
+            body = {"errorcode": error.code, "cserrorcode": error.cs_code, "errortext": str(error)}
+            await self._finish(job, FAILED, 530, body)
+        except DBAPIError:
+            # The database went away mid-step: nothing half-done was committed. The
+            # lease runs out and a server that can reach the database resumes the job.
+            log.warning("job %s interrupted: database unavailable", job.uuid, exc_info=True)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("job %s (%s) failed", job.uuid, job.kind)
+            body = {"errorcode": 530, "cserrorcode": 4250, "errortext": _INTERNAL}
+            await self._finish(job, FAILED, 530, body)
+        else:
+            await self._finish(job, SUCCEEDED, 0, result)
+
+    async def _caller(self, user_uuid: str) -> Caller:
+        async with self._db.transaction(write=False) as session:
+            return await caller_for(session, user_uuid)
+
+    async def _finish(self, job: _Claimed, status: int, code: int, body: dict[str, Any]) -> None:
+        try:
+            async with self._db.transaction() as session:
+                await session.execute(
+                    update(AsyncJob)
+                    .where(
+                        AsyncJob.id == job.id,
+                        AsyncJob.owner == self.owner,
+                        AsyncJob.status == PENDING,
+                    )
+                    .values(
+                        status=status,
+                        result_code=code,
+                        result=orjson.dumps(body).decode(),
+                        completed=utcnow(),
+                        owner=None,
+                        lease_expires=None,
+                    )
+                )
+        except DBAPIError:
+            log.warning("cannot record the end of job %s; it will be resumed", job.uuid)
+
+    async def _renew_leases(self) -> None:
+        interval = self._lease.total_seconds() / 3
+        while True:
+            await asyncio.sleep(interval)
+            running = list(self._running)
+            if not running:
+                continue
+            try:
+                async with self._db.transaction() as session:
+                    await session.execute(
+                        update(AsyncJob)
+                        .where(
+                            AsyncJob.id.in_(running),
+                            AsyncJob.owner == self.owner,
+                            AsyncJob.status == PENDING,
+                        )
+                        .values(lease_expires=utcnow() + self._lease)
+                    )
+            except DBAPIError:
+                log.warning("cannot renew job leases: database unavailable")
+
+    async def _release(self, job_ids: list[int]) -> None:
+        """Hand unfinished jobs back at shutdown, so another server resumes them at once."""
+        if not job_ids:
+            return
+        try:
+            async with self._db.transaction() as session:
+                await session.execute(
+                    update(AsyncJob)
+                    .where(AsyncJob.id.in_(job_ids), AsyncJob.owner == self.owner)
+                    .values(owner=None, lease_expires=None)
+                )
+        except DBAPIError:
+            log.warning("cannot release %d jobs; their leases will expire", len(job_ids))
+
+
+async def caller_for(session: AsyncSession, user_uuid: str) -> Caller:
+    """The caller a job runs as: the user who submitted it."""
+    user = await session.scalar(select(User).where(User.uuid == user_uuid))
+    if user is None:
+        raise CloudError(f"The user {user_uuid} who submitted the job no longer exists")
+    account = await session.get_one(Account, user.account_id)
+    return Caller.of(user, account)

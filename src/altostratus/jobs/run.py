@@ -1,0 +1,182 @@
+"""What a job handler is given: idempotent steps, host commands, and its caller.
+
+A handler is written as straight-line code, but every side effect goes through
+``step`` or ``host_command``. Each step commits its changes together with its recorded
+result, and only while this server still holds the job's lease; a server that resumes
+the job after a crash calls the handler again from the top and gets the recorded
+results back instead of doing the steps a second time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import orjson
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from altostratus.db.engine import Database
+from altostratus.db.models import AsyncJob, HostCommand
+from altostratus.db.models.hosts import CommandState
+from altostratus.errors import CloudError, ResourceUnavailable
+from altostratus.services.context import Caller, Dependencies, ServiceContext
+from altostratus.timeutil import utcnow
+
+__all__ = ["AgentCommandFailed", "JobRun", "LeaseLost"]
+
+T = TypeVar("T")
+
+#: How often a waiting job looks at its command when no in-process signal comes.
+_COMMAND_POLL_SECONDS = 1.0
+
+
+class LeaseLost(Exception):
+    """Another server took the job over; this one must stop driving it at once."""
+
+
+class AgentCommandFailed(CloudError):
+    """The host's agent answered a command with an error."""
+
+    code = 530
+    cs_code = 4250
+
+
+class JobRun:
+    def __init__(
+        self,
+        db: Database,
+        deps: Dependencies,
+        *,
+        job_id: int,
+        job_uuid: str,
+        caller: Caller,
+        payload: dict[str, Any],
+        progress: dict[str, Any],
+    ) -> None:
+        self.db = db
+        self.deps = deps
+        self.job_id = job_id
+        self.job_uuid = job_uuid
+        self.caller = caller
+        #: The handler's arguments, as submitted.
+        self.payload = payload
+        self._progress = progress
+
+    async def step(self, name: str, action: Callable[[ServiceContext], Awaitable[T]]) -> T:
+        """Run ``action`` once in its own transaction; its result must be JSON-able.
+
+        The recorded result is returned when the step already ran (a resumed job).
+        """
+        if name in self._progress:
+            return self._progress[name]  # type: ignore[no-any-return]
+        async with self.db.transaction() as session:
+            result = await action(ServiceContext(session, self.caller, self.deps))
+            progress = {**self._progress, name: result}
+            await self._record(session, progress)
+        self._progress = progress
+        return result
+
+    async def read(self, action: Callable[[ServiceContext], Awaitable[T]]) -> T:
+        """Run ``action`` in a read-only transaction; nothing is recorded."""
+        async with self.db.transaction(write=False) as session:
+            return await action(ServiceContext(session, self.caller, self.deps))
+
+    async def host_command(
+        self,
+        name: str,
+        host_id: int,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        answer_within: float | None = None,
+    ) -> dict[str, Any]:
+        """Queue a command for a host's agent (once) and wait for its answer.
+
+        Raises ``AgentCommandFailed`` with the agent's error text, or
+        ``ResourceUnavailable`` (534) when no answer came within ``answer_within`` seconds (the
+        command is then cancelled, so a late agent does not run it).
+        """
+
+        async def queue(ctx: ServiceContext) -> str:
+            command = HostCommand(
+                host_id=host_id,
+                job_id=self.job_id,
+                kind=kind,
+                payload=orjson.dumps(payload).decode(),
+            )
+            ctx.session.add(command)
+            await ctx.session.flush()
+            return command.uuid
+
+        command_uuid = await self.step(name, queue)
+        self.deps.signals.commands_queued()
+        limit = (
+            answer_within if answer_within is not None else self.deps.settings.agent_command_timeout
+        )
+        return await self._answer(command_uuid, limit)
+
+    async def _answer(self, command_uuid: str, limit: float) -> dict[str, Any]:
+        while True:
+            async with self.db.transaction(write=False) as session:
+                command = await session.scalar(
+                    select(HostCommand).where(HostCommand.uuid == command_uuid)
+                )
+            assert command is not None, f"host command {command_uuid} vanished"
+            if command.state in (CommandState.DONE, CommandState.FAILED):
+                return _outcome(command)
+            remaining = (command.created + timedelta(seconds=limit) - utcnow()).total_seconds()
+            if remaining <= 0:
+                return await self._cancel(command_uuid)
+            await self.deps.signals.wait_for_command(
+                command_uuid, min(remaining, _COMMAND_POLL_SECONDS)
+            )
+
+    async def _cancel(self, command_uuid: str) -> dict[str, Any]:
+        async with self.db.transaction() as session:
+            cancelled = await session.execute(
+                update(HostCommand)
+                .where(
+                    HostCommand.uuid == command_uuid,
+                    HostCommand.state.in_([CommandState.PENDING, CommandState.SENT]),
+                )
+                .values(
+                    state=CommandState.FAILED,
+                    result=orjson.dumps({"error": "no answer from the host's agent"}).decode(),
+                    completed=utcnow(),
+                )
+            )
+            command = await session.scalar(
+                select(HostCommand).where(HostCommand.uuid == command_uuid)
+            )
+        assert command is not None
+        if cancelled.rowcount:  # type: ignore[attr-defined]
+            raise ResourceUnavailable(
+                f"The host did not answer the {command.kind} command in time; "
+                "its agent may be disconnected"
+            )
+        return _outcome(command)
+
+    async def _record(self, session: AsyncSession, progress: dict[str, Any]) -> None:
+        recorded = await session.execute(
+            update(AsyncJob)
+            .where(
+                AsyncJob.id == self.job_id,
+                AsyncJob.owner == self.deps.server_id,
+                AsyncJob.status == 0,
+            )
+            .values(
+                progress=orjson.dumps(progress).decode(),
+                lease_expires=utcnow() + timedelta(seconds=self.deps.settings.job_lease_seconds),
+            )
+        )
+        if not recorded.rowcount:  # type: ignore[attr-defined]
+            raise LeaseLost(self.job_uuid)
+
+
+def _outcome(command: HostCommand) -> dict[str, Any]:
+    answer: dict[str, Any] = orjson.loads(command.result) if command.result else {}
+    if command.state == CommandState.FAILED:
+        raise AgentCommandFailed(str(answer.get("error") or f"{command.kind} failed on the host"))
+    return answer

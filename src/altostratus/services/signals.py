@@ -1,0 +1,62 @@
+"""In-process wake-ups between the request path, the job executor and agent links.
+
+They only make things faster: every waiter also polls the database, because the event
+that matters may have happened in another management server process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict
+from collections.abc import Iterable
+
+__all__ = ["Signals"]
+
+
+class Signals:
+    def __init__(self) -> None:
+        self._jobs_submitted = asyncio.Event()
+        self._commands_queued = asyncio.Event()
+        self._command_waiters: defaultdict[str, set[asyncio.Event]] = defaultdict(set)
+
+    # --- new jobs, for the executor ---
+
+    def jobs_submitted(self) -> None:
+        self._jobs_submitted.set()
+
+    async def wait_for_jobs(self, seconds: float) -> None:
+        await _wait(self._jobs_submitted, seconds)
+
+    # --- new host commands, for agent links waiting to deliver ---
+
+    def commands_queued(self) -> None:
+        self._commands_queued.set()
+
+    async def wait_for_commands(self, seconds: float) -> None:
+        await _wait(self._commands_queued, seconds)
+
+    # --- answered host commands, for the jobs waiting on them ---
+
+    def commands_finished(self, command_uuids: Iterable[str]) -> None:
+        for command_uuid in command_uuids:
+            for event in self._command_waiters.get(command_uuid, ()):
+                event.set()
+
+    async def wait_for_command(self, command_uuid: str, seconds: float) -> None:
+        event = asyncio.Event()
+        self._command_waiters[command_uuid].add(event)
+        try:
+            await _wait(event, seconds, clear=False)
+        finally:
+            waiters = self._command_waiters[command_uuid]
+            waiters.discard(event)
+            if not waiters:
+                del self._command_waiters[command_uuid]
+
+
+async def _wait(event: asyncio.Event, seconds: float, *, clear: bool = True) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), seconds)
+    if clear:
+        event.clear()
