@@ -23,6 +23,7 @@ from altostratus.runtime import Runtime
 from altostratus.security.keyring import Keyring
 from altostratus.settings import Settings
 from tests.support.client import ApiClient
+from tests.support.compute_world import ComputeWorld, seed_compute
 from tests.support.postgres import TemporaryPostgres, find_pg_bin
 from tests.support.world import Identity, seed_world
 
@@ -48,7 +49,16 @@ def test_settings(data_dir: Path, database_url: str, key_file: Path, **extra: ob
         key_file=key_file,
         password_time_cost=1,
         password_memory_kib=64,
-        **{"background_workers": False, **extra},  # type: ignore[arg-type]
+        **{  # type: ignore[arg-type]
+            "background_workers": False,
+            # Compute on a short clock, so jobs and host states move within a test.
+            "job_poll_interval": 0.2,
+            "heartbeat_interval": 0.5,
+            "host_disconnect_after": 3.0,
+            "host_down_after": 6.0,
+            "agent_command_timeout": 20.0,
+            **extra,
+        },
     )
 
 
@@ -147,6 +157,12 @@ async def app(settings: Settings) -> AsyncIterator[Starlette]:
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         yield application
+
+
+@pytest.fixture
+async def compute(app: Starlette) -> ComputeWorld:
+    """A zone with simulated hosts, a shared network, offerings and a template."""
+    return await seed_compute(app.state.runtime)
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""The host agent: one process per hypervisor host (or many simulated hosts)."""

@@ -1,0 +1,120 @@
+"""What management servers and agents say to each other: command kinds and their shapes.
+
+Shared by both sides, so a job that queues a command and the agent that runs it cannot
+disagree about its fields. A command's ``uuid`` is its idempotency key: an agent that
+is handed a command again answers with its first result.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = [
+    "CommandKind",
+    "DestroyVm",
+    "HostFacts",
+    "NicSpec",
+    "RebootVm",
+    "SnapshotVolume",
+    "StartVm",
+    "StopVm",
+    "VolumeCommand",
+    "VolumeSpec",
+]
+
+
+class CommandKind(enum.StrEnum):
+    START_VM = "StartVm"
+    STOP_VM = "StopVm"
+    REBOOT_VM = "RebootVm"
+    DESTROY_VM = "DestroyVm"
+    ATTACH_VOLUME = "AttachVolume"
+    DETACH_VOLUME = "DetachVolume"
+    RESIZE_VOLUME = "ResizeVolume"
+    DELETE_VOLUME = "DeleteVolume"
+    CREATE_SNAPSHOT = "CreateSnapshot"
+    DELETE_SNAPSHOT = "DeleteSnapshot"
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class HostFacts(_Message):
+    """What an agent reports about its host when it registers."""
+
+    name: str
+    hypervisor: str
+    cpu_number: int
+    #: MHz per core.
+    cpu_speed: int
+    memory_mb: int
+    hypervisor_version: str | None = None
+    agent_version: str | None = None
+    ip_address: str | None = None
+    host_tags: list[str] = []
+
+
+class VolumeSpec(_Message):
+    uuid: str
+    #: 0 is the root disk.
+    device_id: int
+    size: int
+    #: The template to build a root disk from (``None`` for a blank data disk).
+    template_url: str | None = None
+    template_format: str | None = None
+
+
+class NicSpec(_Message):
+    mac_address: str
+    ip_address: str | None = None
+    netmask: str | None = None
+    gateway: str | None = None
+
+
+class StartVm(_Message):
+    """Define (if needed) and start a VM; answered ``{"power_state": "PowerOn"}``."""
+
+    instance_name: str
+    vm_uuid: str
+    cpu_number: int
+    cpu_speed: int
+    memory_mb: int
+    volumes: list[VolumeSpec]
+    nics: list[NicSpec] = []
+    user_data: str | None = None
+    ssh_public_key: str | None = None
+
+
+class StopVm(_Message):
+    instance_name: str
+    #: Power off at once instead of asking the guest to shut down.
+    forced: bool = False
+
+
+class RebootVm(_Message):
+    instance_name: str
+
+
+class DestroyVm(_Message):
+    """Stop and undefine the VM and delete its disks (expunge)."""
+
+    instance_name: str
+    volume_uuids: list[str] = []
+
+
+class VolumeCommand(_Message):
+    """Attach, detach, resize or delete one volume (``instance_name`` when attached)."""
+
+    volume: VolumeSpec
+    instance_name: str | None = None
+
+
+class SnapshotVolume(_Message):
+    """Create (answered ``{"path": ..., "size": ...}``) or delete a volume snapshot."""
+
+    snapshot_uuid: str
+    volume_uuid: str
+    instance_name: str | None = None

@@ -1,0 +1,9 @@
+"""Hosts and their agents: addHost, updateHost, maintenance, listHosts."""
+
+from __future__ import annotations
+
+from altostratus.api.declarations import CommandSet
+
+__all__ = ["commands"]
+
+commands = CommandSet()

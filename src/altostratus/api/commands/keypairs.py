@@ -1,0 +1,9 @@
+"""SSH key pairs."""
+
+from __future__ import annotations
+
+from altostratus.api.declarations import CommandSet
+
+__all__ = ["commands"]
+
+commands = CommandSet()

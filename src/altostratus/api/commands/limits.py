@@ -1,0 +1,9 @@
+"""Resource limits per account and domain, and the region's capacity."""
+
+from __future__ import annotations
+
+from altostratus.api.declarations import CommandSet
+
+__all__ = ["commands"]
+
+commands = CommandSet()

@@ -1,0 +1,9 @@
+"""Templates: disk images VMs are built from."""
+
+from __future__ import annotations
+
+from altostratus.api.declarations import CommandSet
+
+__all__ = ["commands"]
+
+commands = CommandSet()

@@ -1,0 +1,9 @@
+"""Virtual machines: deploy and the life cycle."""
+
+from __future__ import annotations
+
+from altostratus.api.declarations import CommandSet
+
+__all__ = ["commands"]
+
+commands = CommandSet()
