@@ -1,0 +1,287 @@
+"""The job executor: leases, recorded steps, results and errors, host command waits.
+
+The executor is driven with handlers written for the test, so these tests do not depend
+on any command's job; the database is the seeded test database on each backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import select, update
+
+from altostratus.db.models import AsyncJob, Host, HostCommand
+from altostratus.db.models.hosts import CommandState
+from altostratus.errors import InsufficientCapacity
+from altostratus.jobs.executor import (
+    FAILED,
+    PENDING,
+    SUCCEEDED,
+    Executor,
+    JobHandler,
+    caller_for,
+)
+from altostratus.jobs.run import JobRun
+from altostratus.runtime import Runtime
+from altostratus.services import jobs
+from altostratus.services.context import ServiceContext
+from altostratus.settings import Settings
+from altostratus.timeutil import utcnow
+from tests.support.compute_world import seed_compute
+from tests.support.world import Identity
+
+
+@pytest.fixture
+async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    fast = settings.model_copy(update={"job_lease_seconds": 1.0, "job_poll_interval": 0.05})
+    started = await Runtime.start(fast)
+    try:
+        yield started
+    finally:
+        await started.close()
+
+
+def _server(runtime: Runtime, name: str) -> Runtime:
+    """The same database seen by another management server (its own id and signals)."""
+    deps = dataclasses.replace(runtime.deps, server_id=name)
+    deps = dataclasses.replace(deps, signals=type(runtime.deps.signals)())
+    return dataclasses.replace(runtime, deps=deps)
+
+
+@contextlib.asynccontextmanager
+async def _executing(runtime: Runtime, handlers: dict[str, JobHandler]) -> AsyncIterator[None]:
+    task = asyncio.create_task(Executor(runtime.db, runtime.deps, handlers).run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _submit(runtime: Runtime, owner: Identity, kind: str, **payload: Any) -> str:
+    async with runtime.db.transaction() as session:
+        caller = await caller_for(session, owner.user_id)
+        job = await jobs.submit(
+            ServiceContext(session, caller, runtime.deps),
+            command=kind,
+            kind=kind,
+            payload=payload,
+            instance_type=None,
+            instance_uuid=None,
+        )
+    runtime.deps.signals.jobs_submitted()
+    return job.uuid
+
+
+async def _finished(runtime: Runtime, job_uuid: str, *, within: float = 10.0) -> AsyncJob:
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        async with runtime.db.transaction(write=False) as session:
+            job = await session.scalar(select(AsyncJob).where(AsyncJob.uuid == job_uuid))
+        assert job is not None
+        if job.status != PENDING:
+            return job
+        assert asyncio.get_running_loop().time() < deadline, f"job {job_uuid} still pending"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_job_runs_as_its_submitter_and_records_its_result(
+    runtime: Runtime, identities: dict[str, Identity]
+) -> None:
+    async def whoami(run: JobRun) -> dict[str, Any]:
+        return {"user": {"name": run.caller.username, "echo": run.payload["echo"]}}
+
+    async with _executing(runtime, {"whoami": whoami}):
+        job_uuid = await _submit(runtime, identities["alice"], "whoami", echo=7)
+        job = await _finished(runtime, job_uuid)
+    assert (job.status, job.result_code) == (SUCCEEDED, 0)
+    assert orjson.loads(job.result or "") == {"user": {"name": "alice", "echo": 7}}
+    assert job.owner is None
+    assert job.completed is not None
+
+
+async def test_a_cloud_error_fails_the_job_with_its_code(
+    runtime: Runtime, identities: dict[str, Identity]
+) -> None:
+    async def full(run: JobRun) -> dict[str, Any]:
+        raise InsufficientCapacity("Unable to create a deployment: no host has room")
+
+    async with _executing(runtime, {"full": full}):
+        job = await _finished(runtime, await _submit(runtime, identities["alice"], "full"))
+    assert (job.status, job.result_code) == (FAILED, 530)
+    body = orjson.loads(job.result or "")
+    assert body["errorcode"] == 533
+    assert "no host has room" in body["errortext"]
+
+
+async def test_an_unexpected_exception_fails_the_job_without_leaking_it(
+    runtime: Runtime, identities: dict[str, Identity]
+) -> None:
+    async def broken(run: JobRun) -> dict[str, Any]:
+        raise RuntimeError("secret internals")
+
+    async with _executing(runtime, {"broken": broken}):
+        job = await _finished(runtime, await _submit(runtime, identities["alice"], "broken"))
+    body = orjson.loads(job.result or "")
+    assert (job.status, body["errorcode"]) == (FAILED, 530)
+    assert "secret internals" not in body["errortext"]
+
+
+async def test_a_job_of_a_dead_server_is_resumed_after_its_lease_without_redoing_steps(
+    runtime: Runtime, identities: dict[str, Identity]
+) -> None:
+    """Server A records step one and stalls (as if killed); B resumes at step two."""
+    calls: list[tuple[str, str]] = []
+    stalled = asyncio.Event()
+
+    def handler(stall: bool) -> Callable[[JobRun], Awaitable[dict[str, Any]]]:
+        async def two_steps(run: JobRun) -> dict[str, Any]:
+            async def first(ctx: ServiceContext) -> int:
+                calls.append((run.deps.server_id, "first"))
+                return 41
+
+            value = await run.step("first", first)
+            if stall:
+                stalled.set()
+                await asyncio.sleep(3600)
+
+            async def second(ctx: ServiceContext) -> int:
+                calls.append((run.deps.server_id, "second"))
+                return value + 1
+
+            return {"answer": await run.step("second", second)}
+
+        return two_steps
+
+    server_a, server_b = _server(runtime, "server-a"), _server(runtime, "server-b")
+    job_uuid = await _submit(runtime, identities["alice"], "two")
+    executor_a = asyncio.create_task(
+        Executor(server_a.db, server_a.deps, {"two": handler(stall=True)}).run()
+    )
+    await asyncio.wait_for(stalled.wait(), 10)
+    async with runtime.db.transaction() as session:
+        job = await session.scalar(select(AsyncJob).where(AsyncJob.uuid == job_uuid))
+        assert job is not None
+        assert job.owner == "server-a"
+    executor_a.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await executor_a
+    # Stopping A hands the job back; a crash would not: put A's stale lease back.
+    async with runtime.db.transaction() as session:
+        await session.execute(
+            update(AsyncJob)
+            .where(AsyncJob.uuid == job_uuid)
+            .values(owner="server-a", lease_expires=utcnow() + timedelta(seconds=1))
+        )
+
+    async with _executing(server_b, {"two": handler(stall=False)}):
+        job = await _finished(runtime, job_uuid, within=15)
+    assert orjson.loads(job.result or "") == {"answer": 42}
+    assert calls == [("server-a", "first"), ("server-b", "second")]
+    assert job.attempts == 2
+
+
+async def test_a_server_that_lost_the_lease_cannot_record_a_step(
+    runtime: Runtime, identities: dict[str, Identity]
+) -> None:
+    written = asyncio.Event()
+    outcome: list[str] = []
+
+    async def slow(run: JobRun) -> dict[str, Any]:
+        async def mark(ctx: ServiceContext) -> bool:
+            # Another server takes the job over while this step is open.
+            await ctx.session.execute(
+                update(AsyncJob).where(AsyncJob.id == run.job_id).values(owner="thief")
+            )
+            return True
+
+        try:
+            await run.step("mark", mark)
+        except Exception as error:
+            outcome.append(type(error).__name__)
+            raise
+        finally:
+            written.set()
+        return {}
+
+    async with _executing(runtime, {"slow": slow}):
+        job_uuid = await _submit(runtime, identities["alice"], "slow")
+        await asyncio.wait_for(written.wait(), 10)
+        await asyncio.sleep(0.2)
+    assert outcome == ["LeaseLost"]
+    async with runtime.db.transaction(write=False) as session:
+        job = await session.scalar(select(AsyncJob).where(AsyncJob.uuid == job_uuid))
+    assert job is not None
+    assert job.status == PENDING
+    assert job.progress is None
+
+
+async def test_a_host_command_is_queued_once_and_its_answer_returned(
+    runtime: Runtime, identities: dict[str, Identity]
+) -> None:
+    world = await seed_compute(runtime, hosts=1)
+
+    async def ping(run: JobRun) -> dict[str, Any]:
+        async def host(ctx: ServiceContext) -> int:
+            row = await ctx.session.scalar(select(Host.id).where(Host.uuid == world.host_ids[0]))
+            assert row is not None
+            return row
+
+        host_id = await run.step("host", host)
+        answer = await run.host_command("ping", host_id, "Ping", {"n": 1}, answer_within=10)
+        return {"pong": answer}
+
+    async def agent() -> None:
+        """Answers the first command it finds, as an agent link would."""
+        while True:
+            async with runtime.db.transaction() as session:
+                command = await session.scalar(select(HostCommand))
+                if command is not None:
+                    command.state = CommandState.DONE
+                    command.result = orjson.dumps({"n": 2}).decode()
+                    command.completed = utcnow()
+                    uuid = command.uuid
+            if command is not None:
+                runtime.deps.signals.commands_finished([uuid])
+                return
+            await asyncio.sleep(0.05)
+
+    async with _executing(runtime, {"ping": ping}):
+        job_uuid = await _submit(runtime, identities["alice"], "ping")
+        await asyncio.wait_for(agent(), 10)
+        job = await _finished(runtime, job_uuid)
+    assert orjson.loads(job.result or "") == {"pong": {"n": 2}}
+    async with runtime.db.transaction(write=False) as session:
+        commands = list(await session.scalars(select(HostCommand)))
+    assert [(c.kind, orjson.loads(c.payload)) for c in commands] == [("Ping", {"n": 1})]
+
+
+async def test_an_unanswered_host_command_is_cancelled_and_fails_the_job_with_534(
+    runtime: Runtime, identities: dict[str, Identity]
+) -> None:
+    world = await seed_compute(runtime, hosts=1)
+
+    async def ping(run: JobRun) -> dict[str, Any]:
+        async def host(ctx: ServiceContext) -> int:
+            row = await ctx.session.scalar(select(Host.id).where(Host.uuid == world.host_ids[0]))
+            assert row is not None
+            return row
+
+        await run.host_command("ping", await run.step("host", host), "Ping", {}, answer_within=0.3)
+        return {}
+
+    async with _executing(runtime, {"ping": ping}):
+        job = await _finished(runtime, await _submit(runtime, identities["alice"], "ping"))
+    assert orjson.loads(job.result or "")["errorcode"] == 534
+    async with runtime.db.transaction(write=False) as session:
+        command = await session.scalar(select(HostCommand))
+    assert command is not None
+    assert command.state == CommandState.FAILED
