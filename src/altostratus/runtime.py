@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import socket
@@ -20,9 +21,12 @@ from altostratus.security.passwords import Passwords
 from altostratus.security.sessions import SessionSigner
 from altostratus.services.bootstrap import AdminCredentials, bootstrap
 from altostratus.services.context import Dependencies
+from altostratus.services.quickstart import seed_quickstart
 from altostratus.settings import Settings
 
 __all__ = ["Runtime", "write_admin_file", "write_private_json"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -54,6 +58,10 @@ class Runtime:
             state = await bootstrap(db, settings, keyring, passwords)
             clock = HybridClock(state.local_region_id)
             await resume_clock(db, clock)
+            if settings.quickstart and await seed_quickstart(db) is not None:
+                log.warning(
+                    "quick start: created zone1 with simulated hosts, offerings and a template"
+                )
         except BaseException:
             await db.close()
             raise

@@ -65,6 +65,10 @@ class Settings(BaseSettings):
         description="Seconds a tombstone every region has is still kept, for updates in flight.",
     )
 
+    quickstart: bool = Field(
+        False,
+        description="On a region without zones, create a simulated zone ready to deploy VMs.",
+    )
     compute_workers: bool = Field(
         True,
         description="Run the job executor, the in-process simulator and the host monitor here.",

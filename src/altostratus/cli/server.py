@@ -31,6 +31,13 @@ def server(
     public_endpoint: Annotated[
         str | None, typer.Option(help="URL clients use to reach the API, if not host:port.")
     ] = None,
+    quickstart: Annotated[
+        bool | None,
+        typer.Option(
+            "--quickstart",
+            help="On a region without zones, create a simulated zone ready to deploy VMs.",
+        ),
+    ] = None,
 ) -> None:
     """Start a management server: the API on /client/api, /health and /metrics.
 
@@ -47,6 +54,7 @@ def server(
         region_id=region_id,
         region_name=region_name,
         public_endpoint=public_endpoint,
+        quickstart=quickstart,
     )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     Console(stderr=True).print(
