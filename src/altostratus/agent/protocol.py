@@ -8,15 +8,24 @@ is handed a command again answers with its first result.
 from __future__ import annotations
 
 import enum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 __all__ = [
+    "Answer",
     "CommandKind",
+    "Delivery",
     "DestroyVm",
+    "Exchange",
+    "ExchangeReply",
+    "Heartbeat",
+    "HeartbeatReply",
     "HostFacts",
     "NicSpec",
     "RebootVm",
+    "Registered",
+    "Registration",
     "SnapshotVolume",
     "StartVm",
     "StopVm",
@@ -118,3 +127,64 @@ class SnapshotVolume(_Message):
     snapshot_uuid: str
     volume_uuid: str
     instance_name: str | None = None
+
+
+# --- the wire between an agent and a management server (``/agent/v1``) ---
+
+
+class Delivery(_Message):
+    """A command handed to an agent; ``id`` (the command's uuid) is its idempotency key."""
+
+    id: str
+    kind: CommandKind
+    payload: dict[str, Any]
+
+
+class Answer(_Message):
+    """The agent's result of a command: ``{"error": "..."}`` when it failed."""
+
+    id: str
+    result: dict[str, Any]
+
+    @property
+    def failed(self) -> bool:
+        return "error" in self.result
+
+
+class Registration(_Message):
+    """An agent introducing its host, with its zone's registration token."""
+
+    token: str
+    facts: HostFacts
+    #: How the management server names the agent (``agent://NAME`` when not given).
+    url: str | None = None
+    #: The cluster to join when the host is new (default: the zone's first of its hypervisor).
+    cluster: str | None = None
+
+
+class Registered(_Message):
+    host_id: str
+    #: The secret the agent authenticates with from now on (with ``host_id``).
+    key: str
+    heartbeat_interval: float
+
+
+class Heartbeat(_Message):
+    #: instance name → ``PowerOn``/``PowerOff``, for every VM the hypervisor has.
+    power_states: dict[str, str]
+
+
+class HeartbeatReply(_Message):
+    state: str
+    resource_state: str
+
+
+class Exchange(_Message):
+    """Answers of finished commands, and a wait (seconds) for new ones (a long poll)."""
+
+    answers: list[Answer] = []
+    wait: float = 0.0
+
+
+class ExchangeReply(_Message):
+    commands: list[Delivery]

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from altostratus.api.agent_routes import agent_routes
 from altostratus.api.auth import JSESSIONID_COOKIE
 from altostratus.api.dispatch import ApiRequest, Dispatcher
 from altostratus.api.params import collect_params
@@ -112,6 +113,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/health", health),
         Route("/metrics", metrics),
         *federation_routes(),
+        *agent_routes(),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
 

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime
 from sqlalchemy import Enum as SqlEnum
 from sqlalchemy.orm import Session
 
 from altostratus.db.models import Account, Base, Domain, Region, Role, SessionRevocation, User
+from altostratus.db.models.base import UtcDateTime
 
 __all__ = ["SPECS", "EntitySpec", "Reference", "spec_for", "spec_named"]
 
@@ -67,7 +67,7 @@ class EntitySpec:
         column_type = self.model.__table__.c[name].type
         if isinstance(column_type, SqlEnum) and column_type.enum_class is not None:
             return column_type.enum_class(wire)
-        if isinstance(column_type, DateTime):
+        if isinstance(column_type, UtcDateTime):
             return datetime.fromisoformat(wire)
         return wire
 

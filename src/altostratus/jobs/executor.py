@@ -25,6 +25,7 @@ from altostratus.db.models import Account, AsyncJob, User
 from altostratus.errors import CloudError
 from altostratus.jobs.run import JobRun, LeaseLost
 from altostratus.services.context import Caller, Dependencies
+from altostratus.services.leases import uninterrupted
 from altostratus.timeutil import utcnow
 
 __all__ = ["FAILED", "PENDING", "SUCCEEDED", "Executor", "JobHandler", "caller_for"]
@@ -75,7 +76,7 @@ class Executor:
                 free = self._concurrency - len(self._running)
                 if free > 0:
                     try:
-                        for job in await self._claim(free):
+                        for job in await uninterrupted(self._claim(free)):
                             self._start(job)
                     except DBAPIError:
                         log.warning("cannot claim jobs: database unavailable", exc_info=True)
@@ -152,19 +153,21 @@ class Executor:
             log.warning("job %s was taken over by another server", job.uuid)
         except CloudError as error:
             body = {"errorcode": error.code, "cserrorcode": error.cs_code, "errortext": str(error)}
-            await self._finish(job, FAILED, 530, body)
+            await uninterrupted(self._finish(job, FAILED, 530, body))
         except DBAPIError:
-            # The database went away mid-step: nothing half-done was committed. The
-            # lease runs out and a server that can reach the database resumes the job.
-            log.warning("job %s interrupted: database unavailable", job.uuid, exc_info=True)
+            # A deadlock, or the database went away mid-step: nothing half-done was
+            # committed. Hand the job back to be resumed from its last step; if the
+            # database cannot even take that, the lease runs out instead.
+            log.warning("job %s interrupted by a database error", job.uuid, exc_info=True)
+            await uninterrupted(self._release([job.id]))
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("job %s (%s) failed", job.uuid, job.kind)
             body = {"errorcode": 530, "cserrorcode": 4250, "errortext": _INTERNAL}
-            await self._finish(job, FAILED, 530, body)
+            await uninterrupted(self._finish(job, FAILED, 530, body))
         else:
-            await self._finish(job, SUCCEEDED, 0, result)
+            await uninterrupted(self._finish(job, SUCCEEDED, 0, result))
 
     async def _caller(self, user_uuid: str) -> Caller:
         async with self._db.transaction(write=False) as session:
@@ -200,18 +203,21 @@ class Executor:
             if not running:
                 continue
             try:
-                async with self._db.transaction() as session:
-                    await session.execute(
-                        update(AsyncJob)
-                        .where(
-                            AsyncJob.id.in_(running),
-                            AsyncJob.owner == self.owner,
-                            AsyncJob.status == PENDING,
-                        )
-                        .values(lease_expires=utcnow() + self._lease)
-                    )
+                await uninterrupted(self._extend(running))
             except DBAPIError:
                 log.warning("cannot renew job leases: database unavailable")
+
+    async def _extend(self, running: list[int]) -> None:
+        async with self._db.transaction() as session:
+            await session.execute(
+                update(AsyncJob)
+                .where(
+                    AsyncJob.id.in_(running),
+                    AsyncJob.owner == self.owner,
+                    AsyncJob.status == PENDING,
+                )
+                .values(lease_expires=utcnow() + self._lease)
+            )
 
     async def _release(self, job_ids: list[int]) -> None:
         """Hand unfinished jobs back at shutdown, so another server resumes them at once."""

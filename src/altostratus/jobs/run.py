@@ -22,6 +22,7 @@ from altostratus.db.models import AsyncJob, HostCommand
 from altostratus.db.models.hosts import CommandState
 from altostratus.errors import CloudError, ResourceUnavailable
 from altostratus.services.context import Caller, Dependencies, ServiceContext
+from altostratus.services.leases import uninterrupted
 from altostratus.timeutil import utcnow
 
 __all__ = ["AgentCommandFailed", "JobRun", "LeaseLost"]
@@ -71,12 +72,17 @@ class JobRun:
         """
         if name in self._progress:
             return self._progress[name]  # type: ignore[no-any-return]
-        async with self.db.transaction() as session:
-            result = await action(ServiceContext(session, self.caller, self.deps))
-            progress = {**self._progress, name: result}
-            await self._record(session, progress)
-        self._progress = progress
-        return result
+
+        async def run_step() -> T:
+            async with self.db.transaction() as session:
+                result = await action(ServiceContext(session, self.caller, self.deps))
+                progress = {**self._progress, name: result}
+                await self._record(session, progress)
+            self._progress = progress
+            return result
+
+        # A shutdown stops the job between steps, never half-way through one.
+        return await uninterrupted(run_step())
 
     async def read(self, action: Callable[[ServiceContext], Awaitable[T]]) -> T:
         """Run ``action`` in a read-only transaction; nothing is recorded."""
@@ -119,10 +125,7 @@ class JobRun:
 
     async def _answer(self, command_uuid: str, limit: float) -> dict[str, Any]:
         while True:
-            async with self.db.transaction(write=False) as session:
-                command = await session.scalar(
-                    select(HostCommand).where(HostCommand.uuid == command_uuid)
-                )
+            command = await uninterrupted(self._command(command_uuid))
             assert command is not None, f"host command {command_uuid} vanished"
             if command.state in (CommandState.DONE, CommandState.FAILED):
                 return _outcome(command)
@@ -132,6 +135,10 @@ class JobRun:
             await self.deps.signals.wait_for_command(
                 command_uuid, min(remaining, _COMMAND_POLL_SECONDS)
             )
+
+    async def _command(self, command_uuid: str) -> HostCommand | None:
+        async with self.db.transaction(write=False) as session:
+            return await session.scalar(select(HostCommand).where(HostCommand.uuid == command_uuid))
 
     async def _cancel(self, command_uuid: str) -> dict[str, Any]:
         async with self.db.transaction() as session:

@@ -56,7 +56,10 @@ class Signals:
 
 
 async def _wait(event: asyncio.Event, seconds: float, *, clear: bool = True) -> None:
+    # ``asyncio.timeout``, not ``wait_for``: on Python 3.11 ``wait_for`` can swallow a
+    # cancellation that arrives as the event fires, and a worker loop would never stop.
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(event.wait(), seconds)
+        async with asyncio.timeout(seconds):
+            await event.wait()
     if clear:
         event.clear()

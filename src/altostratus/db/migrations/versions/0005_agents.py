@@ -1,4 +1,7 @@
-"""agents (placeholder: the agents area's schema and reference data changes go here)
+"""agents: no schema change (the placeholder stays empty)
+
+Hosts, host commands and leases come with 0004; a zone's agent registration token is a
+``system_values`` row (``agent-token:<zone uuid>``) created on first use.
 
 Revision ID: 0005
 Revises: 0004

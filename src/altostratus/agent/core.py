@@ -1,0 +1,104 @@
+"""The agent's core: runs delivered commands through a driver, each id at most once.
+
+A management server redelivers a command whose answer it did not get (its connection
+broke, or the server that sent it died). The core keeps the answers of recent commands
+and joins a command still running, so a redelivered id is answered from the first
+execution instead of starting a VM twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from altostratus.agent.drivers.base import Driver, DriverError
+from altostratus.agent.protocol import (
+    Answer,
+    CommandKind,
+    Delivery,
+    DestroyVm,
+    RebootVm,
+    SnapshotVolume,
+    StartVm,
+    StopVm,
+    VolumeCommand,
+)
+
+__all__ = ["AgentCore"]
+
+log = logging.getLogger(__name__)
+
+#: Answers kept for redelivered ids; a redelivery comes within minutes, not thousands later.
+_REMEMBERED = 4096
+
+
+class AgentCore:
+    def __init__(self, driver: Driver, *, remembered: int = _REMEMBERED) -> None:
+        self.driver = driver
+        self._remembered = remembered
+        self._answers: OrderedDict[str, Answer] = OrderedDict()
+        self._running: dict[str, asyncio.Task[Answer]] = {}
+
+    async def execute(self, delivery: Delivery) -> Answer:
+        """The answer to ``delivery``: from memory, from the running execution, or new."""
+        known = self._answers.get(delivery.id)
+        if known is not None:
+            return known
+        task = self._running.get(delivery.id)
+        if task is None:
+            task = asyncio.create_task(self._run(delivery), name=f"command {delivery.id}")
+            self._running[delivery.id] = task
+        return await asyncio.shield(task)
+
+    async def power_states(self) -> dict[str, str]:
+        return await self.driver.power_states()
+
+    async def _run(self, delivery: Delivery) -> Answer:
+        try:
+            result = await self._dispatch(delivery.kind, delivery.payload)
+        except (DriverError, ValidationError) as error:
+            result = {"error": str(error)}
+        except Exception as error:  # a driver bug must not kill the agent
+            log.exception("command %s (%s) failed", delivery.id, delivery.kind)
+            result = {"error": f"{type(error).__name__}: {error}"}
+        answer = Answer(id=delivery.id, result=result)
+        self._answers[delivery.id] = answer
+        while len(self._answers) > self._remembered:
+            self._answers.popitem(last=False)
+        self._running.pop(delivery.id, None)
+        return answer
+
+    async def _dispatch(self, kind: CommandKind, payload: dict[str, Any]) -> dict[str, Any]:
+        driver = self.driver
+        if kind is CommandKind.START_VM:
+            await driver.start_vm(StartVm.model_validate(payload))
+            return {"power_state": "PowerOn"}
+        if kind is CommandKind.CREATE_SNAPSHOT:
+            return dict(await driver.create_snapshot(SnapshotVolume.model_validate(payload)))
+        model, action = _ACTIONS[kind](driver)
+        await action(model.model_validate(payload))
+        return {}
+
+
+def _simple(
+    model: type[BaseModel], method: str
+) -> Callable[[Driver], tuple[type[BaseModel], Callable[[Any], Awaitable[None]]]]:
+    return lambda driver: (model, getattr(driver, method))
+
+
+#: Commands answered ``{}`` on success: their payload model and driver method.
+_ACTIONS = {
+    CommandKind.STOP_VM: _simple(StopVm, "stop_vm"),
+    CommandKind.REBOOT_VM: _simple(RebootVm, "reboot_vm"),
+    CommandKind.DESTROY_VM: _simple(DestroyVm, "destroy_vm"),
+    CommandKind.ATTACH_VOLUME: _simple(VolumeCommand, "attach_volume"),
+    CommandKind.DETACH_VOLUME: _simple(VolumeCommand, "detach_volume"),
+    CommandKind.RESIZE_VOLUME: _simple(VolumeCommand, "resize_volume"),
+    CommandKind.DELETE_VOLUME: _simple(VolumeCommand, "delete_volume"),
+    CommandKind.DELETE_SNAPSHOT: _simple(SnapshotVolume, "delete_snapshot"),
+}

@@ -1,0 +1,1 @@
+"""Hypervisor drivers of the host agent: ``libvirt`` (real) and ``simulator``."""

@@ -1,0 +1,109 @@
+"""A simulated hypervisor: VMs are names in a set, commands take a settable latency.
+
+It behaves like a host as the management server sees it: VMs it started report
+``PowerOn`` until stopped, a stopped VM stays defined (``PowerOff``) until destroyed,
+and every command succeeds after ``latency`` seconds. Many of them run in one process
+(``agent.fleet``), so it holds nothing heavier than two sets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+from altostratus.agent.drivers.base import SnapshotResult
+from altostratus.agent.protocol import (
+    DestroyVm,
+    HostFacts,
+    RebootVm,
+    SnapshotVolume,
+    StartVm,
+    StopVm,
+    VolumeCommand,
+)
+
+__all__ = ["SimulatorDriver"]
+
+_VERSION = "simulator-1"
+
+
+class SimulatorDriver:
+    hypervisor = "Simulator"
+
+    def __init__(
+        self,
+        *,
+        cpu_number: int = 4,
+        cpu_speed: int = 2000,
+        memory_mb: int = 8192,
+        latency: float = 0.0,
+        running: Iterable[str] = (),
+    ) -> None:
+        self.cpu_number = cpu_number
+        self.cpu_speed = cpu_speed
+        self.memory_mb = memory_mb
+        #: Seconds every command takes; ``agent.fleet`` updates it from the host's details.
+        self.latency = latency
+        self.running: set[str] = set(running)
+        self.defined: set[str] = set(self.running)
+        #: How many commands actually ran (tests check that redelivery runs nothing twice).
+        self.executed = 0
+
+    async def _work(self) -> None:
+        self.executed += 1
+        if self.latency > 0:
+            await asyncio.sleep(self.latency)
+
+    async def facts(self, name: str) -> HostFacts:
+        return HostFacts(
+            name=name,
+            hypervisor=self.hypervisor,
+            cpu_number=self.cpu_number,
+            cpu_speed=self.cpu_speed,
+            memory_mb=self.memory_mb,
+            hypervisor_version=_VERSION,
+        )
+
+    async def power_states(self) -> dict[str, str]:
+        return {name: "PowerOn" if name in self.running else "PowerOff" for name in self.defined}
+
+    async def start_vm(self, command: StartVm) -> None:
+        await self._work()
+        self.defined.add(command.instance_name)
+        self.running.add(command.instance_name)
+
+    async def stop_vm(self, command: StopVm) -> None:
+        await self._work()
+        self.running.discard(command.instance_name)
+
+    async def reboot_vm(self, command: RebootVm) -> None:
+        await self._work()
+
+    async def destroy_vm(self, command: DestroyVm) -> None:
+        await self._work()
+        self.running.discard(command.instance_name)
+        self.defined.discard(command.instance_name)
+
+    async def attach_volume(self, command: VolumeCommand) -> None:
+        await self._work()
+
+    async def detach_volume(self, command: VolumeCommand) -> None:
+        await self._work()
+
+    async def resize_volume(self, command: VolumeCommand) -> None:
+        await self._work()
+
+    async def delete_volume(self, command: VolumeCommand) -> None:
+        await self._work()
+
+    async def create_snapshot(self, command: SnapshotVolume) -> SnapshotResult:
+        await self._work()
+        return SnapshotResult(
+            path=f"snapshots/{command.volume_uuid}/{command.snapshot_uuid}", size=0
+        )
+
+    async def delete_snapshot(self, command: SnapshotVolume) -> None:
+        await self._work()
+
+    async def close(self) -> None:
+        return None

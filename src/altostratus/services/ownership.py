@@ -1,0 +1,107 @@
+"""Whose tenant rows a command creates or lists, from CloudStack's ``account``/``domainid``.
+
+Tenant objects (key pairs, affinity groups, tags, …) belong to an account. A command may
+name another account (``account`` with ``domainid``) only when the caller administers it;
+without one the caller's own account is the owner. Listings default to the caller's own
+rows; ``listall`` widens them to everything the caller administers
+(``visibility.owned_rows_filter``), and ``account``/``domainid`` narrow them again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, false, select
+
+from altostratus.db.models import Account
+from altostratus.errors import InvalidParameter, PermissionDenied
+from altostratus.services.context import Caller, ServiceContext
+from altostratus.services.identity_access import (
+    container_domain,
+    get_account,
+    require_managed_account,
+)
+from altostratus.services.visibility import owned_rows_filter, subtree_filter
+
+__all__ = ["OwnerScope", "manages", "owned_scope_filter", "owner_account"]
+
+
+def manages(caller: Caller, owner: Account) -> bool:
+    """Whether ``caller`` may act on rows of ``owner``: its own, or one it administers."""
+    if owner.id == caller.account_id:
+        return True
+    try:
+        require_managed_account(caller, owner)
+    except PermissionDenied:
+        return False
+    return True
+
+
+async def owner_account(
+    ctx: ServiceContext, account: str | None, domain_uuid: str | None
+) -> Account:
+    """The account a new object belongs to: ``account`` in ``domainid``, or the caller's.
+
+    An account the caller cannot see is 431 (its existence is not revealed); one it sees
+    but does not administer is 531.
+    """
+    if account is None:
+        if domain_uuid is not None and domain_uuid != ctx.caller.domain_uuid:
+            raise InvalidParameter("Invalid parameter domainid: it needs the account parameter")
+        own = await ctx.session.scalar(select(Account).where(Account.id == ctx.caller.account_id))
+        assert own is not None, "the caller's account was authenticated in this transaction"
+        return own
+    if domain_uuid is None:
+        raise InvalidParameter("Invalid parameter account: it needs the domainid parameter")
+    owner = await get_account(ctx, account_uuid=None, name=account, domain_uuid=domain_uuid)
+    if owner.id != ctx.caller.account_id:
+        require_managed_account(ctx.caller, owner)
+    return owner
+
+
+@dataclass(frozen=True)
+class OwnerScope:
+    """The ``account``, ``domainid``, ``isrecursive`` and ``listall`` of a list command."""
+
+    account: str | None = None
+    domain_uuid: str | None = None
+    recursive: bool = False
+    listall: bool = False
+
+
+async def owned_scope_filter(
+    ctx: ServiceContext,
+    scope: OwnerScope,
+    *,
+    account_id_column: Any,
+    account_uuid_column: Any,
+    domain_path_column: Any,
+) -> ColumnElement[bool]:
+    """The rows of a listing: visible to the caller, narrowed by account and domain.
+
+    The query must join the owner's ``Account`` and ``Domain`` for the uuid and path
+    columns. Naming an account or a domain implies ``listall`` within it.
+    """
+    narrowed = scope.account is not None or scope.domain_uuid is not None
+    visible = owned_rows_filter(
+        ctx.caller,
+        account_uuid_column=account_uuid_column,
+        domain_path_column=domain_path_column,
+        listall=scope.listall or narrowed,
+    )
+    if scope.account is not None:
+        owner = await owner_account(ctx, scope.account, scope.domain_uuid)
+        return and_(visible, account_id_column == owner.id)
+    if scope.domain_uuid is None:
+        return visible
+    if not (ctx.caller.is_root_admin or ctx.caller.is_domain_admin):
+        # A user's own rows all lie in its own domain: another domain lists nothing.
+        return visible if scope.domain_uuid == ctx.caller.domain_uuid else and_(visible, false())
+    domain = await container_domain(ctx, scope.domain_uuid)
+    below = (
+        subtree_filter(domain_path_column, domain.path)
+        if scope.recursive
+        else domain_path_column == domain.path
+    )
+    return and_(visible, below)

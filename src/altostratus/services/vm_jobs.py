@@ -1,0 +1,140 @@
+"""The VM jobs: straight-line drivers of ``vm_lifecycle``'s steps and the agents' commands.
+
+Each side effect is a named ``run.step`` or ``run.host_command``, so a job resumed by
+another server after a crash skips what was done and waits for the command it already
+queued. When a host command fails, a compensating step puts the VM (and the capacity it
+holds) back in a consistent state before the error fails the job.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from altostratus.agent.protocol import CommandKind, DestroyVm, RebootVm, StopVm
+from altostratus.db.models import Volume
+from altostratus.db.models.compute import VmState, VolumeType
+from altostratus.errors import CloudError, InvalidParameter, ResourceUnavailable
+from altostratus.jobs.run import AgentCommandFailed, JobRun
+from altostratus.services import vm_lifecycle as lifecycle
+from altostratus.services.context import ServiceContext
+from altostratus.services.vms import vm_by_uuid
+
+__all__ = ["destroy", "expunge_vm", "reboot", "reset_ssh_key", "start", "stop"]
+
+#: What a host command may fail with: the agent's error, or no answer in time.
+_HOST_FAILURES = (AgentCommandFailed, ResourceUnavailable)
+
+
+async def start(
+    run: JobRun, vm_uuid: str, *, pinned_host_id: int | None, failure_state: str
+) -> None:
+    """Place a Starting VM and start it there; on failure it ends ``failure_state``."""
+    try:
+        placed = await run.step("place", lambda ctx: lifecycle.place(ctx, vm_uuid, pinned_host_id))
+    except CloudError as error:
+        reason = error.text
+        await run.step(
+            "not placed",
+            lambda ctx: lifecycle.start_failed(ctx, vm_uuid, None, failure_state, reason),
+        )
+        raise
+    host_id: int = placed["host_id"]
+    try:
+        await run.host_command("start", host_id, CommandKind.START_VM, placed["command"])
+    except _HOST_FAILURES as error:
+        reason = error.text
+        await run.step(
+            "start failed",
+            lambda ctx: lifecycle.start_failed(ctx, vm_uuid, host_id, failure_state, reason),
+        )
+        raise
+    await run.step("started", lambda ctx: lifecycle.mark_running(ctx, vm_uuid, host_id))
+
+
+async def stop(run: JobRun, vm_uuid: str, *, forced: bool) -> None:
+    """Stop the VM on its host; ``forced`` marks it Stopped even if the agent fails."""
+    host_id = await run.step("stopping", lambda ctx: lifecycle.to_stopping(ctx, vm_uuid))
+    if host_id is None:
+        return
+    instance_name = await run.read(lambda ctx: _instance_name(ctx, vm_uuid))
+    command = StopVm(instance_name=instance_name, forced=forced)
+    try:
+        await run.host_command("stop", host_id, CommandKind.STOP_VM, command.model_dump())
+    except _HOST_FAILURES as error:
+        reason = error.text
+        if not forced:
+            await run.step("stop failed", lambda ctx: lifecycle.stop_failed(ctx, vm_uuid, reason))
+            raise
+    await run.step("stopped", lambda ctx: lifecycle.mark_stopped(ctx, vm_uuid, host_id))
+
+
+async def reboot(run: JobRun, vm_uuid: str) -> None:
+    host_id = await run.read(lambda ctx: _running_host(ctx, vm_uuid))
+    instance_name = await run.read(lambda ctx: _instance_name(ctx, vm_uuid))
+    command = RebootVm(instance_name=instance_name)
+    await run.host_command("reboot", host_id, CommandKind.REBOOT_VM, command.model_dump())
+    await run.step("rebooted", lambda ctx: _record_reboot(ctx, vm_uuid))
+
+
+async def destroy(run: JobRun, vm_uuid: str, *, expunge: bool) -> None:
+    """Stop the VM if it runs, destroy it, and expunge it too when asked."""
+    await stop(run, vm_uuid, forced=False)
+    await run.step("destroyed", lambda ctx: lifecycle.mark_destroyed(ctx, vm_uuid, expunge))
+    if expunge:
+        await expunge_vm(run, vm_uuid)
+
+
+async def expunge_vm(run: JobRun, vm_uuid: str) -> None:
+    """Delete the VM and its root disk on the host it last ran on, then free its rows."""
+    target = await run.read(lambda ctx: _expunge_target(ctx, vm_uuid))
+    if target is not None:
+        host_id, command = target
+        try:
+            await run.host_command("expunge", host_id, CommandKind.DESTROY_VM, command)
+        except _HOST_FAILURES as error:
+            reason = error.text
+            await run.step(
+                "expunge failed", lambda ctx: lifecycle.expunge_failed(ctx, vm_uuid, reason)
+            )
+            raise
+    await run.step("expunged", lambda ctx: lifecycle.mark_expunged(ctx, vm_uuid))
+
+
+async def reset_ssh_key(run: JobRun, vm_uuid: str, keypair: str) -> None:
+    await run.step("keypair", lambda ctx: lifecycle.reset_keypair(ctx, vm_uuid, keypair))
+
+
+# --- reads for the drivers ---
+
+
+async def _instance_name(ctx: ServiceContext, vm_uuid: str) -> str:
+    return (await vm_by_uuid(ctx.session, vm_uuid)).instance_name
+
+
+async def _running_host(ctx: ServiceContext, vm_uuid: str) -> int:
+    vm = await vm_by_uuid(ctx.session, vm_uuid)
+    lifecycle.require_state(vm, (VmState.RUNNING,), "reboot")
+    if vm.host_id is None:
+        raise InvalidParameter(f"VM {vm.name} has no host to reboot on")
+    return vm.host_id
+
+
+async def _record_reboot(ctx: ServiceContext, vm_uuid: str) -> None:
+    vm = await vm_by_uuid(ctx.session, vm_uuid)
+    await lifecycle.record_vm_event(ctx, vm, "VM.REBOOT", "Rebooted")
+
+
+async def _expunge_target(
+    ctx: ServiceContext, vm_uuid: str
+) -> tuple[int, dict[str, object]] | None:
+    """The host that holds the VM's disks and the DestroyVm for it; ``None``: never placed."""
+    vm = await vm_by_uuid(ctx.session, vm_uuid)
+    if vm.last_host_id is None:
+        return None
+    roots = await ctx.session.scalars(
+        select(Volume.uuid).where(
+            Volume.vm_id == vm.id, Volume.type == VolumeType.ROOT, Volume.removed.is_(None)
+        )
+    )
+    command = DestroyVm(instance_name=vm.instance_name, volume_uuids=list(roots))
+    return vm.last_host_id, command.model_dump()
