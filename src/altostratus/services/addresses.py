@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from sqlalchemy import false, select
 
-from altostratus.db.models import Account, Domain, IpAddress, Network, Zone
+from altostratus.db.models import IpAddress, Network, Zone
 from altostratus.errors import InvalidParameter
 from altostratus.services import limits
 from altostratus.services.context import ServiceContext
 from altostratus.services.events import record_event
 from altostratus.services.inventory import find_by_uuid
 from altostratus.services.networks import default_network, get_network, take_address
-from altostratus.services.ownership import OwnerScope, manages, owned_scope_filter, owner_account
+from altostratus.services.ownership import OwnerScope, manages, owned_rows, owner_account
 from altostratus.services.paging import Page, PageRequest, equal_if_given, keyword_filter, paginate
 
 __all__ = [
@@ -151,27 +151,12 @@ async def list_public_addresses(
     They come from shared networks, so none is "for a virtual network" (an isolated
     network's source NAT): ``forvirtualnetwork=true`` lists nothing.
     """
-    visible = await owned_scope_filter(
-        ctx,
-        OwnerScope(
-            scope.account,
-            scope.domain_uuid,
-            scope.recursive,
-            scope.listall or address_uuid is not None,
-        ),
-        account_id_column=IpAddress.account_id,
-        account_uuid_column=Account.uuid,
-        domain_path_column=Domain.path,
-    )
     query = (
-        select(IpAddress)
-        .join(Account, IpAddress.account_id == Account.id)
-        .join(Domain, IpAddress.domain_id == Domain.id)
+        (await owned_rows(ctx, IpAddress, scope, finding=address_uuid is not None))
         .join(Network, IpAddress.network_id == Network.id)
         .join(Zone, IpAddress.zone_id == Zone.id)
         .where(
             IpAddress.purpose == PUBLIC_PURPOSE,
-            visible,
             equal_if_given(
                 (IpAddress.uuid, address_uuid),
                 (IpAddress.address, ip_address),

@@ -17,13 +17,13 @@ from collections.abc import Sequence
 from sqlalchemy import and_, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from altostratus.db.models import Account, AffinityGroup, Domain, VirtualMachine
+from altostratus.db.models import AffinityGroup, VirtualMachine
 from altostratus.db.models.tenancy import affinity_group_members as members
 from altostratus.errors import InvalidParameter, PermissionDenied, ResourceInUse
 from altostratus.services import tags
 from altostratus.services.context import ServiceContext
 from altostratus.services.events import record_event
-from altostratus.services.ownership import OwnerScope, manages, owned_scope_filter, owner_account
+from altostratus.services.ownership import OwnerScope, manages, owned_rows, owner_account
 from altostratus.services.paging import Page, PageRequest, equal_if_given, keyword_filter, paginate
 
 __all__ = [
@@ -161,32 +161,17 @@ async def list_groups(
     scope: OwnerScope,
     page: PageRequest,
 ) -> Page[AffinityGroup]:
-    visible = await owned_scope_filter(
-        ctx,
-        OwnerScope(
-            scope.account,
-            scope.domain_uuid,
-            scope.recursive,
-            # Looking up one group or one VM's groups searches all the caller may see.
-            scope.listall or group_uuid is not None or vm_uuid is not None,
-        ),
-        account_id_column=AffinityGroup.account_id,
-        account_uuid_column=Account.uuid,
-        domain_path_column=Domain.path,
-    )
     query = (
-        select(AffinityGroup)
-        .join(Account, AffinityGroup.account_id == Account.id)
-        .join(Domain, AffinityGroup.domain_id == Domain.id)
-        .where(
-            visible,
-            equal_if_given(
-                (AffinityGroup.uuid, group_uuid),
-                (AffinityGroup.name, name),
-                (AffinityGroup.type, group_type and group_type.value),
-            ),
-            keyword_filter(keyword, AffinityGroup.name, AffinityGroup.description),
+        await owned_rows(
+            ctx, AffinityGroup, scope, finding=group_uuid is not None or vm_uuid is not None
         )
+    ).where(
+        equal_if_given(
+            (AffinityGroup.uuid, group_uuid),
+            (AffinityGroup.name, name),
+            (AffinityGroup.type, group_type and group_type.value),
+        ),
+        keyword_filter(keyword, AffinityGroup.name, AffinityGroup.description),
     )
     if vm_uuid is not None:
         query = query.where(

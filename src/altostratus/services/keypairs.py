@@ -20,11 +20,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import select
 
-from altostratus.db.models import Account, Domain, SshKeyPair
+from altostratus.db.models import Account, SshKeyPair
 from altostratus.errors import InvalidParameter
 from altostratus.services.context import ServiceContext
 from altostratus.services.events import record_event
-from altostratus.services.ownership import OwnerScope, owned_scope_filter, owner_account
+from altostratus.services.ownership import OwnerScope, owned_rows, owner_account
 from altostratus.services.paging import Page, PageRequest, equal_if_given, keyword_filter, paginate
 
 __all__ = [
@@ -182,25 +182,12 @@ async def list_keypairs(
     scope: OwnerScope,
     page: PageRequest,
 ) -> Page[SshKeyPair]:
-    visible = await owned_scope_filter(
-        ctx,
-        scope,
-        account_id_column=SshKeyPair.account_id,
-        account_uuid_column=Account.uuid,
-        domain_path_column=Domain.path,
-    )
-    query = (
-        select(SshKeyPair)
-        .join(Account, SshKeyPair.account_id == Account.id)
-        .join(Domain, SshKeyPair.domain_id == Domain.id)
-        .where(
-            visible,
-            equal_if_given(
-                (SshKeyPair.uuid, keypair_uuid),
-                (SshKeyPair.name, name),
-                (SshKeyPair.fingerprint, fingerprint and fingerprint.lower()),
-            ),
-            keyword_filter(keyword, SshKeyPair.name),
-        )
+    query = (await owned_rows(ctx, SshKeyPair, scope)).where(
+        equal_if_given(
+            (SshKeyPair.uuid, keypair_uuid),
+            (SshKeyPair.name, name),
+            (SshKeyPair.fingerprint, fingerprint and fingerprint.lower()),
+        ),
+        keyword_filter(keyword, SshKeyPair.name),
     )
     return await paginate(ctx.session, query.order_by(SshKeyPair.id), page)

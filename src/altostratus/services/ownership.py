@@ -9,12 +9,13 @@ rows; ``listall`` widens them to everything the caller administers
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, and_, false, select
+from sqlalchemy import ColumnElement, Select, and_, false, select
 
-from altostratus.db.models import Account
+from altostratus.db.models import Account, Domain
 from altostratus.errors import InvalidParameter, PermissionDenied
 from altostratus.services.context import Caller, ServiceContext
 from altostratus.services.identity_access import (
@@ -24,7 +25,7 @@ from altostratus.services.identity_access import (
 )
 from altostratus.services.visibility import owned_rows_filter, subtree_filter
 
-__all__ = ["OwnerScope", "manages", "owned_scope_filter", "owner_account"]
+__all__ = ["OwnerScope", "manages", "owned_rows", "owned_scope_filter", "owner_account"]
 
 
 def manages(caller: Caller, owner: Account) -> bool:
@@ -105,3 +106,34 @@ async def owned_scope_filter(
         else domain_path_column == domain.path
     )
     return and_(visible, below)
+
+
+#: A tenant model: it has ``account_id`` and ``domain_id`` columns.
+Owned = TypeVar("Owned")
+
+
+async def owned_rows(
+    ctx: ServiceContext, model: type[Owned], scope: OwnerScope, *, finding: bool = False
+) -> Select[Owned]:
+    """``select(model)`` limited to the rows a listing shows, joined with their owner.
+
+    The owner's ``Account`` and ``Domain`` are joined, so callers may filter on them.
+    ``finding`` (a lookup by id, or by the VM a row belongs to) searches everything
+    the caller may see, as if ``listall`` were given.
+    """
+    if finding:
+        scope = dataclasses.replace(scope, listall=True)
+    owned: Any = model
+    visible = await owned_scope_filter(
+        ctx,
+        scope,
+        account_id_column=owned.account_id,
+        account_uuid_column=Account.uuid,
+        domain_path_column=Domain.path,
+    )
+    return (
+        select(model)
+        .join(Account, owned.account_id == Account.id)
+        .join(Domain, owned.domain_id == Domain.id)
+        .where(visible)
+    )

@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from altostratus.db.models import (
     Account,
-    Domain,
     ResourceTag,
     SecurityGroup,
     SecurityGroupRule,
@@ -31,7 +30,7 @@ from altostratus.db.models.network import vm_security_groups
 from altostratus.errors import InvalidParameter, ResourceInUse
 from altostratus.services.context import ServiceContext
 from altostratus.services.events import record_event
-from altostratus.services.ownership import OwnerScope, manages, owned_scope_filter, owner_account
+from altostratus.services.ownership import OwnerScope, manages, owned_rows, owner_account
 from altostratus.services.paging import Page, PageRequest, equal_if_given, keyword_filter, paginate
 
 __all__ = [
@@ -221,28 +220,14 @@ async def list_groups(
     """Groups the caller may see; the caller's own ``default`` group always exists."""
     if not scope.domain_uuid or scope.account:
         await _default_group(ctx, await owner_account(ctx, scope.account, scope.domain_uuid))
-    visible = await owned_scope_filter(
-        ctx,
-        OwnerScope(
-            scope.account,
-            scope.domain_uuid,
-            scope.recursive,
-            scope.listall or group_uuid is not None or vm_uuid is not None,
-        ),
-        account_id_column=SecurityGroup.account_id,
-        account_uuid_column=Account.uuid,
-        domain_path_column=Domain.path,
-    )
     query = (
-        select(SecurityGroup)
-        .join(Account, SecurityGroup.account_id == Account.id)
-        .join(Domain, SecurityGroup.domain_id == Domain.id)
-        .where(
-            visible,
-            equal_if_given((SecurityGroup.uuid, group_uuid), (SecurityGroup.name, name)),
-            keyword_filter(keyword, SecurityGroup.name, SecurityGroup.description),
-            *(_tagged(tag) for tag in tags),
+        await owned_rows(
+            ctx, SecurityGroup, scope, finding=group_uuid is not None or vm_uuid is not None
         )
+    ).where(
+        equal_if_given((SecurityGroup.uuid, group_uuid), (SecurityGroup.name, name)),
+        keyword_filter(keyword, SecurityGroup.name, SecurityGroup.description),
+        *(_tagged(tag) for tag in tags),
     )
     if vm_uuid is not None:
         query = query.where(

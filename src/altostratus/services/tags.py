@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from altostratus.db.models import (
     Account,
     AffinityGroup,
-    Domain,
     IpAddress,
     Network,
     PublicEntity,
@@ -33,7 +32,7 @@ from altostratus.db.models import (
 from altostratus.errors import InvalidParameter, PermissionDenied
 from altostratus.services.context import ServiceContext
 from altostratus.services.events import record_event
-from altostratus.services.ownership import OwnerScope, manages, owned_scope_filter
+from altostratus.services.ownership import OwnerScope, manages, owned_rows
 from altostratus.services.paging import Page, PageRequest, equal_if_given, keyword_filter, paginate
 
 __all__ = [
@@ -247,28 +246,15 @@ async def list_tags(
     scope: OwnerScope,
     page: PageRequest,
 ) -> Page[ResourceTag]:
-    visible = await owned_scope_filter(
-        ctx,
-        scope,
-        account_id_column=ResourceTag.account_id,
-        account_uuid_column=Account.uuid,
-        domain_path_column=Domain.path,
-    )
-    query = (
-        select(ResourceTag)
-        .join(Account, ResourceTag.account_id == Account.id)
-        .join(Domain, ResourceTag.domain_id == Domain.id)
-        .where(
-            visible,
-            equal_if_given(
-                (ResourceTag.resource_type, resource_type and resource_type_named(resource_type)),
-                (ResourceTag.resource_uuid, resource_uuid),
-                (ResourceTag.key, key),
-                (ResourceTag.value, value),
-                (ResourceTag.customer, customer),
-            ),
-            keyword_filter(keyword, ResourceTag.key, ResourceTag.value),
-        )
+    query = (await owned_rows(ctx, ResourceTag, scope)).where(
+        equal_if_given(
+            (ResourceTag.resource_type, resource_type and resource_type_named(resource_type)),
+            (ResourceTag.resource_uuid, resource_uuid),
+            (ResourceTag.key, key),
+            (ResourceTag.value, value),
+            (ResourceTag.customer, customer),
+        ),
+        keyword_filter(keyword, ResourceTag.key, ResourceTag.value),
     )
     return await paginate(ctx.session, query.order_by(ResourceTag.id), page)
 
