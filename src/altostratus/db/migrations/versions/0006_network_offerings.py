@@ -3,8 +3,8 @@
 Reference data, no schema change: the shared guest network offerings that
 ``createNetwork`` and ``listNetworkOfferings`` name, as CloudStack ships them.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-21 09:00:00
 """
 
@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

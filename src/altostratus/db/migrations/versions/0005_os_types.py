@@ -3,8 +3,8 @@
 The ids are generated when a region's database is created; OS categories take theirs
 from the category name (``services.offerings.os_category_uuid``).
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-21 09:00:00
 """
 
@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
