@@ -17,11 +17,12 @@ import orjson
 import pytest
 from sqlalchemy import select, update
 
-from altostratus.db.models import AsyncJob, Host, HostCommand
+from altostratus.db.models import AsyncJob, Host, HostCommand, Lease
 from altostratus.db.models.hosts import CommandState
 from altostratus.errors import InsufficientCapacity
 from altostratus.jobs.executor import (
     FAILED,
+    MAX_ATTEMPTS,
     PENDING,
     SUCCEEDED,
     Executor,
@@ -285,3 +286,42 @@ async def test_an_unanswered_host_command_is_cancelled_and_fails_the_job_with_53
         command = await session.scalar(select(HostCommand))
     assert command is not None
     assert command.state == CommandState.FAILED
+
+
+async def test_a_permanent_database_error_fails_the_job_instead_of_retrying_it(
+    runtime: Runtime, identities: dict[str, Identity]
+) -> None:
+    calls: list[int] = []
+
+    async def duplicate(run: JobRun) -> dict[str, Any]:
+        async def insert_twice(ctx: ServiceContext) -> None:
+            calls.append(1)
+            for _ in range(2):
+                ctx.session.add(Lease(name="same", owner="x", expires=utcnow()))
+                await ctx.session.flush()
+
+        await run.step("insert", insert_twice)
+        return {}
+
+    async with _executing(runtime, {"duplicate": duplicate}):
+        job = await _finished(runtime, await _submit(runtime, identities["alice"], "duplicate"))
+    assert (job.status, orjson.loads(job.result or "")["errorcode"]) == (FAILED, 530)
+    assert calls == [1]
+
+
+async def test_a_job_interrupted_too_often_is_given_up(
+    runtime: Runtime, identities: dict[str, Identity]
+) -> None:
+    async def never(run: JobRun) -> dict[str, Any]:
+        raise AssertionError("a job past its last attempt must not run")
+
+    job_uuid = await _submit(runtime, identities["alice"], "never")
+    async with runtime.db.transaction() as session:
+        await session.execute(
+            update(AsyncJob).where(AsyncJob.uuid == job_uuid).values(attempts=MAX_ATTEMPTS)
+        )
+    async with _executing(runtime, {"never": never}):
+        job = await _finished(runtime, job_uuid)
+    body = orjson.loads(job.result or "")
+    assert job.status == FAILED
+    assert f"after {MAX_ATTEMPTS} attempts" in body["errortext"]

@@ -17,34 +17,59 @@ from typing import Any
 
 import orjson
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from altostratus.db.engine import Database
 from altostratus.db.models import Account, AsyncJob, User
 from altostratus.errors import CloudError
-from altostratus.jobs.run import JobRun, LeaseLost
+from altostratus.jobs.run import PENDING, JobRun, LeaseLost
 from altostratus.services.context import Caller, Dependencies
 from altostratus.services.leases import uninterrupted
 from altostratus.timeutil import utcnow
 
-__all__ = ["FAILED", "PENDING", "SUCCEEDED", "Executor", "JobHandler", "caller_for"]
+__all__ = [
+    "FAILED",
+    "MAX_ATTEMPTS",
+    "PENDING",
+    "SUCCEEDED",
+    "Executor",
+    "JobHandler",
+    "caller_for",
+    "is_transient",
+]
 
 log = logging.getLogger(__name__)
 
-#: CloudStack's ``jobstatus`` values.
-PENDING, SUCCEEDED, FAILED = 0, 1, 2
+#: CloudStack's ``jobstatus`` values besides ``PENDING`` (0).
+SUCCEEDED, FAILED = 1, 2
 
 #: A job handler returns the body of the job's result (``{"virtualmachine": {...}}``).
 JobHandler = Callable[[JobRun], Awaitable[dict[str, Any]]]
 
 _INTERNAL = "Internal error executing the job, please contact your system administrator"
 
+#: Claims after which a job that keeps being interrupted is failed instead of retried.
+MAX_ATTEMPTS = 20
+
+#: SQLSTATEs after which the same transaction may simply be tried again.
+_RETRYABLE_STATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock
+
+
+def is_transient(error: DBAPIError) -> bool:
+    """Whether ``error`` says "try again" (connection lost, deadlock), not "this is wrong"."""
+    if error.connection_invalidated or isinstance(error, (OperationalError, InterfaceError)):
+        return True
+    state = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    return state in _RETRYABLE_STATES
+
 
 @dataclass(frozen=True)
 class _Claimed:
     id: int
     uuid: str
+    #: This claim's number: steps and the result are recorded only under it.
+    attempt: int
     kind: str
     user_uuid: str
     payload: dict[str, Any]
@@ -101,6 +126,9 @@ class Executor:
             AsyncJob.status == PENDING,
             AsyncJob.kind.is_not(None),
             or_(AsyncJob.owner.is_(None), AsyncJob.lease_expires < now),
+            # Not one this server still drives: a lease that lapsed while the database
+            # was unreachable must not start the same job a second time here.
+            AsyncJob.id.not_in(list(self._running)),
         )
         claimed: list[_Claimed] = []
         async with self._db.transaction() as session:
@@ -125,6 +153,7 @@ class Executor:
                         _Claimed(
                             id=job.id,
                             uuid=job.uuid,
+                            attempt=job.attempts,
                             kind=job.kind or "",
                             user_uuid=job.user_uuid,
                             payload=orjson.loads(job.payload or "{}"),
@@ -138,12 +167,15 @@ class Executor:
             handler = self._handlers.get(job.kind)
             if handler is None:
                 raise CloudError(f"No handler for jobs of kind {job.kind}")
+            if job.attempt > MAX_ATTEMPTS:
+                raise CloudError(f"The job was given up after {MAX_ATTEMPTS} attempts")
             caller = await self._caller(job.user_uuid)
             run = JobRun(
                 self._db,
                 self._deps,
                 job_id=job.id,
                 job_uuid=job.uuid,
+                attempt=job.attempt,
                 caller=caller,
                 payload=job.payload,
                 progress=job.progress,
@@ -154,7 +186,12 @@ class Executor:
         except CloudError as error:
             body = {"errorcode": error.code, "cserrorcode": error.cs_code, "errortext": str(error)}
             await uninterrupted(self._finish(job, FAILED, 530, body))
-        except DBAPIError:
+        except DBAPIError as error:
+            if not is_transient(error):
+                log.exception("job %s (%s) failed", job.uuid, job.kind)
+                body = {"errorcode": 530, "cserrorcode": 4250, "errortext": _INTERNAL}
+                await uninterrupted(self._finish(job, FAILED, 530, body))
+                return
             # A deadlock, or the database went away mid-step: nothing half-done was
             # committed. Hand the job back to be resumed from its last step; if the
             # database cannot even take that, the lease runs out instead.
@@ -181,6 +218,7 @@ class Executor:
                     .where(
                         AsyncJob.id == job.id,
                         AsyncJob.owner == self.owner,
+                        AsyncJob.attempts == job.attempt,
                         AsyncJob.status == PENDING,
                     )
                     .values(

@@ -25,9 +25,12 @@ from altostratus.services.context import Caller, Dependencies, ServiceContext
 from altostratus.services.leases import uninterrupted
 from altostratus.timeutil import utcnow
 
-__all__ = ["AgentCommandFailed", "JobRun", "LeaseLost"]
+__all__ = ["PENDING", "AgentCommandFailed", "JobRun", "LeaseLost"]
 
 T = TypeVar("T")
+
+#: ``async_jobs.status`` of a job still running (CloudStack's ``jobstatus``).
+PENDING = 0
 
 #: How often a waiting job looks at its command when no in-process signal comes.
 _COMMAND_POLL_SECONDS = 1.0
@@ -52,6 +55,7 @@ class JobRun:
         *,
         job_id: int,
         job_uuid: str,
+        attempt: int,
         caller: Caller,
         payload: dict[str, Any],
         progress: dict[str, Any],
@@ -60,6 +64,7 @@ class JobRun:
         self.deps = deps
         self.job_id = job_id
         self.job_uuid = job_uuid
+        self._attempt = attempt
         self.caller = caller
         #: The handler's arguments, as submitted.
         self.payload = payload
@@ -171,7 +176,8 @@ class JobRun:
             .where(
                 AsyncJob.id == self.job_id,
                 AsyncJob.owner == self.deps.server_id,
-                AsyncJob.status == 0,
+                AsyncJob.attempts == self._attempt,
+                AsyncJob.status == PENDING,
             )
             .values(
                 progress=orjson.dumps(progress).decode(),
