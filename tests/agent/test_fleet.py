@@ -108,3 +108,30 @@ async def test_silent_hosts_go_disconnected_then_down(
     types = [event["type"] for event in events["event"]]
     assert "HOST.DISCONNECTED" in types
     assert "HOST.DOWN" in types
+
+
+async def test_a_host_that_never_heartbeated_goes_disconnected(
+    app: Starlette, api: ApiClient, compute: ComputeWorld
+) -> None:
+    """Registered, then silent: timed from its registration, not left Connecting forever."""
+    runtime: Runtime = app.state.runtime
+    settings = runtime.settings
+    await wait_hosts_up(runtime, compute.host_ids)
+    registered = utcnow() - timedelta(seconds=settings.host_disconnect_after + 1)
+    async with runtime.db.transaction() as session:
+        await session.execute(
+            update(Host)
+            .where(Host.uuid == compute.host_ids[0])
+            .values(
+                url="agent://mute",
+                state="Connecting",
+                state_changed=registered,
+                last_heartbeat=None,
+            )
+        )
+    checked = await HostMonitor(runtime.db, runtime.deps).run_once()
+    assert (checked.disconnected, checked.down) == (1, 0)
+    listed = (await api.ok("listHosts", id=compute.host_ids[0]))["host"][0]
+    assert listed["state"] == "Disconnected"
+    events = await api.ok("listEvents", type="HOST.DISCONNECTED")
+    assert "since it registered" in events["event"][0]["description"]

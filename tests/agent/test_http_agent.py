@@ -16,6 +16,7 @@ from altostratus.agent.core import AgentCore
 from altostratus.agent.drivers.simulator import SimulatorDriver
 from altostratus.agent.host_agent import HostAgent
 from altostratus.agent.link import ManagementLink
+from altostratus.agent.protocol import Answer
 from altostratus.db.models import Host, HostCommand, Zone
 from altostratus.runtime import Runtime
 from altostratus.services import agent_link
@@ -152,21 +153,18 @@ async def test_unknown_token_and_key_are_refused(app: Starlette, compute: Comput
         assert "no cluster" in answer.json()["error"]
 
 
-async def test_unanswered_commands_are_redelivered_and_run_once(
-    app: Starlette, compute: ComputeWorld
-) -> None:
-    runtime: Runtime = app.state.runtime
-    settings = runtime.settings
+async def _host_with_command(runtime: Runtime, zone_uuid: str, name: str) -> tuple[int, str]:
+    """A host (no agent plays it) and one Pending StartVm for it: their ids."""
     async with runtime.db.transaction() as session:
-        token_zone = await session.scalar(select(Zone).where(Zone.uuid == compute.zone_id))
+        token_zone = await session.scalar(select(Zone).where(Zone.uuid == zone_uuid))
         assert token_zone is not None
         host = Host(
-            name="quiet",
+            name=name,
             zone_id=token_zone.id,
             pod_id=(await session.scalar(select(Host.pod_id).limit(1))) or 0,
             cluster_id=(await session.scalar(select(Host.cluster_id).limit(1))) or 0,
             hypervisor="Simulator",
-            url="agent://quiet",
+            url=f"agent://{name}",
         )
         session.add(host)
         await session.flush()
@@ -178,7 +176,15 @@ async def test_unanswered_commands_are_redelivered_and_run_once(
         )
         session.add(command)
         await session.flush()
-        host_id, command_uuid = host.id, command.uuid
+        return host.id, command.uuid
+
+
+async def test_unanswered_commands_are_redelivered_and_run_once(
+    app: Starlette, compute: ComputeWorld
+) -> None:
+    runtime: Runtime = app.state.runtime
+    settings = runtime.settings
+    host_id, command_uuid = await _host_with_command(runtime, compute.zone_id, "quiet")
     only_quiet = Host.id == host_id
     async with runtime.db.transaction() as session:
         first = await agent_link.take_commands(session, settings, only_quiet)
@@ -196,8 +202,87 @@ async def test_unanswered_commands_are_redelivered_and_run_once(
     answers = [await core.execute(delivery) for _, delivery in [*first, *second]]
     assert driver.executed == 1
     async with runtime.db.transaction() as session:
-        assert await agent_link.record_answers(session, answers) == [command_uuid]
+        assert await agent_link.record_answers(session, answers, only_quiet) == [command_uuid]
         row = await session.scalar(select(HostCommand).where(HostCommand.uuid == command_uuid))
         assert row is not None
         assert (row.state, row.deliveries) == ("Done", 2)
         assert row.result == '{"power_state":"PowerOn"}'
+
+
+async def test_an_agent_cannot_answer_another_hosts_commands(
+    app: Starlette, compute: ComputeWorld
+) -> None:
+    runtime: Runtime = app.state.runtime
+    host_a, _ = await _host_with_command(runtime, compute.zone_id, "host-a")
+    host_b, command_b = await _host_with_command(runtime, compute.zone_id, "host-b")
+    forged = Answer(id=command_b, result={"error": "forged"})
+    async with runtime.db.transaction() as session:
+        assert await agent_link.record_answers(session, [forged], Host.id == host_a) == []
+    async with runtime.db.transaction() as session:
+        row = await session.scalar(select(HostCommand).where(HostCommand.uuid == command_b))
+        assert row is not None
+        assert (row.state, row.result) == ("Pending", None)
+        assert await agent_link.record_answers(session, [forged], Host.id == host_b) == [command_b]
+
+
+async def test_concurrent_takes_hand_a_command_out_once(
+    app: Starlette, compute: ComputeWorld
+) -> None:
+    """Two servers' long polls see the same Pending command; only one may deliver it.
+
+    The first take stays uncommitted a moment, so the second reads the command as
+    Pending and then waits for its row (PostgreSQL); SQLite runs them one at a time.
+    """
+    runtime: Runtime = app.state.runtime
+    host_id, command_uuid = await _host_with_command(runtime, compute.zone_id, "busy")
+    mine = Host.id == host_id
+    first_took = asyncio.Event()
+
+    async def first() -> list[str]:
+        async with runtime.db.transaction() as session:
+            taken = await agent_link.take_commands(session, runtime.settings, mine)
+            first_took.set()
+            await asyncio.sleep(0.3)
+        return [delivery.id for _, delivery in taken]
+
+    async def second() -> list[str]:
+        await first_took.wait()
+        async with runtime.db.transaction() as session:
+            taken = await agent_link.take_commands(session, runtime.settings, mine)
+        return [delivery.id for _, delivery in taken]
+
+    assert await asyncio.gather(first(), second()) == [[command_uuid], []]
+    async with runtime.db.transaction(write=False) as session:
+        deliveries = await session.scalar(
+            select(HostCommand.deliveries).where(HostCommand.uuid == command_uuid)
+        )
+    assert deliveries == 1
+
+
+async def test_heartbeat_reply_tells_the_hosts_stored_state(
+    app: Starlette, compute: ComputeWorld
+) -> None:
+    runtime: Runtime = app.state.runtime
+    token = await _token(runtime, compute.zone_id)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=UP) as client:
+        facts = {
+            "name": "beating",
+            "hypervisor": "Simulator",
+            "cpu_number": 1,
+            "cpu_speed": 1000,
+            "memory_mb": 1024,
+        }
+        answer = await client.post("/agent/v1/register", json={"token": token, "facts": facts})
+        assert answer.status_code == 200, answer.text
+        registered = answer.json()
+        headers = {"x-alto-host": registered["host_id"], "x-alto-key": registered["key"]}
+        beat = await client.post("/agent/v1/heartbeat", json={"power_states": {}}, headers=headers)
+    async with runtime.db.transaction(write=False) as session:
+        row = (
+            await session.execute(
+                select(Host.state, Host.resource_state).where(Host.uuid == registered["host_id"])
+            )
+        ).one()
+    assert beat.json() == {"state": row.state, "resource_state": row.resource_state}
+    assert row.state == "Up"

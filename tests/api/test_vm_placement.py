@@ -161,15 +161,17 @@ async def test_concurrent_deploys_never_overcommit(
 
 
 async def _reconciled(
-    app: Starlette, host_id: int, vm_uuid: str, reported: dict[str, str]
+    app: Starlette, host_id: int, vm_uuid: str, *reports: dict[str, str]
 ) -> tuple[VirtualMachine, tuple[int, int], list[str]]:
-    """Reconcile, and read the outcome in the same transaction: the simulator's own
-    heartbeats reconcile this host too, and must not change it before it is read.
+    """Reconcile ``reports`` in a row, and read the outcome in the same transaction: the
+    simulator's own heartbeats reconcile this host too, and must not change it before it
+    is read.
     """
     async with app.state.runtime.db.transaction() as session:
         # As a heartbeat does: the host's row first, then its VMs (no deadlock with it).
         await session.execute(select(Host.id).where(Host.id == host_id).with_for_update())
-        await reconcile_power_states(session, host_id, reported)
+        for reported in reports:
+            await reconcile_power_states(session, host_id, reported)
         vm = await session.scalar(select(VirtualMachine).where(VirtualMachine.uuid == vm_uuid))
         host = await session.get_one(Host, host_id)
         events = list(
@@ -190,10 +192,9 @@ async def test_power_state_reconciliation(
     row = await vm_row(app, vm["id"])
     host_id = row.host_id
     assert host_id is not None
-    # The agent reports the VM off: it was stopped behind the cloud's back.
-    stopped, room, events = await _reconciled(
-        app, host_id, vm["id"], {row.instance_name: "PowerOff"}
-    )
+    # The agent reports the VM off twice in a row: it was stopped behind the cloud's back.
+    off = {row.instance_name: "PowerOff"}
+    stopped, room, events = await _reconciled(app, host_id, vm["id"], off, off)
     assert (stopped.state, stopped.host_id, stopped.power_state) == ("Stopped", None, "PowerOff")
     assert room == (0, 0)
     assert len(events) == 1
@@ -206,7 +207,7 @@ async def test_power_state_reconciliation(
     assert room == (500, 512)
     assert "started out of band" in events[-1]
     # Missing from the report counts as off.
-    missing, room, _ = await _reconciled(app, host_id, vm["id"], {})
+    missing, room, _ = await _reconciled(app, host_id, vm["id"], {}, {})
     assert (missing.state, missing.power_state, room) == ("Stopped", "PowerReportMissing", (0, 0))
 
 
@@ -223,3 +224,80 @@ async def test_vms_in_a_job_are_left_alone(
     stopping, room, events = await _reconciled(app, row.host_id, vm["id"], {})
     assert (stopping.state, stopping.host_id, room) == ("Stopping", row.host_id, (500, 512))
     assert events == []
+
+
+async def test_one_report_without_the_vm_does_not_stop_it(
+    app: Starlette, clients: Clients, world: ComputeWorld
+) -> None:
+    """A report captured before a start completed lacks the VM: only two in a row count.
+
+    The stale report only records the power state; a report with the VM clears it, and
+    a start records ``PowerOn`` over a "missing" mark left from before it.
+    """
+    vm = await deploy(clients.alice, world)
+    row = await vm_row(app, vm["id"])
+    host_id = row.host_id
+    assert host_id is not None
+    on = {row.instance_name: "PowerOn"}
+    stale, room, events = await _reconciled(app, host_id, vm["id"], {})
+    assert (stale.state, stale.host_id, stale.power_state) == (
+        "Running",
+        host_id,
+        "PowerReportMissing",
+    )
+    assert (room, events) == ((500, 512), [])
+    # A report with the VM clears the mark: the next stale one is again only a first.
+    again, room, events = await _reconciled(app, host_id, vm["id"], on, {})
+    assert (again.state, again.power_state, room, events) == (
+        "Running",
+        "PowerReportMissing",
+        (500, 512),
+        [],
+    )
+
+    await run_job(clients.alice, "stopVirtualMachine", id=vm["id"])
+    async with app.state.runtime.db.transaction() as session:
+        await session.execute(
+            update(VirtualMachine)
+            .where(VirtualMachine.id == row.id)
+            .values(power_state="PowerReportMissing")
+        )
+    await run_job(clients.alice, "startVirtualMachine", id=vm["id"])
+    started = await vm_row(app, vm["id"])
+    assert (started.state, started.power_state) == ("Running", "PowerOn")
+    assert started.host_id is not None
+    fresh, room, events = await _reconciled(app, started.host_id, vm["id"], {})
+    assert (fresh.state, fresh.power_state) == ("Running", "PowerReportMissing")
+    assert room == (500, 512)
+    assert events == []
+
+
+async def test_out_of_band_start_does_not_overwrite_a_concurrent_start(
+    app: Starlette, clients: Clients, world: ComputeWorld
+) -> None:
+    """The heartbeat read the VM Stopped, a start request moved it on meanwhile: the
+    conditional UPDATE leaves it (and its capacity) to the start."""
+    started = await deploy(clients.alice, world)
+    row = await vm_row(app, started["id"])
+    host_id = row.host_id
+    assert host_id is not None
+    await run_job(clients.alice, "stopVirtualMachine", id=started["id"])
+    async with app.state.runtime.db.transaction() as session:
+        await session.execute(select(Host.id).where(Host.id == host_id).with_for_update())
+        stale = await session.scalar(
+            select(VirtualMachine).where(VirtualMachine.uuid == started["id"])
+        )
+        assert stale is not None
+        assert stale.state == "Stopped"
+        # What a concurrent transaction commits after the heartbeat read the row.
+        await session.execute(
+            update(VirtualMachine)
+            .where(VirtualMachine.id == row.id)
+            .values(state="Starting")
+            .execution_options(synchronize_session=False)
+        )
+        await reconcile_power_states(session, host_id, {row.instance_name: "PowerOn"})
+        host = await session.get_one(Host, host_id)
+        room = (host.cpu_allocated_mhz, host.memory_allocated_mb)
+    assert (await vm_row(app, started["id"])).state == "Starting"
+    assert room == (0, 0), "no capacity held for an out-of-band start that did not happen"

@@ -14,15 +14,31 @@ import orjson
 import pytest
 from libcloud.compute.providers import Provider, get_driver
 from libcloud.compute.types import NodeState
-from sqlalchemy import select
+from sqlalchemy import select, update
 from starlette.applications import Starlette
 
-from altostratus.db.models import Account, Event, HostCommand, Nic, ResourceLimit, Volume
+from altostratus.agent.drivers.base import DriverError
+from altostratus.agent.drivers.simulator import SimulatorDriver
+from altostratus.db.models import (
+    Account,
+    Event,
+    Host,
+    HostCommand,
+    Nic,
+    ResourceLimit,
+    Template,
+    VirtualMachine,
+    Volume,
+)
+from altostratus.services import jobs, vm_lifecycle
+from altostratus.services.hosts import system_context
+from altostratus.timeutil import utcnow
 from tests.api.vm_support import allocations, deploy, deploy_args, hosts_up, vm_row
 from tests.conftest import Clients
 from tests.support.client import ApiClient
 from tests.support.compute_world import ComputeWorld
 from tests.support.jobs import FAILED, SUCCEEDED, run_job, wait_job
+from tests.support.world import Identity
 
 SMALL = (500, 512)
 
@@ -428,3 +444,149 @@ async def test_admin_expunges_a_running_vm_at_once(
     assert kinds == ["StartVm", "StopVm", "DestroyVm"]
     assert data is not None
     assert (data.vm_id, data.removed) == (None, None), "the data disk survives, detached"
+
+
+async def test_expunge_after_the_last_host_was_deleted(
+    app: Starlette, clients: Clients, world: ComputeWorld
+) -> None:
+    """Nothing is left to delete on a removed host: the expunge runs in the database only
+    (a command for it would never be delivered, and the VM could never be expunged)."""
+    vm = await deploy(clients.alice, world)
+    await run_job(clients.alice, "destroyVirtualMachine", id=vm["id"])
+    row = await vm_row(app, vm["id"])
+    assert row.last_host_id is not None
+    async with app.state.runtime.db.transaction() as session:
+        await session.execute(
+            update(Host).where(Host.id == row.last_host_id).values(removed=utcnow())
+        )
+    answer = await clients.admin.ok("expungeVirtualMachine", id=vm["id"])
+    job = await wait_job(clients.admin, answer["jobid"], within=10)
+    assert job["jobstatus"] == SUCCEEDED, job
+    assert (await vm_row(app, vm["id"])).removed is not None
+    async with app.state.runtime.db.transaction(write=False) as session:
+        kinds = list(await session.scalars(select(HostCommand.kind)))
+    assert "DestroyVm" not in kinds
+
+
+async def test_an_unexpected_error_after_placement_gives_the_capacity_back(
+    app: Starlette, clients: Clients, world: ComputeWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not only CloudErrors compensate: the VM must not stay Starting, holding capacity."""
+
+    async def broken(*_: object) -> None:
+        raise AssertionError("a bug after the host started the VM")
+
+    monkeypatch.setattr(vm_lifecycle, "mark_running", broken)
+    answer = await clients.alice.ok("deployVirtualMachine", **deploy_args(world))
+    job = await wait_job(clients.alice, answer["jobid"])
+    assert (job["jobstatus"], job["jobresult"]["errorcode"]) == (FAILED, 530)
+    row = await vm_row(app, answer["id"])
+    assert (row.state, row.host_id) == ("Error", None)
+    assert set((await allocations(app)).values()) == {(0, 0)}
+    destroyed = await run_job(clients.alice, "destroyVirtualMachine", id=answer["id"])
+    assert destroyed["virtualmachine"]["state"] == "Destroyed"
+
+
+async def test_job_steps_do_not_overwrite_a_concurrent_change(
+    app: Starlette, clients: Clients, world: ComputeWorld
+) -> None:
+    """A step finding the VM no longer in the state it expects leaves it (and capacity)."""
+    vm = await deploy(clients.alice, world, startvm=False)
+    host = await vm_row(app, vm["id"])
+    async with app.state.runtime.db.transaction() as session:
+        host_id = await session.scalar(select(Host.id).where(Host.uuid == world.host_ids[0]))
+        assert host_id is not None
+        ctx = await system_context(session, app.state.runtime.deps)
+        await vm_lifecycle.mark_running(ctx, vm["id"], host_id)
+        await vm_lifecycle.start_failed(ctx, vm["id"], host_id, "Error", "late answer")
+        await vm_lifecycle.expunge_failed(ctx, vm["id"], "late answer")
+    row = await vm_row(app, vm["id"])
+    assert (row.state, row.host_id, row.power_state) == ("Stopped", None, host.power_state)
+    assert set((await allocations(app)).values()) == {(0, 0)}
+
+
+async def _private_template(app: Starlette, world: ComputeWorld, owner: Identity) -> str:
+    """A Ready, non-public copy of the world's template owned by ``owner``; its UUID."""
+    async with app.state.runtime.db.transaction() as session:
+        base = await session.scalar(select(Template).where(Template.uuid == world.template_id))
+        account = await session.scalar(select(Account).where(Account.uuid == owner.account_id))
+        assert base is not None
+        assert account is not None
+        template = Template(
+            name=f"{owner.account}-private",
+            display_text="Private",
+            url=base.url,
+            format=base.format,
+            hypervisor=base.hypervisor,
+            os_type_id=base.os_type_id,
+            zone_id=base.zone_id,
+            account_id=account.id,
+            domain_id=account.domain_id,
+            is_public=False,
+            size=base.size,
+        )
+        session.add(template)
+        await session.flush()
+        return template.uuid
+
+
+async def test_deploy_checks_what_the_owner_may_use(
+    app: Starlette, clients: Clients, world: ComputeWorld, identities: dict[str, Identity]
+) -> None:
+    """An admin deploying for alice cannot hand her bob's private template."""
+    alice, bob = identities["alice"], identities["bob"]
+    template = await _private_template(app, world, bob)
+    text = await clients.admin.fails(
+        "deployVirtualMachine",
+        431,
+        **deploy_args(
+            world, templateid=template, account="alice", domainid=alice.domain_id, startvm=False
+        ),
+    )
+    assert "templateid" in text
+    vm = await deploy(
+        clients.admin,
+        world,
+        templateid=template,
+        account="bob",
+        domainid=bob.domain_id,
+        startvm=False,
+    )
+    assert (vm["account"], vm["templateid"]) == ("bob", template)
+
+
+async def test_only_the_job_owning_a_stop_undoes_it(
+    app: Starlette, clients: Clients, world: ComputeWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A user's stop whose agent fails puts the VM back to Running; a maintenance stop
+    that found the VM Stopping (the user's stop) and fails leaves it to the user's job,
+    which may still stop it: it must not flip back to Running."""
+
+    async def refuse(*_: object) -> None:
+        raise DriverError("the hypervisor is busy")
+
+    vm = await deploy(clients.alice, world)
+    monkeypatch.setattr(SimulatorDriver, "stop_vm", refuse)
+    answer = await clients.alice.ok("stopVirtualMachine", id=vm["id"])
+    assert (await wait_job(clients.alice, answer["jobid"]))["jobstatus"] == FAILED
+    assert (await vm_row(app, vm["id"])).state == "Running"
+
+    row = await vm_row(app, vm["id"])
+    async with app.state.runtime.db.transaction() as session:
+        # As if a user's stop request had just moved it; host maintenance then stops it too.
+        await session.execute(
+            update(VirtualMachine).where(VirtualMachine.id == row.id).values(state="Stopping")
+        )
+        ctx = await system_context(session, app.state.runtime.deps)
+        job = await jobs.submit(
+            ctx,
+            command="stopVirtualMachine",
+            kind="stopVirtualMachine",
+            payload={"id": vm["id"], "forced": False},
+            instance_type="VirtualMachine",
+            instance_uuid=vm["id"],
+        )
+        job_uuid = job.uuid
+    app.state.runtime.deps.signals.jobs_submitted()
+    assert (await wait_job(clients.admin, job_uuid))["jobstatus"] == FAILED
+    assert (await vm_row(app, vm["id"])).state == "Stopping"

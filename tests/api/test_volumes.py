@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from starlette.applications import Starlette
 
-from altostratus.db.models import HostCommand
+from altostratus.db.models import Host, HostCommand, Volume
+from altostratus.timeutil import utcnow
 from tests.api.vm_support import deploy, hosts_up
 from tests.conftest import Clients
 from tests.support.client import ApiClient
@@ -324,3 +326,63 @@ async def test_list_volumes_filters(
     page = await api.ok("listVolumes", listall=True, page=1, pagesize=2)
     assert page["count"] == 3
     assert len(page["volume"]) == 2
+
+
+async def test_concurrent_attachments_accept_one(
+    app: Starlette, clients: Clients, compute: ComputeWorld
+) -> None:
+    """One volume into two VMs, or two volumes into one slot, at the same moment: one wins."""
+    await hosts_up(app, compute)
+    alice = clients.alice
+    first_vm = await deploy(alice, compute, startvm=False)
+    second_vm = await deploy(alice, compute, startvm=False)
+    shared = await create_volume(alice, compute, "shared")
+    answers = await asyncio.gather(
+        alice.call("attachVolume", id=shared["id"], virtualmachineid=first_vm["id"]),
+        alice.call("attachVolume", id=shared["id"], virtualmachineid=second_vm["id"]),
+    )
+    assert sorted(answer.status for answer in answers) == [200, 431]
+    accepted = [answer for answer in answers if answer.status == 200]
+    left = await create_volume(alice, compute, "left")
+    right = await create_volume(alice, compute, "right")
+    answers = await asyncio.gather(
+        *(
+            alice.call("attachVolume", id=volume["id"], virtualmachineid=first_vm["id"], deviceid=2)
+            for volume in (left, right)
+        )
+    )
+    assert sorted(answer.status for answer in answers) == [200, 431]
+    for answer in [*accepted, *answers]:
+        if answer.status == 200:
+            await wait_job(alice, answer.body["jobid"])
+    async with app.state.runtime.db.transaction(write=False) as session:
+        attached = list(
+            await session.execute(
+                select(Volume.name, Volume.vm_id, Volume.device_id).where(
+                    Volume.type == "DATADISK", Volume.vm_id.is_not(None)
+                )
+            )
+        )
+    assert len(attached) == 2  # "shared" once, and one of "left"/"right" in slot 2
+    assert len({(row.vm_id, row.device_id) for row in attached}) == 2
+
+
+async def test_a_volume_on_a_removed_host_needs_nothing_from_a_host(
+    app: Starlette, clients: Clients, compute: ComputeWorld
+) -> None:
+    """No command is queued for a removed host: it would never be delivered."""
+    runtime = app.state.runtime
+    alice = clients.alice
+    volume = await create_volume(alice, compute)
+    async with runtime.db.transaction() as session:
+        host = await session.scalar(select(Host).where(Host.uuid == compute.host_ids[0]))
+        assert host is not None
+        host.removed = utcnow()
+        await session.execute(
+            update(Volume).where(Volume.uuid == volume["id"]).values(host_id=host.id, state="Ready")
+        )
+    taken = (await run_job(alice, "createSnapshot", volumeid=volume["id"]))["snapshot"]
+    assert taken["state"] == "BackedUp"
+    assert await host_commands(app, "CreateSnapshot") == []
+    assert (await alice.ok("deleteVolume", id=volume["id"])) == {"success": "true"}
+    assert await host_commands(app, "DeleteVolume") == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import insert, select, update
 
@@ -228,3 +230,41 @@ async def test_affinity_pins_the_host_of_the_groups_other_vms(fleet_db: FleetDb)
     await _vm_on(fleet_db, hosts[1], group, "second")
     text = await refused(fleet_db, small(fleet_db, affinity_group_ids=(group,), vm_id=stopped))
     assert "host affinity of together" in text
+
+
+async def test_concurrent_placements_of_one_anti_affinity_group_stay_apart(
+    fleet_db: FleetDb,
+) -> None:
+    """The second placement reads the group only once the first VM holds its host.
+
+    One host with room for both: without the group lock, the second placement reads
+    the members before the first commits, waits for the host row, then takes it too.
+    """
+    [host] = await add_hosts(fleet_db.db, fleet_db.fleet, [HostSpec()])
+    group = await _group(fleet_db, "apart", ANTI_AFFINITY)
+    first_vm = await _vm_on(fleet_db, None, group, "one")
+    second_vm = await _vm_on(fleet_db, None, group, "two")
+    first_placed = asyncio.Event()
+
+    async def place_first() -> int:
+        async with fleet_db.db.transaction() as session:
+            chosen = await place(
+                session, SPREAD, small(fleet_db, affinity_group_ids=(group,), vm_id=first_vm)
+            )
+            await session.execute(
+                update(VirtualMachine)
+                .where(VirtualMachine.id == first_vm)
+                .values(host_id=chosen, state="Starting")
+            )
+            first_placed.set()
+            await asyncio.sleep(0.3)  # the second placement runs meanwhile
+            return chosen
+
+    async def place_second() -> str:
+        await first_placed.wait()
+        second = small(fleet_db, affinity_group_ids=(group,), vm_id=second_vm)
+        return await refused(fleet_db, second)
+
+    chosen, text = await asyncio.gather(place_first(), place_second())
+    assert chosen == host
+    assert "anti-affinity peers" in text

@@ -238,7 +238,7 @@ class SimulatorFleet:
 
     async def _record(self, answers: list[Answer]) -> list[str]:
         async with self._db.transaction() as session:
-            return await agent_link.record_answers(session, answers)
+            return await agent_link.record_answers(session, answers, simulated_hosts())
 
 
 def _latency(details: str | None) -> float:

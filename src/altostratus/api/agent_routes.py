@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -30,7 +31,6 @@ from altostratus.agent.protocol import (
     Registration,
 )
 from altostratus.db.models import Host
-from altostratus.db.models.hosts import HostState
 from altostratus.errors import CloudError
 from altostratus.runtime import Runtime
 from altostratus.services import agent_link
@@ -90,7 +90,12 @@ async def heartbeat(request: Request, runtime: Runtime) -> HeartbeatReply:
         await agent_link.heartbeat(
             session, runtime.deps, Host.id == host.id, {host.id: report.power_states}
         )
-        return HeartbeatReply(state=HostState.UP, resource_state=host.resource_state)
+        # The state as stored once the heartbeat is recorded, not an assumed Up: the
+        # agent acts on what the database says.
+        row = (
+            await session.execute(select(Host.state, Host.resource_state).where(Host.id == host.id))
+        ).one()
+        return HeartbeatReply(state=row.state, resource_state=row.resource_state)
 
 
 async def commands(request: Request, runtime: Runtime) -> ExchangeReply:
@@ -99,7 +104,9 @@ async def commands(request: Request, runtime: Runtime) -> ExchangeReply:
         host = await _host(request, session)
     if exchange.answers:
         async with runtime.db.transaction() as session:
-            finished = await agent_link.record_answers(session, exchange.answers)
+            finished = await agent_link.record_answers(
+                session, exchange.answers, Host.id == host.id
+            )
         runtime.deps.signals.commands_finished(finished)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + min(max(exchange.wait, 0.0), _LONGEST_WAIT)

@@ -282,41 +282,61 @@ async def take_commands(
 
     ``hosts`` is a condition on ``Host`` (one host for an HTTP agent, every simulated
     host for the fleet). Oldest first, so an agent runs a VM's commands in order.
+
+    Only the rows this ``UPDATE`` itself marked are returned (``RETURNING``): another
+    server's long poll may take some of the same candidates at the same moment, and a
+    command must be handed out once, not once per server that saw it deliverable.
     """
-    rows = list(
-        await session.scalars(
-            select(HostCommand)
-            .join(Host, Host.id == HostCommand.host_id)
-            .where(hosts, _deliverable(settings))
-            .order_by(HostCommand.id)
-            .limit(limit)
-        )
+    candidates = (
+        select(HostCommand.id)
+        .join(Host, Host.id == HostCommand.host_id)
+        .where(hosts, _deliverable(settings))
+        .order_by(HostCommand.id)
+        .limit(limit)
     )
-    if not rows:
+    candidate_ids = list(await session.scalars(candidates))
+    if not candidate_ids:
         return []
-    now = utcnow()
-    await session.execute(
+    taken = await session.execute(
         update(HostCommand)
-        .where(HostCommand.id.in_([row.id for row in rows]), _deliverable(settings))
-        .values(state=CommandState.SENT, sent=now, deliveries=HostCommand.deliveries + 1)
+        .where(HostCommand.id.in_(candidate_ids), _deliverable(settings))
+        .values(state=CommandState.SENT, sent=utcnow(), deliveries=HostCommand.deliveries + 1)
+        .returning(
+            HostCommand.id,
+            HostCommand.host_id,
+            HostCommand.uuid,
+            HostCommand.kind,
+            HostCommand.payload,
+        )
         .execution_options(synchronize_session=False)
     )
+    rows = sorted(taken.all(), key=lambda row: row.id)  # RETURNING has no defined order
     return [
         (row.host_id, Delivery(id=row.uuid, kind=row.kind, payload=orjson.loads(row.payload)))
         for row in rows
     ]
 
 
-async def record_answers(session: AsyncSession, answers: Iterable[Answer]) -> list[str]:
-    """Store agents' answers; the ids of the commands they finished (late answers to a
-    command already cancelled or answered are ignored)."""
+async def record_answers(
+    session: AsyncSession, answers: Iterable[Answer], hosts: ColumnElement[bool]
+) -> list[str]:
+    """Store agents' answers; the ids of the commands they finished.
+
+    ``hosts`` is a condition on ``Host`` naming the hosts the caller speaks for (the
+    authenticated agent's host, or the fleet's simulated hosts): an answer to another
+    host's command is ignored, so one host's key cannot finish (or forge the result of)
+    another host's commands. Late answers to a command already cancelled or answered
+    are ignored too.
+    """
     finished: list[str] = []
     now = utcnow()
+    speaker = select(Host.id).where(hosts)
     for answer in answers:
         done = await session.execute(
             update(HostCommand)
             .where(
                 HostCommand.uuid == answer.id,
+                HostCommand.host_id.in_(speaker),
                 HostCommand.state.in_([CommandState.PENDING, CommandState.SENT]),
             )
             .values(

@@ -2,8 +2,10 @@
 
 It runs under the ``host-monitor`` lease, so one server of the region decides. A host
 is Disconnected after ``host_disconnect_after`` seconds without a heartbeat and Down
-after ``host_down_after``; each change is an event. It never restarts VMs: that needs
-the host proven dead or fenced (DESIGN.md, "High availability inside a region").
+after ``host_down_after``; each change is an event. A host that registered but never
+sent a heartbeat is timed from when it entered its state (else its creation). It never
+restarts VMs: that needs the host proven dead or fenced (DESIGN.md, "High availability
+inside a region").
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.exc import DBAPIError
 
 from altostratus.db.engine import Database
@@ -35,6 +37,16 @@ _SILENT_FOR = (
     ((HostState.UP, HostState.CONNECTING), HostState.DISCONNECTED, "HOST.DISCONNECTED"),
     ((HostState.DISCONNECTED, HostState.UP, HostState.CONNECTING), HostState.DOWN, "HOST.DOWN"),
 )
+
+
+def _last_heard() -> ColumnElement[datetime]:
+    """When the host last gave a sign of life: its last heartbeat, else when it entered
+    its state (registration), else its creation.
+
+    Without the fallbacks a host that registered but never heartbeated would stay
+    Connecting forever.
+    """
+    return func.coalesce(Host.last_heartbeat, Host.state_changed, Host.created)
 
 
 @dataclass(frozen=True)
@@ -89,12 +101,13 @@ class HostMonitor:
                         .where(
                             Host.removed.is_(None),
                             Host.state.in_(sources),
-                            Host.last_heartbeat.is_not(None),
-                            Host.last_heartbeat < silent_since,
+                            _last_heard() < silent_since,
                         )
                         .execution_options(populate_existing=True)
                     )
                 )
+                # Count the hosts actually moved: a heartbeat may win the race for one.
+                moved_count = 0
                 for host in hosts:
                     moved = await session.execute(
                         update(Host)
@@ -103,12 +116,20 @@ class HostMonitor:
                         .execution_options(synchronize_session=False)
                     )
                     if moved.rowcount:  # type: ignore[attr-defined]
+                        moved_count += 1
                         await host_event(
                             await system_context(session, self._deps),
                             host,
                             event_type,
-                            f"Host {host.name} is {target}: no heartbeat since "
-                            f"{host.last_heartbeat:%Y-%m-%d %H:%M:%S}",
+                            f"Host {host.name} is {target}: {_silence(host)}",
                         )
-                changed.append(len(hosts))
+                changed.append(moved_count)
         return Checked(disconnected=changed[0], down=changed[1])
+
+
+def _silence(host: Host) -> str:
+    """Since when the host has been silent, for the event text."""
+    if host.last_heartbeat is not None:
+        return f"no heartbeat since {host.last_heartbeat:%Y-%m-%d %H:%M:%S}"
+    since = host.state_changed or host.created
+    return f"no heartbeat since it registered ({since:%Y-%m-%d %H:%M:%S})"

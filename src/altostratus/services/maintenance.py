@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from altostratus.db.models import AsyncJob
 from altostratus.db.models.compute import VmState
 from altostratus.db.models.hosts import ResourceState
+from altostratus.jobs.executor import PENDING
 from altostratus.services import jobs
 from altostratus.services.context import ServiceContext
 from altostratus.services.hosts import ACTIVE_VM_STATES, get_host, host_event, vms_on
@@ -24,8 +25,6 @@ from altostratus.services.hosts import ACTIVE_VM_STATES, get_host, host_event, v
 __all__ = ["Progress", "finish", "progress", "submit_stops"]
 
 STOP_KIND = "stopVirtualMachine"
-#: CloudStack's ``jobstatus`` of a job not finished yet.
-_PENDING = 0
 
 
 async def submit_stops(ctx: ServiceContext, host_uuid: str) -> list[str]:
@@ -68,7 +67,7 @@ async def progress(ctx: ServiceContext, host_uuid: str, job_uuids: list[str]) ->
         select(func.count()).select_from(vms_on(host.id, ACTIVE_VM_STATES).subquery())
     )
     pending = await ctx.session.scalar(
-        select(func.count()).where(AsyncJob.uuid.in_(job_uuids), AsyncJob.status == _PENDING)
+        select(func.count()).where(AsyncJob.uuid.in_(job_uuids), AsyncJob.status == PENDING)
     )
     return Progress(host.resource_state, active or 0, pending or 0)
 

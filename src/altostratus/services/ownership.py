@@ -25,7 +25,16 @@ from altostratus.services.identity_access import (
 )
 from altostratus.services.visibility import owned_rows_filter, subtree_filter
 
-__all__ = ["OwnerScope", "manages", "owned_rows", "owned_scope_filter", "owner_account"]
+__all__ = [
+    "OwnerScope",
+    "listed_owners",
+    "manages",
+    "owned_rows",
+    "owned_scope_filter",
+    "owner_account",
+    "visible_to",
+    "with_owner_joins",
+]
 
 
 def manages(caller: Caller, owner: Account) -> bool:
@@ -123,17 +132,32 @@ async def owned_rows(
     """
     if finding:
         scope = dataclasses.replace(scope, listall=True)
+    return with_owner_joins(model).where(await listed_owners(ctx, scope))
+
+
+def with_owner_joins(model: type[Owned]) -> Select[Owned]:
+    """``select(model)`` joined with its owner's ``Account`` and ``Domain``, for the filters."""
     owned: Any = model
-    visible = await owned_scope_filter(
-        ctx,
-        scope,
-        account_id_column=owned.account_id,
-        account_uuid_column=Account.uuid,
-        domain_path_column=Domain.path,
-    )
     return (
         select(model)
         .join(Account, owned.account_id == Account.id)
         .join(Domain, owned.domain_id == Domain.id)
-        .where(visible)
+    )
+
+
+def visible_to(caller: Caller) -> ColumnElement[bool]:
+    """Rows of ``with_owner_joins`` the caller may see and act on (others are "not found")."""
+    return owned_rows_filter(
+        caller, account_uuid_column=Account.uuid, domain_path_column=Domain.path, listall=True
+    )
+
+
+async def listed_owners(ctx: ServiceContext, scope: OwnerScope) -> ColumnElement[bool]:
+    """Rows of ``with_owner_joins`` a listing with ``scope`` shows."""
+    return await owned_scope_filter(
+        ctx,
+        scope,
+        account_id_column=Account.id,
+        account_uuid_column=Account.uuid,
+        domain_path_column=Domain.path,
     )

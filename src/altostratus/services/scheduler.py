@@ -11,7 +11,9 @@ Every filter is a SQL condition and the weigher is an ``ORDER BY ... LIMIT``, so
 10,000 hosts the database returns the few best ids, never 10,000 rows. The best is then
 reserved with ``capacity.reserve`` (one conditional UPDATE that re-checks room and
 state); if it no longer fits, the next is tried, and the query runs again without the
-full ones. So N concurrent placements into room for M < N VMs reserve exactly M.
+full ones. So N concurrent placements into room for M < N VMs reserve exactly M. Placements of
+VMs sharing an affinity group are serialised by locking the groups' rows before their
+members are read, so the rules hold under concurrency too.
 
 On PostgreSQL the best of those candidates that no concurrent placement is reserving
 (its row is locked until that transaction ends) is taken first (``FOR UPDATE SKIP
@@ -125,10 +127,28 @@ def _constraints(request: PlacementRequest) -> ColumnElement[bool]:
     return and_(true(), *conditions)
 
 
+async def _lock_groups(session: AsyncSession, group_ids: tuple[int, ...]) -> None:
+    """Serialise placements into the same affinity groups (PostgreSQL row locks).
+
+    Two concurrent placements of one anti-affinity group would otherwise both read the
+    members before either VM holds a host, and could land on the same host. Locking the
+    groups' rows (in id order, so two requests never deadlock) makes the second wait
+    until the first commits, then read its VM among the members. SQLite ignores the
+    clause; its write transactions run one at a time already.
+    """
+    await session.execute(
+        select(AffinityGroup.id)
+        .where(AffinityGroup.id.in_(sorted(set(group_ids))))
+        .order_by(AffinityGroup.id)
+        .with_for_update()
+    )
+
+
 async def _affinity_filter(session: AsyncSession, request: PlacementRequest) -> _Filter | None:
     """Where the other members of the VM's groups run decides where it may go."""
     if not request.affinity_group_ids:
         return None
+    await _lock_groups(session, request.affinity_group_ids)
     members = (
         select(AffinityGroup.name, AffinityGroup.type, VirtualMachine.host_id)
         .join(

@@ -16,13 +16,13 @@ from sqlalchemy import select
 
 from altostratus.agent.protocol import CommandKind, SnapshotVolume
 from altostratus.db.models import Snapshot, Volume, Zone
-from altostratus.db.models.compute import SnapshotState, VmState
+from altostratus.db.models.compute import SnapshotState
 from altostratus.errors import InvalidParameter
 from altostratus.services import limits, tags
 from altostratus.services.context import ServiceContext
 from altostratus.services.events import record_event
 from altostratus.services.limits import ResourceType
-from altostratus.services.ownership import OwnerScope
+from altostratus.services.ownership import OwnerScope, listed_owners, visible_to, with_owner_joins
 from altostratus.services.paging import (
     Page,
     PageRequest,
@@ -30,14 +30,7 @@ from altostratus.services.paging import (
     keyword_filter,
     paginate,
 )
-from altostratus.services.volumes import (
-    HostCall,
-    get_volume,
-    listed_owners,
-    owned_rows,
-    tagged,
-    visible_to,
-)
+from altostratus.services.volumes import HostCall, get_volume, host_holding, tagged
 from altostratus.timeutil import utcnow
 
 __all__ = [
@@ -58,7 +51,7 @@ _STAMP = "%Y%m%d%H%M%S"
 async def get_snapshot(ctx: ServiceContext, uuid: str, parameter: str = "id") -> Snapshot:
     """A snapshot the caller may see (not deleted); else 431 naming ``parameter``."""
     snapshot = await ctx.session.scalar(
-        owned_rows(Snapshot).where(
+        with_owner_joins(Snapshot).where(
             Snapshot.uuid == uuid, Snapshot.removed.is_(None), visible_to(ctx.caller)
         )
     )
@@ -107,19 +100,15 @@ async def create_snapshot(ctx: ServiceContext, volume_uuid: str, name: str | Non
     return snapshot
 
 
-def _host_of(volume: Volume) -> int | None:
-    """The host holding the volume's data: its running VM's, else its storage's."""
-    vm = volume.vm
-    if vm is not None and vm.state == VmState.RUNNING and vm.host_id is not None:
-        return vm.host_id
-    return volume.host_id
-
-
 async def snapshot_call(ctx: ServiceContext, uuid: str, kind: CommandKind) -> dict[str, Any] | None:
-    """CreateSnapshot or DeleteSnapshot for the volume's host, if its data lives on one."""
+    """CreateSnapshot or DeleteSnapshot for the volume's host, if its data lives on one.
+
+    A removed host counts as none: its command would never be delivered and the job
+    would only time out.
+    """
     snapshot = await load_snapshot(ctx, uuid)
     volume = snapshot.volume
-    host_id = _host_of(volume)
+    host_id = await host_holding(ctx, volume)
     if host_id is None or (kind is CommandKind.DELETE_SNAPSHOT and snapshot.path is None):
         return None
     command = SnapshotVolume(
@@ -181,7 +170,7 @@ async def list_snapshots(
     page: PageRequest,
 ) -> Page[Snapshot]:
     """Snapshots of the listing's owners; an ``id`` is looked up among all the caller sees."""
-    query = owned_rows(Snapshot).where(
+    query = with_owner_joins(Snapshot).where(
         Snapshot.removed.is_(None),
         await listed_owners(ctx, replace(owner, listall=owner.listall or uuid is not None)),
         equal_if_given((Snapshot.uuid, uuid), (Snapshot.name, name)),

@@ -31,7 +31,7 @@ from altostratus.services.context import Caller, ServiceContext
 from altostratus.services.events import record_event
 from altostratus.services.inventory import find_by_uuid
 from altostratus.services.limits import ResourceType
-from altostratus.services.ownership import OwnerScope
+from altostratus.services.ownership import OwnerScope, listed_owners, with_owner_joins
 from altostratus.services.paging import (
     Page,
     PageRequest,
@@ -40,7 +40,6 @@ from altostratus.services.paging import (
     paginate,
 )
 from altostratus.services.visibility import subtree_filter
-from altostratus.services.volumes import listed_owners, owned_rows
 from altostratus.timeutil import utcnow
 
 __all__ = [
@@ -284,7 +283,7 @@ async def list_templates(
     page: PageRequest,
 ) -> Page[Template]:
     """Templates of the filter ``which``; a zone lists its own and the cross-zone ones."""
-    query = owned_rows(Template).where(
+    query = with_owner_joins(Template).where(
         Template.removed.is_(None),
         _filtered(ctx.caller, which, owner.listall),
         equal_if_given(

@@ -10,6 +10,7 @@ NICs, its security and affinity groups. Placement and the start on a host are th
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from altostratus.db.models import (
     new_uuid,
 )
 from altostratus.db.models.compute import VmState, VolumeType
-from altostratus.db.models.identity import EntityState
+from altostratus.db.models.identity import AccountType, EntityState
 from altostratus.db.models.inventory import AllocationState
 from altostratus.errors import InvalidParameter, PermissionDenied
 from altostratus.services import (
@@ -113,6 +114,30 @@ async def _owner(ctx: ServiceContext, request: DeployRequest) -> Account:
     if owner.state != EntityState.ENABLED:
         raise PermissionDenied(f"Account {owner.name} is {owner.state}: it cannot deploy VMs")
     return owner
+
+
+def _as_owner(ctx: ServiceContext, owner: Account) -> ServiceContext:
+    """The call as the VM's owner sees it, for what the owner may use.
+
+    Templates, offerings and networks are checked against the owner, not the caller:
+    an admin deploying for account X must not hand it account Y's private template.
+    The caller's user stays (no owner's user is needed); only the account-side fields,
+    the ones visibility checks read, change.
+    """
+    if owner.id == ctx.caller.account_id:
+        return ctx
+    caller = dataclasses.replace(
+        ctx.caller,
+        account_id=owner.id,
+        account_uuid=owner.uuid,
+        account_name=owner.name,
+        account_type=AccountType(owner.type),
+        role_type=owner.role.type,
+        domain_id=owner.domain_id,
+        domain_uuid=owner.domain.uuid,
+        domain_path=owner.domain.path,
+    )
+    return dataclasses.replace(ctx, caller=caller)
 
 
 async def _zone(ctx: ServiceContext, zone_uuid: str) -> Zone:
@@ -238,11 +263,12 @@ def _volumes(vm: VirtualMachine, template: Template, disks: _Disks) -> list[Volu
 async def deploy_vm(ctx: ServiceContext, request: DeployRequest) -> Deployed:
     """Check the request and record the VM: ``Starting`` if it is to start, else ``Stopped``."""
     owner = await _owner(ctx, request)
+    as_owner = _as_owner(ctx, owner)
     zone = await _zone(ctx, request.zone_uuid)
-    offering = await offerings.get_service_offering(ctx, request.service_offering_uuid)
-    template = await templates.get_launchable_template(ctx, request.template_uuid, zone.id)
+    offering = await offerings.get_service_offering(as_owner, request.service_offering_uuid)
+    template = await templates.get_launchable_template(as_owner, request.template_uuid, zone.id)
     pinned = await _pinned_host(ctx, request, zone)
-    disks = await _disks(ctx, request, template)
+    disks = await _disks(as_owner, request, template)
     if request.keypair is not None:
         await keypairs.get_keypair(ctx, request.keypair, owner.id)
     uuid = new_uuid()
@@ -254,7 +280,7 @@ async def deploy_vm(ctx: ServiceContext, request: DeployRequest) -> Deployed:
     groups = await security_groups.groups_for_deploy(
         ctx, owner.id, list(request.security_group_uuids), list(request.security_group_names)
     )
-    chosen_networks = await _networks(ctx, request, zone)
+    chosen_networks = await _networks(as_owner, request, zone)
     await _check_limits(ctx, owner, offering, disks)
 
     vm = VirtualMachine(

@@ -9,12 +9,14 @@ holds) back in a consistent state before the error fails the job.
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from altostratus.agent.protocol import CommandKind, DestroyVm, RebootVm, StopVm
-from altostratus.db.models import Volume
+from altostratus.db.models import Host, Volume
 from altostratus.db.models.compute import VmState, VolumeType
 from altostratus.errors import CloudError, InvalidParameter, ResourceUnavailable
-from altostratus.jobs.run import AgentCommandFailed, JobRun
+from altostratus.jobs.executor import is_transient
+from altostratus.jobs.run import AgentCommandFailed, JobRun, LeaseLost
 from altostratus.services import vm_lifecycle as lifecycle
 from altostratus.services.context import ServiceContext
 from altostratus.services.vms import vm_by_uuid
@@ -28,11 +30,19 @@ _HOST_FAILURES = (AgentCommandFailed, ResourceUnavailable)
 async def start(
     run: JobRun, vm_uuid: str, *, pinned_host_id: int | None, failure_state: str
 ) -> None:
-    """Place a Starting VM and start it there; on failure it ends ``failure_state``."""
+    """Place a Starting VM and start it there; on failure it ends ``failure_state``.
+
+    Any failure compensates, not only a CloudError: an unexpected error (a bug, a
+    DataError) after ``place`` reserved capacity would otherwise leave the VM Starting
+    for ever, holding capacity, and impossible to destroy. Errors after which the job
+    goes on (``_resumed_later``) are the exception.
+    """
     try:
         placed = await run.step("place", lambda ctx: lifecycle.place(ctx, vm_uuid, pinned_host_id))
-    except CloudError as error:
-        reason = error.text
+    except Exception as error:
+        if _resumed_later(error):
+            raise
+        reason = _reason(error)
         await run.step(
             "not placed",
             lambda ctx: lifecycle.start_failed(ctx, vm_uuid, None, failure_state, reason),
@@ -41,21 +51,47 @@ async def start(
     host_id: int = placed["host_id"]
     try:
         await run.host_command("start", host_id, CommandKind.START_VM, placed["command"])
-    except _HOST_FAILURES as error:
-        reason = error.text
+        await run.step("started", lambda ctx: lifecycle.mark_running(ctx, vm_uuid, host_id))
+    except Exception as error:
+        if _resumed_later(error):
+            raise
+        reason = _reason(error)
         await run.step(
             "start failed",
             lambda ctx: lifecycle.start_failed(ctx, vm_uuid, host_id, failure_state, reason),
         )
         raise
-    await run.step("started", lambda ctx: lifecycle.mark_running(ctx, vm_uuid, host_id))
 
 
-async def stop(run: JobRun, vm_uuid: str, *, forced: bool) -> None:
-    """Stop the VM on its host; ``forced`` marks it Stopped even if the agent fails."""
-    host_id = await run.step("stopping", lambda ctx: lifecycle.to_stopping(ctx, vm_uuid))
-    if host_id is None:
+def _resumed_later(error: Exception) -> bool:
+    """Whether the job goes on after ``error``, so compensating now would be wrong.
+
+    ``LeaseLost``: another server owns the job now. A transient database error (a
+    deadlock, a lost connection): the executor resumes the job from its last step.
+    """
+    return isinstance(error, LeaseLost) or (isinstance(error, DBAPIError) and is_transient(error))
+
+
+def _reason(error: Exception) -> str:
+    """What the VM's event says went wrong: the cloud's text, or the unexpected error."""
+    if isinstance(error, CloudError):
+        return error.text
+    return f"internal error ({type(error).__name__})"
+
+
+async def stop(run: JobRun, vm_uuid: str, *, forced: bool, requested: bool) -> None:
+    """Stop the VM on its host; ``forced`` marks it Stopped even if the agent fails.
+
+    ``requested``: the job's request moved the VM to Stopping (stopVirtualMachine,
+    destroyVirtualMachine), so this job owns the stop; host maintenance's jobs do not
+    say so. A job that does not own the stop leaves the VM alone when its agent fails.
+    """
+    stopping = await run.step(
+        "stopping", lambda ctx: lifecycle.to_stopping(ctx, vm_uuid, requested)
+    )
+    if stopping is None:
         return
+    host_id: int = stopping["host_id"]
     instance_name = await run.read(lambda ctx: _instance_name(ctx, vm_uuid))
     command = StopVm(instance_name=instance_name, forced=forced)
     try:
@@ -63,7 +99,10 @@ async def stop(run: JobRun, vm_uuid: str, *, forced: bool) -> None:
     except _HOST_FAILURES as error:
         reason = error.text
         if not forced:
-            await run.step("stop failed", lambda ctx: lifecycle.stop_failed(ctx, vm_uuid, reason))
+            if stopping["owned"]:
+                await run.step(
+                    "stop failed", lambda ctx: lifecycle.stop_failed(ctx, vm_uuid, reason)
+                )
             raise
     await run.step("stopped", lambda ctx: lifecycle.mark_stopped(ctx, vm_uuid, host_id))
 
@@ -78,7 +117,7 @@ async def reboot(run: JobRun, vm_uuid: str) -> None:
 
 async def destroy(run: JobRun, vm_uuid: str, *, expunge: bool) -> None:
     """Stop the VM if it runs, destroy it, and expunge it too when asked."""
-    await stop(run, vm_uuid, forced=False)
+    await stop(run, vm_uuid, forced=False, requested=True)
     await run.step("destroyed", lambda ctx: lifecycle.mark_destroyed(ctx, vm_uuid, expunge))
     if expunge:
         await expunge_vm(run, vm_uuid)
@@ -127,9 +166,19 @@ async def _record_reboot(ctx: ServiceContext, vm_uuid: str) -> None:
 async def _expunge_target(
     ctx: ServiceContext, vm_uuid: str
 ) -> tuple[int, dict[str, object]] | None:
-    """The host that holds the VM's disks and the DestroyVm for it; ``None``: never placed."""
+    """The host that holds the VM's disks and the DestroyVm for it.
+
+    ``None``: nothing to delete on a host, because the VM was never placed or its last
+    host was deleted (or is missing). Commands go only to live hosts, so queueing one
+    for a removed host would time out, and the VM could never be expunged.
+    """
     vm = await vm_by_uuid(ctx.session, vm_uuid)
     if vm.last_host_id is None:
+        return None
+    live_host = await ctx.session.scalar(
+        select(Host.id).where(Host.id == vm.last_host_id, Host.removed.is_(None))
+    )
+    if live_host is None:
         return None
     roots = await ctx.session.scalars(
         select(Volume.uuid).where(

@@ -19,7 +19,6 @@ from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.orm.attributes import set_committed_value
 
 from altostratus.agent.protocol import NicSpec, StartVm, VolumeSpec
 from altostratus.db.models import Host, SshKeyPair, VirtualMachine, Volume
@@ -31,7 +30,13 @@ from altostratus.services import affinity, capacity, keypairs, limits, networks,
 from altostratus.services.context import ServiceContext
 from altostratus.services.events import record_event
 from altostratus.services.limits import ResourceType
-from altostratus.services.vms import VM_EVENT_RESOURCE, VM_RESOURCE_TYPE, cpu_mhz, vm_by_uuid
+from altostratus.services.vms import (
+    VM_EVENT_RESOURCE,
+    VM_RESOURCE_TYPE,
+    cpu_mhz,
+    update_if,
+    vm_by_uuid,
+)
 from altostratus.timeutil import utcnow
 
 __all__ = [
@@ -79,23 +84,17 @@ async def move(
 
 
 async def _transition(
-    ctx: ServiceContext, vm: VirtualMachine, allowed: Collection[str], new: str
+    ctx: ServiceContext, vm: VirtualMachine, allowed: Collection[str], new: str, **values: Any
 ) -> bool:
     """One conditional UPDATE: False if the VM was not in ``allowed`` (a concurrent change).
 
     Two jobs may finish the same VM (a user's stop and host maintenance's); only the
-    first to commit moves it, so capacity is released once.
+    first to commit moves it, so capacity is released once. ``values`` are other
+    columns set in the same UPDATE.
     """
-    moved = await ctx.session.execute(
-        update(VirtualMachine)
-        .where(VirtualMachine.id == vm.id, VirtualMachine.state.in_(list(allowed)))
-        .values(state=new)
-        .execution_options(synchronize_session=False)
+    return await update_if(
+        ctx.session, vm, (VirtualMachine.state.in_(list(allowed)),), state=new, **values
     )
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
-        return False
-    set_committed_value(vm, "state", new)
-    return True
 
 
 async def _lock_host(ctx: ServiceContext, host_id: int) -> None:
@@ -201,10 +200,24 @@ async def place(ctx: ServiceContext, vm_uuid: str, pinned_host_id: int | None) -
 
 
 async def mark_running(ctx: ServiceContext, vm_uuid: str, host_id: int) -> None:
+    """Starting → Running on ``host_id``, powered on; a no-op if a concurrent change won.
+
+    Only a forced deletion of the host moves a Starting VM, and it settled the capacity
+    (the reservation went with the host), so there is nothing to give back here.
+    Recording ``PowerOn`` clears a "missing" mark a heartbeat made while it started.
+    """
     vm = await vm_by_uuid(ctx.session, vm_uuid)
-    now = utcnow()
-    vm.state, vm.host_id, vm.last_host_id = VmState.RUNNING, host_id, host_id
-    vm.power_state, vm.power_state_updated = PowerState.ON, now
+    if not await _transition(
+        ctx,
+        vm,
+        (VmState.STARTING,),
+        VmState.RUNNING,
+        host_id=host_id,
+        last_host_id=host_id,
+        power_state=PowerState.ON,
+        power_state_updated=utcnow(),
+    ):
+        return
     await ctx.session.execute(
         update(Volume)
         .where(Volume.vm_id == vm.id, Volume.removed.is_(None))
@@ -218,31 +231,42 @@ async def mark_running(ctx: ServiceContext, vm_uuid: str, host_id: int) -> None:
 async def start_failed(
     ctx: ServiceContext, vm_uuid: str, host_id: int | None, failure_state: str, reason: str
 ) -> None:
-    """Give back the capacity taken for a start that failed; the VM ends ``failure_state``."""
+    """Give back the capacity taken for a start that failed; the VM ends ``failure_state``.
+
+    A no-op if the VM is no longer Starting: the concurrent change that moved it (a
+    forced host deletion) settled its capacity, and releasing it again would count it
+    twice.
+    """
     if host_id is not None:
         await _lock_host(ctx, host_id)
     vm = await vm_by_uuid(ctx.session, vm_uuid)
+    if not await _transition(ctx, vm, (VmState.STARTING,), failure_state):
+        return
     if host_id is not None:
         await capacity.release(ctx.session, host_id, cpu_mhz(vm), vm.memory_mb)
-    vm.state, vm.host_id = failure_state, None
+    vm.host_id = None
     await record_vm_event(ctx, vm, "VM.START", f"Could not start ({reason}):", level="ERROR")
 
 
 # --- stop ---
 
 
-async def to_stopping(ctx: ServiceContext, vm_uuid: str) -> int | None:
-    """The host to stop the VM on (moving a Running VM to Stopping); ``None``: not running.
+async def to_stopping(ctx: ServiceContext, vm_uuid: str, requested: bool) -> dict[str, Any] | None:
+    """The host to stop the VM on and whether this job owns the stop; ``None``: not running.
 
-    Jobs submitted by host maintenance find the VM still Running; jobs from
-    stopVirtualMachine find it already Stopping.
+    Jobs of stopVirtualMachine and destroyVirtualMachine find the VM Stopping, put there
+    by their request (``requested``); jobs submitted by host maintenance find it Running
+    and move it here. A maintenance job that finds it Stopping stops it too, but the stop
+    is another job's: only its owner may undo it (``stop_failed``), or the failure of one
+    job would flip the VM back to Running while the other stops it.
     """
     vm = await vm_by_uuid(ctx.session, vm_uuid)
+    owned = requested
     if vm.state == VmState.RUNNING:
-        await _transition(ctx, vm, (VmState.RUNNING,), VmState.STOPPING)
+        owned = await _transition(ctx, vm, (VmState.RUNNING,), VmState.STOPPING)
     if vm.state != VmState.STOPPING:
         return None
-    return vm.host_id
+    return {"host_id": vm.host_id, "owned": owned}
 
 
 async def mark_stopped(ctx: ServiceContext, vm_uuid: str, host_id: int) -> None:
@@ -260,7 +284,11 @@ async def mark_stopped(ctx: ServiceContext, vm_uuid: str, host_id: int) -> None:
 
 
 async def stop_failed(ctx: ServiceContext, vm_uuid: str, reason: str) -> None:
-    """The agent could not stop it: it still runs, and keeps its capacity."""
+    """The agent could not stop it: it still runs, and keeps its capacity.
+
+    Only for the job that owns the stop (``to_stopping``); a no-op if the VM is no
+    longer Stopping (another job finished it meanwhile).
+    """
     vm = await vm_by_uuid(ctx.session, vm_uuid)
     if await _transition(ctx, vm, (VmState.STOPPING,), VmState.RUNNING):
         await record_vm_event(ctx, vm, "VM.STOP", f"Could not stop ({reason}):", level="ERROR")
@@ -307,9 +335,13 @@ async def mark_destroyed(ctx: ServiceContext, vm_uuid: str, expunge: bool) -> No
 
 
 async def expunge_failed(ctx: ServiceContext, vm_uuid: str, reason: str) -> None:
-    """The host did not delete it: back to Destroyed, so the expunge can be retried."""
+    """The host did not delete it: back to Destroyed, so the expunge can be retried.
+
+    Conditional, like every job step: a no-op if the VM is no longer Expunging.
+    """
     vm = await vm_by_uuid(ctx.session, vm_uuid)
-    vm.state = VmState.DESTROYED
+    if not await _transition(ctx, vm, (VmState.EXPUNGING,), VmState.DESTROYED):
+        return
     await record_vm_event(ctx, vm, "VM.EXPUNGE", f"Could not expunge ({reason}):", level="ERROR")
 
 

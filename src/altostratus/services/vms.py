@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from altostratus.db.models import (
     Account,
@@ -39,12 +41,13 @@ from altostratus.db.models.tenancy import affinity_group_members
 from altostratus.errors import InvalidParameter
 from altostratus.services import affinity, capacity, networks, security_groups, tags
 from altostratus.services.addresses import PUBLIC_PURPOSE
-from altostratus.services.context import Caller, ServiceContext
+from altostratus.services.context import ServiceContext
 from altostratus.services.identity_access import (
     container_domain,
     get_account,
     require_managed_account,
 )
+from altostratus.services.ownership import visible_to
 from altostratus.services.paging import (
     Page,
     PageRequest,
@@ -65,6 +68,7 @@ __all__ = [
     "get_vm",
     "list_vms",
     "reconcile_power_states",
+    "update_if",
     "vm_by_uuid",
 ]
 
@@ -82,13 +86,6 @@ def cpu_mhz(vm: VirtualMachine) -> int:
     return vm.cpu_number * vm.cpu_speed
 
 
-def _visible(caller: Caller) -> ColumnElement[bool]:
-    """VMs (queries join ``Account`` and ``Domain``) the caller may know about."""
-    return owned_rows_filter(
-        caller, account_uuid_column=Account.uuid, domain_path_column=Domain.path, listall=True
-    )
-
-
 async def get_vm(ctx: ServiceContext, uuid: str, parameter: str = "id") -> VirtualMachine:
     """The live VM ``uuid`` if the caller may see it; 431 naming ``parameter`` otherwise."""
     vm = await ctx.session.scalar(
@@ -98,7 +95,7 @@ async def get_vm(ctx: ServiceContext, uuid: str, parameter: str = "id") -> Virtu
         .where(
             VirtualMachine.uuid == uuid,
             VirtualMachine.removed.is_(None),
-            _visible(ctx.caller),
+            visible_to(ctx.caller),
         )
     )
     if vm is None:
@@ -114,6 +111,32 @@ async def vm_by_uuid(session: AsyncSession, uuid: str) -> VirtualMachine:
     if vm is None:
         raise InvalidParameter(f"Unable to find virtual machine with id {uuid}")
     return vm
+
+
+async def update_if(
+    session: AsyncSession,
+    vm: VirtualMachine,
+    conditions: Sequence[ColumnElement[bool]],
+    **values: Any,
+) -> bool:
+    """Set ``values`` on the VM's row in one UPDATE, only if ``conditions`` still hold.
+
+    What a transaction read may have changed since (a job step, a heartbeat, a request
+    on another server); the condition is checked by the database on the row itself, so
+    of two concurrent changes only one applies. False: nothing changed. The loaded
+    ``vm`` follows the new values.
+    """
+    changed = await session.execute(
+        update(VirtualMachine)
+        .where(VirtualMachine.id == vm.id, *conditions)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    for column, value in values.items():
+        set_committed_value(vm, column, value)
+    return True
 
 
 # --- listing ---
@@ -328,11 +351,16 @@ async def reconcile_power_states(
 ) -> None:
     """Make the database follow what the host's agent sees (``instance_name`` → power state).
 
-    A VM Running here that the agent reports off or not at all was stopped out of band:
-    it becomes Stopped and gives its capacity back. A Stopped VM that last ran here and is
-    reported on was started out of band: it becomes Running and holds capacity again.
-    VMs in a transition (Starting, Stopping, …) belong to a job and are left alone, apart
-    from their recorded power state. One query finds every VM concerned.
+    A VM Running here that the agent reports off or not at all (anything but ``PowerOn``)
+    in two reports in a row was stopped out of band: it becomes Stopped and gives its
+    capacity back. One report is not enough: the agent captures it before this
+    transaction reads the VMs, so a VM whose start completed in between is missing from
+    it; that report only records the power state (every start records ``PowerOn``,
+    clearing it). A Stopped VM that last ran here and is reported on was started out of
+    band: it becomes Running and holds capacity again. VMs in a transition (Starting,
+    Stopping, …) belong to a job and are left alone, apart from their recorded power
+    state. One query finds every VM concerned; each change is a conditional UPDATE, so a
+    job step that moved the VM meanwhile wins.
 
     The caller holds the host's row already (the heartbeat updated it), so the lock order
     is host, then VMs, as in every VM job step that touches capacity.
@@ -352,20 +380,56 @@ async def reconcile_power_states(
         )
     )
     now = utcnow()
-    for vm in candidates:
+    for vm in candidates.all():
         power = reported.get(vm.instance_name, PowerState.MISSING)
-        if vm.power_state != power:
-            vm.power_state, vm.power_state_updated = power, now
-        if vm.state == VmState.RUNNING and vm.host_id == host_id and power != PowerState.ON:
-            await capacity.release(session, host_id, cpu_mhz(vm), vm.memory_mb)
-            vm.state, vm.host_id, vm.last_host_id = VmState.STOPPED, None, host_id
-            await _out_of_band_event(
-                session, vm, f"VM {vm.name} was stopped out of band (host reports {power})"
-            )
+        running_here = vm.state == VmState.RUNNING and vm.host_id == host_id
+        if running_here and power != PowerState.ON and vm.power_state != PowerState.ON:
+            await _stopped_out_of_band(session, host_id, vm, power, now)
         elif vm.state == VmState.STOPPED and vm.host_id is None and power == PowerState.ON:
-            await _hold_capacity(session, host_id, vm)
-            vm.state, vm.host_id = VmState.RUNNING, host_id
-            await _out_of_band_event(
-                session, vm, f"VM {vm.name} was started out of band on its host"
-            )
+            await _started_out_of_band(session, host_id, vm, now)
+        elif vm.power_state != power:
+            vm.power_state, vm.power_state_updated = power, now
     await session.flush()
+
+
+async def _stopped_out_of_band(
+    session: AsyncSession, host_id: int, vm: VirtualMachine, power: str, now: datetime
+) -> None:
+    """Running → Stopped, the capacity back: if it is still Running here, reported off."""
+    if not await update_if(
+        session,
+        vm,
+        (
+            VirtualMachine.state == VmState.RUNNING,
+            VirtualMachine.host_id == host_id,
+            VirtualMachine.power_state != PowerState.ON,
+        ),
+        state=VmState.STOPPED,
+        host_id=None,
+        last_host_id=host_id,
+        power_state=power,
+        power_state_updated=now,
+    ):
+        return
+    await capacity.release(session, host_id, cpu_mhz(vm), vm.memory_mb)
+    await _out_of_band_event(
+        session, vm, f"VM {vm.name} was stopped out of band (host reports {power})"
+    )
+
+
+async def _started_out_of_band(
+    session: AsyncSession, host_id: int, vm: VirtualMachine, now: datetime
+) -> None:
+    """Stopped → Running here, holding capacity: only if no start or destroy moved it."""
+    if not await update_if(
+        session,
+        vm,
+        (VirtualMachine.state == VmState.STOPPED, VirtualMachine.host_id.is_(None)),
+        state=VmState.RUNNING,
+        host_id=host_id,
+        power_state=PowerState.ON,
+        power_state_updated=now,
+    ):
+        return
+    await _hold_capacity(session, host_id, vm)
+    await _out_of_band_event(session, vm, f"VM {vm.name} was started out of band on its host")

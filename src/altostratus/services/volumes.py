@@ -7,28 +7,29 @@ is deleted only once detached. Changes that a running VM must see go to its host
 agent (``agent.protocol.VolumeCommand``); the job bodies in ``api.commands.volumes``
 send them, and these functions say what to send and record the outcome.
 
-Attaching claims the slot on the VM in the request's transaction, so two attachments
-of one volume (or into one slot) cannot both be accepted; a failed host command gives
-the slot back (``release_claim``).
+Attaching claims the slot on the VM in the request's transaction with one conditional
+``UPDATE`` (the volume still detached, no live volume in the slot), after locking the
+VM's row on PostgreSQL so attachments to one VM queue; so two concurrent attachments of
+one volume (or into one slot) cannot both be accepted, the loser gets a 431. A failed
+host command gives the slot back (``release_claim``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, select, true
-from sqlalchemy.orm import joinedload
+from sqlalchemy import ColumnElement, and_, exists, select, true, update
+from sqlalchemy.orm import aliased, joinedload
 
 from altostratus.agent.protocol import CommandKind, VolumeCommand, VolumeSpec
 from altostratus.db.models import (
     Account,
     DiskOffering,
-    Domain,
+    Host,
     HostCommand,
     ResourceTag,
     Snapshot,
-    Template,
     VirtualMachine,
     Volume,
     Zone,
@@ -36,12 +37,17 @@ from altostratus.db.models import (
 from altostratus.db.models.compute import VmState, VolumeState, VolumeType
 from altostratus.errors import InvalidParameter, ResourceInUse
 from altostratus.services import limits, tags
-from altostratus.services.context import Caller, ServiceContext
+from altostratus.services.context import ServiceContext
 from altostratus.services.events import record_event
 from altostratus.services.inventory import find_by_uuid
 from altostratus.services.limits import ResourceType
 from altostratus.services.offerings import get_disk_offering
-from altostratus.services.ownership import OwnerScope, owned_scope_filter
+from altostratus.services.ownership import (
+    OwnerScope,
+    listed_owners,
+    visible_to,
+    with_owner_joins,
+)
 from altostratus.services.paging import (
     Page,
     PageRequest,
@@ -49,7 +55,6 @@ from altostratus.services.paging import (
     keyword_filter,
     paginate,
 )
-from altostratus.services.visibility import owned_rows_filter
 from altostratus.timeutil import utcnow
 
 __all__ = [
@@ -66,17 +71,13 @@ __all__ = [
     "finish_detach",
     "finish_resize",
     "get_volume",
+    "host_holding",
     "list_volumes",
-    "listed_owners",
     "load_volume",
-    "owned_rows",
     "release_claim",
     "resize_call",
     "tagged",
-    "visible_to",
 ]
-
-Owned = TypeVar("Owned", Volume, Snapshot, Template)
 
 GIB = 1024**3
 #: Data disk slots; 3 is the CD-ROM's on KVM, as in CloudStack.
@@ -86,33 +87,6 @@ _VM_STATES_FOR_DISKS = (VmState.RUNNING, VmState.STOPPED)
 
 
 # --- visibility, shared by the catalog's tenant resources ---
-
-
-def owned_rows(model: type[Owned]) -> Select[Owned]:
-    """``select(model)`` joined with its owner's account and domain, as the filters need."""
-    return (
-        select(model)
-        .join(Account, model.account_id == Account.id)
-        .join(Domain, model.domain_id == Domain.id)
-    )
-
-
-def visible_to(caller: Caller) -> ColumnElement[bool]:
-    """Rows of ``owned_rows`` the caller may know about and act on (others are "not found")."""
-    return owned_rows_filter(
-        caller, account_uuid_column=Account.uuid, domain_path_column=Domain.path, listall=True
-    )
-
-
-async def listed_owners(ctx: ServiceContext, scope: OwnerScope) -> ColumnElement[bool]:
-    """Rows of ``owned_rows`` a listing shows (``ownership.owned_scope_filter``)."""
-    return await owned_scope_filter(
-        ctx,
-        scope,
-        account_id_column=Account.id,
-        account_uuid_column=Account.uuid,
-        domain_path_column=Domain.path,
-    )
 
 
 def tagged(
@@ -140,7 +114,7 @@ def tagged(
 async def get_volume(ctx: ServiceContext, uuid: str, parameter: str = "id") -> Volume:
     """A volume the caller may see and act on (not deleted); else 431 naming ``parameter``."""
     volume = await ctx.session.scalar(
-        owned_rows(Volume).where(
+        with_owner_joins(Volume).where(
             Volume.uuid == uuid, Volume.removed.is_(None), visible_to(ctx.caller)
         )
     )
@@ -249,7 +223,11 @@ async def create_volume(
 
 
 async def delete_volume(ctx: ServiceContext, uuid: str) -> None:
-    """Retire a detached data disk; its host (if it has storage there) deletes the file."""
+    """Retire a detached data disk; its host (if it has storage there) deletes the file.
+
+    A removed host gets no command: nothing would deliver it, and the file went with
+    the host.
+    """
     volume = await get_volume(ctx, uuid)
     if volume.type == VolumeType.ROOT:
         raise InvalidParameter(
@@ -260,11 +238,12 @@ async def delete_volume(ctx: ServiceContext, uuid: str) -> None:
         raise ResourceInUse(
             f"Volume {volume.name} is attached to a VM; detach it before deleting it"
         )
-    if volume.host_id is not None:
+    host_id = await _live_host(ctx, volume.host_id)
+    if host_id is not None:
         spec = VolumeCommand(volume=_spec(volume))
         ctx.session.add(
             HostCommand(
-                host_id=volume.host_id,
+                host_id=host_id,
                 kind=CommandKind.DELETE_VOLUME,
                 payload=spec.model_dump_json(),
             )
@@ -328,6 +307,12 @@ async def claim_attachment(
             f"Invalid parameter virtualmachineid value={vm_uuid}: the VM and the volume "
             "belong to different accounts"
         )
+    # Serialise attachments to this VM: on PostgreSQL a second request waits here until
+    # the first commits, then reads the slots it took. SQLite ignores the clause; its
+    # write transactions run one at a time anyway.
+    await ctx.session.execute(
+        select(VirtualMachine.id).where(VirtualMachine.id == vm.id).with_for_update()
+    )
     used = set(
         await ctx.session.scalars(
             select(Volume.device_id).where(Volume.vm_id == vm.id, Volume.removed.is_(None))
@@ -346,15 +331,69 @@ async def claim_attachment(
             f"Invalid parameter deviceid value={device_id}: "
             + ("the slot is taken" if device_id in used else "must be 1 to 15, but not 3")
         )
-    volume.vm_id, volume.device_id = vm.id, device_id
-    await ctx.session.flush()
+    await _take_slot(ctx, volume, vm, device_id)
     return volume
+
+
+async def _take_slot(
+    ctx: ServiceContext, volume: Volume, vm: VirtualMachine, device_id: int
+) -> None:
+    """Attach ``volume`` to ``vm`` at ``device_id`` if both are still free, in one UPDATE.
+
+    The checks above read rows a concurrent request may change before this one writes;
+    the conditions here are re-evaluated on the row as it is when written, so of two
+    attachments of one volume (or into one slot) only one is accepted.
+    """
+    holder = aliased(Volume)
+    slot_taken = exists(
+        select(holder.id).where(
+            holder.vm_id == vm.id, holder.device_id == device_id, holder.removed.is_(None)
+        )
+    )
+    taken = await ctx.session.execute(
+        update(Volume)
+        .where(
+            Volume.id == volume.id,
+            Volume.vm_id.is_(None),
+            Volume.removed.is_(None),
+            ~slot_taken,
+        )
+        .values(vm_id=vm.id, device_id=device_id)
+        .execution_options(synchronize_session=False)
+    )
+    if not taken.rowcount:  # type: ignore[attr-defined]
+        raise InvalidParameter(
+            f"Invalid parameter id value={volume.uuid}: volume {volume.name} is already "
+            f"attached, or slot {device_id} of VM {vm.name} was just taken"
+        )
+    await ctx.session.refresh(volume, ["vm_id", "device_id"])
 
 
 def _running_host(vm: VirtualMachine | None) -> int | None:
     if vm is not None and vm.state == VmState.RUNNING and vm.host_id is not None:
         return vm.host_id
     return None
+
+
+async def _live_host(ctx: ServiceContext, host_id: int | None) -> int | None:
+    """``host_id`` if that host still exists; ``None`` for no host or a removed one.
+
+    Commands for a removed host are never delivered (they would stay Pending, or time
+    out the job that waits for them), so such a host means nothing to do on a host.
+    """
+    if host_id is None:
+        return None
+    return await ctx.session.scalar(
+        select(Host.id).where(Host.id == host_id, Host.removed.is_(None))
+    )
+
+
+async def host_holding(ctx: ServiceContext, volume: Volume) -> int | None:
+    """The live host holding the volume's data: its running VM's, else its storage's.
+
+    Shared by resizing and snapshots, which both act where the data is.
+    """
+    return await _live_host(ctx, _running_host(volume.vm) or volume.host_id)
 
 
 async def attach_call(ctx: ServiceContext, uuid: str) -> dict[str, Any] | None:
@@ -455,7 +494,7 @@ async def check_resize(
 async def resize_call(ctx: ServiceContext, uuid: str, size: int) -> dict[str, Any] | None:
     """ResizeVolume for the host that holds the volume's storage, if any."""
     volume = await load_volume(ctx, uuid)
-    host_id = _running_host(volume.vm) or volume.host_id
+    host_id = await host_holding(ctx, volume)
     if host_id is None:
         return None
     instance = volume.vm.instance_name if volume.vm else None
@@ -490,7 +529,7 @@ async def list_volumes(
     page: PageRequest,
 ) -> Page[Volume]:
     """Volumes of the listing's owners; an ``id`` is looked up among all the caller sees."""
-    query = owned_rows(Volume).where(
+    query = with_owner_joins(Volume).where(
         Volume.removed.is_(None),
         await listed_owners(ctx, replace(owner, listall=owner.listall or uuid is not None)),
         equal_if_given((Volume.uuid, uuid), (Volume.name, name), (Volume.type, volume_type)),

@@ -348,14 +348,23 @@ async def stop_virtual_machine(ctx: ServiceContext, p: StopParams) -> Submitted:
     vm = await get_vm(ctx, p.id)
     await lifecycle.move(ctx, vm, (VmState.RUNNING,), VmState.STOPPING, "stop")
     await lifecycle.record_vm_event(ctx, vm, "VM.STOP", "Stopping")
-    return _submitted("stopVirtualMachine", vm, forced=p.forced)
+    return _submitted("stopVirtualMachine", vm, forced=p.forced, requested=True)
 
 
 @commands.job("stopVirtualMachine")
 async def stop_job(run: JobRun) -> Result:
-    """Also run for host maintenance, which submits it for Running VMs directly."""
+    """Also run for host maintenance, which submits it for Running VMs directly.
+
+    ``requested`` is in the payload when this command's request moved the VM to
+    Stopping (maintenance's jobs lack it): this job then owns the stop.
+    """
     vm_uuid: str = run.payload["id"]
-    await vm_jobs.stop(run, vm_uuid, forced=bool(run.payload.get("forced", False)))
+    await vm_jobs.stop(
+        run,
+        vm_uuid,
+        forced=bool(run.payload.get("forced", False)),
+        requested=bool(run.payload.get("requested", False)),
+    )
     return await _job_result(run, vm_uuid)
 
 
