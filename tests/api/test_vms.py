@@ -6,6 +6,7 @@ commands and waits for their answers.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import uuid
 from typing import Any
@@ -590,3 +591,19 @@ async def test_only_the_job_owning_a_stop_undoes_it(
     app.state.runtime.deps.signals.jobs_submitted()
     assert (await wait_job(clients.admin, job_uuid))["jobstatus"] == FAILED
     assert (await vm_row(app, vm["id"])).state == "Stopping"
+
+
+async def test_concurrent_deploys_of_one_name_create_one_vm(
+    app: Starlette, clients: Clients, world: ComputeWorld
+) -> None:
+    """The name check and the unique index together: one VM, the other request 431."""
+    answers = await asyncio.gather(
+        *(
+            clients.alice.call("deployVirtualMachine", **deploy_args(world, name="twin"))
+            for _ in range(4)
+        )
+    )
+    assert sorted(answer.status for answer in answers) == [200, 431, 431, 431]
+    assert all("name" in answer.error_text for answer in answers if answer.status == 431)
+    listed = await clients.alice.ok("listVirtualMachines", name="twin")
+    assert listed["count"] == 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from altostratus.db.models.base import PublicEntity
@@ -50,6 +50,18 @@ class PowerState(_Vocabulary):
 
 class VirtualMachine(PublicEntity):
     __tablename__ = "virtual_machines"
+    __table_args__ = (
+        # A name is the guest's host name: unique among an account's VMs until expunged,
+        # enforced here so two concurrent deploys cannot both take it.
+        Index(
+            "uq_virtual_machines_live_name",
+            "account_id",
+            "name",
+            unique=True,
+            sqlite_where=text("removed IS NULL"),
+            postgresql_where=text("removed IS NULL"),
+        ),
+    )
 
     #: The guest's host name (``name``); ``display_name`` is free text.
     name: Mapped[str] = mapped_column(String(255))
