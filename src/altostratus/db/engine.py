@@ -6,8 +6,9 @@ through SQLAlchemy's async engine so the services never see the difference.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
@@ -62,6 +63,11 @@ class Database:
             expire_on_commit=False,
             sync_session_class=AltoSession,
         )
+        # SQLite has one writer at a time. Writers of this process queue here, in order,
+        # instead of in SQLite's busy handler, which sleeps between tries and makes the
+        # slowest of many concurrent writers wait seconds. Other processes (``workers``)
+        # still meet at the database lock.
+        self._sqlite_writer = asyncio.Lock() if self.is_sqlite else None
 
     @asynccontextmanager
     async def transaction(self, *, write: bool = True, **info: Any) -> AsyncIterator[AsyncSession]:
@@ -70,7 +76,11 @@ class Database:
         ``info`` marks the transaction for session listeners (``replicating=True``).
         """
         sessions = self._write_sessions if write else self._sessions
-        async with sessions(info={**self.session_info, **info}) as session, session.begin():
+        async with AsyncExitStack() as stack:
+            if write and self._sqlite_writer is not None:
+                await stack.enter_async_context(self._sqlite_writer)
+            session = await stack.enter_async_context(sessions(info={**self.session_info, **info}))
+            await stack.enter_async_context(session.begin())
             yield session
 
     async def close(self) -> None:
