@@ -6,7 +6,6 @@ VMs are written through the model here (``insert_vm``), so these tests do not de
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +14,8 @@ from sqlalchemy import select
 from starlette.applications import Starlette
 
 from altostratus.db.models import (
-    Account,
-    ServiceOffering,
-    Template,
     User,
     VirtualMachine,
-    Zone,
 )
 from altostratus.errors import InvalidParameter
 from altostratus.services import affinity
@@ -31,7 +26,7 @@ from tests import conftest
 from tests.api.test_zones import UNKNOWN
 from tests.conftest import Clients
 from tests.support.client import ApiClient
-from tests.support.compute_world import ComputeWorld
+from tests.support.compute_world import ComputeWorld, InsertedVm, insert_vm
 from tests.support.jobs import run_job
 from tests.support.world import Identity
 
@@ -40,43 +35,6 @@ from tests.support.world import Identity
 def settings(database: tuple[str, Any], tmp_path: Path, key_file: Path) -> Settings:
     """No job executor or simulator: these commands finish inside their request."""
     return conftest.test_settings(tmp_path / "data", database[0], key_file, compute_workers=False)
-
-
-@dataclass(frozen=True)
-class InsertedVm:
-    id: int
-    uuid: str
-
-
-async def insert_vm(app: Starlette, world: ComputeWorld, owner: Identity, name: str) -> InsertedVm:
-    """A Stopped VM of ``owner``, written directly to the database."""
-    async with app.state.runtime.db.transaction() as session:
-        account = await session.scalar(select(Account).where(Account.uuid == owner.account_id))
-        zone = await session.scalar(select(Zone).where(Zone.uuid == world.zone_id))
-        offering = await session.scalar(
-            select(ServiceOffering).where(ServiceOffering.uuid == world.small_offering_id)
-        )
-        template = await session.scalar(select(Template).where(Template.uuid == world.template_id))
-        assert account is not None
-        assert zone is not None
-        assert offering is not None
-        assert template is not None
-        vm = VirtualMachine(
-            name=name,
-            display_name=name,
-            instance_name=f"i-{account.id}-{name}-VM",
-            account_id=account.id,
-            domain_id=account.domain_id,
-            zone_id=zone.id,
-            service_offering_id=offering.id,
-            template_id=template.id,
-            cpu_number=1,
-            cpu_speed=500,
-            memory_mb=512,
-        )
-        session.add(vm)
-        await session.flush()
-        return InsertedVm(vm.id, vm.uuid)
 
 
 async def caller_context(app: Starlette, who: Identity, session: Any) -> ServiceContext:
@@ -225,8 +183,8 @@ async def test_members_are_listed_and_block_deletion(
     alice = identities["alice"]
     group = await create_group(clients.alice, "web")
     await create_group(clients.alice, "other", "host affinity")
-    vm1 = await insert_vm(app, compute, alice, "vm1")
-    vm2 = await insert_vm(app, compute, alice, "vm2")
+    vm1 = await insert_vm(app.state.runtime, compute, alice.account, "vm1")
+    vm2 = await insert_vm(app.state.runtime, compute, alice.account, "vm2")
     await join(app, alice, vm1, "web")
     await join(app, alice, vm2, "web", "other")
     await join(app, alice, vm2, "web")  # joining again changes nothing
@@ -287,7 +245,7 @@ async def test_update_vm_affinity_groups_of_a_stopped_vm(
     web = await create_group(clients.alice, "web")
     db = await create_group(clients.alice, "db", "host affinity")
     bobs = await create_group(clients.bob, "bobs")
-    vm = await insert_vm(app, compute, alice, "vm1")
+    vm = await insert_vm(app.state.runtime, compute, alice.account, "vm1")
     await join(app, alice, vm, "web")
 
     result = await run_job(

@@ -11,54 +11,24 @@ from sqlalchemy import select
 from starlette.applications import Starlette
 
 from altostratus.db.models import (
-    Account,
     Network,
     Nic,
-    ServiceOffering,
-    Template,
     VirtualMachine,
-    Zone,
 )
 from altostratus.errors import ResourceAllocationError
 from altostratus.runtime import Runtime
 from altostratus.services import networks
 from tests.conftest import Clients
 from tests.support.client import ApiClient
-from tests.support.compute_world import ComputeWorld
+from tests.support.compute_world import ComputeWorld, insert_vm
 from tests.support.jobs import run_job
 
 UNKNOWN = "6f1d0c2e-1d7a-4a57-9d55-0d6f4a0c9e11"
 
 
 async def vm_row(runtime: Runtime, world: ComputeWorld, owner: str, name: str = "vm") -> int:
-    """A Stopped VM of account ``owner`` written straight to the database (no NIC yet)."""
-    async with runtime.db.transaction() as session:
-        account = await session.scalar(select(Account).where(Account.name == owner))
-        zone = await session.scalar(select(Zone).where(Zone.uuid == world.zone_id))
-        offering = await session.scalar(
-            select(ServiceOffering).where(ServiceOffering.uuid == world.small_offering_id)
-        )
-        template = await session.scalar(select(Template).where(Template.uuid == world.template_id))
-        assert account is not None
-        assert zone is not None
-        assert offering is not None
-        assert template is not None
-        vm = VirtualMachine(
-            name=name,
-            display_name=name,
-            instance_name=f"i-{account.id}-{name}-VM",
-            account_id=account.id,
-            domain_id=account.domain_id,
-            zone_id=zone.id,
-            service_offering_id=offering.id,
-            template_id=template.id,
-            cpu_number=1,
-            cpu_speed=500,
-            memory_mb=512,
-        )
-        session.add(vm)
-        await session.flush()
-        return vm.id
+    """A Stopped VM of account ``owner`` (no NIC yet); its database id."""
+    return (await insert_vm(runtime, world, owner, name)).id
 
 
 async def give_nic(runtime: Runtime, vm_id: int, network_uuid: str) -> str:

@@ -7,11 +7,11 @@ from typing import Any
 from starlette.applications import Starlette
 
 from altostratus.services import tags
-from tests.api.test_affinity import InsertedVm, create_group, insert_vm, settings
+from tests.api.test_affinity import create_group, settings
 from tests.api.test_zones import UNKNOWN
 from tests.conftest import Clients
 from tests.support.client import ApiClient
-from tests.support.compute_world import ComputeWorld
+from tests.support.compute_world import ComputeWorld, InsertedVm, insert_vm
 from tests.support.jobs import run_job
 from tests.support.world import Identity
 
@@ -49,8 +49,8 @@ async def alice_vms(
 ) -> tuple[InsertedVm, InsertedVm]:
     alice = identities["alice"]
     return (
-        await insert_vm(app, compute, alice, "vm1"),
-        await insert_vm(app, compute, alice, "vm2"),
+        await insert_vm(app.state.runtime, compute, alice.account, "vm1"),
+        await insert_vm(app.state.runtime, compute, alice.account, "vm2"),
     )
 
 
@@ -152,7 +152,7 @@ async def test_alice_cannot_tag_bobs_vm(
     app: Starlette, compute: ComputeWorld, clients: Clients, identities: dict[str, Identity]
 ) -> None:
     vm1, _ = await alice_vms(app, compute, identities)
-    bobs = await insert_vm(app, compute, identities["bob"], "bobs")
+    bobs = await insert_vm(app.state.runtime, compute, "bob", "bobs")
     text = await clients.alice.fails(
         "createTags",
         431,

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from altostratus.db.models import Host, ServiceOffering
+from altostratus.db.models import Account, Host, ServiceOffering, Template, VirtualMachine, Zone
 from altostratus.db.models.hosts import HostState
 from altostratus.runtime import Runtime
 from altostratus.services.quickstart import build_region
 
-__all__ = ["ComputeWorld", "seed_compute", "wait_hosts_up"]
+__all__ = ["ComputeWorld", "InsertedVm", "insert_vm", "seed_compute", "wait_hosts_up"]
 
 
 @dataclass(frozen=True)
@@ -102,3 +102,45 @@ async def wait_hosts_up(runtime: Runtime, host_ids: list[str], *, within: float 
             return
         assert loop.time() < deadline, f"hosts not Up after {within} s: {states}"
         await asyncio.sleep(0.1)
+
+
+@dataclass(frozen=True)
+class InsertedVm:
+    id: int
+    uuid: str
+
+
+async def insert_vm(
+    runtime: Runtime, world: ComputeWorld, account_name: str, name: str = "vm"
+) -> InsertedVm:
+    """A Stopped small VM of ``account_name`` written straight to the database.
+
+    For tests of what refers to VMs (NICs, groups, tags) without running a deploy.
+    """
+    async with runtime.db.transaction() as session:
+        account = await session.scalar(select(Account).where(Account.name == account_name))
+        zone = await session.scalar(select(Zone).where(Zone.uuid == world.zone_id))
+        offering = await session.scalar(
+            select(ServiceOffering).where(ServiceOffering.uuid == world.small_offering_id)
+        )
+        template = await session.scalar(select(Template).where(Template.uuid == world.template_id))
+        assert account is not None
+        assert zone is not None
+        assert offering is not None
+        assert template is not None
+        vm = VirtualMachine(
+            name=name,
+            display_name=name,
+            instance_name=f"i-{account.id}-{name}-VM",
+            account_id=account.id,
+            domain_id=account.domain_id,
+            zone_id=zone.id,
+            service_offering_id=offering.id,
+            template_id=template.id,
+            cpu_number=offering.cpu_number,
+            cpu_speed=offering.cpu_speed,
+            memory_mb=offering.memory_mb,
+        )
+        session.add(vm)
+        await session.flush()
+        return InsertedVm(vm.id, vm.uuid)

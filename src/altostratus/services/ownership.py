@@ -27,6 +27,7 @@ from altostratus.services.visibility import owned_rows_filter, subtree_filter
 
 __all__ = [
     "OwnerScope",
+    "find_visible",
     "listed_owners",
     "manages",
     "owned_rows",
@@ -143,6 +144,22 @@ def with_owner_joins(model: type[Owned]) -> Select[Owned]:
         .join(Account, owned.account_id == Account.id)
         .join(Domain, owned.domain_id == Domain.id)
     )
+
+
+async def find_visible(
+    ctx: ServiceContext, model: type[Owned], uuid: str, *, noun: str, parameter: str
+) -> Owned:
+    """The live row ``uuid`` of ``model`` if the caller may see it; else 431 naming
+    ``parameter`` (a row the caller may not see is "not found", not "forbidden")."""
+    owned: Any = model
+    row = await ctx.session.scalar(
+        with_owner_joins(model).where(
+            owned.uuid == uuid, owned.removed.is_(None), visible_to(ctx.caller)
+        )
+    )
+    if row is None:
+        raise InvalidParameter(f"Unable to find {noun} with id {uuid} (parameter {parameter})")
+    return row
 
 
 def visible_to(caller: Caller) -> ColumnElement[bool]:

@@ -22,7 +22,12 @@ from altostratus.services import limits, tags
 from altostratus.services.context import ServiceContext
 from altostratus.services.events import record_event
 from altostratus.services.limits import ResourceType
-from altostratus.services.ownership import OwnerScope, listed_owners, visible_to, with_owner_joins
+from altostratus.services.ownership import (
+    OwnerScope,
+    find_visible,
+    listed_owners,
+    with_owner_joins,
+)
 from altostratus.services.paging import (
     Page,
     PageRequest,
@@ -50,14 +55,7 @@ _STAMP = "%Y%m%d%H%M%S"
 
 async def get_snapshot(ctx: ServiceContext, uuid: str, parameter: str = "id") -> Snapshot:
     """A snapshot the caller may see (not deleted); else 431 naming ``parameter``."""
-    snapshot = await ctx.session.scalar(
-        with_owner_joins(Snapshot).where(
-            Snapshot.uuid == uuid, Snapshot.removed.is_(None), visible_to(ctx.caller)
-        )
-    )
-    if snapshot is None:
-        raise InvalidParameter(f"Unable to find snapshot with id {uuid} (parameter {parameter})")
-    return snapshot
+    return await find_visible(ctx, Snapshot, uuid, noun="snapshot", parameter=parameter)
 
 
 async def load_snapshot(ctx: ServiceContext, uuid: str) -> Snapshot:

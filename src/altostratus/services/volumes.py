@@ -44,8 +44,8 @@ from altostratus.services.limits import ResourceType
 from altostratus.services.offerings import get_disk_offering
 from altostratus.services.ownership import (
     OwnerScope,
+    find_visible,
     listed_owners,
-    visible_to,
     with_owner_joins,
 )
 from altostratus.services.paging import (
@@ -113,14 +113,7 @@ def tagged(
 
 async def get_volume(ctx: ServiceContext, uuid: str, parameter: str = "id") -> Volume:
     """A volume the caller may see and act on (not deleted); else 431 naming ``parameter``."""
-    volume = await ctx.session.scalar(
-        with_owner_joins(Volume).where(
-            Volume.uuid == uuid, Volume.removed.is_(None), visible_to(ctx.caller)
-        )
-    )
-    if volume is None:
-        raise InvalidParameter(f"Unable to find volume with id {uuid} (parameter {parameter})")
-    return volume
+    return await find_visible(ctx, Volume, uuid, noun="volume", parameter=parameter)
 
 
 async def load_volume(ctx: ServiceContext, uuid: str) -> Volume:
