@@ -135,8 +135,12 @@ class SimulatorFleet:
             if not await hold_lease(session, LEASE, self._deps.server_id, self._lease_seconds):
                 self._lose()
                 return _Tick(held=False)
+            taking_over = not self._holding
             self._holding = True
             await self._sync_hosts(session)
+            if taking_over:
+                # What the previous holder was handed died with it: deliver it again now.
+                await agent_link.requeue_sent(session, simulated_hosts())
             reports: dict[int, dict[str, str]] = {}
             for host_id, sim in self._hosts.items():
                 states = await sim.core.power_states()

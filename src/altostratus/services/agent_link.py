@@ -41,6 +41,7 @@ __all__ = [
     "record_answers",
     "redelivery_after",
     "register",
+    "requeue_sent",
     "take_commands",
     "zone_token",
 ]
@@ -273,6 +274,25 @@ async def has_deliverable(
         .limit(1)
     )
     return found is not None
+
+
+async def requeue_sent(session: AsyncSession, hosts: ColumnElement[bool]) -> int:
+    """Hand the ``Sent`` commands of the matching hosts out again now; how many.
+
+    For when the agent they were handed to is known to be gone (the simulator lease
+    changed hands): waiting for the redelivery time would stall their jobs for nothing.
+    A command the old agent did finish is answered once; the later answer changes nothing.
+    """
+    requeued = await session.execute(
+        update(HostCommand)
+        .where(
+            HostCommand.state == CommandState.SENT,
+            HostCommand.host_id.in_(select(Host.id).where(hosts)),
+        )
+        .values(state=CommandState.PENDING)
+        .execution_options(synchronize_session=False)
+    )
+    return int(requeued.rowcount)  # type: ignore[attr-defined]
 
 
 async def take_commands(
