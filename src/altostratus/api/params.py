@@ -22,6 +22,8 @@ from pydantic import model_validator as _model_validator
 from pydantic.fields import FieldInfo
 
 from altostratus.errors import InvalidParameter, MissingParameter
+from altostratus.services.context import ServiceContext
+from altostratus.services.paging import PageRequest
 from altostratus.timeutil import parse_timestamp
 
 __all__ = [
@@ -219,3 +221,8 @@ def _to_cloud_error(
         f"Unable to execute API command {command.lower()} due to invalid value. "
         f"Invalid parameter {name} value={given.get(name)!s}: {reason}"
     )
+
+
+def page_request(ctx: ServiceContext, params: ListParams) -> PageRequest:
+    """The page a list command asked for, with the region's default page size."""
+    return PageRequest.of(params.page, params.pagesize, ctx.deps.settings.default_page_size)

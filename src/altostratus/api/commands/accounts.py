@@ -16,14 +16,13 @@ from altostratus.api.commands.users import (
     user_view,
 )
 from altostratus.api.declarations import ADMINS, ANYONE, CommandSet
-from altostratus.api.params import ListParams, MapParam, Params, Uuid
+from altostratus.api.params import ListParams, MapParam, Params, Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single, Success
 from altostratus.db.models import AccountType, EntityState
 from altostratus.services import accounts
 from altostratus.services.accounts import AccountRef, AccountWithUsers
 from altostratus.services.context import ServiceContext
 from altostratus.services.identity_access import ListScope
-from altostratus.services.paging import PageRequest
 from altostratus.timeutil import format_timestamp
 
 __all__ = ["commands"]
@@ -225,6 +224,6 @@ async def list_accounts(ctx: ServiceContext, p: ListAccountsParams) -> ListResul
         account_type=p.accounttype,
         state=p.state,
         keyword=p.keyword,
-        page=PageRequest.of(p.page, p.pagesize, ctx.deps.settings.default_page_size),
+        page=page_request(ctx, p),
     )
     return ListResult("account", [account_view(a) for a in page.items], page.total)

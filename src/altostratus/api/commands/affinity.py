@@ -14,7 +14,7 @@ from pydantic import Field
 
 from altostratus.api.declarations import ANYONE, CommandSet
 from altostratus.api.ownership import OwnedListParams, OwnerParams
-from altostratus.api.params import CommaList, ListParams, Params, Uuid, UuidList
+from altostratus.api.params import CommaList, ListParams, Params, Uuid, UuidList, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single, Success
 from altostratus.db.models import AffinityGroup
 from altostratus.db.models.compute import VmState
@@ -22,7 +22,6 @@ from altostratus.errors import InvalidParameter
 from altostratus.services import affinity, vms
 from altostratus.services.affinity import AffinityType
 from altostratus.services.context import ServiceContext
-from altostratus.services.paging import PageRequest
 
 __all__ = ["AffinityGroupResponse", "affinity_group_view", "commands"]
 
@@ -131,7 +130,7 @@ async def list_groups(ctx: ServiceContext, p: ListGroupsParams) -> ListResult:
         vm_uuid=p.virtualmachineid,
         keyword=p.keyword,
         scope=p.scope(),
-        page=PageRequest.of(p.page, p.pagesize, ctx.deps.settings.default_page_size),
+        page=page_request(ctx, p),
     )
     members = await affinity.members_of(ctx.session, [group.id for group in page.items])
     views = [affinity_group_view(group, members[group.id]) for group in page.items]

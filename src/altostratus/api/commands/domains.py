@@ -8,12 +8,11 @@ from typing import Annotated
 from pydantic import AfterValidator, Field
 
 from altostratus.api.declarations import ADMINS, ANYONE, CommandSet
-from altostratus.api.params import ApiType, CommaList, ListParams, Params, Uuid
+from altostratus.api.params import ApiType, CommaList, ListParams, Params, Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single, Success
 from altostratus.services import domains
 from altostratus.services.context import ServiceContext
 from altostratus.services.domains import DomainSummary
-from altostratus.services.paging import PageRequest
 from altostratus.timeutil import format_timestamp
 
 __all__ = ["NetworkDomain", "commands"]
@@ -175,7 +174,7 @@ async def list_domains(ctx: ServiceContext, p: ListDomainsParams) -> ListResult:
         level=p.level,
         keyword=p.keyword,
         listall=p.listall,
-        page=PageRequest.of(p.page, p.pagesize, ctx.deps.settings.default_page_size),
+        page=page_request(ctx, p),
     )
     return ListResult("domain", [domain_view(d) for d in page.items], page.total)
 
@@ -201,6 +200,6 @@ async def list_domain_children(ctx: ServiceContext, p: ListDomainChildrenParams)
         recursive=p.isrecursive or p.listall,
         name=p.name,
         keyword=p.keyword,
-        page=PageRequest.of(p.page, p.pagesize, ctx.deps.settings.default_page_size),
+        page=page_request(ctx, p),
     )
     return ListResult("domain", [domain_view(d) for d in page.items], page.total)

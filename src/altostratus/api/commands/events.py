@@ -7,12 +7,11 @@ from typing import Literal
 from pydantic import Field
 
 from altostratus.api.declarations import ANYONE, CommandSet
-from altostratus.api.params import EndTimestamp, ListParams, Timestamp, Uuid
+from altostratus.api.params import EndTimestamp, ListParams, Timestamp, Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject
 from altostratus.db.models import Event
 from altostratus.services import events
 from altostratus.services.context import ServiceContext
-from altostratus.services.paging import PageRequest
 from altostratus.timeutil import format_timestamp
 
 __all__ = ["commands"]
@@ -84,6 +83,6 @@ async def list_events(ctx: ServiceContext, p: ListEventsParams) -> ListResult:
         resource_uuid=p.resourceid,
         keyword=p.keyword,
         listall=p.listall,
-        page=PageRequest.of(p.page, p.pagesize, ctx.deps.settings.default_page_size),
+        page=page_request(ctx, p),
     )
     return ListResult("event", [event_view(e) for e in page.items], page.total)

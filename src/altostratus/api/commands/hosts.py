@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from pydantic import Field
 
 from altostratus.api.declarations import ADMIN, CommandSet
-from altostratus.api.params import CommaList, ListParams, MapParam, Params, Uuid
+from altostratus.api.params import CommaList, ListParams, MapParam, Params, Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single, Submitted, Success
 from altostratus.db.models import Host
 from altostratus.db.models.hosts import HostState, ResourceState
@@ -24,7 +24,6 @@ from altostratus.jobs.run import JobRun
 from altostratus.services import hosts, maintenance
 from altostratus.services.context import ServiceContext
 from altostratus.services.hosts import HostSpec
-from altostratus.services.paging import PageRequest
 from altostratus.timeutil import format_timestamp
 
 __all__ = ["HostResponse", "commands", "host_view"]
@@ -273,7 +272,7 @@ async def list_hosts(ctx: ServiceContext, p: ListHostsParams) -> ListResult:
         hypervisor=p.hypervisor,
         host_type=p.type,
         keyword=p.keyword,
-        page=PageRequest.of(p.page, p.pagesize, ctx.deps.settings.default_page_size),
+        page=page_request(ctx, p),
     )
     return ListResult("host", [host_view(host) for host in page.items], page.total)
 

@@ -15,7 +15,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field
 
 from altostratus.api.declarations import ADMIN, ANYONE, CommandSet
-from altostratus.api.params import ListParams, Params, Uuid
+from altostratus.api.params import ListParams, Params, Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single, Success
 from altostratus.db.models import Cluster, Pod, Zone
 from altostratus.db.models.inventory import (
@@ -27,7 +27,6 @@ from altostratus.db.models.inventory import (
 )
 from altostratus.services import clusters, pods, zones
 from altostratus.services.context import ServiceContext
-from altostratus.services.paging import PageRequest
 from altostratus.services.pods import PodNetwork
 from altostratus.services.zones import ZoneSettings
 from altostratus.timeutil import format_timestamp
@@ -272,7 +271,7 @@ async def list_zones(ctx: ServiceContext, p: ListZonesParams) -> ListResult:
         network_type=p.networktype,
         domain_uuid=p.domainid,
         keyword=p.keyword,
-        page=PageRequest.of(p.page, p.pagesize, ctx.deps.settings.default_page_size),
+        page=page_request(ctx, p),
     )
     full = ctx.caller.is_root_admin
     return ListResult("zone", [zone_view(z, full=full) for z in page.items], page.total)
@@ -405,7 +404,7 @@ async def list_pods(ctx: ServiceContext, p: ListPodsParams) -> ListResult:
         zone_uuid=p.zoneid,
         allocation_state=p.allocationstate,
         keyword=p.keyword,
-        page=PageRequest.of(p.page, p.pagesize, ctx.deps.settings.default_page_size),
+        page=page_request(ctx, p),
     )
     return ListResult("pod", [pod_view(pod) for pod in page.items], page.total)
 
@@ -550,6 +549,6 @@ async def list_clusters(ctx: ServiceContext, p: ListClustersParams) -> ListResul
         allocation_state=p.allocationstate,
         managed_state=p.managedstate,
         keyword=p.keyword,
-        page=PageRequest.of(p.page, p.pagesize, ctx.deps.settings.default_page_size),
+        page=page_request(ctx, p),
     )
     return ListResult("cluster", [cluster_view(c) for c in page.items], page.total)

@@ -7,12 +7,11 @@ from typing import Any
 from pydantic import Field
 
 from altostratus.api.declarations import ANYONE, CommandSet
-from altostratus.api.params import ListParams, Params, Uuid
+from altostratus.api.params import ListParams, Params, Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single
 from altostratus.db.models import AsyncJob
 from altostratus.services import jobs
 from altostratus.services.context import ServiceContext
-from altostratus.services.paging import PageRequest
 from altostratus.timeutil import format_timestamp
 
 __all__ = ["commands"]
@@ -84,6 +83,6 @@ async def list_async_jobs(ctx: ServiceContext, p: ListJobsParams) -> ListResult:
     page = await jobs.list_jobs(
         ctx,
         listall=p.listall,
-        page=PageRequest.of(p.page, p.pagesize, ctx.deps.settings.default_page_size),
+        page=page_request(ctx, p),
     )
     return ListResult("asyncjobs", [job_view(job) for job in page.items], page.total)

@@ -12,12 +12,11 @@ from pydantic import Field
 
 from altostratus.api.declarations import ANYONE, CommandSet
 from altostratus.api.ownership import OwnedListParams, OwnerParams
-from altostratus.api.params import Uuid
+from altostratus.api.params import Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single, Success
 from altostratus.db.models import SshKeyPair
 from altostratus.services import keypairs
 from altostratus.services.context import ServiceContext
-from altostratus.services.paging import PageRequest
 
 __all__ = ["SshKeyPairResponse", "commands", "keypair_view"]
 
@@ -114,7 +113,7 @@ async def list_keypairs(ctx: ServiceContext, p: ListKeyPairsParams) -> ListResul
         fingerprint=p.fingerprint,
         keyword=p.keyword,
         scope=p.scope(),
-        page=PageRequest.of(p.page, p.pagesize, ctx.deps.settings.default_page_size),
+        page=page_request(ctx, p),
     )
     return ListResult("sshkeypair", [keypair_view(k) for k in page.items], page.total)
 

@@ -12,13 +12,12 @@ from typing import Annotated, TypeVar
 from pydantic import AfterValidator, Field, model_validator
 
 from altostratus.api.declarations import ADMIN, ADMINS, ANYONE, CommandSet
-from altostratus.api.params import ListParams, Params, Uuid
+from altostratus.api.params import ListParams, Params, Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single
 from altostratus.services import capacity, limits
 from altostratus.services.capacity import CapacityFigure
 from altostratus.services.context import ServiceContext
 from altostratus.services.limits import LimitEntry, ResourceType
-from altostratus.services.paging import PageRequest
 
 __all__ = ["capacity_view", "commands", "resource_limit_view"]
 
@@ -46,7 +45,7 @@ ResourceTypeName = Annotated[str, AfterValidator(_resource_type_name)]
 
 
 def _page(items: Sequence[T], p: ListParams, ctx: ServiceContext) -> Sequence[T]:
-    page = PageRequest.of(p.page, p.pagesize, ctx.deps.settings.default_page_size)
+    page = page_request(ctx, p)
     if page.size is None:
         return items
     start = (page.page - 1) * page.size

@@ -16,13 +16,12 @@ from altostratus.api.commands.inventory import Ipv4, Name, Netmask
 from altostratus.api.commands.tags import TagResponse, tag_view
 from altostratus.api.declarations import ADMIN, ANYONE, CommandSet
 from altostratus.api.ownership import OwnedListParams, OwnerParams
-from altostratus.api.params import ListParams, Params, Uuid
+from altostratus.api.params import ListParams, Params, Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject, Result, Single, Submitted, Success
 from altostratus.db.models import IpAddress, Network, NetworkOffering, Nic, ResourceTag
 from altostratus.jobs.run import JobRun
 from altostratus.services import addresses, networks
 from altostratus.services.context import ServiceContext
-from altostratus.services.paging import PageRequest
 from altostratus.services.tags import tags_of
 from altostratus.timeutil import format_timestamp
 
@@ -43,10 +42,6 @@ commands = CommandSet()
 
 #: The resource type of public addresses in tags (``createTags resourcetype=…``).
 TAG_TYPE = "PublicIpAddress"
-
-
-def _page(ctx: ServiceContext, p: ListParams) -> PageRequest:
-    return PageRequest.of(p.page, p.pagesize, ctx.deps.settings.default_page_size)
 
 
 class ServiceResponse(ResponseObject):
@@ -122,7 +117,7 @@ async def list_network_offerings(ctx: ServiceContext, p: ListNetworkOfferingsPar
         is_default=p.isdefault,
         state=p.state,
         keyword=p.keyword,
-        page=_page(ctx, p),
+        page=page_request(ctx, p),
     )
     return ListResult("networkoffering", [network_offering_view(o) for o in page.items], page.total)
 
@@ -284,7 +279,7 @@ async def list_networks(ctx: ServiceContext, p: ListNetworksParams) -> ListResul
         guest_type=p.type,
         is_default=p.isdefault,
         keyword=p.keyword,
-        page=_page(ctx, p),
+        page=page_request(ctx, p),
     )
     full = ctx.caller.is_root_admin
     return ListResult("network", [network_view(n, full=full) for n in page.items], page.total)
@@ -345,7 +340,7 @@ async def list_nics(ctx: ServiceContext, p: ListNicsParams) -> ListResult:
         vm_uuid=p.virtualmachineid,
         nic_uuid=p.nicid,
         network_uuid=p.networkid,
-        page=_page(ctx, p),
+        page=page_request(ctx, p),
     )
     return ListResult("nic", [nic_view(nic) for nic in page.items], page.total)
 
@@ -432,7 +427,7 @@ async def list_public_ip_addresses(
         for_virtual_network=p.forvirtualnetwork,
         keyword=p.keyword,
         scope=p.scope(),
-        page=_page(ctx, p),
+        page=page_request(ctx, p),
     )
     return ListResult("publicipaddress", await _public_ip_views(ctx, page.items), page.total)
 

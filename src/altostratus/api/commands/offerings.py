@@ -14,7 +14,7 @@ from typing import Annotated, Self
 from pydantic import Field, model_validator
 
 from altostratus.api.declarations import ADMIN, ANYONE, CommandSet
-from altostratus.api.params import CommaList, ListParams, Params, Uuid
+from altostratus.api.params import CommaList, ListParams, Params, Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single, Success
 from altostratus.db.models import DiskOffering, OsType, ServiceOffering
 from altostratus.db.models.catalog import StorageType
@@ -26,7 +26,6 @@ from altostratus.services.offerings import (
     ServiceOfferingSpec,
     normalized_tags,
 )
-from altostratus.services.paging import PageRequest
 from altostratus.timeutil import format_timestamp
 
 __all__ = [
@@ -41,10 +40,6 @@ commands = CommandSet()
 
 Name = Annotated[str, Field(min_length=1, max_length=255)]
 DisplayText = Annotated[str, Field(min_length=1, max_length=4096)]
-
-
-def _page(ctx: ServiceContext, p: ListParams) -> PageRequest:
-    return PageRequest.of(p.page, p.pagesize, ctx.deps.settings.default_page_size)
 
 
 def _tag_list(tags: str) -> str | None:
@@ -204,7 +199,7 @@ async def list_service_offerings(ctx: ServiceContext, p: ListServiceOfferingsPar
         domain_uuid=p.domainid,
         keyword=p.keyword,
         vm_offering_id=vm_offering_id,
-        page=_page(ctx, p),
+        page=page_request(ctx, p),
     )
     return ListResult("serviceoffering", [service_offering_view(o) for o in page.items], page.total)
 
@@ -332,7 +327,12 @@ class ListDiskOfferingsParams(ListParams):
 )
 async def list_disk_offerings(ctx: ServiceContext, p: ListDiskOfferingsParams) -> ListResult:
     page = await offerings.list_disk_offerings(
-        ctx, uuid=p.id, name=p.name, domain_uuid=p.domainid, keyword=p.keyword, page=_page(ctx, p)
+        ctx,
+        uuid=p.id,
+        name=p.name,
+        domain_uuid=p.domainid,
+        keyword=p.keyword,
+        page=page_request(ctx, p),
     )
     return ListResult("diskoffering", [disk_offering_view(o) for o in page.items], page.total)
 
@@ -380,7 +380,7 @@ async def list_os_types(ctx: ServiceContext, p: ListOsTypesParams) -> ListResult
         description=p.description,
         category_uuid=p.oscategoryid,
         keyword=p.keyword,
-        page=_page(ctx, p),
+        page=page_request(ctx, p),
     )
     return ListResult("ostype", [os_type_view(t) for t in page.items], page.total)
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 from pydantic import Field
 
 from altostratus.api.declarations import ADMIN, ANYONE, CommandSet
-from altostratus.api.params import HttpEndpoint, ListParams, Params
+from altostratus.api.params import HttpEndpoint, ListParams, Params, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single, Success
 from altostratus.db.models import Region
 from altostratus.federation.status import PeerStatus
 from altostratus.services import regions
 from altostratus.services.context import ServiceContext
-from altostratus.services.paging import PageRequest
 
 __all__ = ["commands"]
 
@@ -115,7 +114,7 @@ async def list_regions(ctx: ServiceContext, p: ListRegionsParams) -> ListResult:
         region_id=p.id,
         name=p.name,
         keyword=p.keyword,
-        page=PageRequest.of(p.page, p.pagesize, ctx.deps.settings.default_page_size),
+        page=page_request(ctx, p),
     )
     replication = ctx.deps.replication
     views = [region_view(r, replication.peer(r.id)) for r in page.items]

@@ -16,13 +16,12 @@ from altostratus.api.commands.inventory import Name
 from altostratus.api.commands.tags import TagResponse, tag_view
 from altostratus.api.declarations import ANYONE, CommandSet
 from altostratus.api.ownership import OwnedListParams, OwnerParams
-from altostratus.api.params import CommaList, MapParam, Params, Uuid
+from altostratus.api.params import CommaList, MapParam, Params, Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject, Result, Single, Submitted, Success
 from altostratus.db.models import ResourceTag, SecurityGroup, SecurityGroupRule
 from altostratus.jobs.run import JobRun
 from altostratus.services import security_groups
 from altostratus.services.context import ServiceContext
-from altostratus.services.paging import PageRequest
 from altostratus.services.tags import tags_of
 
 __all__ = [
@@ -181,7 +180,7 @@ async def list_security_groups(ctx: ServiceContext, p: ListSecurityGroupsParams)
         tags=p.tags or [],
         keyword=p.keyword,
         scope=p.scope(),
-        page=PageRequest.of(p.page, p.pagesize, ctx.deps.settings.default_page_size),
+        page=page_request(ctx, p),
     )
     return ListResult("securitygroup", await _views(ctx, page.items), page.total)
 

@@ -16,14 +16,13 @@ from altostratus.api.commands.tags import TagResponse, tag_view
 from altostratus.api.commands.volumes import on_host
 from altostratus.api.declarations import ANYONE, CommandSet
 from altostratus.api.ownership import OwnedListParams
-from altostratus.api.params import MapParam, Params, Uuid
+from altostratus.api.params import MapParam, Params, Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject, Result, Single, Submitted, Success
 from altostratus.db.models import Snapshot
 from altostratus.errors import CloudError
 from altostratus.jobs.run import JobRun
 from altostratus.services import snapshots, tags
 from altostratus.services.context import ServiceContext
-from altostratus.services.paging import PageRequest
 from altostratus.timeutil import format_timestamp
 
 __all__ = ["SnapshotResponse", "commands", "snapshot_view"]
@@ -184,7 +183,7 @@ async def list_snapshots(ctx: ServiceContext, p: ListSnapshotsParams) -> ListRes
         keyword=p.keyword,
         tags=p.tags,
         owner=p.scope(),
-        page=PageRequest.of(p.page, p.pagesize, ctx.deps.settings.default_page_size),
+        page=page_request(ctx, p),
     )
     found = await tags.tags_of(ctx.session, RESOURCE_TYPE, [s.uuid for s in page.items])
     return ListResult(

@@ -11,13 +11,12 @@ from pydantic import Field
 
 from altostratus.api.declarations import ANYONE, CommandSet
 from altostratus.api.ownership import OwnedListParams
-from altostratus.api.params import MapParam, Params, Uuid, UuidList
+from altostratus.api.params import MapParam, Params, Uuid, UuidList, page_request
 from altostratus.api.results import ListResult, ResponseObject, Success
 from altostratus.db.models import ResourceTag
 from altostratus.errors import InvalidParameter
 from altostratus.services import tags
 from altostratus.services.context import ServiceContext
-from altostratus.services.paging import PageRequest
 from altostratus.services.tags import TagFilter
 
 __all__ = ["TagResponse", "commands", "tag_view"]
@@ -159,6 +158,6 @@ async def list_tags(ctx: ServiceContext, p: ListTagsParams) -> ListResult:
         customer=p.customer,
         keyword=p.keyword,
         scope=p.scope(),
-        page=PageRequest.of(p.page, p.pagesize, ctx.deps.settings.default_page_size),
+        page=page_request(ctx, p),
     )
     return ListResult("tag", [tag_view(tag) for tag in page.items], page.total)

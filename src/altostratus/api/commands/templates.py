@@ -15,7 +15,7 @@ from pydantic import AfterValidator, Field
 
 from altostratus.api.declarations import ANYONE, CommandSet
 from altostratus.api.ownership import OwnedListParams, OwnerParams
-from altostratus.api.params import ApiType, Params, Uuid, UuidList
+from altostratus.api.params import ApiType, Params, Uuid, UuidList, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single, Success
 from altostratus.db.models import Template, Zone
 from altostratus.db.models.catalog import TemplateFormat, TemplateState
@@ -25,7 +25,6 @@ from altostratus.services import templates
 from altostratus.services.context import ServiceContext
 from altostratus.services.inventory import find_by_uuid
 from altostratus.services.ownership import owner_account
-from altostratus.services.paging import PageRequest
 from altostratus.services.templates import TemplateChanges, TemplateFilter, TemplateSpec
 from altostratus.timeutil import format_timestamp
 
@@ -213,7 +212,7 @@ async def list_templates(ctx: ServiceContext, p: ListTemplatesParams) -> ListRes
         hypervisor=p.hypervisor,
         keyword=p.keyword,
         owner=p.scope(),
-        page=PageRequest.of(p.page, p.pagesize, ctx.deps.settings.default_page_size),
+        page=page_request(ctx, p),
     )
     shown = (zone.uuid, zone.name) if zone else None
     return ListResult("template", [template_view(t, shown) for t in page.items], page.total)

@@ -8,14 +8,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BeforeValidator, Field
 
 from altostratus.api.declarations import ADMIN, ADMINS, ANYONE, CommandSet
-from altostratus.api.params import ApiType, ListParams, Params, Uuid
+from altostratus.api.params import ApiType, ListParams, Params, Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single, Success
 from altostratus.db.models import AccountType, EntityState, User
 from altostratus.security.apikeys import KeyPair
 from altostratus.services import users
 from altostratus.services.context import ServiceContext
 from altostratus.services.identity_access import ListScope
-from altostratus.services.paging import PageRequest
 from altostratus.services.users import NewUser
 from altostratus.timeutil import format_timestamp
 
@@ -301,6 +300,6 @@ async def list_users(ctx: ServiceContext, p: ListUsersParams) -> ListResult:
         account_type=p.accounttype,
         state=p.state,
         keyword=p.keyword,
-        page=PageRequest.of(p.page, p.pagesize, ctx.deps.settings.default_page_size),
+        page=page_request(ctx, p),
     )
     return ListResult("user", [user_view(u) for u in page.items], page.total)

@@ -24,7 +24,15 @@ from altostratus.api.commands.security_groups import (
 )
 from altostratus.api.commands.tags import TagResponse, tag_view
 from altostratus.api.declarations import ADMINS, ANYONE, CommandSet
-from altostratus.api.params import CommaList, ListParams, MapParam, Params, Uuid, UuidList
+from altostratus.api.params import (
+    CommaList,
+    ListParams,
+    MapParam,
+    Params,
+    Uuid,
+    UuidList,
+    page_request,
+)
 from altostratus.api.results import ListResult, ResponseObject, Result, Single, Submitted, Success
 from altostratus.db.models import VirtualMachine
 from altostratus.db.models.compute import VmState
@@ -33,7 +41,6 @@ from altostratus.jobs.run import JobRun
 from altostratus.services import hosts, keypairs, vm_jobs
 from altostratus.services import vm_lifecycle as lifecycle
 from altostratus.services.context import ServiceContext
-from altostratus.services.paging import PageRequest
 from altostratus.services.vm_deploy import DeployRequest, deploy_vm
 from altostratus.services.vms import (
     VmDetails,
@@ -566,8 +573,6 @@ async def list_virtual_machines(ctx: ServiceContext, p: ListVmsParams) -> ListRe
         recursive=p.isrecursive,
         listall=p.listall,
     )
-    page = await list_vms(
-        ctx, wanted, PageRequest.of(p.page, p.pagesize, ctx.deps.settings.default_page_size)
-    )
+    page = await list_vms(ctx, wanted, page_request(ctx, p))
     details = await details_of(ctx.session, page.items)
     return ListResult("virtualmachine", [vm_view(d, full=full) for d in details], page.total)

@@ -17,7 +17,7 @@ from pydantic import Field
 from altostratus.api.commands.tags import TagResponse, tag_view
 from altostratus.api.declarations import ANYONE, CommandSet
 from altostratus.api.ownership import OwnedListParams, OwnerParams
-from altostratus.api.params import MapParam, Params, Uuid
+from altostratus.api.params import MapParam, Params, Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject, Result, Single, Submitted, Success
 from altostratus.db.models import Volume
 from altostratus.db.models.compute import VolumeType
@@ -26,7 +26,6 @@ from altostratus.jobs.run import JobRun
 from altostratus.services import snapshots, tags, vms, volumes
 from altostratus.services.context import ServiceContext
 from altostratus.services.ownership import owner_account
-from altostratus.services.paging import PageRequest
 from altostratus.timeutil import format_timestamp
 
 __all__ = ["VolumeResponse", "commands", "on_host", "volume_view"]
@@ -314,7 +313,7 @@ async def list_volumes(ctx: ServiceContext, p: ListVolumesParams) -> ListResult:
         keyword=p.keyword,
         tags=p.tags,
         owner=p.scope(),
-        page=PageRequest.of(p.page, p.pagesize, ctx.deps.settings.default_page_size),
+        page=page_request(ctx, p),
     )
     found = await tags.tags_of(ctx.session, RESOURCE_TYPE, [v.uuid for v in page.items])
     return ListResult(
