@@ -143,11 +143,6 @@ async def test_success_is_the_string_true(api: ApiClient) -> None:
     assert await api.ok("removeRegion", id=2) == {"success": "true"}
 
 
-async def test_health(http: httpx.AsyncClient) -> None:
-    response = await http.get("/health")
-    assert (response.status_code, response.json()) == (200, {"status": "ok"})
-
-
 async def test_metrics_count_answers(api: ApiClient, http: httpx.AsyncClient) -> None:
     await api.fails("addRegion", 431, id=0, name="x", endpoint="http://x/")
     text = (await http.get("/metrics")).text

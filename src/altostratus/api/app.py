@@ -1,4 +1,4 @@
-"""The ASGI application: ``/client/api``, ``/health`` and ``/metrics``.
+"""The ASGI application: ``/client/api``, ``/health``, ``/health/ready`` and ``/metrics``.
 
 The lifespan starts the runtime (database, migrations, bootstrap) and keeps it, with
 its dispatcher, on ``app.state``; each uvicorn worker process builds its own.
@@ -15,12 +15,13 @@ from urllib.parse import parse_qsl
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from altostratus.api.agent_routes import agent_routes
 from altostratus.api.auth import JSESSIONID_COOKIE
 from altostratus.api.dispatch import ApiRequest, Dispatcher
+from altostratus.api.health import health, ready
 from altostratus.api.params import collect_params
 from altostratus.api.render import error_response, render
 from altostratus.errors import CloudError
@@ -82,10 +83,6 @@ async def api(request: Request) -> Response:
     return response
 
 
-async def health(_request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
-
-
 async def metrics(_request: Request) -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
@@ -111,6 +108,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/client/api", api, methods=["GET", "POST"]),
         Route("/client/api/", api, methods=["GET", "POST"]),
         Route("/health", health),
+        Route("/health/ready", ready),
         Route("/metrics", metrics),
         *federation_routes(),
         *agent_routes(),

@@ -1,0 +1,48 @@
+"""``/health`` (the process answers) and ``/health/ready`` (it can serve writes).
+
+A load balancer routes API traffic by ``/health/ready``: a server whose database is
+gone, or is a read-only standby after a failover, answers 503 there while ``/health``
+still says the process itself is alive (so a supervisor does not restart it for it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from altostratus.db.engine import Database
+
+__all__ = ["database_writable", "health", "ready"]
+
+log = logging.getLogger(__name__)
+
+#: How long readiness waits for the database before it says no.
+READY_TIMEOUT_SECONDS = 5.0
+
+
+async def health(_request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def ready(request: Request) -> Response:
+    if await database_writable(request.app.state.runtime.db):
+        return JSONResponse({"status": "ready"})
+    return JSONResponse({"status": "not ready", "database": "unavailable"}, status_code=503)
+
+
+async def database_writable(db: Database) -> bool:
+    """Whether a write transaction can begin now (on PostgreSQL: on a primary)."""
+    try:
+        async with asyncio.timeout(READY_TIMEOUT_SECONDS), db.transaction() as session:
+            if db.is_sqlite:
+                return True  # BEGIN IMMEDIATE took the write lock
+            read_only = await session.scalar(text("SHOW transaction_read_only"))
+            return bool(read_only == "off")
+    except (DBAPIError, OSError, TimeoutError):
+        log.warning("not ready: the database cannot take writes", exc_info=True)
+        return False
