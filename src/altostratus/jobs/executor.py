@@ -184,13 +184,11 @@ class Executor:
         except LeaseLost:
             log.warning("job %s was taken over by another server", job.uuid)
         except CloudError as error:
-            body = {"errorcode": error.code, "cserrorcode": error.cs_code, "errortext": str(error)}
-            await uninterrupted(self._finish(job, FAILED, 530, body))
+            await uninterrupted(self._fail(job, error))
         except DBAPIError as error:
             if not is_transient(error):
                 log.exception("job %s (%s) failed", job.uuid, job.kind)
-                body = {"errorcode": 530, "cserrorcode": 4250, "errortext": _INTERNAL}
-                await uninterrupted(self._finish(job, FAILED, 530, body))
+                await uninterrupted(self._fail(job, CloudError(_INTERNAL)))
                 return
             # A deadlock, or the database went away mid-step: nothing half-done was
             # committed. Hand the job back to be resumed from its last step; if the
@@ -201,14 +199,18 @@ class Executor:
             raise
         except Exception:
             log.exception("job %s (%s) failed", job.uuid, job.kind)
-            body = {"errorcode": 530, "cserrorcode": 4250, "errortext": _INTERNAL}
-            await uninterrupted(self._finish(job, FAILED, 530, body))
+            await uninterrupted(self._fail(job, CloudError(_INTERNAL)))
         else:
             await uninterrupted(self._finish(job, SUCCEEDED, 0, result))
 
     async def _caller(self, user_uuid: str) -> Caller:
         async with self._db.transaction(write=False) as session:
             return await caller_for(session, user_uuid)
+
+    async def _fail(self, job: _Claimed, error: CloudError) -> None:
+        """Record ``error`` as the result: ``jobresultcode`` 530, the error's own code inside."""
+        body = {"errorcode": error.code, "cserrorcode": error.cs_code, "errortext": str(error)}
+        await self._finish(job, FAILED, 530, body)
 
     async def _finish(self, job: _Claimed, status: int, code: int, body: dict[str, Any]) -> None:
         try:
