@@ -27,7 +27,20 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(Path("data"), description="Directory for the SQLite file and keys.")
     database_url: str | None = Field(
-        None, description="postgresql://user:pass@host:port/db; default: SQLite in data_dir."
+        None,
+        description="postgresql://user:pass@host:port/db (libpq's multi-host form with "
+        "target_session_attrs=read-write for a Patroni cluster); default: SQLite in data_dir.",
+    )
+    database_retry_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="Seconds an API request retries across a database failover before 534.",
+    )
+    server_heartbeat_interval: float = Field(
+        5.0, gt=0, description="Seconds between a management server's membership heartbeats."
+    )
+    server_down_after: float = Field(
+        20.0, gt=0, description="Seconds without heartbeat after which peers declare a server Down."
     )
     host: str = Field("127.0.0.1", description="Address the API listens on.")
     port: int = Field(8080, ge=1, le=65535, description="Port the API listens on.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 
 import httpx
@@ -20,6 +21,17 @@ async def test_alive_and_ready(http: httpx.AsyncClient) -> None:
     assert (ready.status_code, ready.json()) == (200, {"status": "ready"})
 
 
+async def _begin_immediate(connection: sqlite3.Connection) -> None:
+    """Take SQLite's write lock, letting the server's own writers (membership heartbeats)
+    finish first: they need this event loop, so waiting inside SQLite would deadlock."""
+    while True:
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError:
+            await asyncio.sleep(0.02)
+
+
 async def test_not_ready_while_the_database_cannot_take_writes(
     app: Starlette, http: httpx.AsyncClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -28,9 +40,9 @@ async def test_not_ready_while_the_database_cannot_take_writes(
     db = app.state.runtime.db
     if db.is_sqlite:
         assert settings.database_url is not None
-        other = sqlite3.connect(settings.database_url.removeprefix("sqlite:///"))
+        other = sqlite3.connect(settings.database_url.removeprefix("sqlite:///"), timeout=0)
         other.isolation_level = None
-        other.execute("BEGIN IMMEDIATE")
+        await _begin_immediate(other)
         try:
             answer = await http.get("/health/ready")
         finally:

@@ -20,9 +20,10 @@ from sqlalchemy import select
 from altostratus.db.models import Domain, SystemValue, User
 from altostratus.federation.notifier import Notifier
 from altostratus.federation.peers import PeerClient, base_url
-from altostratus.federation.puller import Puller, peer_regions
+from altostratus.federation.puller import PULLER_LEASE, Puller, peer_regions
 from altostratus.runtime import Runtime
 from altostratus.services.domains import create_domain
+from altostratus.services.leases import LeaseHolder, hold_lease
 from altostratus.services.users import register_user_keys
 from tests.federation.conftest import serve
 from tests.federation.support import (
@@ -219,7 +220,7 @@ async def test_a_wake_up_pulls_at_once_and_metrics_follow(
     regions: tuple[Runtime, Runtime], network: httpx.AsyncClient
 ) -> None:
     first, second = regions
-    running = asyncio.create_task(_puller(second, network).run())
+    running = asyncio.create_task(_puller(second, network).run(_lease(second)))
     try:
         await asyncio.sleep(0.2)  # the first full pass; the next is 5 s away
         uuids = await _create_identities(first)
@@ -239,6 +240,34 @@ async def test_a_wake_up_pulls_at_once_and_metrics_follow(
     applied = REGISTRY.get_sample_value("altostratus_replication_entries_applied_total")
     assert applied is not None
     assert applied > 0
+
+
+def _lease(runtime: Runtime) -> LeaseHolder:
+    return LeaseHolder(runtime.db, PULLER_LEASE, runtime.deps.server_id, 10.0)
+
+
+async def test_only_the_lease_holder_pulls_on_the_timer_but_any_server_follows_a_wake_up(
+    regions: tuple[Runtime, Runtime], network: httpx.AsyncClient
+) -> None:
+    """Two servers of one region: the one without the lease leaves the timer's pulls to
+    the holder, yet pulls at once when a peer's notification lands on it."""
+    first, second = regions
+    uuids = await _create_identities(first)
+    async with second.db.transaction() as session:
+        assert await hold_lease(session, PULLER_LEASE, "another-server", 60.0)
+    running = asyncio.create_task(_puller(second, network).run(_lease(second)))
+    try:
+        await asyncio.sleep(0.5)  # a full pass would have pulled by now
+        assert await _user(second, uuids["user"]) is None
+        second.deps.replication.wake(1)
+        for _ in range(100):
+            if await _user(second, uuids["user"]) is not None:
+                break
+            await asyncio.sleep(0.02)
+        assert await _user(second, uuids["user"]) is not None
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
 
 
 async def test_a_commit_notifies_every_peer(

@@ -19,13 +19,13 @@ from dataclasses import dataclass
 
 import orjson
 from sqlalchemy import ColumnElement, and_, select
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from altostratus.agent.core import AgentCore
 from altostratus.agent.drivers.simulator import SimulatorDriver
 from altostratus.agent.protocol import Answer, Delivery
 from altostratus.db.engine import Database
+from altostratus.db.failover import DATABASE_ERRORS
 from altostratus.db.models import Host, VirtualMachine
 from altostratus.db.models.compute import VmState
 from altostratus.db.models.inventory import Hypervisor
@@ -114,7 +114,7 @@ class SimulatorFleet:
                 task.cancel()
             await asyncio.gather(*tasks, *self._executing, return_exceptions=True)
             if self._holding:
-                with contextlib.suppress(DBAPIError):
+                with contextlib.suppress(*DATABASE_ERRORS):
                     async with self._db.transaction() as session:
                         await release_lease(session, LEASE, self._deps.server_id)
 
@@ -122,7 +122,7 @@ class SimulatorFleet:
         while True:
             try:
                 log.debug("%s", await uninterrupted(self.run_once()))
-            except DBAPIError:
+            except DATABASE_ERRORS:
                 log.warning("simulator heartbeat failed: database unavailable")
                 self._lose()
             await asyncio.sleep(self._interval)
@@ -198,7 +198,7 @@ class SimulatorFleet:
             if self._holding:
                 try:
                     await uninterrupted(self.deliver_once())
-                except DBAPIError:
+                except DATABASE_ERRORS:
                     log.warning("simulator cannot fetch commands: database unavailable")
             await self._deps.signals.wait_for_commands(self._delivery_poll)
 
@@ -235,7 +235,7 @@ class SimulatorFleet:
                 try:
                     finished = await uninterrupted(self._record(batch))
                     break
-                except DBAPIError:
+                except DATABASE_ERRORS:
                     log.warning("cannot record %d answers; retrying", len(batch))
                     await asyncio.sleep(self._interval)
             self._deps.signals.commands_finished(finished)

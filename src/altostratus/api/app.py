@@ -27,6 +27,7 @@ from altostratus.api.render import error_response, render
 from altostratus.errors import CloudError
 from altostratus.federation.http import federation_routes
 from altostratus.federation.workers import start_workers
+from altostratus.ha.workers import start_ha_workers
 from altostratus.jobs.workers import start_compute_workers
 from altostratus.runtime import Runtime, write_admin_file
 from altostratus.settings import Settings, load_settings
@@ -95,7 +96,9 @@ def create_app(settings: Settings) -> Starlette:
             _announce_admin(settings, runtime)
         app.state.runtime = runtime
         app.state.dispatcher = Dispatcher(runtime.db, runtime.deps, runtime.registry)
-        workers = start_workers(runtime) + start_compute_workers(runtime)
+        workers = (
+            start_ha_workers(runtime) + start_workers(runtime) + start_compute_workers(runtime)
+        )
         try:
             yield
         finally:

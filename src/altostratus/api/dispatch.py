@@ -1,7 +1,10 @@
 """From a parsed request to a result: authenticate, look up, authorise, validate, run.
 
 One request is one database transaction, so a command's changes, its event rows and
-(for asynchronous commands) its job row commit together or not at all.
+(for asynchronous commands) its job row commit together or not at all. That is also what
+makes a request safe to run again when the database fails over before its commit: the
+whole request is retried on the new primary. A request caught in the commit itself is
+answered with 530 saying the outcome is unknown, never reported as done or not done.
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ from altostratus.api.params import parse_params
 from altostratus.api.registry import Registry
 from altostratus.api.results import Result, Single, Submitted, payload_of
 from altostratus.db.engine import Database
+from altostratus.db.failover import CommitOutcomeUnknown, DatabaseUnavailable, retry_on_failover
 from altostratus.errors import (
     CloudError,
     InvalidParameter,
     MethodNotAllowed,
     PermissionDenied,
+    ResourceUnavailable,
     UnknownCommand,
 )
 from altostratus.services import jobs
@@ -48,6 +53,11 @@ class Outcome:
 
 
 _UNKNOWN = "The given command does not exist or it is not available for user"
+_OUTCOME_UNKNOWN = (
+    "The database connection was lost while committing this request (a database failover?): "
+    "it may or may not have been applied. Check with the matching list command before "
+    "trying again"
+)
 
 
 class Dispatcher:
@@ -62,7 +72,16 @@ class Dispatcher:
         if command is not None and command.post_only and request.method != "POST":
             raise MethodNotAllowed(f"Please use HTTP POST to call the {command.name} command")
         try:
-            return await self._run(name, command, request)
+            return await retry_on_failover(
+                lambda: self._run(name, command, request),
+                seconds=self._deps.settings.database_retry_seconds,
+            )
+        except DatabaseUnavailable as error:
+            raise ResourceUnavailable(
+                f"The database is unavailable ({error}); nothing was changed, try again later"
+            ) from None
+        except CommitOutcomeUnknown:
+            raise CloudError(_OUTCOME_UNKNOWN) from None
         except IntegrityError:
             # A service checked for a clash, but a concurrent request committed the same
             # name or id first: the database's unique constraint is the final word.

@@ -11,11 +11,11 @@ import asyncio
 import logging
 
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from altostratus.db.engine import Database
+from altostratus.db.failover import DATABASE_ERRORS
 
 __all__ = ["database_writable", "health", "ready"]
 
@@ -42,7 +42,12 @@ async def database_writable(db: Database) -> bool:
             if db.is_sqlite:
                 return True  # BEGIN IMMEDIATE took the write lock
             read_only = await session.scalar(text("SHOW transaction_read_only"))
-            return bool(read_only == "off")
-    except (DBAPIError, OSError, TimeoutError):
+        if read_only == "off":
+            return True
+        # A demoted primary: its pooled connections still answer pings. Drop them so the
+        # next connection goes to the node that is primary now.
+        await db.engine.dispose()
+        return False
+    except (*DATABASE_ERRORS, TimeoutError):
         log.warning("not ready: the database cannot take writes", exc_info=True)
         return False

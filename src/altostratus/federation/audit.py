@@ -52,9 +52,11 @@ from altostratus.federation.peers import PeerClient, PeerError, base_url
 from altostratus.federation.puller import peer_regions
 from altostratus.federation.status import AUDIT_PREFIX, PeerRegion
 from altostratus.runtime import Runtime
+from altostratus.services.leases import LeaseHolder, run_rounds
 from altostratus.timeutil import format_timestamp, utcnow
 
 __all__ = [
+    "AUDIT_LEASE",
     "DIGEST_PATH",
     "ENTITIES_PATH",
     "AuditResult",
@@ -67,6 +69,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+AUDIT_LEASE = "federation-audit"
 
 DIGEST_PATH = "/federation/v1/digest"
 ENTITIES_PATH = "/federation/v1/entities"
@@ -290,13 +294,19 @@ async def audit_peer(runtime: Runtime, client: PeerClient, peer: PeerRegion) -> 
     return result
 
 
-async def audit_tick(runtime: Runtime, client: PeerClient) -> str:
-    """Audit every peer region once; answer what was found, as one sentence."""
+async def audit_tick(runtime: Runtime, client: PeerClient, lease: LeaseHolder | None = None) -> str:
+    """Audit every peer region once; answer what was found, as one sentence.
+
+    Under ``lease``, the round stops at the first peer it reaches without the lease.
+    """
     peers = await peer_regions(runtime)
     if not peers:
         return "no peer regions"
     parts = []
     for peer in peers:
+        if lease is not None and not lease.valid:
+            parts.append("stopped: the audit lease ran out")
+            break
         try:
             parts.append((await audit_peer(runtime, client, peer)).sentence())
         except PeerError as error:
@@ -308,17 +318,15 @@ async def audit_tick(runtime: Runtime, client: PeerClient) -> str:
 
 
 def start_auditor(runtime: Runtime) -> asyncio.Task[None]:
-    """Audit every peer every ``audit_interval`` seconds, one log line per round."""
+    """Audit every peer every ``audit_interval`` seconds under the region's audit lease, one
+    log line per round."""
+    interval = runtime.settings.audit_interval
+    lease = LeaseHolder(runtime.db, AUDIT_LEASE, runtime.deps.server_id, 1.5 * interval)
 
     async def run() -> None:
         client = PeerClient(runtime.federation_key, runtime.deps.local_region_id)
         try:
-            while True:
-                await asyncio.sleep(runtime.settings.audit_interval)
-                try:
-                    log.info("audit: %s", await audit_tick(runtime, client))
-                except Exception:
-                    log.exception("audit round failed")
+            await run_rounds(lease, interval, lambda: audit_tick(runtime, client, lease))
         finally:
             await client.close()
 

@@ -24,7 +24,6 @@ touched (the local origin's vector row is also its seq counter).
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -42,9 +41,11 @@ from altostratus.db.models import (
 from altostratus.federation.apply import serialise_appliers
 from altostratus.federation.hlc import Version
 from altostratus.runtime import Runtime
+from altostratus.services.leases import LeaseHolder, run_rounds
 from altostratus.settings import Settings
 
 __all__ = [
+    "GC_LEASE",
     "Collected",
     "Horizon",
     "collect",
@@ -55,7 +56,7 @@ __all__ = [
     "start_collector",
 ]
 
-log = logging.getLogger(__name__)
+GC_LEASE = "federation-gc"
 
 
 def record_peer_vector(session: Session, region_id: int, vector: Mapping[int, int]) -> None:
@@ -184,15 +185,10 @@ def collection_interval(settings: Settings) -> float:
 
 
 def start_collector(runtime: Runtime) -> asyncio.Task[None]:
-    """Collect every ``collection_interval`` seconds, one log line per run."""
-
-    async def run() -> None:
-        interval = collection_interval(runtime.settings)
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                log.info("gc: %s", await collect_garbage(runtime))
-            except Exception:
-                log.exception("gc: collection failed")
-
-    return asyncio.create_task(run(), name="federation-gc")
+    """Collect every ``collection_interval`` seconds under the region's collection lease,
+    one log line per run."""
+    interval = collection_interval(runtime.settings)
+    lease = LeaseHolder(runtime.db, GC_LEASE, runtime.deps.server_id, 1.5 * interval)
+    return asyncio.create_task(
+        run_rounds(lease, interval, lambda: collect_garbage(runtime)), name="federation-gc"
+    )

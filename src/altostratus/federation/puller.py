@@ -14,6 +14,7 @@ logged as one line; it never stops the pulls from the others.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -27,10 +28,13 @@ from altostratus.federation.log_routes import DEFAULT_LIMIT, LOG_PATH, LogPage, 
 from altostratus.federation.peers import PeerClient, PeerError, base_url
 from altostratus.federation.status import PeerRegion, read_peers, read_stored_state, read_vector
 from altostratus.runtime import Runtime
+from altostratus.services.leases import LeaseHolder, uninterrupted
 
-__all__ = ["PullResult", "Puller", "Tick", "peer_regions", "start_puller"]
+__all__ = ["PULLER_LEASE", "PullResult", "Puller", "Tick", "peer_regions", "start_puller"]
 
 log = logging.getLogger(__name__)
+
+PULLER_LEASE = "replication-puller"
 
 REPLICATION_LAG = Gauge(
     "altostratus_replication_lag_seconds",
@@ -156,8 +160,15 @@ class Puller:
         async with self._runtime.db.transaction(write=False) as session:
             REPLICATION_PENDING.set((await read_stored_state(session)).pending)
 
-    async def run(self) -> None:
-        """Pull forever: from every peer each interval, from a notifying peer at once."""
+    async def run(self, lease: LeaseHolder) -> None:
+        """Pull forever: from every peer each interval while this server holds ``lease``,
+        and from a notifying peer at once.
+
+        A notification reaches whichever server the peer's request landed on (behind a
+        load balancer, any of them), and that server pulls: applying is idempotent and
+        serialised, so a pull beside the lease holder's costs a little work, never a
+        wrong row, and replication stays immediate.
+        """
         interval = self._runtime.settings.replication_interval
         next_full = 0.0
         woken: set[int] = set()
@@ -166,21 +177,29 @@ class Puller:
             if full:
                 next_full = time.monotonic() + interval
             try:
-                tick = await self.run_once(None if full else woken)
+                if full and not await lease.acquire():
+                    full = False
+                if full or woken:
+                    tick = await self.run_once(None if full else woken)
+                    # Idle ticks come every few seconds; only ticks that did something are news.
+                    level = logging.INFO if tick.eventful else logging.DEBUG
+                    log.log(level, "replication: %s", tick)
             except Exception:
                 log.exception("replication: pull tick failed")
-            else:
-                # Idle ticks come every few seconds; only ticks that did something are news.
-                log.log(logging.INFO if tick.eventful else logging.DEBUG, "replication: %s", tick)
             woken = await self._status.wait(max(0.0, next_full - time.monotonic()))
 
 
 def start_puller(runtime: Runtime) -> asyncio.Task[None]:
+    interval = runtime.settings.replication_interval
+    lease = LeaseHolder(runtime.db, PULLER_LEASE, runtime.deps.server_id, max(3 * interval, 10.0))
+
     async def run() -> None:
         client = PeerClient(runtime.federation_key, runtime.deps.local_region_id)
         try:
-            await Puller(runtime, client).run()
+            await Puller(runtime, client).run(lease)
         finally:
             await client.close()
+            with contextlib.suppress(Exception):
+                await uninterrupted(lease.release())
 
     return asyncio.create_task(run(), name="replication-puller")

@@ -17,10 +17,10 @@ from typing import Any
 
 import orjson
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from altostratus.db.engine import Database
+from altostratus.db.failover import DATABASE_ERRORS, resumable
 from altostratus.db.models import Account, AsyncJob, User
 from altostratus.errors import CloudError
 from altostratus.jobs.run import PENDING, JobRun, LeaseLost
@@ -36,7 +36,6 @@ __all__ = [
     "Executor",
     "JobHandler",
     "caller_for",
-    "is_transient",
 ]
 
 log = logging.getLogger(__name__)
@@ -51,17 +50,6 @@ _INTERNAL = "Internal error executing the job, please contact your system admini
 
 #: Claims after which a job that keeps being interrupted is failed instead of retried.
 MAX_ATTEMPTS = 20
-
-#: SQLSTATEs after which the same transaction may simply be tried again.
-_RETRYABLE_STATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock
-
-
-def is_transient(error: DBAPIError) -> bool:
-    """Whether ``error`` says "try again" (connection lost, deadlock), not "this is wrong"."""
-    if error.connection_invalidated or isinstance(error, (OperationalError, InterfaceError)):
-        return True
-    state = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
-    return state in _RETRYABLE_STATES
 
 
 @dataclass(frozen=True)
@@ -103,7 +91,7 @@ class Executor:
                     try:
                         for job in await uninterrupted(self._claim(free)):
                             self._start(job)
-                    except DBAPIError:
+                    except DATABASE_ERRORS:
                         log.warning("cannot claim jobs: database unavailable", exc_info=True)
                 await self._deps.signals.wait_for_jobs(self._poll)
         finally:
@@ -185,19 +173,16 @@ class Executor:
             log.warning("job %s was taken over by another server", job.uuid)
         except CloudError as error:
             await uninterrupted(self._fail(job, error))
-        except DBAPIError as error:
-            if not is_transient(error):
-                log.exception("job %s (%s) failed", job.uuid, job.kind)
-                await uninterrupted(self._fail(job, CloudError(_INTERNAL)))
-                return
-            # A deadlock, or the database went away mid-step: nothing half-done was
-            # committed. Hand the job back to be resumed from its last step; if the
-            # database cannot even take that, the lease runs out instead.
-            log.warning("job %s interrupted by a database error", job.uuid, exc_info=True)
-            await uninterrupted(self._release([job.id]))
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as error:
+            if resumable(error):
+                # A deadlock, or the database went away mid-step: a step commits with its
+                # recorded result or not at all. Hand the job back to be resumed from its
+                # last step; if the database cannot even take that, the lease runs out.
+                log.warning("job %s interrupted by a database error", job.uuid, exc_info=True)
+                await uninterrupted(self._release([job.id]))
+                return
             log.exception("job %s (%s) failed", job.uuid, job.kind)
             await uninterrupted(self._fail(job, CloudError(_INTERNAL)))
         else:
@@ -232,7 +217,7 @@ class Executor:
                         lease_expires=None,
                     )
                 )
-        except DBAPIError:
+        except DATABASE_ERRORS:
             log.warning("cannot record the end of job %s; it will be resumed", job.uuid)
 
     async def _renew_leases(self) -> None:
@@ -244,7 +229,7 @@ class Executor:
                 continue
             try:
                 await uninterrupted(self._extend(running))
-            except DBAPIError:
+            except DATABASE_ERRORS:
                 log.warning("cannot renew job leases: database unavailable")
 
     async def _extend(self, running: list[int]) -> None:
@@ -270,7 +255,7 @@ class Executor:
                     .where(AsyncJob.id.in_(job_ids), AsyncJob.owner == self.owner)
                     .values(owner=None, lease_expires=None)
                 )
-        except DBAPIError:
+        except DATABASE_ERRORS:
             log.warning("cannot release %d jobs; their leases will expire", len(job_ids))
 
 

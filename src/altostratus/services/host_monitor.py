@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, select, update
-from sqlalchemy.exc import DBAPIError
 
 from altostratus.db.engine import Database
+from altostratus.db.failover import DATABASE_ERRORS
 from altostratus.db.models import Host
 from altostratus.db.models.hosts import HostState
 from altostratus.services.context import Dependencies
@@ -77,7 +77,7 @@ class HostMonitor:
                 checked = await uninterrupted(self.run_once())
                 if checked.disconnected or checked.down:
                     log.info("%s", checked)
-            except DBAPIError:
+            except DATABASE_ERRORS:
                 log.warning("host monitor: database unavailable")
             await asyncio.sleep(self._interval)
 

@@ -8,7 +8,10 @@ on, so a holder that was paused past its expiry can tell it lost the lease.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TypeVar
 
@@ -16,10 +19,13 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from altostratus.db.engine import Database
 from altostratus.db.models import Lease
 from altostratus.timeutil import utcnow
 
-__all__ = ["hold_lease", "release_lease", "uninterrupted"]
+__all__ = ["LeaseHolder", "hold_lease", "release_lease", "run_rounds", "uninterrupted"]
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -57,6 +63,60 @@ async def release_lease(session: AsyncSession, name: str, owner: str) -> None:
     await session.execute(
         update(Lease).where(Lease.name == name, Lease.owner == owner).values(expires=utcnow())
     )
+
+
+class LeaseHolder:
+    """One server's hold on the lease ``name``, for work done in rounds.
+
+    ``acquire()`` takes or renews the lease at the start of a round. ``valid`` stays true
+    only until the lease could have run out as seen from the database: the deadline is
+    counted from before the renewal began, so the holder stops its work before another
+    server may take the lease (given clocks that agree to better than the lease's length).
+    """
+
+    def __init__(self, db: Database, name: str, owner: str, seconds: float) -> None:
+        self._db = db
+        self.name = name
+        self._owner = owner
+        self._seconds = seconds
+        self._valid_until = 0.0
+
+    @property
+    def valid(self) -> bool:
+        return time.monotonic() < self._valid_until
+
+    async def acquire(self) -> bool:
+        """Take or renew the lease; False (and not ``valid``) while another server holds it."""
+        started = time.monotonic()
+        async with self._db.transaction() as session:
+            held = await hold_lease(session, self.name, self._owner, self._seconds)
+        self._valid_until = started + self._seconds if held else 0.0
+        return held
+
+    async def release(self) -> None:
+        """Hand the lease over at once (a clean shutdown)."""
+        if self._valid_until:
+            self._valid_until = 0.0
+            async with self._db.transaction() as session:
+                await release_lease(session, self.name, self._owner)
+
+
+async def run_rounds(
+    lease: LeaseHolder, interval: float, round_: Callable[[], Awaitable[object]]
+) -> None:
+    """Every ``interval`` seconds, run ``round_`` if this server holds ``lease``; log what
+    each round answers. At cancellation the lease is handed over at once."""
+    try:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                if await lease.acquire():
+                    log.info("%s: %s", lease.name, await round_())
+            except Exception:
+                log.exception("%s: round failed", lease.name)
+    finally:
+        with contextlib.suppress(Exception):
+            await uninterrupted(lease.release())
 
 
 async def uninterrupted(work: Awaitable[T]) -> T:

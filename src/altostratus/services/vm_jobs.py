@@ -9,13 +9,12 @@ holds) back in a consistent state before the error fails the job.
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError
 
 from altostratus.agent.protocol import CommandKind, DestroyVm, RebootVm, StopVm
+from altostratus.db.failover import resumable
 from altostratus.db.models import Host, Volume
 from altostratus.db.models.compute import VmState, VolumeType
 from altostratus.errors import CloudError, InvalidParameter, ResourceUnavailable
-from altostratus.jobs.executor import is_transient
 from altostratus.jobs.run import AgentCommandFailed, JobRun, LeaseLost
 from altostratus.services import vm_lifecycle as lifecycle
 from altostratus.services.context import ServiceContext
@@ -67,9 +66,10 @@ def _resumed_later(error: Exception) -> bool:
     """Whether the job goes on after ``error``, so compensating now would be wrong.
 
     ``LeaseLost``: another server owns the job now. A transient database error (a
-    deadlock, a lost connection): the executor resumes the job from its last step.
+    deadlock, a lost connection, a commit of unknown outcome): the executor resumes the
+    job from its last step.
     """
-    return isinstance(error, LeaseLost) or (isinstance(error, DBAPIError) and is_transient(error))
+    return isinstance(error, LeaseLost) or resumable(error)
 
 
 def _reason(error: Exception) -> str:

@@ -10,6 +10,7 @@ from altostratus.api.commands import (
     jobs,
     keypairs,
     limits,
+    management,
     networks,
     offerings,
     regions,
@@ -46,6 +47,7 @@ COMMAND_SETS = (
     tags.commands,
     events.commands,
     jobs.commands,
+    management.commands,
 )
 
 __all__ = ["COMMAND_SETS"]

@@ -33,6 +33,7 @@ from altostratus.db.models.network import (
     SecurityGroupRule,
 )
 from altostratus.db.models.regions import Region
+from altostratus.db.models.servers import ManagementServer
 from altostratus.db.models.system import SystemValue
 from altostratus.db.models.tenancy import AffinityGroup, ResourceLimit, ResourceTag, SshKeyPair
 
@@ -52,6 +53,7 @@ __all__ = [
     "HostCommand",
     "IpAddress",
     "Lease",
+    "ManagementServer",
     "Network",
     "NetworkOffering",
     "Nic",

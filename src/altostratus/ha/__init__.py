@@ -1,0 +1,1 @@
+"""High availability inside a region: server membership and singleton work under leases."""

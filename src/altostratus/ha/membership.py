@@ -1,0 +1,219 @@
+"""Management-server membership: each server heartbeats its row; peers declare it Down.
+
+Every server of the region writes its ``management_servers`` row every
+``server_heartbeat_interval``, and in the same transaction declares Down any peer that
+has been silent for ``server_down_after``. Declaring a peer Down hands its jobs back at
+once (their claims expire now instead of at the end of their lease), so survivors
+resume them sooner; the fencing of job steps (``attempts``) keeps a server that was only
+slow from committing after that. Agents need nothing from here: they reconnect to any
+server through their endpoint list or the load balancer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import platform
+import socket
+import sys
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from altostratus import __version__
+from altostratus.db.engine import Database
+from altostratus.db.failover import DATABASE_ERRORS
+from altostratus.db.models import AsyncJob, ManagementServer
+from altostratus.db.models.servers import ServerState
+from altostratus.jobs.executor import PENDING
+from altostratus.services.context import Dependencies, ServiceContext
+from altostratus.services.events import record_event
+from altostratus.services.hosts import system_context
+from altostratus.services.leases import uninterrupted
+from altostratus.services.paging import Page, PageRequest, equal_if_given, keyword_filter, paginate
+from altostratus.timeutil import utcnow
+
+__all__ = [
+    "MembershipMonitor",
+    "ServerIdentity",
+    "declare_silent_down",
+    "heartbeat",
+    "list_servers",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServerIdentity:
+    """What a server says about itself in its row."""
+
+    server_id: str
+    name: str
+    service_ip: str
+    endpoint: str
+    version: str
+    python_version: str
+    os_distribution: str
+    kernel_version: str
+
+    @classmethod
+    def of_this_process(cls, server_id: str, endpoint: str) -> ServerIdentity:
+        name = socket.gethostname()
+        try:
+            service_ip = socket.gethostbyname(name)
+        except OSError:
+            service_ip = "127.0.0.1"
+        return cls(
+            server_id=server_id,
+            name=name,
+            service_ip=service_ip,
+            endpoint=endpoint,
+            version=__version__,
+            python_version=platform.python_version(),
+            os_distribution=_os_distribution(),
+            kernel_version=platform.release(),
+        )
+
+
+def _os_distribution() -> str:
+    try:
+        return platform.freedesktop_os_release().get("PRETTY_NAME", sys.platform)
+    except OSError:
+        return sys.platform
+
+
+async def heartbeat(session: AsyncSession, identity: ServerIdentity, now: datetime) -> bool:
+    """Mark this server alive; answer whether its row was (re)created or brought back Up.
+
+    A server its peers declared Down while it was paused comes back Up here.
+    """
+    beat = await session.execute(
+        update(ManagementServer)
+        .where(ManagementServer.server_id == identity.server_id)
+        .values(last_heartbeat=now, state=ServerState.UP, stopped=None)
+        .returning(ManagementServer.state)
+        .execution_options(synchronize_session=False)
+    )
+    if beat.first() is not None:
+        return False
+    session.add(
+        ManagementServer(**asdict(identity), state=ServerState.UP, last_heartbeat=now, started=now)
+    )
+    return True
+
+
+async def declare_silent_down(
+    ctx: ServiceContext, now: datetime, silent_for: float
+) -> list[ManagementServer]:
+    """Declare Down every Up server silent for ``silent_for`` seconds; hand its jobs back."""
+    limit = now - timedelta(seconds=silent_for)
+    silent = list(
+        await ctx.session.scalars(
+            select(ManagementServer).where(
+                ManagementServer.state == ServerState.UP,
+                ManagementServer.last_heartbeat < limit,
+            )
+        )
+    )
+    declared = []
+    for server in silent:
+        # Conditional: a heartbeat that lands meanwhile, or a peer declaring it first, wins.
+        moved = await ctx.session.execute(
+            update(ManagementServer)
+            .where(
+                ManagementServer.id == server.id,
+                ManagementServer.state == ServerState.UP,
+                ManagementServer.last_heartbeat < limit,
+            )
+            .values(state=ServerState.DOWN, stopped=now)
+            .execution_options(synchronize_session=False)
+        )
+        if not moved.rowcount:  # type: ignore[attr-defined]
+            continue
+        released = await ctx.session.execute(
+            update(AsyncJob)
+            .where(AsyncJob.owner == server.server_id, AsyncJob.status == PENDING)
+            .values(lease_expires=now)
+            .execution_options(synchronize_session=False)
+        )
+        jobs: int = released.rowcount  # type: ignore[attr-defined]
+        await record_event(
+            ctx,
+            "MANAGEMENT.SERVER.DOWN",
+            f"Management server {server.name} ({server.uuid}) missed its heartbeats for "
+            f"{silent_for:g} s; {jobs} job(s) handed to the other servers",
+            resource_type="ManagementServer",
+            resource_uuid=server.uuid,
+            level="WARN",
+        )
+        declared.append(server)
+    return declared
+
+
+async def leave(db: Database, server_id: str) -> None:
+    """A clean stop: Down now, so nobody waits for ``server_down_after``."""
+    now = utcnow()
+    async with db.transaction() as session:
+        await session.execute(
+            update(ManagementServer)
+            .where(ManagementServer.server_id == server_id)
+            .values(state=ServerState.DOWN, stopped=now, last_heartbeat=now)
+        )
+
+
+async def list_servers(
+    ctx: ServiceContext,
+    *,
+    uuid: str | None,
+    name: str | None,
+    state: str | None,
+    keyword: str | None,
+    page: PageRequest,
+) -> Page[ManagementServer]:
+    query = select(ManagementServer).where(
+        equal_if_given(
+            (ManagementServer.uuid, uuid),
+            (ManagementServer.name, name),
+            (ManagementServer.state, state),
+        ),
+        keyword_filter(keyword, ManagementServer.name),
+    )
+    return await paginate(ctx.session, query.order_by(ManagementServer.id), page)
+
+
+class MembershipMonitor:
+    """This server's heartbeat, and its watch over its peers."""
+
+    def __init__(self, db: Database, deps: Dependencies) -> None:
+        self._db = db
+        self._deps = deps
+        self.identity = ServerIdentity.of_this_process(deps.server_id, deps.settings.endpoint)
+
+    async def run(self) -> None:
+        interval = self._deps.settings.server_heartbeat_interval
+        try:
+            while True:
+                try:
+                    await uninterrupted(self.run_once())
+                except DATABASE_ERRORS:
+                    log.warning("membership heartbeat failed: database unavailable")
+                await asyncio.sleep(interval)
+        finally:
+            with contextlib.suppress(*DATABASE_ERRORS):
+                await uninterrupted(leave(self._db, self._deps.server_id))
+
+    async def run_once(self) -> list[ManagementServer]:
+        """One heartbeat; answer the peers this round declared Down."""
+        now = utcnow()
+        async with self._db.transaction() as session:
+            if await heartbeat(session, self.identity, now):
+                log.info("management server %s is Up", self._deps.server_id)
+            ctx = await system_context(session, self._deps)
+            declared = await declare_silent_down(ctx, now, self._deps.settings.server_down_after)
+        for server in declared:
+            log.warning("management server %s declared Down", server.server_id)
+        return declared
