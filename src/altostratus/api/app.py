@@ -27,7 +27,7 @@ from altostratus.api.render import error_response, render
 from altostratus.errors import CloudError
 from altostratus.federation.http import federation_routes
 from altostratus.federation.workers import start_workers
-from altostratus.ha.workers import start_ha_workers
+from altostratus.ha.workers import region_membership
 from altostratus.jobs.workers import start_compute_workers
 from altostratus.runtime import Runtime, write_admin_file
 from altostratus.settings import Settings, load_settings
@@ -96,15 +96,16 @@ def create_app(settings: Settings) -> Starlette:
             _announce_admin(settings, runtime)
         app.state.runtime = runtime
         app.state.dispatcher = Dispatcher(runtime.db, runtime.deps, runtime.registry)
-        workers = (
-            start_ha_workers(runtime) + start_workers(runtime) + start_compute_workers(runtime)
-        )
         try:
-            yield
+            async with region_membership(runtime):
+                workers = start_workers(runtime) + start_compute_workers(runtime)
+                try:
+                    yield
+                finally:
+                    for worker in workers:
+                        worker.cancel()
+                    await asyncio.gather(*workers, return_exceptions=True)
         finally:
-            for worker in workers:
-                worker.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
             await runtime.close()
 
     routes = [

@@ -12,7 +12,6 @@ server through their endpoint list or the load balancer.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import platform
 import socket
@@ -21,6 +20,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from altostratus import __version__
@@ -100,9 +100,15 @@ async def heartbeat(session: AsyncSession, identity: ServerIdentity, now: dateti
     )
     if beat.first() is not None:
         return False
-    session.add(
-        ManagementServer(**asdict(identity), state=ServerState.UP, last_heartbeat=now, started=now)
-    )
+    try:
+        async with session.begin_nested():
+            session.add(
+                ManagementServer(
+                    **asdict(identity), state=ServerState.UP, last_heartbeat=now, started=now
+                )
+            )
+    except IntegrityError:
+        return False  # a heartbeat of this same server got there first
     return True
 
 
@@ -154,17 +160,6 @@ async def declare_silent_down(
     return declared
 
 
-async def leave(db: Database, server_id: str) -> None:
-    """A clean stop: Down now, so nobody waits for ``server_down_after``."""
-    now = utcnow()
-    async with db.transaction() as session:
-        await session.execute(
-            update(ManagementServer)
-            .where(ManagementServer.server_id == server_id)
-            .values(state=ServerState.DOWN, stopped=now, last_heartbeat=now)
-        )
-
-
 async def list_servers(
     ctx: ServiceContext,
     *,
@@ -194,17 +189,26 @@ class MembershipMonitor:
         self.identity = ServerIdentity.of_this_process(deps.server_id, deps.settings.endpoint)
 
     async def run(self) -> None:
-        interval = self._deps.settings.server_heartbeat_interval
+        """Heartbeat until cancelled."""
+        while True:
+            await asyncio.sleep(self._deps.settings.server_heartbeat_interval)
+            try:
+                await uninterrupted(self.run_once())
+            except DATABASE_ERRORS:
+                log.warning("membership heartbeat failed: database unavailable")
+
+    async def leave(self) -> None:
+        """A clean stop: Down now, so nobody waits for ``server_down_after``."""
+        now = utcnow()
         try:
-            while True:
-                try:
-                    await uninterrupted(self.run_once())
-                except DATABASE_ERRORS:
-                    log.warning("membership heartbeat failed: database unavailable")
-                await asyncio.sleep(interval)
-        finally:
-            with contextlib.suppress(*DATABASE_ERRORS):
-                await uninterrupted(leave(self._db, self._deps.server_id))
+            async with self._db.transaction() as session:
+                await session.execute(
+                    update(ManagementServer)
+                    .where(ManagementServer.server_id == self._deps.server_id)
+                    .values(state=ServerState.DOWN, stopped=now, last_heartbeat=now)
+                )
+        except DATABASE_ERRORS:
+            log.warning("cannot record this server's stop: database unavailable")
 
     async def run_once(self) -> list[ManagementServer]:
         """One heartbeat; answer the peers this round declared Down."""
