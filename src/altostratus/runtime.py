@@ -47,7 +47,11 @@ class Runtime:
         """Open the database, migrate it, bootstrap it on first start."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         keyring = Keyring.load_or_create(settings.resolved_key_file)
-        db = Database(keyring.unwrap(settings.resolved_database_url))
+        read_url = settings.read_database_url
+        db = Database(
+            keyring.unwrap(settings.resolved_database_url),
+            read_url=keyring.unwrap(read_url) if read_url else None,
+        )
         try:
             await migrate.upgrade(db)
             passwords = Passwords(

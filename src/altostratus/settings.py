@@ -31,6 +31,11 @@ class Settings(BaseSettings):
         description="postgresql://user:pass@host:port/db (libpq's multi-host form with "
         "target_session_attrs=read-write for a Patroni cluster); default: SQLite in data_dir.",
     )
+    read_database_url: str | None = Field(
+        None,
+        description="PostgreSQL replica(s) that serve list* commands (libpq URL, e.g. "
+        "target_session_attrs=prefer-standby); read-your-writes is kept.",
+    )
     database_retry_seconds: float = Field(
         30.0,
         ge=0,

@@ -57,6 +57,11 @@ class Command(Generic[P]):
     post_only: bool = False
     related: tuple[str, ...] = ()
 
+    @property
+    def reads_replica(self) -> bool:
+        """A listing: served by a read replica when one is configured."""
+        return not self.writes and self.name.startswith("list")
+
 
 class CommandSet:
     """The commands of one area, declared with ``@commands.command(...)``."""

@@ -91,9 +91,12 @@ class Dispatcher:
             ) from None
 
     async def _run(self, name: str, command: Command[Any] | None, request: ApiRequest) -> Outcome:
-        writes = command.writes if command is not None else False
+        if command is not None and command.reads_replica:
+            transaction = self._db.read_transaction()
+        else:
+            transaction = self._db.transaction(write=command.writes if command else False)
         kept_error: CloudError | None = None
-        async with self._db.transaction(write=writes) as session:
+        async with transaction as session:
             caller: Caller | None = None
             if command is None or command.requires_auth:
                 caller = await authenticate(

@@ -12,12 +12,14 @@ server connects to whichever node is the primary, and after a failover to the ne
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from sqlalchemy import event
+from prometheus_client import Counter
+from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
@@ -31,6 +33,12 @@ from sqlalchemy.orm import Session
 from altostratus.db.failover import CommitOutcomeUnknown, install_failover_handling, is_failover
 
 __all__ = ["AltoSession", "Database", "async_url", "connect_arguments"]
+
+#: How long a listing waits for the replica to catch up before reading on the primary.
+REPLICA_WAIT_SECONDS = 0.5
+REPLICA_READS = Counter(
+    "altostratus_list_reads_total", "Listings by the database that served them", ["served_by"]
+)
 
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 #: libpq options that asyncpg takes as connect arguments, not in its URL.
@@ -93,22 +101,21 @@ class AltoSession(Session):
 class Database:
     """Owns the engine; ``transaction()`` is the unit of work of every service call."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, read_url: str | None = None, echo: bool = False) -> None:
         self.url = async_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
-        options: dict[str, Any] = {"echo": echo}
-        if not self.is_sqlite:
-            options.update(
-                pool_size=10,
-                max_overflow=20,
-                pool_pre_ping=True,
-                connect_args=connect_arguments(url),
-            )
-        self.engine: AsyncEngine = create_async_engine(self.url, **options)
+        self.engine = _engine(url, echo=echo)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
-        else:
-            install_failover_handling(self.engine)
+        if read_url is not None and self.is_sqlite:
+            raise ValueError("a read replica needs PostgreSQL (read_database_url)")
+        #: Serves listings (``read_transaction``); None without a replica.
+        self.replica = _engine(read_url, echo=echo) if read_url else None
+        self._replica_sessions = (
+            async_sessionmaker(self.replica, expire_on_commit=False, sync_session_class=AltoSession)
+            if self.replica is not None
+            else None
+        )
         #: Copied into every session's ``info`` (the federation outbox lives here).
         self.session_info: dict[str, Any] = {}
         self._sessions = async_sessionmaker(
@@ -152,8 +159,68 @@ class Database:
                 raise CommitOutcomeUnknown(str(error.orig)) from error
             raise
 
+    @asynccontextmanager
+    async def read_transaction(self) -> AsyncIterator[AsyncSession]:
+        """A read-only transaction for a listing, on the replica when there is one.
+
+        The replica serves it once it has replayed everything the primary had committed
+        when this began: read-your-writes for every caller, whichever server took their
+        writes. A replica that lags more than ``REPLICA_WAIT_SECONDS`` or cannot be
+        reached leaves the read to the primary.
+        """
+        session = await self._caught_up_replica_session()
+        if session is None:
+            REPLICA_READS.labels(served_by="primary").inc()
+            async with self.transaction(write=False) as primary_session:
+                yield primary_session
+            return
+        REPLICA_READS.labels(served_by="replica").inc()
+        async with session, session.begin():
+            yield session
+
+    async def _caught_up_replica_session(self) -> AsyncSession | None:
+        if self._replica_sessions is None:
+            return None
+        async with self.engine.connect() as primary:
+            target = await primary.scalar(text("SELECT pg_current_wal_lsn()"))
+        session = self._replica_sessions(info=dict(self.session_info))
+        deadline = time.monotonic() + REPLICA_WAIT_SECONDS
+        try:
+            # NULL on a node that is not replaying (a primary): it has everything.
+            while not await session.scalar(
+                text("SELECT coalesce(pg_last_wal_replay_lsn() >= CAST(:lsn AS pg_lsn), true)"),
+                {"lsn": target},
+            ):
+                if time.monotonic() > deadline:
+                    await session.close()
+                    return None
+                await asyncio.sleep(0.002)
+            await session.rollback()  # the listing starts its own transaction
+        except DBAPIError:
+            await session.close()
+            return None
+        return session
+
     async def close(self) -> None:
         await self.engine.dispose()
+        if self.replica is not None:
+            await self.replica.dispose()
+
+
+def _engine(url: str, *, echo: bool) -> AsyncEngine:
+    """An engine for ``url``; for PostgreSQL a pool that finds the primary after failover."""
+    if async_url(url).get_backend_name() == "sqlite":
+        return create_async_engine(async_url(url), echo=echo)
+    engine = create_async_engine(
+        async_url(url),
+        echo=echo,
+        pool_size=10,
+        max_overflow=20,
+        pool_pre_ping=True,
+        connect_args=connect_arguments(url),
+    )
+    install_failover_handling(engine)
+    return engine
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
