@@ -196,3 +196,21 @@ def clients(http: httpx.AsyncClient, identities: dict[str, Identity]) -> Clients
 def api(clients: Clients) -> ApiClient:
     """The root admin's client."""
     return clients.admin
+
+
+# The failover harness's table (tests/ha), printed at the end of the run. Under
+# pytest-xdist workers' output is not shown, but a test's ``record_property`` values
+# travel with its report to the controller, which loads this file (not tests/ha's).
+_TABLES: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call":
+        properties = report.user_properties
+        _TABLES.extend(str(value) for name, value in properties if name == "failover_table")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for table in _TABLES:
+        terminalreporter.write_sep("=", "failover harness")
+        terminalreporter.write_line(table)

@@ -225,11 +225,7 @@ async def test_a_wake_up_pulls_at_once_and_metrics_follow(
         await asyncio.sleep(0.2)  # the first full pass; the next is 5 s away
         uuids = await _create_identities(first)
         second.deps.replication.wake(1)
-        for _ in range(100):
-            if await _user(second, uuids["user"]) is not None:
-                break
-            await asyncio.sleep(0.02)
-        assert await _user(second, uuids["user"]) is not None
+        assert await _user_arrives(second, uuids["user"])
     finally:
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
@@ -240,6 +236,15 @@ async def test_a_wake_up_pulls_at_once_and_metrics_follow(
     applied = REGISTRY.get_sample_value("altostratus_replication_entries_applied_total")
     assert applied is not None
     assert applied > 0
+
+
+async def _user_arrives(runtime: Runtime, uuid: str) -> bool:
+    """Whether the user replicates to ``runtime`` within two seconds."""
+    for _ in range(100):
+        if await _user(runtime, uuid) is not None:
+            return True
+        await asyncio.sleep(0.02)
+    return False
 
 
 def _lease(runtime: Runtime) -> LeaseHolder:
@@ -260,11 +265,7 @@ async def test_only_the_lease_holder_pulls_on_the_timer_but_any_server_follows_a
         await asyncio.sleep(0.5)  # a full pass would have pulled by now
         assert await _user(second, uuids["user"]) is None
         second.deps.replication.wake(1)
-        for _ in range(100):
-            if await _user(second, uuids["user"]) is not None:
-                break
-            await asyncio.sleep(0.02)
-        assert await _user(second, uuids["user"]) is not None
+        assert await _user_arrives(second, uuids["user"])
     finally:
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)

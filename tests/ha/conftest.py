@@ -1,8 +1,4 @@
-"""The HA tests' Patroni cluster, and the failover harness's table at the end of the run.
-
-Under pytest-xdist workers' output is not shown, but a test's ``record_property`` values
-travel with its report to the controller, which prints them in the terminal summary.
-"""
+"""The HA tests' Patroni cluster (the harness's table is printed by ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
@@ -28,19 +24,3 @@ def cluster() -> Iterator[PatroniCluster]:
             yield cluster
     finally:
         shutil.rmtree(root, ignore_errors=True)
-
-
-_TABLES: list[str] = []
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if report.when == "call":
-        _TABLES.extend(
-            str(value) for name, value in report.user_properties if name == "failover_table"
-        )
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    for table in _TABLES:
-        terminalreporter.write_sep("=", "failover harness")
-        terminalreporter.write_line(table)

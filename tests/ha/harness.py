@@ -152,7 +152,10 @@ def _error_name(failure: Exception) -> str:
     """What kind of answer the client got: an API error code, or what broke on the way."""
     error = getattr(failure, "error", None)
     if isinstance(error, dict) and "errorcode" in error:
-        return f"API {error['errorcode']}"
+        # 530 is also what an unexpected server error answers: say which one it was.
+        text = str(error.get("errortext", ""))
+        unknown = " (commit outcome unknown)" if "may or may not" in text else ""
+        return f"API {error['errorcode']}{unknown}"
     response = getattr(failure, "response", None)
     status = getattr(response, "status_code", None)
     if status is not None:

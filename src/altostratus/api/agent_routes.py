@@ -30,6 +30,7 @@ from altostratus.agent.protocol import (
     Registered,
     Registration,
 )
+from altostratus.db.failover import DATABASE_ERRORS
 from altostratus.db.models import Host
 from altostratus.errors import CloudError
 from altostratus.runtime import Runtime
@@ -62,6 +63,10 @@ def _endpoint(
         except CloudError as error:
             status = error.code if error.code < 500 else 409
             return JSONResponse({"error": error.text, "errorcode": error.code}, status_code=status)
+        except DATABASE_ERRORS:
+            # A database failover: the agent tries its next endpoint, then this one again.
+            log.warning("agent %s: database unavailable", request.url.path)
+            return JSONResponse({"error": "database unavailable"}, status_code=503)
         return Response(reply.model_dump_json(), media_type="application/json")
 
     return endpoint

@@ -40,7 +40,9 @@ async def database_writable(db: Database) -> bool:
     try:
         async with asyncio.timeout(READY_TIMEOUT_SECONDS), db.transaction() as session:
             if db.is_sqlite:
-                return True  # BEGIN IMMEDIATE took the write lock
+                # The first statement begins the transaction: BEGIN IMMEDIATE takes the lock.
+                await session.execute(text("SELECT 1"))
+                return True
             read_only = await session.scalar(text("SHOW transaction_read_only"))
         if read_only == "off":
             return True
