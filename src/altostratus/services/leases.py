@@ -124,11 +124,19 @@ async def uninterrupted(work: Awaitable[T]) -> T:
 
     A worker stopped at shutdown must not abandon a transaction half-way: a connection
     interrupted mid-statement is thrown away, and with aiosqlite its closing can outlive
-    the engine. Workers therefore stop between ticks, never inside one.
+    the engine (or an open transaction keeps SQLite's write lock). Workers therefore stop
+    between ticks, never inside one, however many times they are cancelled: a task that
+    gathers its children cancels them once and then again in its own clean-up.
     """
     task = asyncio.ensure_future(work)
-    try:
-        return await asyncio.shield(task)
-    except asyncio.CancelledError:
-        await task
-        raise
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.cancelled():
+                raise
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    return task.result()
