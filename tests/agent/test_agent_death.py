@@ -62,8 +62,6 @@ def _start_agent(server: LiveServer, token: str, log_path: Path) -> subprocess.P
                 "agent",
                 "--endpoint",
                 f"http://127.0.0.1:{server.port}",
-                "--token",
-                token,
                 "--driver",
                 "simulator",
                 "--hosts",
@@ -71,7 +69,8 @@ def _start_agent(server: LiveServer, token: str, log_path: Path) -> subprocess.P
                 "--name-prefix",
                 "doomed-",
             ],
-            env=_env(),
+            # From the environment, as deploy/systemd/alto-agent.service passes it.
+            env={**_env(), "ALTO_AGENT_TOKEN": token},
             stdout=log,
             stderr=subprocess.STDOUT,
         )

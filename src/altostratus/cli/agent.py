@@ -42,7 +42,12 @@ def agent(
         typer.Option(help="A management server (repeat for each; failover in this order)."),
     ] = None,
     token: Annotated[
-        str | None, typer.Option(help="The zone's registration token (alto agent token).")
+        str | None,
+        typer.Option(
+            envvar="ALTO_AGENT_TOKEN",
+            help="The zone's registration token (alto agent token); from the environment "
+            "it stays out of the process list.",
+        ),
     ] = None,
     driver: Annotated[str, typer.Option(help="libvirt or simulator.")] = "libvirt",
     name: Annotated[
