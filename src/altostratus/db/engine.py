@@ -41,9 +41,12 @@ REPLICA_READS = Counter(
 )
 
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
-#: libpq options that asyncpg takes as connect arguments, not in its URL.
-_LIBPQ_OPTIONS = {"target_session_attrs": str, "connect_timeout": float}
-_ASYNCPG_NAMES = {"target_session_attrs": "target_session_attrs", "connect_timeout": "timeout"}
+#: libpq options that asyncpg takes as connect arguments, not in its URL: the argument's
+#: name and type.
+_LIBPQ_OPTIONS: dict[str, tuple[str, type]] = {
+    "target_session_attrs": ("target_session_attrs", str),
+    "connect_timeout": ("timeout", float),
+}
 
 
 def async_url(url: str) -> URL:
@@ -64,12 +67,10 @@ def connect_arguments(url: str) -> dict[str, Any]:
     ``timeout=2.0``), so an operator's libpq URL means the same here as in ``psql``."""
     query = _parse(url).query
     arguments: dict[str, Any] = {}
-    for option, convert in _LIBPQ_OPTIONS.items():
+    for option, (argument, convert) in _LIBPQ_OPTIONS.items():
         if option in query:
             value = query[option]
-            arguments[_ASYNCPG_NAMES[option]] = convert(
-                value[-1] if isinstance(value, tuple) else value
-            )
+            arguments[argument] = convert(value[-1] if isinstance(value, tuple) else value)
     return arguments
 
 

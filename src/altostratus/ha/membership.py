@@ -113,18 +113,21 @@ async def heartbeat(session: AsyncSession, identity: ServerIdentity, now: dateti
 
 
 async def declare_silent_down(
-    ctx: ServiceContext, now: datetime, silent_for: float
+    session: AsyncSession, deps: Dependencies, now: datetime, silent_for: float
 ) -> list[ManagementServer]:
     """Declare Down every Up server silent for ``silent_for`` seconds; hand its jobs back."""
     limit = now - timedelta(seconds=silent_for)
     silent = list(
-        await ctx.session.scalars(
+        await session.scalars(
             select(ManagementServer).where(
                 ManagementServer.state == ServerState.UP,
                 ManagementServer.last_heartbeat < limit,
             )
         )
     )
+    if not silent:
+        return []
+    ctx = await system_context(session, deps)
     declared = []
     for server in silent:
         # Conditional: a heartbeat that lands meanwhile, or a peer declaring it first, wins.
@@ -216,8 +219,9 @@ class MembershipMonitor:
         async with self._db.transaction() as session:
             if await heartbeat(session, self.identity, now):
                 log.info("management server %s is Up", self._deps.server_id)
-            ctx = await system_context(session, self._deps)
-            declared = await declare_silent_down(ctx, now, self._deps.settings.server_down_after)
+            declared = await declare_silent_down(
+                session, self._deps, now, self._deps.settings.server_down_after
+            )
         for server in declared:
             log.warning("management server %s declared Down", server.server_id)
         return declared
