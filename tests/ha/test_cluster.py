@@ -25,7 +25,8 @@ from tests.support.haproxy import Backend, Frontend, HAProxy
 
 # One cluster per module: with pytest-xdist, `--dist loadgroup` keeps these tests on
 # one worker (plain `-n` may start a second cluster on the other worker).
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ha_cluster")]
+# The timeout covers the module's cluster bootstrap, which the first test's setup runs.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ha_cluster"), pytest.mark.timeout(400)]
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -24,7 +24,8 @@ from tests.support.client import ApiClient
 from tests.support.ha_cluster import PatroniCluster
 from tests.support.postgres import free_port
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ha_cluster")]
+# The timeout covers the module's cluster bootstrap, which the first test's setup runs.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ha_cluster"), pytest.mark.timeout(400)]
 
 
 #: The root admin's keys, from the test that bootstrapped the cluster's database.
