@@ -20,7 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from asyncpg.exceptions import TargetServerAttributeNotMatched
+from asyncpg.exceptions import InternalClientError, TargetServerAttributeNotMatched
 from sqlalchemy import event
 from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -109,9 +109,10 @@ def install_failover_handling(engine: AsyncEngine) -> None:
     - A refused or timed-out connection (every node down, or none primary yet) is raised
       by asyncpg as ``OSError`` or its own client error; it becomes the driver's
       ``OperationalError``, so callers see one kind of database error.
-    - A demoted primary still answers queries but refuses writes (25006), and a server
-      shutting down says 57P01: the connection is invalidated, with the rest of the pool,
-      so the next transaction connects afresh and finds the new primary.
+    - A demoted primary still answers queries but refuses writes (25006), a server
+      shutting down says 57P01, and a server that died mid-answer can leave asyncpg's
+      protocol in a state it refuses to leave: the connection is invalidated, with the
+      rest of the pool, so the next transaction connects afresh and finds the new primary.
     """
 
     @event.listens_for(engine.sync_engine, "do_connect")
@@ -125,7 +126,12 @@ def install_failover_handling(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "handle_error")
     def _on_error(context: ExceptionContext) -> None:
         error = context.sqlalchemy_exception
-        if isinstance(error, DBAPIError) and _sqlstate(error) in _FAILOVER_STATES:
+        if not isinstance(error, DBAPIError):
+            return
+        # asyncpg's protocol can be left mid-answer by a server that died ("cannot switch
+        # to state 12"): that connection is as gone as a closed one.
+        broken = isinstance(context.original_exception.__cause__, InternalClientError)
+        if broken or _sqlstate(error) in _FAILOVER_STATES:
             context.is_disconnect = True
             context.invalidate_pool_on_disconnect = True
 
