@@ -14,7 +14,6 @@ logged as one line; it never stops the pulls from the others.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from altostratus.federation.log_routes import DEFAULT_LIMIT, LOG_PATH, LogPage, 
 from altostratus.federation.peers import PeerClient, PeerError, base_url
 from altostratus.federation.status import PeerRegion, read_peers, read_stored_state, read_vector
 from altostratus.runtime import Runtime
-from altostratus.services.leases import LeaseHolder, uninterrupted
+from altostratus.services.leases import LeaseHolder
 
 __all__ = ["PULLER_LEASE", "PullResult", "Puller", "Tick", "peer_regions", "start_puller"]
 
@@ -199,7 +198,6 @@ def start_puller(runtime: Runtime) -> asyncio.Task[None]:
             await Puller(runtime, client).run(lease)
         finally:
             await client.close()
-            with contextlib.suppress(Exception):
-                await uninterrupted(lease.release())
+            await lease.release()
 
     return asyncio.create_task(run(), name="replication-puller")

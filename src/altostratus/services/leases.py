@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from altostratus.db.engine import Database
+from altostratus.db.failover import DATABASE_ERRORS
 from altostratus.db.models import Lease
 from altostratus.timeutil import utcnow
 
@@ -94,11 +95,17 @@ class LeaseHolder:
         return held
 
     async def release(self) -> None:
-        """Hand the lease over at once (a clean shutdown)."""
-        if self._valid_until:
-            self._valid_until = 0.0
-            async with self._db.transaction() as session:
-                await release_lease(session, self.name, self._owner)
+        """Hand the lease over at once (a clean shutdown), even while being cancelled; if
+        the database is unavailable the lease simply runs out."""
+        if not self._valid_until:
+            return
+        self._valid_until = 0.0
+        with contextlib.suppress(*DATABASE_ERRORS):
+            await uninterrupted(self._release())
+
+    async def _release(self) -> None:
+        async with self._db.transaction() as session:
+            await release_lease(session, self.name, self._owner)
 
 
 async def run_rounds(
@@ -115,8 +122,7 @@ async def run_rounds(
             except Exception:
                 log.exception("%s: round failed", lease.name)
     finally:
-        with contextlib.suppress(Exception):
-            await uninterrupted(lease.release())
+        await lease.release()
 
 
 async def uninterrupted(work: Awaitable[T]) -> T:
