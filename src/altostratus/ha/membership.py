@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from altostratus import __version__
+from altostratus.db.clock import database_now
 from altostratus.db.engine import Database
 from altostratus.db.failover import DATABASE_ERRORS
 from altostratus.db.models import AsyncJob, ManagementServer
@@ -34,7 +35,6 @@ from altostratus.services.events import record_event
 from altostratus.services.hosts import system_context
 from altostratus.services.leases import uninterrupted
 from altostratus.services.paging import Page, PageRequest, equal_if_given, keyword_filter, paginate
-from altostratus.timeutil import utcnow
 
 __all__ = [
     "MembershipMonitor",
@@ -202,9 +202,9 @@ class MembershipMonitor:
 
     async def leave(self) -> None:
         """A clean stop: Down now, so nobody waits for ``server_down_after``."""
-        now = utcnow()
         try:
             async with self._db.transaction() as session:
+                now = await database_now(session)
                 await session.execute(
                     update(ManagementServer)
                     .where(ManagementServer.server_id == self._deps.server_id)
@@ -215,8 +215,8 @@ class MembershipMonitor:
 
     async def run_once(self) -> list[ManagementServer]:
         """One heartbeat; answer the peers this round declared Down."""
-        now = utcnow()
         async with self._db.transaction() as session:
+            now = await database_now(session)
             if await heartbeat(session, self.identity, now):
                 log.info("management server %s is Up", self._deps.server_id)
             declared = await declare_silent_down(

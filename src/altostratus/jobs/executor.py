@@ -19,6 +19,7 @@ import orjson
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from altostratus.db.clock import database_now
 from altostratus.db.engine import Database
 from altostratus.db.failover import DATABASE_ERRORS, resumable
 from altostratus.db.models import Account, AsyncJob, User
@@ -109,17 +110,17 @@ class Executor:
         task.add_done_callback(lambda _task: self._running.pop(job.id, None))
 
     async def _claim(self, limit: int) -> list[_Claimed]:
-        now = utcnow()
-        claimable = (
-            AsyncJob.status == PENDING,
-            AsyncJob.kind.is_not(None),
-            or_(AsyncJob.owner.is_(None), AsyncJob.lease_expires < now),
-            # Not one this server still drives: a lease that lapsed while the database
-            # was unreachable must not start the same job a second time here.
-            AsyncJob.id.not_in(list(self._running)),
-        )
         claimed: list[_Claimed] = []
         async with self._db.transaction() as session:
+            now = await database_now(session)
+            claimable = (
+                AsyncJob.status == PENDING,
+                AsyncJob.kind.is_not(None),
+                or_(AsyncJob.owner.is_(None), AsyncJob.lease_expires < now),
+                # Not one this server still drives: a lease that lapsed while the database
+                # was unreachable must not start the same job a second time here.
+                AsyncJob.id.not_in(list(self._running)),
+            )
             candidates = list(
                 await session.scalars(
                     select(AsyncJob.id).where(*claimable).order_by(AsyncJob.id).limit(limit)
@@ -241,7 +242,7 @@ class Executor:
                     AsyncJob.owner == self.owner,
                     AsyncJob.status == PENDING,
                 )
-                .values(lease_expires=utcnow() + self._lease)
+                .values(lease_expires=await database_now(session) + self._lease)
             )
 
     async def _release(self, job_ids: list[int]) -> None:

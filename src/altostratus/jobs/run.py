@@ -10,13 +10,14 @@ results back instead of doing the steps a second time.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from altostratus.db.clock import database_now
 from altostratus.db.engine import Database
 from altostratus.db.models import AsyncJob, HostCommand
 from altostratus.db.models.hosts import CommandState
@@ -116,6 +117,8 @@ class JobRun:
                 job_id=self.job_id,
                 kind=kind,
                 payload=orjson.dumps(payload).decode(),
+                # The answer's deadline counts from here, possibly on another server.
+                created=await database_now(ctx.session),
             )
             ctx.session.add(command)
             await ctx.session.flush()
@@ -130,20 +133,24 @@ class JobRun:
 
     async def _answer(self, command_uuid: str, limit: float) -> dict[str, Any]:
         while True:
-            command = await uninterrupted(self._command(command_uuid))
-            assert command is not None, f"host command {command_uuid} vanished"
+            command, now = await uninterrupted(self._command(command_uuid))
             if command.state in (CommandState.DONE, CommandState.FAILED):
                 return _outcome(command)
-            remaining = (command.created + timedelta(seconds=limit) - utcnow()).total_seconds()
+            remaining = (command.created + timedelta(seconds=limit) - now).total_seconds()
             if remaining <= 0:
                 return await self._cancel(command_uuid)
             await self.deps.signals.wait_for_command(
                 command_uuid, min(remaining, _COMMAND_POLL_SECONDS)
             )
 
-    async def _command(self, command_uuid: str) -> HostCommand | None:
+    async def _command(self, command_uuid: str) -> tuple[HostCommand, datetime]:
+        """The command as it stands, and the database's time to judge its deadline by."""
         async with self.db.transaction(write=False) as session:
-            return await session.scalar(select(HostCommand).where(HostCommand.uuid == command_uuid))
+            command = await session.scalar(
+                select(HostCommand).where(HostCommand.uuid == command_uuid)
+            )
+            assert command is not None, f"host command {command_uuid} vanished"
+            return command, await database_now(session)
 
     async def _cancel(self, command_uuid: str) -> dict[str, Any]:
         async with self.db.transaction() as session:
@@ -171,6 +178,7 @@ class JobRun:
         return _outcome(command)
 
     async def _record(self, session: AsyncSession, progress: dict[str, Any]) -> None:
+        lease = timedelta(seconds=self.deps.settings.job_lease_seconds)
         recorded = await session.execute(
             update(AsyncJob)
             .where(
@@ -181,7 +189,7 @@ class JobRun:
             )
             .values(
                 progress=orjson.dumps(progress).decode(),
-                lease_expires=utcnow() + timedelta(seconds=self.deps.settings.job_lease_seconds),
+                lease_expires=await database_now(session) + lease,
             )
         )
         if not recorded.rowcount:  # type: ignore[attr-defined]

@@ -15,7 +15,7 @@ import hmac
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import orjson
 from sqlalchemy import ColumnElement, and_, or_, select, update
@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import lazyload
 
 from altostratus.agent.protocol import Answer, Delivery, HostFacts, Registration
+from altostratus.db.clock import database_now
 from altostratus.db.models import Cluster, Host, HostCommand, SystemValue, VirtualMachine, Zone
 from altostratus.db.models.hosts import CommandState, HostState
 from altostratus.errors import AuthenticationError, InvalidParameter
@@ -150,7 +151,7 @@ async def register(
     _apply_facts(host, registration.facts)
     host.agent_key_hash = _hash(key)
     host.state = HostState.CONNECTING
-    host.state_changed = utcnow()
+    host.state_changed = await database_now(session)
     await session.flush()
     verb = "Registered new" if created else "Agent connected for"
     ctx = await system_context(session, deps)
@@ -202,7 +203,7 @@ async def heartbeat(
     left out of it reported nothing new. A host that was not Up comes Up here, with an
     event. Returns how many hosts came Up.
     """
-    now = utcnow()
+    now = await database_now(session)
     live = and_(hosts, Host.removed.is_(None))
     await session.execute(
         update(Host)
@@ -255,8 +256,8 @@ async def _hosts_with_vms(session: AsyncSession, host_ids: list[int]) -> set[int
 # --- commands ---
 
 
-def _deliverable(settings: Settings) -> ColumnElement[bool]:
-    stale = utcnow() - redelivery_after(settings)
+def _deliverable(settings: Settings, now: datetime) -> ColumnElement[bool]:
+    stale = now - redelivery_after(settings)
     return or_(
         HostCommand.state == CommandState.PENDING,
         and_(HostCommand.state == CommandState.SENT, HostCommand.sent < stale),
@@ -267,10 +268,11 @@ async def has_deliverable(
     session: AsyncSession, settings: Settings, hosts: ColumnElement[bool]
 ) -> bool:
     """Whether ``take_commands`` would find anything: a cheap read before a write."""
+    now = await database_now(session)
     found = await session.scalar(
         select(HostCommand.id)
         .join(Host, Host.id == HostCommand.host_id)
-        .where(hosts, _deliverable(settings))
+        .where(hosts, _deliverable(settings, now))
         .limit(1)
     )
     return found is not None
@@ -307,10 +309,11 @@ async def take_commands(
     server's long poll may take some of the same candidates at the same moment, and a
     command must be handed out once, not once per server that saw it deliverable.
     """
+    now = await database_now(session)
     candidates = (
         select(HostCommand.id)
         .join(Host, Host.id == HostCommand.host_id)
-        .where(hosts, _deliverable(settings))
+        .where(hosts, _deliverable(settings, now))
         .order_by(HostCommand.id)
         .limit(limit)
     )
@@ -319,8 +322,8 @@ async def take_commands(
         return []
     taken = await session.execute(
         update(HostCommand)
-        .where(HostCommand.id.in_(candidate_ids), _deliverable(settings))
-        .values(state=CommandState.SENT, sent=utcnow(), deliveries=HostCommand.deliveries + 1)
+        .where(HostCommand.id.in_(candidate_ids), _deliverable(settings, now))
+        .values(state=CommandState.SENT, sent=now, deliveries=HostCommand.deliveries + 1)
         .returning(
             HostCommand.id,
             HostCommand.host_id,

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, select, update
 
+from altostratus.db.clock import database_now
 from altostratus.db.engine import Database
 from altostratus.db.failover import DATABASE_ERRORS
 from altostratus.db.models import Host
@@ -24,7 +25,6 @@ from altostratus.db.models.hosts import HostState
 from altostratus.services.context import Dependencies
 from altostratus.services.hosts import host_event, system_context
 from altostratus.services.leases import hold_lease, uninterrupted
-from altostratus.timeutil import utcnow
 
 __all__ = ["LEASE", "HostMonitor"]
 
@@ -83,15 +83,15 @@ class HostMonitor:
 
     async def run_once(self) -> Checked:
         settings = self._deps.settings
-        now = utcnow()
-        limits = (
-            now - timedelta(seconds=settings.host_disconnect_after),
-            now - timedelta(seconds=settings.host_down_after),
-        )
         changed: list[int] = []
         async with self._db.transaction() as session:
             if not await hold_lease(session, LEASE, self._deps.server_id, self._lease_seconds):
                 return Checked(held=False)
+            now = await database_now(session)
+            limits = (
+                now - timedelta(seconds=settings.host_disconnect_after),
+                now - timedelta(seconds=settings.host_down_after),
+            )
             for (sources, target, event_type), silent_since in zip(
                 _SILENT_FOR, (limits[0], limits[1]), strict=True
             ):

@@ -14,6 +14,7 @@ import orjson
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from altostratus.db.clock import database_now
 from altostratus.db.models import (
     Account,
     Cluster,
@@ -173,7 +174,7 @@ async def add_host(ctx: ServiceContext, spec: HostSpec) -> Host:
         state=HostState.CONNECTING,
         resource_state=ResourceState.ENABLED,
         host_tags=normalise_tags(spec.host_tags),
-        state_changed=utcnow(),
+        state_changed=await database_now(ctx.session),
     )
     if simulated:
         host.cpu_number = spec.cpu_number or _SIM_DEFAULTS["cpu_number"]
@@ -346,7 +347,7 @@ async def cancel_maintenance(ctx: ServiceContext, uuid: str) -> Host:
 async def start_reconnect(ctx: ServiceContext, uuid: str) -> Host:
     """Back to ``Connecting`` until the next heartbeat; a remote agent must register again."""
     host = await get_host(ctx, uuid)
-    host.state, host.state_changed = HostState.CONNECTING, utcnow()
+    host.state, host.state_changed = HostState.CONNECTING, await database_now(ctx.session)
     if not host.url.startswith("sim://"):
         host.agent_key_hash = None
     await ctx.session.flush()

@@ -19,10 +19,10 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from altostratus.db.clock import database_now
 from altostratus.db.engine import Database
 from altostratus.db.failover import DATABASE_ERRORS
 from altostratus.db.models import Lease
-from altostratus.timeutil import utcnow
 
 __all__ = ["LeaseHolder", "hold_lease", "release_lease", "run_rounds", "uninterrupted"]
 
@@ -33,7 +33,7 @@ T = TypeVar("T")
 
 async def hold_lease(session: AsyncSession, name: str, owner: str, seconds: float) -> bool:
     """Take or renew the lease ``name`` for ``owner``; False while another holds it."""
-    now = utcnow()
+    now = await database_now(session)
     expires = now + timedelta(seconds=seconds)
     renewed = await session.execute(
         update(Lease)
@@ -62,7 +62,9 @@ async def hold_lease(session: AsyncSession, name: str, owner: str, seconds: floa
 async def release_lease(session: AsyncSession, name: str, owner: str) -> None:
     """Let another server take the lease at once (a clean shutdown)."""
     await session.execute(
-        update(Lease).where(Lease.name == name, Lease.owner == owner).values(expires=utcnow())
+        update(Lease)
+        .where(Lease.name == name, Lease.owner == owner)
+        .values(expires=await database_now(session))
     )
 
 
@@ -72,7 +74,8 @@ class LeaseHolder:
     ``acquire()`` takes or renews the lease at the start of a round. ``valid`` stays true
     only until the lease could have run out as seen from the database: the deadline is
     counted from before the renewal began, so the holder stops its work before another
-    server may take the lease (given clocks that agree to better than the lease's length).
+    server may take the lease. The expiry is the database's time (``db/clock.py``), so
+    the servers' own clocks need not agree.
     """
 
     def __init__(self, db: Database, name: str, owner: str, seconds: float) -> None:
