@@ -54,7 +54,7 @@ def _copy(request: httpx.Request, **changes: object) -> httpx.Request:
 
 
 async def _woken(region: Runtime) -> set[int]:
-    return await region.deps.replication.wait(0)
+    return await region.deps.signals.wait_for_peers(0)
 
 
 @pytest.mark.parametrize(("method", "path"), [("GET", LOG_PATH), ("POST", NOTIFY_PATH)])

@@ -15,12 +15,13 @@ import httpx
 import orjson
 import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
-from altostratus.db.models import Domain, SystemValue, User
+from altostratus.db.models import Domain, Region, SystemValue, User
 from altostratus.federation.notifier import Notifier
 from altostratus.federation.peers import PeerClient, base_url
 from altostratus.federation.puller import PULLER_LEASE, Puller, peer_regions
+from altostratus.federation.status import read_pull_status
 from altostratus.runtime import Runtime
 from altostratus.services.domains import create_domain
 from altostratus.services.leases import LeaseHolder, hold_lease
@@ -182,6 +183,43 @@ async def test_status_reports_reachable_and_unreachable_peers(
     assert "replicationlag" not in listed[2]
 
 
+async def test_every_server_of_the_region_reports_the_pulls_any_of_them_made(
+    regions: tuple[Runtime, Runtime], network: httpx.AsyncClient
+) -> None:
+    """Behind a load balancer, listRegions may land on a server that does not hold the
+    puller lease: it answers from the same status as the server that pulled."""
+    first, second = regions
+    await _create_identities(first)
+    await _puller(second, network).run_once()
+    other = await Runtime.start(second.settings)  # another server on region 2's database
+    try:
+        assert other.deps.server_id != second.deps.server_id
+        listed = {r["id"]: r for r in (await (await _admin_api(other)).ok("listRegions"))["region"]}
+        assert listed[1]["reachable"] is True
+        assert 0 <= listed[1]["replicationlag"] < 60
+        assert listed[3]["reachable"] is False
+        await _puller(other, network).run_once({1})
+        status = (await (await _admin_api(second)).ok("listReplicationStatus"))["replicationstatus"]
+        peers = {peer["regionid"]: peer for peer in status["peers"]}
+        assert peers[1]["entriespulled"] > 0
+        assert peers[1]["reachable"] is True
+    finally:
+        await other.close()
+
+
+async def test_a_region_that_leaves_the_registry_leaves_the_status(
+    regions: tuple[Runtime, Runtime], network: httpx.AsyncClient
+) -> None:
+    _first, second = regions
+    await _puller(second, network).run_once()
+    async with second.db.transaction() as session:
+        assert set(await read_pull_status(session)) == {1, 3}
+        await session.execute(delete(Region).where(Region.id == 3))
+    await _puller(second, network).run_once()
+    async with second.db.transaction(write=False) as session:
+        assert set(await read_pull_status(session)) == {1}
+
+
 async def test_status_shows_the_audit_results(regions: tuple[Runtime, Runtime]) -> None:
     _first, second = regions
     result = {"peer": 1, "time": "2026-01-01T00:00:00+0000", "diverged": 0, "repaired": 0}
@@ -209,8 +247,8 @@ async def test_a_peer_that_refuses_our_signature_is_reported(
     forged = Puller(second, PeerClient(b"x" * 32, 2, http=network))
     tick = await forged.run_once({1})
     assert str(tick) == "pulled 0 entries from 0 of 1 peers, applied 0; region 1 unreachable"
-    status = second.deps.replication.peer(1)
-    assert status is not None
+    async with second.db.transaction(write=False) as session:
+        status = (await read_pull_status(session))[1]
     assert not status.reachable
     assert status.last_error is not None
     assert "HTTP 401" in status.last_error
@@ -224,7 +262,7 @@ async def test_a_wake_up_pulls_at_once_and_metrics_follow(
     try:
         await asyncio.sleep(0.2)  # the first full pass; the next is 5 s away
         uuids = await _create_identities(first)
-        second.deps.replication.wake(1)
+        second.deps.signals.peer_committed(1)
         assert await _user_arrives(second, uuids["user"])
     finally:
         running.cancel()
@@ -264,7 +302,7 @@ async def test_only_the_lease_holder_pulls_on_the_timer_but_any_server_follows_a
     try:
         await asyncio.sleep(0.5)  # a full pass would have pulled by now
         assert await _user(second, uuids["user"]) is None
-        second.deps.replication.wake(1)
+        second.deps.signals.peer_committed(1)
         assert await _user_arrives(second, uuids["user"])
     finally:
         running.cancel()
@@ -281,7 +319,7 @@ async def test_a_commit_notifies_every_peer(
     running = asyncio.create_task(notifier.run())
     try:
         await _create_identities(first)
-        woken = await second.deps.replication.wait(5)
+        woken = await second.deps.signals.wait_for_peers(5)
     finally:
         first.outbox.on_commit = None
         running.cancel()

@@ -30,7 +30,6 @@ from typing import Any
 
 import orjson
 from sqlalchemy import and_, inspect, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -44,6 +43,7 @@ from altostratus.db.models import (
     User,
     Zone,
 )
+from altostratus.db.upsert import insert_for
 from altostratus.federation.entities import EntitySpec, spec_for, spec_named
 from altostratus.federation.hlc import HybridClock, Version
 from altostratus.federation.outbox import upsert_version
@@ -151,7 +151,7 @@ def _write_versions(session: Session, batch: _Batch) -> None:
         )
     batch.unwritten.clear()
     if rows:
-        statement = _dialect(session).insert(EntityVersion)
+        statement = insert_for(session, EntityVersion)
         session.connection().execute(
             statement.on_conflict_do_update(
                 index_elements=["entity_type", "entity_key"],
@@ -159,10 +159,6 @@ def _write_versions(session: Session, batch: _Batch) -> None:
             ),
             rows,
         )
-
-
-def _dialect(session: Session) -> Any:
-    return postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
 
 
 def _find(session: Session, spec: EntitySpec, key: str) -> Any:
@@ -415,7 +411,6 @@ def apply_state(
 def store_entries(session: Session, entries: Sequence[WireEntry]) -> int:
     """Keep received entries (each origin's in order; duplicates ignored); return how many."""
     vector = {row.origin: row.seq for row in session.scalars(select(ReplicationVector))}
-    dialect = _dialect(session)
     kept: list[dict[str, Any]] = []
     for wire in sorted(entries, key=lambda e: (e["origin"], e["seq"])):
         origin, seq = int(wire["origin"]), int(wire["seq"])
@@ -434,13 +429,13 @@ def store_entries(session: Session, entries: Sequence[WireEntry]) -> int:
         )
         vector[origin] = seq
     if kept:
-        session.execute(dialect.insert(ReplicationEntry).on_conflict_do_nothing(), kept)
+        session.execute(insert_for(session, ReplicationEntry).on_conflict_do_nothing(), kept)
     # Only origins that advanced: rewriting the others (the local origin's row is also its
     # seq counter) could lower a value a concurrent transaction has just raised.
     for origin in {entry["origin"] for entry in kept}:
         seq = vector[origin]
         session.execute(
-            dialect.insert(ReplicationVector)
+            insert_for(session, ReplicationVector)
             .values(origin=origin, seq=seq)
             .on_conflict_do_update(index_elements=["origin"], set_={"seq": seq})
         )

@@ -36,7 +36,6 @@ from typing import Any
 
 import orjson
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from altostratus.db.models import (
@@ -45,6 +44,7 @@ from altostratus.db.models import (
     ReplicationVector,
     SystemValue,
 )
+from altostratus.db.upsert import insert_for
 from altostratus.federation.apply import apply_state, record_system_event, serialise_appliers
 from altostratus.federation.entities import SPECS, EntitySpec
 from altostratus.federation.hlc import HybridClock, Version
@@ -245,10 +245,9 @@ def _repair(
 
 def _save(session: Session, result: AuditResult) -> None:
     """Upsert ``audit:<peer>``; several servers of a region may audit at the same time."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     value = orjson.dumps(asdict(result)).decode()
     session.execute(
-        dialect.insert(SystemValue)
+        insert_for(session, SystemValue)
         .values(name=f"{AUDIT_PREFIX}{result.peer}", value=value)
         .on_conflict_do_update(index_elements=["name"], set_={"value": value})
     )

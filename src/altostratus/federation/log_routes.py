@@ -134,7 +134,7 @@ async def _notify(_request: Request, runtime: Runtime, region: int, body: bytes)
         return bad_request('body must be {"region": <id>}')
     if sender != region:
         return bad_request(f"the body names region {sender}, the signature region {region}")
-    runtime.deps.replication.wake(sender)
+    runtime.deps.signals.peer_committed(sender)
     return JSONResponse({"ok": True})
 
 

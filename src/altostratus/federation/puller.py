@@ -25,7 +25,15 @@ from altostratus.federation.apply import apply_pending, serialise_appliers, stor
 from altostratus.federation.gc import record_peer_vector
 from altostratus.federation.log_routes import DEFAULT_LIMIT, LOG_PATH, LogPage, format_vector
 from altostratus.federation.peers import PeerClient, PeerError, base_url
-from altostratus.federation.status import PeerRegion, read_peers, read_stored_state, read_vector
+from altostratus.federation.status import (
+    PeerRegion,
+    forget_pulls_except,
+    read_peers,
+    read_pull_status,
+    read_stored_state,
+    read_vector,
+    record_pull,
+)
 from altostratus.runtime import Runtime
 from altostratus.services.leases import LeaseHolder
 
@@ -78,7 +86,6 @@ class Puller:
         self._runtime = runtime
         self._client = client
         self._page_size = page_size
-        self._status = runtime.deps.replication
 
     async def pull(self, peer: PeerRegion) -> PullResult:
         """Pull and apply ``peer``'s log until it has nothing more; raises ``PeerError``."""
@@ -124,7 +131,8 @@ class Puller:
         """Pull from every peer (or those in ``only``) and say what happened."""
         peers = await peer_regions(self._runtime)
         if only is None:
-            self._status.keep_only(peer.id for peer in peers)
+            async with self._runtime.db.transaction() as session:
+                await forget_pulls_except(session, (peer.id for peer in peers))
         chosen = [peer for peer in peers if only is None or peer.id in only]
         stored = applied = 0
         failures: list[str] = []
@@ -132,16 +140,16 @@ class Puller:
             try:
                 result = await self.pull(peer)
             except PeerError as error:
-                self._status.record_failure(peer.id, str(error), reachable=False)
+                await self._record(peer.id, reachable=False, error=str(error))
                 failures.append(f"region {peer.id} unreachable")
                 log.warning("pull from region %s (%s) failed: %s", peer.id, peer.name, error)
                 continue
             except Exception as error:
-                self._status.record_failure(peer.id, repr(error), reachable=True)
+                await self._record(peer.id, reachable=True, error=repr(error))
                 failures.append(f"region {peer.id} failed")
                 log.exception("pull from region %s (%s) failed", peer.id, peer.name)
                 continue
-            self._status.record_success(peer.id, result.stored)
+            await self._record(peer.id, reachable=True, stored=result.stored)
             stored += result.stored
             applied += result.applied
         await self._update_gauges()
@@ -151,13 +159,19 @@ class Puller:
         )
         return Tick("; ".join([sentence, *failures]), eventful=bool(stored or failures))
 
+    async def _record(
+        self, peer_id: int, *, reachable: bool, stored: int = 0, error: str | None = None
+    ) -> None:
+        async with self._runtime.db.transaction() as session:
+            await record_pull(session, peer_id, reachable=reachable, stored=stored, error=error)
+
     async def _update_gauges(self) -> None:
-        for status in self._status.peers():
-            lag = status.lag_seconds()
-            if lag is not None:
-                REPLICATION_LAG.labels(peer=str(status.region_id)).set(lag)
         async with self._runtime.db.transaction(write=False) as session:
+            pulls = await read_pull_status(session)
             REPLICATION_PENDING.set((await read_stored_state(session)).pending)
+        for status in pulls.values():
+            if status.lag_seconds is not None:
+                REPLICATION_LAG.labels(peer=str(status.region_id)).set(status.lag_seconds)
 
     async def run(self, lease: LeaseHolder) -> None:
         """Pull forever: from every peer each interval while this server holds ``lease``,
@@ -185,7 +199,9 @@ class Puller:
                     log.log(level, "replication: %s", tick)
             except Exception:
                 log.exception("replication: pull tick failed")
-            woken = await self._status.wait(max(0.0, next_full - time.monotonic()))
+            woken = await self._runtime.deps.signals.wait_for_peers(
+                max(0.0, next_full - time.monotonic())
+            )
 
 
 def start_puller(runtime: Runtime) -> asyncio.Task[None]:

@@ -1,112 +1,113 @@
 """What this region knows of its own replication, for operators.
 
-Two kinds of facts: the per-peer results of this server process's pulls (reachable, last
-success or error, lag), kept in memory because each management server pulls on its own
-and a restart learns them again within one tick; and what the database says (the version
-vector, entries still waiting to apply, the audit helper's last results).
-
-``ReplicationStatus`` also carries the puller's wake-up signal, so the ``notify`` endpoint
-can start a pull without knowing the puller: both are what this process knows and wants
-of its replication, reachable from a request through ``Dependencies``.
+Two kinds of facts, both in the database so that every management server of the region
+answers the same: the outcome of the pulls from each peer (reachable, last success or
+error, lag), written by whichever server pulled; and the replication state itself (the
+version vector, entries still waiting to apply, the audit helper's last results).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from altostratus.db.models import Region, ReplicationEntry, ReplicationVector, SystemValue
-from altostratus.timeutil import utcnow
+from altostratus.db.clock import database_now
+from altostratus.db.models import (
+    PeerPull,
+    Region,
+    ReplicationEntry,
+    ReplicationVector,
+    SystemValue,
+)
+from altostratus.db.upsert import insert_for
 
 __all__ = [
     "AUDIT_PREFIX",
     "PeerRegion",
     "PeerStatus",
-    "ReplicationStatus",
     "StoredState",
+    "forget_pulls_except",
     "read_peers",
+    "read_pull_status",
     "read_stored_state",
     "read_vector",
+    "record_pull",
 ]
 
 #: ``system_values`` rows ``audit:<peer id>`` hold the audit's last result per peer (JSON).
 AUDIT_PREFIX = "audit:"
 
 
-@dataclass
+@dataclass(frozen=True)
 class PeerStatus:
-    """The outcome of this process's pulls from one peer region."""
+    """The outcome of this region's pulls from one peer region."""
 
     region_id: int
-    reachable: bool = False
-    last_success: datetime | None = None
-    last_error: str | None = None
-    entries_pulled: int = 0
-
-    def lag_seconds(self, now: datetime | None = None) -> float | None:
-        """Seconds since the last successful pull; unknown before the first one."""
-        if self.last_success is None:
-            return None
-        return round(max(0.0, ((now or utcnow()) - self.last_success).total_seconds()), 3)
+    reachable: bool
+    last_success: datetime | None
+    last_error: str | None
+    entries_pulled: int
+    #: Seconds since the last successful pull; unknown before the first one.
+    lag_seconds: float | None
 
 
-class ReplicationStatus:
-    """Per-peer pull results of this process, and the puller's wake-up signal."""
+async def record_pull(
+    session: AsyncSession,
+    region_id: int,
+    *,
+    reachable: bool,
+    stored: int = 0,
+    error: str | None = None,
+) -> None:
+    """Record one pull from ``region_id``: a success when ``error`` is None."""
+    now = await database_now(session)
+    succeeded = error is None
+    row = {
+        "reachable": reachable,
+        "last_attempt": now,
+        "last_error": error,
+        **({"last_success": now} if succeeded else {}),
+    }
+    statement = insert_for(session, PeerPull).values(
+        region_id=region_id, entries_pulled=stored, **row
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["region_id"],
+            set_={**row, "entries_pulled": PeerPull.entries_pulled + stored},
+        )
+    )
 
-    def __init__(self) -> None:
-        self._peers: dict[int, PeerStatus] = {}
-        self._woken: set[int] = set()
-        self._wake = asyncio.Event()
 
-    def peer(self, region_id: int) -> PeerStatus | None:
-        return self._peers.get(region_id)
+async def forget_pulls_except(session: AsyncSession, region_ids: Iterable[int]) -> None:
+    """Forget regions that left the registry, so they stop showing as lagging."""
+    await session.execute(delete(PeerPull).where(PeerPull.region_id.not_in(list(region_ids))))
 
-    def peers(self) -> list[PeerStatus]:
-        return [self._peers[region_id] for region_id in sorted(self._peers)]
 
-    def _entry(self, region_id: int) -> PeerStatus:
-        return self._peers.setdefault(region_id, PeerStatus(region_id))
-
-    def record_success(self, region_id: int, pulled: int) -> None:
-        status = self._entry(region_id)
-        status.reachable = True
-        status.last_success = utcnow()
-        status.last_error = None
-        status.entries_pulled += pulled
-
-    def record_failure(self, region_id: int, error: str, *, reachable: bool) -> None:
-        status = self._entry(region_id)
-        status.reachable = reachable
-        status.last_error = error
-
-    def keep_only(self, region_ids: Iterable[int]) -> None:
-        """Forget regions that left the registry, so they stop showing as lagging."""
-        keep = set(region_ids)
-        for region_id in list(self._peers):
-            if region_id not in keep:
-                del self._peers[region_id]
-
-    def wake(self, region_id: int) -> None:
-        """Ask the puller to pull from ``region_id`` now (it committed something)."""
-        self._woken.add(region_id)
-        self._wake.set()
-
-    async def wait(self, seconds: float) -> set[int]:
-        """Wait for a wake-up or ``seconds``; answer the regions woken meanwhile."""
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
-                await self._wake.wait()
-        self._wake.clear()
-        woken, self._woken = self._woken, set()
-        return woken
+async def read_pull_status(session: AsyncSession) -> dict[int, PeerStatus]:
+    """Per peer region pulled from at least once, the outcome of its last pull."""
+    now = await database_now(session)
+    return {
+        row.region_id: PeerStatus(
+            region_id=row.region_id,
+            reachable=row.reachable,
+            last_success=row.last_success,
+            last_error=row.last_error,
+            entries_pulled=row.entries_pulled,
+            lag_seconds=(
+                round(max(0.0, (now - row.last_success).total_seconds()), 3)
+                if row.last_success
+                else None
+            ),
+        )
+        for row in await session.scalars(select(PeerPull))
+    }
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from altostratus.db.models import Account, AccountType, RoleType, User
-from altostratus.federation.status import ReplicationStatus
 from altostratus.security.keyring import Keyring
 from altostratus.security.passwords import Passwords
 from altostratus.security.sessions import SessionSigner
@@ -96,8 +95,6 @@ class Dependencies:
     sessions: SessionSigner
     #: This region's id, fixed at the first start of its database.
     local_region_id: int
-    #: This process's view of replication with its peers (``listRegions``, the puller).
-    replication: ReplicationStatus = field(default_factory=ReplicationStatus)
     #: Wake-ups between requests, the job executor and agent links of this process.
     signals: Signals = field(default_factory=Signals)
     #: Names this process in job leases and host connections (``host:pid:random``).

@@ -1,4 +1,5 @@
-"""In-process wake-ups between the request path, the job executor and agent links.
+"""In-process wake-ups between the request path, the job executor, agent links and the
+replication puller.
 
 They only make things faster: every waiter also polls the database, because the event
 that matters may have happened in another management server process.
@@ -19,6 +20,8 @@ class Signals:
         self._jobs_submitted = asyncio.Event()
         self._commands_queued = asyncio.Event()
         self._command_waiters: defaultdict[str, set[asyncio.Event]] = defaultdict(set)
+        self._peers_committed = asyncio.Event()
+        self._committing_peers: set[int] = set()
 
     # --- new jobs, for the executor ---
 
@@ -53,6 +56,19 @@ class Signals:
             waiters.discard(event)
             if not waiters:
                 del self._command_waiters[command_uuid]
+
+    # --- peer regions that committed changes, for the replication puller ---
+
+    def peer_committed(self, region_id: int) -> None:
+        """Region ``region_id`` notified us of a commit: pull from it now."""
+        self._committing_peers.add(region_id)
+        self._peers_committed.set()
+
+    async def wait_for_peers(self, seconds: float) -> set[int]:
+        """Wait for notifications or ``seconds``; answer the regions that notified."""
+        await _wait(self._peers_committed, seconds)
+        woken, self._committing_peers = self._committing_peers, set()
+        return woken
 
 
 async def _wait(event: asyncio.Event, seconds: float, *, clear: bool = True) -> None:

@@ -8,7 +8,7 @@ from altostratus.api.declarations import ADMIN, ANYONE, CommandSet
 from altostratus.api.params import HttpEndpoint, ListParams, Params, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single, Success
 from altostratus.db.models import Region
-from altostratus.federation.status import PeerStatus
+from altostratus.federation.status import PeerStatus, read_pull_status
 from altostratus.services import regions
 from altostratus.services.context import ServiceContext
 
@@ -23,9 +23,9 @@ class RegionResponse(ResponseObject):
     endpoint: str
     gslbserviceenabled: bool
     portableipserviceenabled: bool
-    #: Set for a peer this server pulls from: did the last pull reach it.
+    #: Set for a peer this region pulls from: did the last pull reach it.
     reachable: bool | None = None
-    #: Seconds since this server last pulled from the peer successfully.
+    #: Seconds since this region last pulled from the peer successfully.
     replicationlag: float | None = None
 
 
@@ -37,7 +37,7 @@ def region_view(region: Region, status: PeerStatus | None = None) -> RegionRespo
         gslbserviceenabled=region.gslb_service_enabled,
         portableipserviceenabled=region.portable_ip_service_enabled,
         reachable=status.reachable if status else None,
-        replicationlag=status.lag_seconds() if status else None,
+        replicationlag=status.lag_seconds if status else None,
     )
 
 
@@ -116,6 +116,6 @@ async def list_regions(ctx: ServiceContext, p: ListRegionsParams) -> ListResult:
         keyword=p.keyword,
         page=page_request(ctx, p),
     )
-    replication = ctx.deps.replication
-    views = [region_view(r, replication.peer(r.id)) for r in page.items]
+    pulls = await read_pull_status(ctx.session)
+    views = [region_view(r, pulls.get(r.id)) for r in page.items]
     return ListResult("region", views, page.total)

@@ -7,7 +7,13 @@ from typing import Any
 from altostratus.api.declarations import ADMIN, CommandSet
 from altostratus.api.params import Params
 from altostratus.api.results import ResponseObject, Single
-from altostratus.federation.status import PeerRegion, read_peers, read_stored_state
+from altostratus.federation.status import (
+    PeerRegion,
+    PeerStatus,
+    read_peers,
+    read_pull_status,
+    read_stored_state,
+)
 from altostratus.services.context import ServiceContext
 from altostratus.timeutil import format_timestamp
 
@@ -25,7 +31,7 @@ class PeerResponse(ResponseObject):
     regionid: int
     name: str
     endpoint: str
-    #: Unknown (left out) until this server has tried to pull from the peer.
+    #: Unknown (left out) until a server of this region has tried to pull from the peer.
     reachable: bool | None = None
     lastsuccess: str | None = None
     lasterror: str | None = None
@@ -51,7 +57,7 @@ class ListReplicationStatusParams(Params):
     ListReplicationStatusParams,
     description=(
         "Lists this region's replication state: its version vector, entries waiting to be "
-        "applied, each peer region's reachability and lag as seen by this server, and the "
+        "applied, each peer region's reachability and lag as seen by this region, and the "
         "last audit results"
     ),
     allowed=ADMIN,
@@ -62,7 +68,8 @@ class ListReplicationStatusParams(Params):
 async def list_replication_status(ctx: ServiceContext, _p: ListReplicationStatusParams) -> Single:
     stored = await read_stored_state(ctx.session)
     local = ctx.deps.local_region_id
-    peers = [_peer_view(ctx, peer) for peer in await read_peers(ctx.session, local)]
+    pulls = await read_pull_status(ctx.session)
+    peers = [_peer_view(peer, pulls.get(peer.id)) for peer in await read_peers(ctx.session, local)]
     return Single(
         "replicationstatus",
         ReplicationStatusResponse(
@@ -75,8 +82,7 @@ async def list_replication_status(ctx: ServiceContext, _p: ListReplicationStatus
     )
 
 
-def _peer_view(ctx: ServiceContext, region: PeerRegion) -> PeerResponse:
-    status = ctx.deps.replication.peer(region.id)
+def _peer_view(region: PeerRegion, status: PeerStatus | None) -> PeerResponse:
     if status is None:
         return PeerResponse(regionid=region.id, name=region.name, endpoint=region.endpoint)
     return PeerResponse(
@@ -86,6 +92,6 @@ def _peer_view(ctx: ServiceContext, region: PeerRegion) -> PeerResponse:
         reachable=status.reachable,
         lastsuccess=format_timestamp(status.last_success) if status.last_success else None,
         lasterror=status.last_error,
-        lagseconds=status.lag_seconds(),
+        lagseconds=status.lag_seconds,
         entriespulled=status.entries_pulled,
     )

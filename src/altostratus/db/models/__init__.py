@@ -6,6 +6,7 @@ from altostratus.db.models.compute import Snapshot, VirtualMachine, Volume
 from altostratus.db.models.events import Event
 from altostratus.db.models.federation import (
     EntityVersion,
+    PeerPull,
     PeerVector,
     ReplicationEntry,
     ReplicationVector,
@@ -58,6 +59,7 @@ __all__ = [
     "NetworkOffering",
     "Nic",
     "OsType",
+    "PeerPull",
     "PeerVector",
     "Pod",
     "PublicEntity",

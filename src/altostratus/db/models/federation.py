@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from altostratus.db.models.base import Base
 from altostratus.timeutil import utcnow
 
-__all__ = ["EntityVersion", "PeerVector", "ReplicationEntry", "ReplicationVector"]
+__all__ = ["EntityVersion", "PeerPull", "PeerVector", "ReplicationEntry", "ReplicationVector"]
 
 
 class ReplicationEntry(Base):
@@ -70,3 +70,23 @@ class PeerVector(Base):
     region_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     origin: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(Integer)
+
+
+class PeerPull(Base):
+    """The outcome of this region's pulls from one peer region, whichever server pulled.
+
+    Every management server of the region may pull (the lease holder on its timer, any
+    server on a peer's notification), and each answers ``listRegions``: so the status
+    lives here, not in the process that pulled. Times are the database's (``db/clock``).
+    """
+
+    __tablename__ = "peer_pulls"
+
+    region_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    #: Did the last attempt reach the peer (an error after reaching it still counts).
+    reachable: Mapped[bool] = mapped_column(Boolean)
+    last_attempt: Mapped[datetime]
+    last_success: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    #: Entries stored from this peer, summed over every pull of every server.
+    entries_pulled: Mapped[int] = mapped_column(BigInteger, default=0)
