@@ -25,13 +25,13 @@ import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any, TypeVar
 
 import asyncpg
 import httpx
 
 from tests.support.postgres import find_pg_bin, free_port
+from tests.support.service import Service
 
 __all__ = [
     "FAILOVER_ERRORS",
@@ -200,7 +200,7 @@ class PatroniNode:
         return self.process is not None and self.process.poll() is None
 
 
-class PatroniCluster:
+class PatroniCluster(Service):
     """etcd plus ``nodes`` Patroni-managed PostgreSQL servers, and an application database.
 
     Use as a context manager (or ``start()`` / ``stop()``). Nodes are addressed by index
@@ -235,22 +235,6 @@ class PatroniCluster:
         self._orphans: set[int] = set()
 
     # -- lifecycle ---------------------------------------------------------------------
-
-    def __enter__(self) -> PatroniCluster:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(
-        self,
-        _type: type[BaseException] | None,
-        _exc: BaseException | None,
-        _tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self, timeout: float = 120.0) -> None:
         """Start etcd and every node; return once the application database is writable."""

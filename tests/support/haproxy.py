@@ -15,10 +15,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Literal
 
 from tests.support.postgres import free_port
+from tests.support.service import Service
 
 __all__ = ["Backend", "Frontend", "HAProxy"]
 
@@ -58,7 +58,7 @@ class Frontend:
         return ("127.0.0.1", self.port)
 
 
-class HAProxy:
+class HAProxy(Service):
     """``haproxy -db`` with one ``listen`` section per frontend; a context manager.
 
     The admin socket in ``root_dir`` tells which servers HAProxy holds up
@@ -72,22 +72,6 @@ class HAProxy:
         self.log_path = root_dir / "haproxy.log"
         self.socket_path = root_dir / "haproxy.sock"
         self.process: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> HAProxy:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(
-        self,
-        _type: type[BaseException] | None,
-        _exc: BaseException | None,
-        _tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self, timeout: float = 10.0) -> None:
         """Write the configuration, start HAProxy and wait until every frontend listens."""
