@@ -2,10 +2,10 @@
 
 Two paths, as hosts really reach a server:
 
-- **In-process simulator** (``agent.fleet``): the server that holds the ``simulator``
-  lease heartbeats every ``sim://`` host in one transaction per interval. The bench
-  seeds N Simulator hosts in a fresh SQLite database (or ``--database-url``, which must
-  be empty: both paths use it), lets one
+- **In-process simulator** (``services.infrastructure.simulator_fleet``): the server
+  that holds the ``simulator`` lease heartbeats every ``sim://`` host in one
+  transaction per interval. The bench seeds N Simulator hosts in a fresh SQLite
+  database (or ``--database-url``, which must be empty: both paths use it), lets one
   tick bring them Up, then times further ticks. heartbeats/s = N / tick time: how many
   simulated hosts one interval could carry per second of database time.
 - **HTTP agents** (``/agent/v1/heartbeat``): starts its own ``alto server`` (SQLite
@@ -37,9 +37,9 @@ from typing import Any
 import httpx
 from sqlalchemy import insert
 
-from altostratus.agent.fleet import SimulatorFleet
 from altostratus.db.models import Cluster, Host, Pod, Zone
 from altostratus.runtime import Runtime
+from altostratus.services.infrastructure.simulator_fleet import SimulatorFleet
 from altostratus.settings import Settings
 
 # LiveServer (tests/support) starts a server exactly as the client tests do.

@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from altostratus.db.engine import Database
-from altostratus.services.scheduler import PlacementRequest, place
+from altostratus.services.compute.scheduler import PlacementRequest, place
 from altostratus.settings import Settings
 from tests.scheduler.fleet import Fleet, HostSpec, add_hosts, create_fleet
 from tests.support.postgres import TemporaryPostgres, find_pg_bin

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from altostratus.api.registry import Registry, build_registry
+from altostratus.core.context import Dependencies
 from altostratus.db import migrate
 from altostratus.db.engine import Database
 from altostratus.federation.hlc import HybridClock
@@ -19,8 +20,7 @@ from altostratus.federation.outbox import Outbox, resume_clock
 from altostratus.security.keyring import Keyring
 from altostratus.security.passwords import Passwords
 from altostratus.security.sessions import SessionSigner
-from altostratus.services.bootstrap import AdminCredentials, bootstrap
-from altostratus.services.context import Dependencies
+from altostratus.services.identity.bootstrap import AdminCredentials, bootstrap
 from altostratus.services.quickstart import seed_quickstart
 from altostratus.settings import Settings
 

@@ -34,16 +34,16 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from altostratus.core.context import Caller, ServiceContext
 from altostratus.db.engine import Database
 from altostratus.db.models import AccountType, Domain, ReplicationEntry, ReplicationVector, User
 from altostratus.federation.apply import WireEntry, apply_pending, store_entries
 from altostratus.federation.entities import SPECS
 from altostratus.runtime import Runtime
 from altostratus.security.signatures import sign
-from altostratus.services.accounts import AccountWithUsers, create_account
-from altostratus.services.context import Caller, ServiceContext
-from altostratus.services.regions import add_region
-from altostratus.services.users import NewUser
+from altostratus.services.identity.accounts import AccountWithUsers, create_account
+from altostratus.services.identity.regions import add_region
+from altostratus.services.identity.users import NewUser
 from altostratus.settings import Settings
 from tests.support.postgres import free_port
 from tests.support.server import LiveServer

@@ -14,7 +14,7 @@ from sqlalchemy import event, select
 
 from altostratus.db.models import Account, EntityVersion, User
 from altostratus.runtime import Runtime
-from altostratus.services.accounts import delete_account
+from altostratus.services.identity.accounts import delete_account
 from tests.federation.support import (
     as_admin,
     dump,

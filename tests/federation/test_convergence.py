@@ -26,16 +26,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from altostratus.core.context import ServiceContext
 from altostratus.db.models import EntityState
 from altostratus.errors import CloudError
 from altostratus.federation.apply import WireEntry
 from altostratus.federation.entities import spec_named
 from altostratus.runtime import Runtime
-from altostratus.services.accounts import AccountRef, delete_account
-from altostratus.services.accounts import set_account_state as set_account_state_
-from altostratus.services.context import ServiceContext
-from altostratus.services.domains import create_domain, delete_domain, update_domain
-from altostratus.services.users import (
+from altostratus.services.identity.accounts import AccountRef, delete_account
+from altostratus.services.identity.accounts import set_account_state as set_account_state_
+from altostratus.services.identity.domains import create_domain, delete_domain, update_domain
+from altostratus.services.identity.users import (
     create_user,
     delete_user,
     set_user_state,

@@ -29,8 +29,8 @@ from altostratus.federation.gc import (
 from altostratus.federation.peers import PeerClient
 from altostratus.federation.puller import Puller, peer_regions
 from altostratus.runtime import Runtime
-from altostratus.services.domains import create_domain, delete_domain
-from altostratus.services.regions import remove_region
+from altostratus.services.identity.domains import create_domain, delete_domain
+from altostratus.services.identity.regions import remove_region
 from altostratus.settings import Settings
 from tests.federation.support import (
     as_admin,

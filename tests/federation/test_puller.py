@@ -17,15 +17,15 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import delete, select
 
+from altostratus.core.leases import LeaseHolder, hold_lease
 from altostratus.db.models import Domain, Region, SystemValue, User
 from altostratus.federation.notifier import Notifier
 from altostratus.federation.peers import PeerClient, base_url
 from altostratus.federation.puller import PULLER_LEASE, Puller, peer_regions
 from altostratus.federation.status import read_pull_status
 from altostratus.runtime import Runtime
-from altostratus.services.domains import create_domain
-from altostratus.services.leases import LeaseHolder, hold_lease
-from altostratus.services.users import register_user_keys
+from altostratus.services.identity.domains import create_domain
+from altostratus.services.identity.users import register_user_keys
 from tests.federation.conftest import serve
 from tests.federation.support import (
     as_admin,

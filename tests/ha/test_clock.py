@@ -20,16 +20,16 @@ import time_machine
 from sqlalchemy import select
 from starlette.applications import Starlette
 
+from altostratus.core.context import Dependencies
+from altostratus.core.leases import LeaseHolder
 from altostratus.db.clock import database_now
 from altostratus.db.models import AsyncJob, Host, ManagementServer
 from altostratus.ha.membership import MembershipMonitor
 from altostratus.jobs.executor import PENDING, Executor
 from altostratus.jobs.run import JobRun
 from altostratus.runtime import Runtime
-from altostratus.services import agent_link
-from altostratus.services.context import Dependencies
-from altostratus.services.host_monitor import HostMonitor
-from altostratus.services.leases import LeaseHolder
+from altostratus.services.infrastructure import agent_link
+from altostratus.services.infrastructure.host_monitor import HostMonitor
 from altostratus.timeutil import utcnow
 from tests.support.compute_world import ComputeWorld, wait_hosts_up
 

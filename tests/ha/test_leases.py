@@ -7,8 +7,8 @@ import asyncio
 import pytest
 from starlette.applications import Starlette
 
+from altostratus.core.leases import LeaseHolder, uninterrupted
 from altostratus.db.engine import Database
-from altostratus.services.leases import LeaseHolder, uninterrupted
 
 
 def _db(app: Starlette) -> Database:

@@ -17,6 +17,7 @@ import orjson
 import pytest
 from sqlalchemy import select, update
 
+from altostratus.core.context import ServiceContext
 from altostratus.db.models import AsyncJob, Host, HostCommand, Lease
 from altostratus.db.models.hosts import CommandState
 from altostratus.errors import InsufficientCapacity
@@ -31,8 +32,7 @@ from altostratus.jobs.executor import (
 )
 from altostratus.jobs.run import JobRun
 from altostratus.runtime import Runtime
-from altostratus.services import jobs
-from altostratus.services.context import ServiceContext
+from altostratus.services.shared import async_jobs
 from altostratus.settings import Settings
 from altostratus.timeutil import utcnow
 from tests.support.compute_world import seed_compute
@@ -70,7 +70,7 @@ async def _executing(runtime: Runtime, handlers: dict[str, JobHandler]) -> Async
 async def _submit(runtime: Runtime, owner: Identity, kind: str, **payload: Any) -> str:
     async with runtime.db.transaction() as session:
         caller = await caller_for(session, owner.user_id)
-        job = await jobs.submit(
+        job = await async_jobs.submit(
             ServiceContext(session, caller, runtime.deps),
             command=kind,
             kind=kind,

@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 
 from altostratus.db.models import Account, Domain, ResourceLimit, Role, VirtualMachine
 from altostratus.errors import ResourceLimitExceeded
-from altostratus.services import limits
-from altostratus.services.limits import ResourceType
+from altostratus.services.shared import limits
+from altostratus.services.shared.limits import ResourceType
 from tests.scheduler.conftest import FleetDb
 
 _names = iter(range(1_000_000))

@@ -10,7 +10,7 @@ from sqlalchemy import insert, select, update
 from altostratus.db.models import AffinityGroup, Cluster, Host, VirtualMachine, Zone
 from altostratus.db.models.tenancy import affinity_group_members
 from altostratus.errors import InsufficientCapacity
-from altostratus.services.scheduler import AFFINITY, ANTI_AFFINITY, PlacementRequest, place
+from altostratus.services.compute.scheduler import AFFINITY, ANTI_AFFINITY, PlacementRequest, place
 from altostratus.settings import Settings
 from tests.scheduler.conftest import FleetDb
 from tests.scheduler.fleet import HostSpec, add_hosts

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 
 from altostratus.db.models import Cluster, Host
 from altostratus.errors import InsufficientCapacity
-from altostratus.services.scheduler import PlacementRequest, place
+from altostratus.services.compute.scheduler import PlacementRequest, place
 from altostratus.settings import Settings
 from tests.scheduler.conftest import FleetDb
 from tests.scheduler.fleet import HostSpec, add_hosts, clear_hosts

@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from altostratus.db.models import Host
 from altostratus.errors import InsufficientCapacity
-from altostratus.services import capacity
-from altostratus.services.scheduler import PlacementRequest, place
+from altostratus.services.compute.scheduler import PlacementRequest, place
+from altostratus.services.infrastructure import capacity
 from altostratus.settings import Settings
 from tests.scheduler.conftest import FleetDb
 from tests.scheduler.fleet import HostSpec, add_hosts

@@ -11,10 +11,10 @@ from collections.abc import Mapping
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from altostratus.core.context import Caller, Dependencies
 from altostratus.errors import AuthenticationError
 from altostratus.security.signatures import signature_matches
-from altostratus.services.authentication import caller_for_api_key, caller_for_session
-from altostratus.services.context import Caller, Dependencies
+from altostratus.services.identity.authentication import caller_for_api_key, caller_for_session
 from altostratus.timeutil import parse_timestamp, utcnow
 
 __all__ = ["SESSION_COOKIE", "authenticate"]

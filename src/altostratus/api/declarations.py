@@ -13,10 +13,10 @@ from typing import Any, Generic, TypeVar
 
 from altostratus.api.params import Params
 from altostratus.api.results import Result, Submitted, payload_of
+from altostratus.core.context import ServiceContext
 from altostratus.db.models import RoleType
 from altostratus.jobs.executor import JobHandler
 from altostratus.jobs.run import JobRun
-from altostratus.services.context import ServiceContext
 
 __all__ = [
     "ADMIN",

@@ -20,6 +20,7 @@ from altostratus.api.declarations import Command
 from altostratus.api.params import parse_params
 from altostratus.api.registry import Registry
 from altostratus.api.results import Result, Single, Submitted, payload_of
+from altostratus.core.context import Caller, Dependencies, ServiceContext
 from altostratus.db.engine import Database
 from altostratus.db.failover import CommitOutcomeUnknown, DatabaseUnavailable, retry_on_failover
 from altostratus.errors import (
@@ -30,8 +31,7 @@ from altostratus.errors import (
     ResourceUnavailable,
     UnknownCommand,
 )
-from altostratus.services import jobs
-from altostratus.services.context import Caller, Dependencies, ServiceContext
+from altostratus.services.shared import async_jobs
 
 __all__ = ["ApiRequest", "Dispatcher", "Outcome"]
 
@@ -128,7 +128,7 @@ class Dispatcher:
         self, ctx: ServiceContext, command: Command[Any], result: Result | Submitted
     ) -> Outcome:
         if isinstance(result, Submitted):
-            job = await jobs.submit(
+            job = await async_jobs.submit(
                 ctx,
                 command=command.name,
                 kind=result.kind,
@@ -146,7 +146,7 @@ class Dispatcher:
         instance_uuid = None
         if isinstance(result, Single):
             instance_uuid = result.item.to_wire().get("id")
-        job = await jobs.record_completed(
+        job = await async_jobs.record_completed(
             ctx,
             command=command.name,
             result=payload,

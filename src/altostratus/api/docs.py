@@ -6,7 +6,7 @@ reference from them means it cannot drift from what the server accepts.
 
 from __future__ import annotations
 
-from altostratus.api.commands.discovery import describe
+from altostratus.api.commands.platform.discovery import describe
 from altostratus.api.registry import Registry
 
 __all__ = ["render_reference"]

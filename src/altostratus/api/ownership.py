@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from altostratus.api.params import ListParams, Params, Uuid
-from altostratus.services.ownership import OwnerScope
+from altostratus.services.shared.ownership import OwnerScope
 
 __all__ = ["OwnedListParams", "OwnerParams"]
 

@@ -21,9 +21,9 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic import model_validator as _model_validator
 from pydantic.fields import FieldInfo
 
+from altostratus.core.context import ServiceContext
+from altostratus.core.paging import PageRequest
 from altostratus.errors import InvalidParameter, MissingParameter
-from altostratus.services.context import ServiceContext
-from altostratus.services.paging import PageRequest
 from altostratus.timeutil import parse_timestamp
 
 __all__ = [

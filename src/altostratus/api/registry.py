@@ -41,7 +41,8 @@ class Registry:
 
 
 def build_registry() -> Registry:
-    from altostratus.api.commands import COMMAND_SETS, discovery
+    from altostratus.api.commands import COMMAND_SETS
+    from altostratus.api.commands.platform import discovery
 
     registry = Registry(COMMAND_SETS)
     # listApis describes the registry it belongs to, itself included.

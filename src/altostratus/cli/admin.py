@@ -14,7 +14,7 @@ from altostratus.cli.options import ConfigOption, DatabaseUrlOption, DataDirOpti
 from altostratus.errors import CloudError
 from altostratus.runtime import Runtime
 from altostratus.security.apikeys import generate_password
-from altostratus.services import credentials
+from altostratus.services.identity import credentials
 from altostratus.settings import load_settings
 
 __all__ = ["app"]

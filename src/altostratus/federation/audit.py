@@ -38,6 +38,7 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from altostratus.core.leases import LeaseHolder, run_rounds
 from altostratus.db.models import (
     EntityVersion,
     ReplicationEntry,
@@ -52,7 +53,6 @@ from altostratus.federation.peers import PeerClient, PeerError, base_url
 from altostratus.federation.puller import peer_regions
 from altostratus.federation.status import AUDIT_PREFIX, PeerRegion
 from altostratus.runtime import Runtime
-from altostratus.services.leases import LeaseHolder, run_rounds
 from altostratus.timeutil import format_timestamp, utcnow
 
 __all__ = [

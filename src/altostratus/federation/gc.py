@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, bindparam, delete, insert, or_, select
 from sqlalchemy.orm import Session
 
+from altostratus.core.leases import LeaseHolder, run_rounds
 from altostratus.db.models import (
     EntityVersion,
     PeerVector,
@@ -41,7 +42,6 @@ from altostratus.db.models import (
 from altostratus.federation.apply import serialise_appliers
 from altostratus.federation.hlc import Version
 from altostratus.runtime import Runtime
-from altostratus.services.leases import LeaseHolder, run_rounds
 from altostratus.settings import Settings
 
 __all__ = [

@@ -38,7 +38,7 @@ from altostratus.federation.snapshot import Snapshot, install_snapshot
 from altostratus.runtime import write_private_json
 from altostratus.security.keyring import Keyring
 from altostratus.security.signatures import sign
-from altostratus.services.bootstrap import LOCAL_REGION, region_values
+from altostratus.services.identity.bootstrap import LOCAL_REGION, region_values
 from altostratus.settings import Settings
 from altostratus.timeutil import format_timestamp, utcnow
 

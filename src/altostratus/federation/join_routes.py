@@ -24,13 +24,13 @@ from starlette.routing import BaseRoute, Route
 from altostratus.api.auth import authenticate
 from altostratus.api.params import HttpEndpoint, Params, collect_params, parse_params
 from altostratus.api.render import error_response
+from altostratus.core.context import ServiceContext
 from altostratus.db.models import Region, SystemValue
 from altostratus.errors import AuthenticationError, CloudError, InvalidParameter, PermissionDenied
 from altostratus.federation.snapshot import read_snapshot
 from altostratus.runtime import Runtime
-from altostratus.services import regions
-from altostratus.services.bootstrap import FEDERATION_KEY, SESSION_KEY
-from altostratus.services.context import ServiceContext
+from altostratus.services.identity import regions
+from altostratus.services.identity.bootstrap import FEDERATION_KEY, SESSION_KEY
 
 __all__ = ["JOIN_PATH", "join_routes"]
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 
+from altostratus.core.leases import LeaseHolder
 from altostratus.federation.apply import apply_pending, serialise_appliers, store_entries
 from altostratus.federation.gc import record_peer_vector
 from altostratus.federation.log_routes import DEFAULT_LIMIT, LOG_PATH, LogPage, format_vector
@@ -35,7 +36,6 @@ from altostratus.federation.status import (
     record_pull,
 )
 from altostratus.runtime import Runtime
-from altostratus.services.leases import LeaseHolder
 
 __all__ = ["PULLER_LEASE", "PullResult", "Puller", "Tick", "peer_regions", "start_puller"]
 

@@ -24,17 +24,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from altostratus import __version__
+from altostratus.core.context import Dependencies, ServiceContext
+from altostratus.core.leases import uninterrupted
+from altostratus.core.paging import Page, PageRequest, equal_if_given, keyword_filter, paginate
 from altostratus.db.clock import database_now
 from altostratus.db.engine import Database
 from altostratus.db.failover import DATABASE_ERRORS
 from altostratus.db.models import AsyncJob, ManagementServer
 from altostratus.db.models.servers import ServerState
 from altostratus.jobs.executor import PENDING
-from altostratus.services.context import Dependencies, ServiceContext
-from altostratus.services.events import record_event
-from altostratus.services.hosts import system_context
-from altostratus.services.leases import uninterrupted
-from altostratus.services.paging import Page, PageRequest, equal_if_given, keyword_filter, paginate
+from altostratus.services.infrastructure.hosts import system_context
+from altostratus.services.shared.events import record_event
 
 __all__ = [
     "MembershipMonitor",

@@ -19,14 +19,14 @@ import orjson
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from altostratus.core.context import Caller, Dependencies
+from altostratus.core.leases import uninterrupted
 from altostratus.db.clock import database_now
 from altostratus.db.engine import Database
 from altostratus.db.failover import DATABASE_ERRORS, resumable
 from altostratus.db.models import Account, AsyncJob, User
 from altostratus.errors import CloudError
 from altostratus.jobs.run import PENDING, JobRun, LeaseLost
-from altostratus.services.context import Caller, Dependencies
-from altostratus.services.leases import uninterrupted
 from altostratus.timeutil import utcnow
 
 __all__ = [

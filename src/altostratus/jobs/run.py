@@ -17,13 +17,13 @@ import orjson
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from altostratus.core.context import Caller, Dependencies, ServiceContext
+from altostratus.core.leases import uninterrupted
 from altostratus.db.clock import database_now
 from altostratus.db.engine import Database
 from altostratus.db.models import AsyncJob, HostCommand
 from altostratus.db.models.hosts import CommandState
 from altostratus.errors import CloudError, ResourceUnavailable
-from altostratus.services.context import Caller, Dependencies, ServiceContext
-from altostratus.services.leases import uninterrupted
 from altostratus.timeutil import utcnow
 
 __all__ = ["PENDING", "AgentCommandFailed", "JobRun", "LeaseLost"]

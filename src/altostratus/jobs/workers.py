@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from altostratus.agent.fleet import SimulatorFleet
 from altostratus.jobs.executor import Executor
 from altostratus.runtime import Runtime
-from altostratus.services.host_monitor import HostMonitor
+from altostratus.services.infrastructure.host_monitor import HostMonitor
+from altostratus.services.infrastructure.simulator_fleet import SimulatorFleet
 
 __all__ = ["start_compute_workers"]
 

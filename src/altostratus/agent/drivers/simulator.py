@@ -3,7 +3,7 @@
 It behaves like a host as the management server sees it: VMs it started report
 ``PowerOn`` until stopped, a stopped VM stays defined (``PowerOff``) until destroyed,
 and every command succeeds after ``latency`` seconds. Many of them run in one process
-(``agent.fleet``), so it holds nothing heavier than two sets.
+(``services.infrastructure.simulator_fleet``), so it holds nothing heavier than two sets.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ class SimulatorDriver:
         self.cpu_number = cpu_number
         self.cpu_speed = cpu_speed
         self.memory_mb = memory_mb
-        #: Seconds every command takes; ``agent.fleet`` updates it from the host's details.
+        #: Seconds every command takes; the server's simulator fleet updates it from the
+        #: host's details.
         self.latency = latency
         self.running: set[str] = set(running)
         self.defined: set[str] = set(self.running)

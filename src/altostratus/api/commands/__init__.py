@@ -1,29 +1,13 @@
 """The command modules, one per area; ``COMMAND_SETS`` is what the registry serves."""
 
-from altostratus.api.commands import (
-    accounts,
-    affinity,
-    domains,
-    events,
-    hosts,
-    inventory,
-    jobs,
-    keypairs,
-    limits,
-    management,
-    networks,
-    offerings,
-    regions,
-    replication,
-    security_groups,
-    sessions,
-    snapshots,
-    tags,
-    templates,
-    users,
-    vms,
-    volumes,
-)
+from altostratus.api.commands.catalog import offerings, templates
+from altostratus.api.commands.compute import affinity, keypairs, vms
+from altostratus.api.commands.identity import accounts, domains, regions, sessions, users
+from altostratus.api.commands.infrastructure import hosts, inventory
+from altostratus.api.commands.network import networks, security_groups
+from altostratus.api.commands.platform import jobs, management, replication
+from altostratus.api.commands.shared import events, limits, tags
+from altostratus.api.commands.storage import snapshots, volumes
 
 COMMAND_SETS = (
     sessions.commands,

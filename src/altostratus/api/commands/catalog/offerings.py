@@ -1,0 +1,413 @@
+"""Service and disk offerings, and OS types.
+
+Root admins create, change and retire offerings; everyone lists those offered to them
+(``services.offerings``). Libcloud's ``list_sizes`` reads a service offering's ``id``,
+``name``, ``memory`` and ``cpunumber``; ``ex_list_disk_offerings`` a disk offering's
+``disksize`` and ``iscustomized`` (``disksize`` is 0 for a custom-size one, as in
+CloudStack).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Self
+
+from pydantic import Field, model_validator
+
+from altostratus.api.declarations import ADMIN, ANYONE, CommandSet
+from altostratus.api.params import CommaList, ListParams, Params, Uuid, page_request
+from altostratus.api.results import ListResult, ResponseObject, Single, Success
+from altostratus.core.context import ServiceContext
+from altostratus.db.models import DiskOffering, OsType, ServiceOffering
+from altostratus.db.models.catalog import StorageType
+from altostratus.services.catalog import offerings
+from altostratus.services.catalog.offerings import (
+    DiskOfferingSpec,
+    OsCategory,
+    ServiceOfferingSpec,
+    normalized_tags,
+)
+from altostratus.services.compute import vms
+from altostratus.timeutil import format_timestamp
+
+__all__ = [
+    "DiskOfferingResponse",
+    "ServiceOfferingResponse",
+    "commands",
+    "disk_offering_view",
+    "service_offering_view",
+]
+
+commands = CommandSet()
+
+Name = Annotated[str, Field(min_length=1, max_length=255)]
+DisplayText = Annotated[str, Field(min_length=1, max_length=4096)]
+
+
+def _tag_list(tags: str) -> str | None:
+    return tags or None
+
+
+# --- service offerings ---
+
+
+class ServiceOfferingResponse(ResponseObject):
+    id: str
+    name: str
+    displaytext: str
+    cpunumber: int
+    cpuspeed: int
+    memory: int
+    hosttags: str | None = None
+    offerha: bool
+    storagetype: str
+    limitcpuuse: bool
+    created: str
+    domainid: str | None = None
+    domain: str | None = None
+    iscustomized: bool = False
+    issystem: bool = False
+    defaultuse: bool = False
+
+
+def service_offering_view(offering: ServiceOffering) -> ServiceOfferingResponse:
+    return ServiceOfferingResponse(
+        id=offering.uuid,
+        name=offering.name,
+        displaytext=offering.display_text,
+        cpunumber=offering.cpu_number,
+        cpuspeed=offering.cpu_speed,
+        memory=offering.memory_mb,
+        hosttags=_tag_list(offering.host_tags),
+        offerha=offering.offer_ha,
+        storagetype=offering.storage_type,
+        limitcpuuse=offering.limit_cpu_use,
+        created=format_timestamp(offering.created),
+        domainid=offering.domain.uuid if offering.domain else None,
+        domain=offering.domain.name if offering.domain else None,
+    )
+
+
+class CreateServiceOfferingParams(Params):
+    name: Name = Field(description="Name of the offering")
+    displaytext: DisplayText = Field(description="Text users see for the offering")
+    cpunumber: int = Field(ge=1, le=1024, description="Number of CPU cores")
+    cpuspeed: int = Field(ge=1, le=1_000_000, description="Speed of each core, in MHz")
+    memory: int = Field(ge=32, le=1 << 30, description="Memory, in MB")
+    hosttags: CommaList | None = Field(
+        None, description="Host tags a host must all carry to run VMs of this offering"
+    )
+    offerha: bool = Field(False, description="Restart the VMs elsewhere when their host dies")
+    storagetype: StorageType = Field(StorageType.SHARED, description="shared or local")
+    limitcpuuse: bool = Field(False, description="Cap the VMs' CPU use at the offering's speed")
+    domainid: Uuid | None = Field(
+        None, description="Offer it to this domain and its subdomains only"
+    )
+
+
+@commands.command(
+    "createServiceOffering",
+    CreateServiceOfferingParams,
+    description="Creates a service offering (CPU, memory and host tags of VMs)",
+    allowed=ADMIN,
+    response="serviceoffering",
+    related=("listServiceOfferings",),
+)
+async def create_service_offering(ctx: ServiceContext, p: CreateServiceOfferingParams) -> Single:
+    offering = await offerings.create_service_offering(
+        ctx,
+        ServiceOfferingSpec(
+            name=p.name,
+            display_text=p.displaytext,
+            cpu_number=p.cpunumber,
+            cpu_speed=p.cpuspeed,
+            memory_mb=p.memory,
+            host_tags=normalized_tags(p.hosttags),
+            offer_ha=p.offerha,
+            storage_type=p.storagetype,
+            limit_cpu_use=p.limitcpuuse,
+        ),
+        domain_uuid=p.domainid,
+    )
+    return Single("serviceoffering", service_offering_view(offering))
+
+
+class UpdateOfferingParams(Params):
+    id: Uuid = Field(description="The offering to update")
+    name: Name | None = Field(None, description="New name")
+    displaytext: DisplayText | None = Field(None, description="New display text")
+
+
+@commands.command(
+    "updateServiceOffering",
+    UpdateOfferingParams,
+    description="Renames a service offering or changes its display text",
+    allowed=ADMIN,
+    response="serviceoffering",
+    related=("listServiceOfferings",),
+)
+async def update_service_offering(ctx: ServiceContext, p: UpdateOfferingParams) -> Single:
+    offering = await offerings.update_offering(
+        ctx, ServiceOffering, p.id, name=p.name, display_text=p.displaytext
+    )
+    return Single("serviceoffering", service_offering_view(offering))
+
+
+class DeleteParams(Params):
+    id: Uuid = Field(description="The offering to delete")
+
+
+@commands.command(
+    "deleteServiceOffering",
+    DeleteParams,
+    description="Retires a service offering; VMs built from it keep it",
+    allowed=ADMIN,
+    response="success",
+)
+async def delete_service_offering(ctx: ServiceContext, p: DeleteParams) -> Success:
+    await offerings.delete_service_offering(ctx, p.id)
+    return Success()
+
+
+class ListServiceOfferingsParams(ListParams):
+    id: Uuid | None = Field(None, description="List the offering of this id")
+    name: str | None = Field(None, max_length=255, description="List offerings of this name")
+    domainid: Uuid | None = Field(None, description="List the offerings limited to this domain")
+    virtualmachineid: Uuid | None = Field(
+        None, description="List the offering this VM was deployed with"
+    )
+    issystem: bool = Field(False, description="System VM offerings (there are none)")
+
+
+@commands.command(
+    "listServiceOfferings",
+    ListServiceOfferingsParams,
+    description="Lists the service offerings the caller may use",
+    allowed=ANYONE,
+    response="serviceoffering",
+    writes=False,
+)
+async def list_service_offerings(ctx: ServiceContext, p: ListServiceOfferingsParams) -> ListResult:
+    if p.issystem:
+        return ListResult("serviceoffering", [], 0)
+    vm_offering_id = None
+    if p.virtualmachineid is not None:
+        vm = await vms.get_vm(ctx, p.virtualmachineid, "virtualmachineid")
+        vm_offering_id = vm.service_offering_id
+    page = await offerings.list_service_offerings(
+        ctx,
+        uuid=p.id,
+        name=p.name,
+        domain_uuid=p.domainid,
+        keyword=p.keyword,
+        vm_offering_id=vm_offering_id,
+        page=page_request(ctx, p),
+    )
+    return ListResult("serviceoffering", [service_offering_view(o) for o in page.items], page.total)
+
+
+# --- disk offerings ---
+
+
+class DiskOfferingResponse(ResponseObject):
+    id: str
+    name: str
+    displaytext: str
+    #: GB; 0 for a custom-size offering (libcloud reads the key unconditionally).
+    disksize: int
+    iscustomized: bool
+    storagetype: str
+    tags: str | None = None
+    created: str
+    domainid: str | None = None
+    domain: str | None = None
+
+
+def disk_offering_view(offering: DiskOffering) -> DiskOfferingResponse:
+    return DiskOfferingResponse(
+        id=offering.uuid,
+        name=offering.name,
+        displaytext=offering.display_text,
+        disksize=offering.disk_size_gb or 0,
+        iscustomized=offering.is_customized,
+        storagetype=offering.storage_type,
+        tags=_tag_list(offering.tags),
+        created=format_timestamp(offering.created),
+        domainid=offering.domain.uuid if offering.domain else None,
+        domain=offering.domain.name if offering.domain else None,
+    )
+
+
+class CreateDiskOfferingParams(Params):
+    name: Name = Field(description="Name of the offering")
+    displaytext: DisplayText = Field(description="Text users see for the offering")
+    disksize: int | None = Field(
+        None, ge=1, le=1 << 20, description="Size in GB; required unless customized"
+    )
+    customized: bool = Field(False, description="Users choose the size (size of createVolume)")
+    storagetype: StorageType = Field(StorageType.SHARED, description="shared or local")
+    tags: CommaList | None = Field(None, description="Storage tags")
+    domainid: Uuid | None = Field(
+        None, description="Offer it to this domain and its subdomains only"
+    )
+
+    @model_validator(mode="after")
+    def _size_or_customized(self) -> Self:
+        if self.customized == (self.disksize is not None):
+            raise ValueError(
+                "Invalid parameter disksize: give either disksize or customized=true, not both"
+                if self.customized
+                else "Invalid parameter disksize: required unless customized=true"
+            )
+        return self
+
+
+@commands.command(
+    "createDiskOffering",
+    CreateDiskOfferingParams,
+    description="Creates a disk offering (a fixed or user-chosen disk size)",
+    allowed=ADMIN,
+    response="diskoffering",
+    related=("listDiskOfferings",),
+)
+async def create_disk_offering(ctx: ServiceContext, p: CreateDiskOfferingParams) -> Single:
+    offering = await offerings.create_disk_offering(
+        ctx,
+        DiskOfferingSpec(
+            name=p.name,
+            display_text=p.displaytext,
+            disk_size_gb=p.disksize,
+            is_customized=p.customized,
+            storage_type=p.storagetype,
+            tags=normalized_tags(p.tags),
+        ),
+        domain_uuid=p.domainid,
+    )
+    return Single("diskoffering", disk_offering_view(offering))
+
+
+@commands.command(
+    "updateDiskOffering",
+    UpdateOfferingParams,
+    description="Renames a disk offering or changes its display text",
+    allowed=ADMIN,
+    response="diskoffering",
+    related=("listDiskOfferings",),
+)
+async def update_disk_offering(ctx: ServiceContext, p: UpdateOfferingParams) -> Single:
+    offering = await offerings.update_offering(
+        ctx, DiskOffering, p.id, name=p.name, display_text=p.displaytext
+    )
+    return Single("diskoffering", disk_offering_view(offering))
+
+
+@commands.command(
+    "deleteDiskOffering",
+    DeleteParams,
+    description="Retires a disk offering; volumes made from it keep it",
+    allowed=ADMIN,
+    response="success",
+)
+async def delete_disk_offering(ctx: ServiceContext, p: DeleteParams) -> Success:
+    await offerings.delete_disk_offering(ctx, p.id)
+    return Success()
+
+
+class ListDiskOfferingsParams(ListParams):
+    id: Uuid | None = Field(None, description="List the offering of this id")
+    name: str | None = Field(None, max_length=255, description="List offerings of this name")
+    domainid: Uuid | None = Field(None, description="List the offerings limited to this domain")
+
+
+@commands.command(
+    "listDiskOfferings",
+    ListDiskOfferingsParams,
+    description="Lists the disk offerings the caller may use",
+    allowed=ANYONE,
+    response="diskoffering",
+    writes=False,
+)
+async def list_disk_offerings(ctx: ServiceContext, p: ListDiskOfferingsParams) -> ListResult:
+    page = await offerings.list_disk_offerings(
+        ctx,
+        uuid=p.id,
+        name=p.name,
+        domain_uuid=p.domainid,
+        keyword=p.keyword,
+        page=page_request(ctx, p),
+    )
+    return ListResult("diskoffering", [disk_offering_view(o) for o in page.items], page.total)
+
+
+# --- OS types ---
+
+
+class OsTypeResponse(ResponseObject):
+    id: str
+    description: str
+    oscategoryid: str
+    oscategoryname: str
+    isuserdefined: bool = False
+
+
+def os_type_view(os_type: OsType) -> OsTypeResponse:
+    return OsTypeResponse(
+        id=os_type.uuid,
+        description=os_type.description,
+        oscategoryid=offerings.os_category_uuid(os_type.category),
+        oscategoryname=os_type.category,
+    )
+
+
+class ListOsTypesParams(ListParams):
+    id: Uuid | None = Field(None, description="List the OS type of this id")
+    description: str | None = Field(
+        None, max_length=255, description="List the OS type of this description"
+    )
+    oscategoryid: Uuid | None = Field(None, description="List the OS types of this category")
+
+
+@commands.command(
+    "listOsTypes",
+    ListOsTypesParams,
+    description="Lists the guest operating system types templates are registered with",
+    allowed=ANYONE,
+    response="ostype",
+    writes=False,
+)
+async def list_os_types(ctx: ServiceContext, p: ListOsTypesParams) -> ListResult:
+    page = await offerings.list_os_types(
+        ctx,
+        uuid=p.id,
+        description=p.description,
+        category_uuid=p.oscategoryid,
+        keyword=p.keyword,
+        page=page_request(ctx, p),
+    )
+    return ListResult("ostype", [os_type_view(t) for t in page.items], page.total)
+
+
+class OsCategoryResponse(ResponseObject):
+    id: str
+    name: str
+
+
+def _category_view(category: OsCategory) -> OsCategoryResponse:
+    return OsCategoryResponse(id=category.uuid, name=category.name)
+
+
+class ListOsCategoriesParams(ListParams):
+    id: Uuid | None = Field(None, description="List the category of this id")
+    name: str | None = Field(None, max_length=255, description="List the category of this name")
+
+
+@commands.command(
+    "listOsCategories",
+    ListOsCategoriesParams,
+    description="Lists the categories of guest operating system types",
+    allowed=ANYONE,
+    response="oscategory",
+    writes=False,
+)
+async def list_os_categories(ctx: ServiceContext, p: ListOsCategoriesParams) -> ListResult:
+    found = await offerings.list_os_categories(ctx, uuid=p.id, name=p.name, keyword=p.keyword)
+    return ListResult("oscategory", [_category_view(c) for c in found], len(found))

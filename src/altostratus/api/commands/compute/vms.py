@@ -1,0 +1,579 @@
+"""Virtual machines: deploy and the life cycle (start, stop, reboot, destroy, …).
+
+Every VM operation that touches a host is asynchronous: the request checks the input
+and the VM's state, moves the VM into its transitional state and submits a job
+(``services.compute.jobs``) that drives the host's agent. The job's result is the VM as
+``listVirtualMachines`` shows it. Root admins also see where a VM runs (``hostid``,
+``hostname``) and its hypervisor name (``instancename``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field
+
+from altostratus.api.commands.compute.affinity import AffinityGroupResponse, affinity_group_view
+from altostratus.api.commands.network.networks import NicResponse, nic_view
+from altostratus.api.commands.network.security_groups import (
+    SecurityGroupResponse,
+    security_group_view,
+)
+from altostratus.api.commands.shared.tags import TagResponse, tag_view
+from altostratus.api.declarations import ADMINS, ANYONE, CommandSet
+from altostratus.api.params import (
+    CommaList,
+    ListParams,
+    MapParam,
+    Params,
+    Uuid,
+    UuidList,
+    page_request,
+)
+from altostratus.api.results import ListResult, ResponseObject, Result, Single, Submitted, Success
+from altostratus.core.context import ServiceContext
+from altostratus.db.models import VirtualMachine
+from altostratus.db.models.compute import VmState
+from altostratus.errors import InvalidParameter, PermissionDenied
+from altostratus.jobs.run import JobRun
+from altostratus.services.compute import jobs as vm_jobs
+from altostratus.services.compute import keypairs, lifecycle
+from altostratus.services.compute.deploy import DeployRequest, deploy_vm
+from altostratus.services.compute.vms import (
+    VmDetails,
+    VmFilter,
+    details_of,
+    get_vm,
+    list_vms,
+    vm_by_uuid,
+)
+from altostratus.services.infrastructure import hosts
+from altostratus.timeutil import format_timestamp
+
+__all__ = ["VirtualMachineResponse", "commands", "vm_view"]
+
+commands = CommandSet()
+
+_INSTANCE = "VirtualMachine"
+#: CloudStack's limit on decoded user data (sent with POST; 2 KB fit in a GET).
+_MAX_USER_DATA = 32768
+#: A host name (RFC 1123 label) that does not start with a digit, as CloudStack requires.
+_HOST_NAME = re.compile(r"^[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
+
+
+def _host_name(value: str) -> str:
+    if not _HOST_NAME.match(value):
+        raise ValueError(
+            "a VM name is 1 to 63 ASCII letters, digits and hyphens, starts with a letter "
+            "and does not end with a hyphen"
+        )
+    return value
+
+
+def _user_data(value: str) -> str:
+    try:
+        decoded = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("user data must be base64-encoded") from None
+    if len(decoded) > _MAX_USER_DATA:
+        raise ValueError(f"user data is {len(decoded)} bytes decoded; at most {_MAX_USER_DATA}")
+    return value
+
+
+HostName = Annotated[str, AfterValidator(_host_name)]
+UserData = Annotated[str, AfterValidator(_user_data)]
+
+
+# --- the answer ---
+
+
+class VirtualMachineResponse(ResponseObject):
+    id: str
+    name: str
+    displayname: str
+    account: str
+    domainid: str
+    domain: str
+    created: str
+    state: str
+    haenable: bool
+    zoneid: str
+    zonename: str
+    hostid: str | None = None
+    hostname: str | None = None
+    instancename: str | None = None
+    templateid: str
+    templatename: str
+    templatedisplaytext: str
+    passwordenabled: bool
+    serviceofferingid: str
+    serviceofferingname: str
+    cpunumber: int
+    cpuspeed: int
+    memory: int
+    guestosid: str
+    rootdeviceid: int = 0
+    rootdevicetype: str = "ROOT"
+    hypervisor: str
+    keypair: str | None = None
+    group: str | None = None
+    publicip: str | None = None
+    publicipid: str | None = None
+    nic: list[NicResponse]
+    securitygroup: list[SecurityGroupResponse]
+    affinitygroup: list[AffinityGroupResponse]
+    tags: list[TagResponse]
+
+
+def vm_view(details: VmDetails, *, full: bool) -> VirtualMachineResponse:
+    """``full`` (root admins) adds the host and the hypervisor's name of the VM."""
+    vm = details.vm
+    placement = (
+        {
+            "hostid": vm.host.uuid if vm.host else None,
+            "hostname": vm.host.name if vm.host else None,
+            "instancename": vm.instance_name,
+        }
+        if full
+        else {}
+    )
+    template = vm.template
+    offering = vm.service_offering
+    public = details.public_ip
+    return VirtualMachineResponse(
+        id=vm.uuid,
+        name=vm.name,
+        displayname=vm.display_name,
+        account=vm.account.name,
+        domainid=vm.domain.uuid,
+        domain=vm.domain.name,
+        created=format_timestamp(vm.created),
+        state=vm.state,
+        haenable=vm.ha_enabled,
+        zoneid=vm.zone.uuid,
+        zonename=vm.zone.name,
+        templateid=template.uuid,
+        templatename=template.name,
+        templatedisplaytext=template.display_text,
+        passwordenabled=template.password_enabled,
+        serviceofferingid=offering.uuid,
+        serviceofferingname=offering.name,
+        cpunumber=vm.cpu_number,
+        cpuspeed=vm.cpu_speed,
+        memory=vm.memory_mb,
+        guestosid=template.os_type.uuid,
+        hypervisor=vm.host.hypervisor if vm.host else template.hypervisor,
+        keypair=vm.keypair,
+        group=vm.group_name,
+        publicip=public.address if public else None,
+        publicipid=public.uuid if public else None,
+        nic=[nic_view(nic) for nic in details.nics],
+        securitygroup=[security_group_view(group) for group in details.security_groups],
+        affinitygroup=[affinity_group_view(group) for group in details.affinity_groups],
+        tags=[tag_view(tag) for tag in details.tags],
+        **placement,
+    )
+
+
+async def _single(ctx: ServiceContext, vm: VirtualMachine) -> Single:
+    (details,) = await details_of(ctx.session, [vm])
+    return Single("virtualmachine", vm_view(details, full=ctx.caller.is_root_admin))
+
+
+async def _job_result(run: JobRun, vm_uuid: str) -> Single:
+    """The VM as the job leaves it: what ``queryAsyncJobResult`` shows."""
+
+    async def answer(ctx: ServiceContext) -> Single:
+        return await _single(ctx, await vm_by_uuid(ctx.session, vm_uuid))
+
+    return await run.read(answer)
+
+
+def _submitted(kind: str, vm: VirtualMachine, **payload: Any) -> Submitted:
+    return Submitted(
+        kind=kind,
+        payload={"id": vm.uuid, **payload},
+        instance_type=_INSTANCE,
+        instance_uuid=vm.uuid,
+    )
+
+
+# --- deploy ---
+
+
+class DeployParams(Params):
+    zoneid: Uuid = Field(description="The zone to deploy the VM in")
+    serviceofferingid: Uuid = Field(description="The service offering (CPU, memory, host tags)")
+    templateid: Uuid = Field(description="The template of the VM's root disk")
+    name: HostName | None = Field(
+        None, description="Host name of the VM; unique among the account's VMs"
+    )
+    displayname: str | None = Field(None, max_length=255, description="Free-text name")
+    startvm: bool = Field(True, description="Start the VM once deployed (false: leave Stopped)")
+    hostid: Uuid | None = Field(None, description="Root admins: the host to start the VM on")
+    keypair: str | None = Field(None, max_length=255, description="SSH key pair to install")
+    userdata: UserData | None = Field(
+        None, description="Base64 user data for the guest (at most 32 KB decoded)"
+    )
+    affinitygroupids: UuidList | None = Field(None, description="Affinity groups to join")
+    affinitygroupnames: CommaList | None = Field(
+        None, description="Affinity groups to join, by name"
+    )
+    securitygroupids: UuidList | None = Field(None, description="Security groups to join")
+    securitygroupnames: CommaList | None = Field(
+        None, description="Security groups to join, by name (default: the account's default)"
+    )
+    diskofferingid: Uuid | None = Field(None, description="Disk offering of a data disk")
+    size: int | None = Field(None, ge=1, description="Data disk size in GB (custom offering)")
+    rootdisksize: int | None = Field(
+        None, ge=1, description="Root disk size in GB (default: the template's size)"
+    )
+    networkids: UuidList | None = Field(
+        None, description="Networks to connect (default: the zone's shared guest network)"
+    )
+    account: str | None = Field(None, description="Admins: deploy for this account")
+    domainid: Uuid | None = Field(None, description="The domain of account")
+    group: str | None = Field(None, max_length=255, description="Group the VM belongs to")
+
+    def request(self) -> DeployRequest:
+        return DeployRequest(
+            zone_uuid=self.zoneid,
+            service_offering_uuid=self.serviceofferingid,
+            template_uuid=self.templateid,
+            name=self.name,
+            display_name=self.displayname,
+            start=self.startvm,
+            host_uuid=self.hostid,
+            keypair=self.keypair,
+            user_data=self.userdata,
+            affinity_group_uuids=self.affinitygroupids or (),
+            affinity_group_names=self.affinitygroupnames or (),
+            security_group_uuids=self.securitygroupids or (),
+            security_group_names=self.securitygroupnames or (),
+            disk_offering_uuid=self.diskofferingid,
+            size_gb=self.size,
+            root_disk_size_gb=self.rootdisksize,
+            network_uuids=self.networkids or (),
+            account=self.account,
+            domain_uuid=self.domainid,
+            group=self.group,
+        )
+
+
+@commands.command(
+    "deployVirtualMachine",
+    DeployParams,
+    description="Creates a VM and, unless startvm is false, starts it on a host",
+    allowed=ANYONE,
+    response="virtualmachine",
+    is_async=True,
+    related=("listVirtualMachines", "startVirtualMachine"),
+)
+async def deploy_virtual_machine(ctx: ServiceContext, p: DeployParams) -> Submitted:
+    deployed = await deploy_vm(ctx, p.request())
+    return _submitted(
+        "deployVirtualMachine", deployed.vm, start=p.startvm, host_id=deployed.pinned_host_id
+    )
+
+
+@commands.job("deployVirtualMachine")
+async def deploy_job(run: JobRun) -> Result:
+    vm_uuid: str = run.payload["id"]
+    if run.payload["start"]:
+        await vm_jobs.start(
+            run, vm_uuid, pinned_host_id=run.payload["host_id"], failure_state=VmState.ERROR
+        )
+    return await _job_result(run, vm_uuid)
+
+
+# --- start, stop, reboot ---
+
+
+class IdParams(Params):
+    id: Uuid = Field(description="The VM")
+
+
+class StartParams(IdParams):
+    hostid: Uuid | None = Field(None, description="Root admins: the host to start the VM on")
+
+
+async def _host_for(ctx: ServiceContext, vm: VirtualMachine, host_uuid: str | None) -> int | None:
+    if host_uuid is None:
+        return None
+    if not ctx.caller.is_root_admin:
+        raise PermissionDenied("Only root admins may choose the host of a VM (hostid)")
+    host = await hosts.get_host(ctx, host_uuid, "hostid")
+    if host.zone_id != vm.zone_id:
+        raise InvalidParameter(
+            f"Invalid parameter hostid value={host_uuid}: the host is not in the VM's zone"
+        )
+    return host.id
+
+
+@commands.command(
+    "startVirtualMachine",
+    StartParams,
+    description="Starts a Stopped VM on a host with room for it",
+    allowed=ANYONE,
+    response="virtualmachine",
+    is_async=True,
+)
+async def start_virtual_machine(ctx: ServiceContext, p: StartParams) -> Submitted:
+    vm = await get_vm(ctx, p.id)
+    host_id = await _host_for(ctx, vm, p.hostid)
+    await lifecycle.move(ctx, vm, (VmState.STOPPED,), VmState.STARTING, "start")
+    await lifecycle.record_vm_event(ctx, vm, "VM.START", "Starting")
+    return _submitted("startVirtualMachine", vm, host_id=host_id)
+
+
+@commands.job("startVirtualMachine")
+async def start_job(run: JobRun) -> Result:
+    vm_uuid: str = run.payload["id"]
+    await vm_jobs.start(
+        run, vm_uuid, pinned_host_id=run.payload["host_id"], failure_state=VmState.STOPPED
+    )
+    return await _job_result(run, vm_uuid)
+
+
+class StopParams(IdParams):
+    forced: bool = Field(
+        False, description="Mark the VM Stopped even if its host does not confirm the stop"
+    )
+
+
+@commands.command(
+    "stopVirtualMachine",
+    StopParams,
+    description="Stops a Running VM",
+    allowed=ANYONE,
+    response="virtualmachine",
+    is_async=True,
+)
+async def stop_virtual_machine(ctx: ServiceContext, p: StopParams) -> Submitted:
+    vm = await get_vm(ctx, p.id)
+    await lifecycle.move(ctx, vm, (VmState.RUNNING,), VmState.STOPPING, "stop")
+    await lifecycle.record_vm_event(ctx, vm, "VM.STOP", "Stopping")
+    return _submitted("stopVirtualMachine", vm, forced=p.forced, requested=True)
+
+
+@commands.job("stopVirtualMachine")
+async def stop_job(run: JobRun) -> Result:
+    """Also run for host maintenance, which submits it for Running VMs directly.
+
+    ``requested`` is in the payload when this command's request moved the VM to
+    Stopping (maintenance's jobs lack it): this job then owns the stop.
+    """
+    vm_uuid: str = run.payload["id"]
+    await vm_jobs.stop(
+        run,
+        vm_uuid,
+        forced=bool(run.payload.get("forced", False)),
+        requested=bool(run.payload.get("requested", False)),
+    )
+    return await _job_result(run, vm_uuid)
+
+
+@commands.command(
+    "rebootVirtualMachine",
+    IdParams,
+    description="Reboots a Running VM",
+    allowed=ANYONE,
+    response="virtualmachine",
+    is_async=True,
+)
+async def reboot_virtual_machine(ctx: ServiceContext, p: IdParams) -> Submitted:
+    vm = await get_vm(ctx, p.id)
+    lifecycle.require_state(vm, (VmState.RUNNING,), "reboot")
+    return _submitted("rebootVirtualMachine", vm)
+
+
+@commands.job("rebootVirtualMachine")
+async def reboot_job(run: JobRun) -> Result:
+    vm_uuid: str = run.payload["id"]
+    await vm_jobs.reboot(run, vm_uuid)
+    return await _job_result(run, vm_uuid)
+
+
+# --- destroy, expunge, recover ---
+
+
+class DestroyParams(IdParams):
+    expunge: bool = Field(False, description="Admins: expunge at once instead of keeping it")
+
+
+@commands.command(
+    "destroyVirtualMachine",
+    DestroyParams,
+    description="Destroys a VM; admins may recover it until it is expunged",
+    allowed=ANYONE,
+    response="virtualmachine",
+    is_async=True,
+)
+async def destroy_virtual_machine(ctx: ServiceContext, p: DestroyParams) -> Submitted:
+    if p.expunge and not (ctx.caller.is_root_admin or ctx.caller.is_domain_admin):
+        raise PermissionDenied("Parameter expunge can be passed by admins only")
+    vm = await get_vm(ctx, p.id)
+    await lifecycle.destroy_on_request(ctx, vm, p.expunge)
+    return _submitted("destroyVirtualMachine", vm, expunge=p.expunge)
+
+
+@commands.job("destroyVirtualMachine")
+async def destroy_job(run: JobRun) -> Result:
+    vm_uuid: str = run.payload["id"]
+    await vm_jobs.destroy(run, vm_uuid, expunge=bool(run.payload["expunge"]))
+    return await _job_result(run, vm_uuid)
+
+
+@commands.command(
+    "expungeVirtualMachine",
+    IdParams,
+    description="Expunges a Destroyed VM: deletes it and its root disk for good",
+    allowed=ADMINS,
+    response="success",
+    is_async=True,
+)
+async def expunge_virtual_machine(ctx: ServiceContext, p: IdParams) -> Submitted:
+    vm = await get_vm(ctx, p.id)
+    await lifecycle.move(ctx, vm, (VmState.DESTROYED,), VmState.EXPUNGING, "expunge")
+    await lifecycle.record_vm_event(ctx, vm, "VM.EXPUNGE", "Expunging")
+    return _submitted("expungeVirtualMachine", vm)
+
+
+@commands.job("expungeVirtualMachine")
+async def expunge_job(run: JobRun) -> Result:
+    await vm_jobs.expunge_vm(run, run.payload["id"])
+    return Success()
+
+
+@commands.command(
+    "recoverVirtualMachine",
+    IdParams,
+    description="Recovers a Destroyed VM; it comes back Stopped",
+    allowed=ADMINS,
+    response="virtualmachine",
+)
+async def recover_virtual_machine(ctx: ServiceContext, p: IdParams) -> Single:
+    vm = await get_vm(ctx, p.id)
+    await lifecycle.recover(ctx, vm)
+    return await _single(ctx, vm)
+
+
+# --- settings ---
+
+
+class ResetKeyParams(IdParams):
+    keypair: str = Field(max_length=255, description="Name of the VM owner's key pair to install")
+    account: str | None = Field(None, description="Accepted for compatibility: the VM's owner")
+    domainid: Uuid | None = Field(None, description="Accepted for compatibility")
+
+
+@commands.command(
+    "resetSSHKeyForVirtualMachine",
+    ResetKeyParams,
+    description="Sets the SSH key pair of a Stopped VM; it is installed at the next start",
+    allowed=ANYONE,
+    response="virtualmachine",
+    is_async=True,
+)
+async def reset_ssh_key(ctx: ServiceContext, p: ResetKeyParams) -> Submitted:
+    vm = await get_vm(ctx, p.id)
+    lifecycle.require_state(vm, (VmState.STOPPED,), "reset the SSH key of")
+    await keypairs.get_keypair(ctx, p.keypair, vm.account_id)
+    return _submitted("resetSSHKeyForVirtualMachine", vm, keypair=p.keypair)
+
+
+@commands.job("resetSSHKeyForVirtualMachine")
+async def reset_ssh_key_job(run: JobRun) -> Result:
+    vm_uuid: str = run.payload["id"]
+    await vm_jobs.reset_ssh_key(run, vm_uuid, run.payload["keypair"])
+    return await _job_result(run, vm_uuid)
+
+
+class UpdateParams(IdParams):
+    displayname: str | None = Field(None, max_length=255, description="New free-text name")
+    group: str | None = Field(None, max_length=255, description="New group of the VM")
+    userdata: UserData | None = Field(None, description="New base64 user data (next start)")
+    haenable: bool | None = Field(None, description="Restart the VM elsewhere if its host dies")
+
+
+@commands.command(
+    "updateVirtualMachine",
+    UpdateParams,
+    description="Updates a VM's display name, group, user data or HA setting",
+    allowed=ANYONE,
+    response="virtualmachine",
+)
+async def update_virtual_machine(ctx: ServiceContext, p: UpdateParams) -> Single:
+    vm = await get_vm(ctx, p.id)
+    await lifecycle.update_vm(
+        ctx,
+        vm,
+        display_name=p.displayname,
+        group=p.group,
+        user_data=p.userdata,
+        ha_enabled=p.haenable,
+    )
+    return await _single(ctx, vm)
+
+
+# --- listing ---
+
+
+class ListVmsParams(ListParams):
+    id: Uuid | None = Field(None, description="List the VM of this id")
+    ids: UuidList | None = Field(None, description="List the VMs of these ids")
+    name: str | None = Field(None, max_length=255, description="List VMs of this name")
+    state: VmState | None = Field(None, description="List VMs in this state")
+    zoneid: Uuid | None = Field(None, description="List the VMs of this zone")
+    hostid: Uuid | None = Field(None, description="Root admins: list the VMs on this host")
+    templateid: Uuid | None = Field(None, description="List VMs of this template")
+    serviceofferingid: Uuid | None = Field(None, description="List VMs of this offering")
+    affinitygroupid: Uuid | None = Field(None, description="List the members of this group")
+    tags: MapParam | None = Field(None, description="List VMs with these tags (key and value)")
+    account: str | None = Field(None, description="Admins: list the VMs of this account")
+    domainid: Uuid | None = Field(None, description="Admins: list the VMs of this domain")
+    isrecursive: bool = Field(False, description="With domainid: include its subdomains")
+
+
+def _tag_pairs(tags: list[dict[str, str]] | None) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for index, entry in enumerate(tags or []):
+        if "key" not in entry or "value" not in entry:
+            raise InvalidParameter(f"Invalid parameter tags[{index}]: needs a key and a value")
+        pairs.append((entry["key"], entry["value"]))
+    return tuple(pairs)
+
+
+@commands.command(
+    "listVirtualMachines",
+    ListVmsParams,
+    description="Lists the VMs the caller may see",
+    allowed=ANYONE,
+    response="virtualmachine",
+    writes=False,
+)
+async def list_virtual_machines(ctx: ServiceContext, p: ListVmsParams) -> ListResult:
+    full = ctx.caller.is_root_admin
+    wanted = VmFilter(
+        uuid=p.id,
+        uuids=tuple(p.ids or ()),
+        name=p.name,
+        state=p.state,
+        zone_uuid=p.zoneid,
+        host_uuid=p.hostid if full else None,
+        template_uuid=p.templateid,
+        service_offering_uuid=p.serviceofferingid,
+        affinity_group_uuid=p.affinitygroupid,
+        tags=_tag_pairs(p.tags),
+        keyword=p.keyword,
+        account=p.account,
+        domain_uuid=p.domainid,
+        recursive=p.isrecursive,
+        listall=p.listall,
+    )
+    page = await list_vms(ctx, wanted, page_request(ctx, p))
+    details = await details_of(ctx.session, page.items)
+    return ListResult("virtualmachine", [vm_view(d, full=full) for d in details], page.total)

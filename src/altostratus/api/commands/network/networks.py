@@ -1,0 +1,547 @@
+"""Guest networks, network offerings, NICs, public addresses and forwarding rules.
+
+Networks are shared guest networks per zone, created by root admins; everyone lists
+them and deploys into them. A public address is an address of such a network taken for
+an account (``associateIpAddress``). No forwarding rule can be created at this level, so
+the rule listings answer the empty list, after checking their filters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import Field
+
+from altostratus.api.commands.infrastructure.inventory import Ipv4, Name, Netmask
+from altostratus.api.commands.shared.tags import TagResponse, tag_view
+from altostratus.api.declarations import ADMIN, ANYONE, CommandSet
+from altostratus.api.ownership import OwnedListParams, OwnerParams
+from altostratus.api.params import ListParams, Params, Uuid, page_request
+from altostratus.api.results import ListResult, ResponseObject, Result, Single, Submitted, Success
+from altostratus.core.context import ServiceContext
+from altostratus.db.models import IpAddress, Network, NetworkOffering, Nic, ResourceTag
+from altostratus.jobs.run import JobRun
+from altostratus.services.network import addresses, networks
+from altostratus.services.shared.tags import tags_of
+from altostratus.timeutil import format_timestamp
+
+__all__ = [
+    "TAG_TYPE",
+    "NetworkOfferingResponse",
+    "NetworkResponse",
+    "NicResponse",
+    "PublicIpAddressResponse",
+    "commands",
+    "network_offering_view",
+    "network_view",
+    "nic_view",
+    "public_ip_view",
+]
+
+commands = CommandSet()
+
+#: The resource type of public addresses in tags (``createTags resourcetype=…``).
+TAG_TYPE = "PublicIpAddress"
+
+
+class ServiceResponse(ResponseObject):
+    """A network service (``Dhcp``, ``Dns``, …) an offering or network provides."""
+
+    name: str
+
+
+def _services(offering: NetworkOffering) -> list[ServiceResponse]:
+    return [ServiceResponse(name=name) for name in offering.services.split(",") if name]
+
+
+# --- network offerings ---
+
+
+class NetworkOfferingResponse(ResponseObject):
+    id: str
+    name: str
+    displaytext: str
+    guestiptype: str
+    traffictype: str
+    isdefault: bool
+    state: str
+    specifyipranges: bool
+    specifyvlan: bool = True
+    forvpc: bool = False
+    ispersistent: bool = False
+    availability: str = "Optional"
+    #: No system VM backs a shared network here; Libcloud reads the key unconditionally.
+    serviceofferingid: str = ""
+    service: list[ServiceResponse]
+    created: str
+
+
+def network_offering_view(offering: NetworkOffering) -> NetworkOfferingResponse:
+    return NetworkOfferingResponse(
+        id=offering.uuid,
+        name=offering.name,
+        displaytext=offering.display_text,
+        guestiptype=offering.guest_ip_type,
+        traffictype=offering.traffic_type,
+        isdefault=offering.is_default,
+        state=offering.state,
+        specifyipranges=offering.specify_ip_ranges,
+        service=_services(offering),
+        created=format_timestamp(offering.created),
+    )
+
+
+class ListNetworkOfferingsParams(ListParams):
+    id: Uuid | None = Field(None, description="List the offering of this id")
+    name: str | None = Field(None, max_length=255, description="List the offering of this name")
+    guestiptype: str | None = Field(None, max_length=32, description="Shared or Isolated")
+    isdefault: bool | None = Field(None, description="List only default (or non-default) ones")
+    state: str | None = Field(None, max_length=32, description="Enabled or Disabled")
+    zoneid: Uuid | None = Field(None, description="Accepted: every offering serves every zone")
+
+
+@commands.command(
+    "listNetworkOfferings",
+    ListNetworkOfferingsParams,
+    description="Lists network offerings",
+    allowed=ANYONE,
+    response="networkoffering",
+    writes=False,
+)
+async def list_network_offerings(ctx: ServiceContext, p: ListNetworkOfferingsParams) -> ListResult:
+    page = await networks.list_network_offerings(
+        ctx,
+        offering_uuid=p.id,
+        name=p.name,
+        guest_ip_type=p.guestiptype,
+        is_default=p.isdefault,
+        state=p.state,
+        keyword=p.keyword,
+        page=page_request(ctx, p),
+    )
+    return ListResult("networkoffering", [network_offering_view(o) for o in page.items], page.total)
+
+
+# --- networks ---
+
+
+class NetworkResponse(ResponseObject):
+    id: str
+    name: str
+    displaytext: str
+    zoneid: str
+    zonename: str
+    type: str
+    traffictype: str
+    cidr: str
+    gateway: str
+    netmask: str
+    state: str
+    networkofferingid: str
+    networkofferingname: str
+    networkofferingdisplaytext: str
+    isdefault: bool
+    acltype: str = "Domain"
+    dns1: str | None = None
+    dns2: str | None = None
+    networkdomain: str | None = None
+    service: list[ServiceResponse]
+    canusefordeploy: bool = True
+    ispersistent: bool = False
+    specifyipranges: bool
+    broadcastdomaintype: str = "Vlan"
+    issystem: bool = False
+    restartrequired: bool = False
+    vlan: str | None = None
+    created: str
+
+
+def network_view(network: Network, *, full: bool) -> NetworkResponse:
+    """``full`` (root admins) adds the VLAN."""
+    offering = network.network_offering
+    return NetworkResponse(
+        id=network.uuid,
+        name=network.name,
+        displaytext=network.display_text,
+        zoneid=network.zone.uuid,
+        zonename=network.zone.name,
+        type=network.guest_type,
+        traffictype=network.traffic_type,
+        cidr=network.cidr,
+        gateway=network.gateway,
+        netmask=network.netmask,
+        state=network.state,
+        networkofferingid=offering.uuid,
+        networkofferingname=offering.name,
+        networkofferingdisplaytext=offering.display_text,
+        isdefault=network.is_default,
+        dns1=network.dns1,
+        dns2=network.dns2,
+        networkdomain=network.network_domain,
+        service=_services(offering),
+        specifyipranges=offering.specify_ip_ranges,
+        vlan=network.vlan if full else None,
+        created=format_timestamp(network.created),
+    )
+
+
+class CreateNetworkParams(Params):
+    zoneid: Uuid = Field(description="The zone of the network")
+    name: Name = Field(description="Name of the network; unique in its zone")
+    displaytext: str | None = Field(
+        None, max_length=4096, description="Description (default: name)"
+    )
+    networkofferingid: Uuid = Field(description="A Shared network offering")
+    gateway: Ipv4 = Field(description="Gateway of the guest subnet; outside the address range")
+    netmask: Netmask = Field(description="Netmask of the guest subnet")
+    startip: Ipv4 | None = Field(
+        None, description="First address handed out (default: the subnet's first usable)"
+    )
+    endip: Ipv4 | None = Field(
+        None, description="Last address handed out (default: the subnet's last usable)"
+    )
+    vlan: str | None = Field(None, max_length=64, description="VLAN id of the network")
+
+
+@commands.command(
+    "createNetwork",
+    CreateNetworkParams,
+    description="Creates a shared guest network with an address range",
+    allowed=ADMIN,
+    response="network",
+    related=("listNetworks",),
+)
+async def create_network(ctx: ServiceContext, p: CreateNetworkParams) -> Single:
+    network = await networks.create_network(
+        ctx,
+        zone_uuid=p.zoneid,
+        name=p.name,
+        display_text=p.displaytext,
+        offering_uuid=p.networkofferingid,
+        addressing=networks.AddressRange(p.gateway, p.netmask, p.startip, p.endip),
+        vlan=p.vlan,
+    )
+    return Single("network", network_view(network, full=True))
+
+
+class DeleteNetworkParams(Params):
+    id: Uuid = Field(description="The network to delete")
+    forced: bool = Field(False, description="Accepted; a network in use is never deleted")
+
+
+@commands.command(
+    "deleteNetwork",
+    DeleteNetworkParams,
+    description="Deletes a network no NIC and no address uses",
+    allowed=ADMIN,
+    response="success",
+    is_async=True,
+)
+async def delete_network(ctx: ServiceContext, p: DeleteNetworkParams) -> Submitted:
+    network = await networks.get_network(ctx, p.id, "id")
+    await networks.check_unused(ctx.session, network)
+    return Submitted(
+        "deleteNetwork", {"id": network.uuid}, instance_type="Network", instance_uuid=network.uuid
+    )
+
+
+@commands.job("deleteNetwork")
+async def delete_network_job(run: JobRun) -> Result:
+    async def delete(ctx: ServiceContext) -> None:
+        await networks.delete_network(ctx, run.payload["id"])
+
+    await run.step("delete", delete)
+    return Success()
+
+
+class ListNetworksParams(ListParams):
+    id: Uuid | None = Field(None, description="List the network of this id")
+    zoneid: Uuid | None = Field(None, description="List the networks of this zone")
+    type: str | None = Field(None, max_length=32, description="Shared or Isolated")
+    isdefault: bool | None = Field(None, description="List only default (or non-default) ones")
+    traffictype: str | None = Field(None, max_length=32, description="Accepted: all are Guest")
+    canusefordeploy: bool | None = Field(None, description="Accepted: every network can")
+
+
+@commands.command(
+    "listNetworks",
+    ListNetworksParams,
+    description="Lists the networks the caller may use",
+    allowed=ANYONE,
+    response="network",
+    writes=False,
+)
+async def list_networks(ctx: ServiceContext, p: ListNetworksParams) -> ListResult:
+    page = await networks.list_networks(
+        ctx,
+        network_uuid=p.id,
+        zone_uuid=p.zoneid,
+        guest_type=p.type,
+        is_default=p.isdefault,
+        keyword=p.keyword,
+        page=page_request(ctx, p),
+    )
+    full = ctx.caller.is_root_admin
+    return ListResult("network", [network_view(n, full=full) for n in page.items], page.total)
+
+
+# --- NICs ---
+
+
+class NicResponse(ResponseObject):
+    id: str
+    networkid: str
+    networkname: str
+    netmask: str | None = None
+    gateway: str | None = None
+    ipaddress: str | None = None
+    isdefault: bool
+    macaddress: str
+    deviceid: str
+    traffictype: str
+    type: str
+    virtualmachineid: str
+
+
+def nic_view(nic: Nic) -> NicResponse:
+    return NicResponse(
+        id=nic.uuid,
+        networkid=nic.network.uuid,
+        networkname=nic.network.name,
+        netmask=nic.netmask,
+        gateway=nic.gateway,
+        ipaddress=nic.ip_address,
+        isdefault=nic.is_default,
+        macaddress=nic.mac_address,
+        deviceid=str(nic.device_id),
+        traffictype=nic.network.traffic_type,
+        type=nic.network.guest_type,
+        virtualmachineid=nic.vm.uuid,
+    )
+
+
+class ListNicsParams(ListParams):
+    virtualmachineid: Uuid = Field(description="The VM whose NICs to list")
+    nicid: Uuid | None = Field(None, description="List the NIC of this id")
+    networkid: Uuid | None = Field(None, description="List the VM's NICs on this network")
+
+
+@commands.command(
+    "listNics",
+    ListNicsParams,
+    description="Lists the NICs of a VM",
+    allowed=ANYONE,
+    response="nic",
+    writes=False,
+)
+async def list_nics(ctx: ServiceContext, p: ListNicsParams) -> ListResult:
+    page = await networks.list_nics(
+        ctx,
+        vm_uuid=p.virtualmachineid,
+        nic_uuid=p.nicid,
+        network_uuid=p.networkid,
+        page=page_request(ctx, p),
+    )
+    return ListResult("nic", [nic_view(nic) for nic in page.items], page.total)
+
+
+# --- public addresses ---
+
+
+class PublicIpAddressResponse(ResponseObject):
+    id: str
+    ipaddress: str
+    zoneid: str
+    zonename: str
+    state: str
+    allocated: str
+    account: str | None = None
+    domainid: str | None = None
+    domain: str | None = None
+    associatednetworkid: str
+    associatednetworkname: str
+    networkid: str
+    issourcenat: bool
+    isstaticnat: bool = False
+    issystem: bool = False
+    forvirtualnetwork: bool = False
+    virtualmachineid: str | None = None
+    tags: list[TagResponse]
+
+
+def public_ip_view(address: IpAddress, tags: Sequence[ResourceTag] = ()) -> PublicIpAddressResponse:
+    network = address.network
+    return PublicIpAddressResponse(
+        id=address.uuid,
+        ipaddress=address.address,
+        zoneid=network.zone.uuid,
+        zonename=network.zone.name,
+        state=address.state,
+        allocated=format_timestamp(address.created),
+        account=address.account.name if address.account else None,
+        domainid=address.domain.uuid if address.domain else None,
+        domain=address.domain.name if address.domain else None,
+        associatednetworkid=network.uuid,
+        associatednetworkname=network.name,
+        networkid=network.uuid,
+        issourcenat=address.is_source_nat,
+        tags=[tag_view(tag) for tag in tags],
+    )
+
+
+async def _public_ip_views(
+    ctx: ServiceContext, found: Sequence[IpAddress]
+) -> list[PublicIpAddressResponse]:
+    tags = await tags_of(ctx.session, TAG_TYPE, [address.uuid for address in found])
+    return [public_ip_view(address, tags[address.uuid]) for address in found]
+
+
+class ListPublicIpAddressesParams(OwnedListParams):
+    id: Uuid | None = Field(None, description="List the address of this id")
+    ipaddress: Ipv4 | None = Field(None, description="List this address")
+    zoneid: Uuid | None = Field(None, description="List the addresses of this zone")
+    associatednetworkid: Uuid | None = Field(None, description="List this network's addresses")
+    allocatedonly: bool = Field(True, description="Accepted: only allocated addresses are listed")
+    forvirtualnetwork: bool | None = Field(
+        None, description="True lists isolated networks' addresses: none exist yet"
+    )
+
+
+@commands.command(
+    "listPublicIpAddresses",
+    ListPublicIpAddressesParams,
+    description="Lists the public addresses of the caller's account (or those it manages)",
+    allowed=ANYONE,
+    response="publicipaddress",
+    writes=False,
+)
+async def list_public_ip_addresses(
+    ctx: ServiceContext, p: ListPublicIpAddressesParams
+) -> ListResult:
+    page = await addresses.list_public_addresses(
+        ctx,
+        address_uuid=p.id,
+        ip_address=p.ipaddress,
+        zone_uuid=p.zoneid,
+        network_uuid=p.associatednetworkid,
+        for_virtual_network=p.forvirtualnetwork,
+        keyword=p.keyword,
+        scope=p.scope(),
+        page=page_request(ctx, p),
+    )
+    return ListResult("publicipaddress", await _public_ip_views(ctx, page.items), page.total)
+
+
+class AssociateIpAddressParams(OwnerParams):
+    zoneid: Uuid | None = Field(None, description="Take the address from this zone's network")
+    networkid: Uuid | None = Field(None, description="Take the address from this network")
+
+
+@commands.command(
+    "associateIpAddress",
+    AssociateIpAddressParams,
+    description="Takes a public address for the account from a shared network",
+    allowed=ANYONE,
+    response="ipaddress",
+    is_async=True,
+    related=("listPublicIpAddresses",),
+)
+async def associate_ip_address(ctx: ServiceContext, p: AssociateIpAddressParams) -> Submitted:
+    address = await addresses.associate(
+        ctx,
+        zone_uuid=p.zoneid,
+        network_uuid=p.networkid,
+        account=p.account,
+        domain_uuid=p.domainid,
+    )
+    return Submitted(
+        "associateIpAddress",
+        {"id": address.uuid},
+        instance_type="IpAddress",
+        instance_uuid=address.uuid,
+    )
+
+
+@commands.job("associateIpAddress")
+async def associate_ip_address_job(run: JobRun) -> Result:
+    async def complete(ctx: ServiceContext) -> None:
+        await addresses.complete_association(ctx, run.payload["id"])
+
+    async def view(ctx: ServiceContext) -> PublicIpAddressResponse:
+        address = await addresses.get_public_address(ctx, run.payload["id"], "id")
+        return (await _public_ip_views(ctx, [address]))[0]
+
+    await run.step("associate", complete)
+    return Single("ipaddress", await run.read(view))
+
+
+class DisassociateIpAddressParams(Params):
+    id: Uuid = Field(description="The public address to release")
+
+
+@commands.command(
+    "disassociateIpAddress",
+    DisassociateIpAddressParams,
+    description="Gives a public address back to its network",
+    allowed=ANYONE,
+    response="success",
+    is_async=True,
+)
+async def disassociate_ip_address(ctx: ServiceContext, p: DisassociateIpAddressParams) -> Submitted:
+    address = await addresses.start_release(ctx, p.id)
+    return Submitted(
+        "disassociateIpAddress",
+        {"id": address.uuid},
+        instance_type="IpAddress",
+        instance_uuid=address.uuid,
+    )
+
+
+@commands.job("disassociateIpAddress")
+async def disassociate_ip_address_job(run: JobRun) -> Result:
+    async def release(ctx: ServiceContext) -> None:
+        await addresses.release(ctx, run.payload["id"])
+
+    await run.step("release", release)
+    return Success()
+
+
+# --- forwarding rules: none exist at this level ---
+
+
+class ListForwardingRulesParams(OwnedListParams):
+    id: Uuid | None = Field(None, description="List the rule of this id")
+    ipaddressid: Uuid | None = Field(None, description="List the rules of this public address")
+    networkid: Uuid | None = Field(None, description="List the rules of this network")
+    virtualmachineid: Uuid | None = Field(None, description="List the rules of this VM")
+
+
+async def _no_rules(ctx: ServiceContext, p: ListForwardingRulesParams, name: str) -> ListResult:
+    await addresses.check_rule_filters(ctx, address_uuid=p.ipaddressid, network_uuid=p.networkid)
+    return ListResult(name, [], 0)
+
+
+@commands.command(
+    "listPortForwardingRules",
+    ListForwardingRulesParams,
+    description="Lists port forwarding rules (none can be created yet)",
+    allowed=ANYONE,
+    response="portforwardingrule",
+    writes=False,
+)
+async def list_port_forwarding_rules(
+    ctx: ServiceContext, p: ListForwardingRulesParams
+) -> ListResult:
+    return await _no_rules(ctx, p, "portforwardingrule")
+
+
+@commands.command(
+    "listIpForwardingRules",
+    ListForwardingRulesParams,
+    description="Lists static NAT (IP forwarding) rules (none can be created yet)",
+    allowed=ANYONE,
+    response="ipforwardingrule",
+    writes=False,
+)
+async def list_ip_forwarding_rules(ctx: ServiceContext, p: ListForwardingRulesParams) -> ListResult:
+    return await _no_rules(ctx, p, "ipforwardingrule")

@@ -1,0 +1,194 @@
+"""Volume snapshots.
+
+``createSnapshot`` and ``deleteSnapshot`` are asynchronous; the request checks and
+records, the job asks the volume's host (``services.snapshots``). Libcloud reads
+``id``, ``volumeid``, ``name`` and ``tags``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import Field
+
+from altostratus.agent.protocol import CommandKind
+from altostratus.api.commands.shared.tags import TagResponse, tag_view
+from altostratus.api.commands.storage.volumes import on_host
+from altostratus.api.declarations import ANYONE, CommandSet
+from altostratus.api.ownership import OwnedListParams
+from altostratus.api.params import MapParam, Params, Uuid, page_request
+from altostratus.api.results import ListResult, ResponseObject, Result, Single, Submitted, Success
+from altostratus.core.context import ServiceContext
+from altostratus.db.models import Snapshot
+from altostratus.errors import CloudError
+from altostratus.jobs.run import JobRun
+from altostratus.services.shared import tags
+from altostratus.services.storage import snapshots
+from altostratus.timeutil import format_timestamp
+
+__all__ = ["SnapshotResponse", "commands", "snapshot_view"]
+
+commands = CommandSet()
+
+RESOURCE_TYPE = "Snapshot"
+
+
+class SnapshotResponse(ResponseObject):
+    id: str
+    name: str
+    volumeid: str
+    volumename: str
+    volumetype: str
+    state: str
+    created: str
+    account: str
+    domainid: str
+    domain: str
+    snapshottype: str
+    intervaltype: str
+    zoneid: str
+    zonename: str
+    #: Bytes.
+    physicalsize: int
+    virtualsize: int
+    tags: list[TagResponse] = Field(default_factory=list)
+
+
+def snapshot_view(
+    snapshot: Snapshot, snapshot_tags: Sequence[TagResponse] = ()
+) -> SnapshotResponse:
+    return SnapshotResponse(
+        id=snapshot.uuid,
+        name=snapshot.name,
+        volumeid=snapshot.volume.uuid,
+        volumename=snapshot.volume.name,
+        volumetype=snapshot.volume.type,
+        state=snapshot.state,
+        created=format_timestamp(snapshot.created),
+        account=snapshot.account.name,
+        domainid=snapshot.domain.uuid,
+        domain=snapshot.domain.name,
+        snapshottype=snapshot.snapshot_type,
+        intervaltype=snapshot.interval_type,
+        zoneid=snapshot.zone.uuid,
+        zonename=snapshot.zone.name,
+        physicalsize=snapshot.size,
+        virtualsize=snapshot.volume.size,
+        tags=list(snapshot_tags),
+    )
+
+
+async def _answer(ctx: ServiceContext, uuid: str) -> Single:
+    snapshot = await snapshots.load_snapshot(ctx, uuid)
+    found = await tags.tags_of(ctx.session, RESOURCE_TYPE, [uuid])
+    return Single("snapshot", snapshot_view(snapshot, [tag_view(tag) for tag in found[uuid]]))
+
+
+class CreateSnapshotParams(Params):
+    volumeid: Uuid = Field(description="The volume to snapshot")
+    name: str | None = Field(
+        None, min_length=1, max_length=255, description="Name (default: VM_volume_timestamp)"
+    )
+
+
+@commands.command(
+    "createSnapshot",
+    CreateSnapshotParams,
+    description="Takes a snapshot of a volume",
+    allowed=ANYONE,
+    response="snapshot",
+    is_async=True,
+    related=("listSnapshots",),
+)
+async def create_snapshot(ctx: ServiceContext, p: CreateSnapshotParams) -> Submitted:
+    snapshot = await snapshots.create_snapshot(ctx, p.volumeid, p.name)
+    return Submitted(
+        kind="createSnapshot",
+        payload={"id": snapshot.uuid},
+        instance_type=RESOURCE_TYPE,
+        instance_uuid=snapshot.uuid,
+    )
+
+
+@commands.job("createSnapshot")
+async def create_snapshot_job(run: JobRun) -> Result:
+    uuid: str = run.payload["id"]
+    call = await run.step(
+        "plan", lambda ctx: snapshots.snapshot_call(ctx, uuid, CommandKind.CREATE_SNAPSHOT)
+    )
+    try:
+        answer = await on_host(run, "snapshot", call)
+    except CloudError:
+        await run.step("failed", lambda ctx: snapshots.fail_snapshot(ctx, uuid))
+        raise
+    await run.step("backed-up", lambda ctx: snapshots.finish_snapshot(ctx, uuid, answer))
+    return await run.read(lambda ctx: _answer(ctx, uuid))
+
+
+class DeleteSnapshotParams(Params):
+    id: Uuid = Field(description="The snapshot to delete")
+
+
+@commands.command(
+    "deleteSnapshot",
+    DeleteSnapshotParams,
+    description="Deletes a snapshot",
+    allowed=ANYONE,
+    response="success",
+    is_async=True,
+)
+async def delete_snapshot(ctx: ServiceContext, p: DeleteSnapshotParams) -> Submitted:
+    snapshot = await snapshots.check_delete(ctx, p.id)
+    return Submitted(
+        kind="deleteSnapshot",
+        payload={"id": snapshot.uuid},
+        instance_type=RESOURCE_TYPE,
+        instance_uuid=snapshot.uuid,
+    )
+
+
+@commands.job("deleteSnapshot")
+async def delete_snapshot_job(run: JobRun) -> Result:
+    uuid: str = run.payload["id"]
+    call = await run.step(
+        "plan", lambda ctx: snapshots.snapshot_call(ctx, uuid, CommandKind.DELETE_SNAPSHOT)
+    )
+    await on_host(run, "delete", call)
+    await run.step("deleted", lambda ctx: snapshots.finish_delete(ctx, uuid))
+    return Success()
+
+
+class ListSnapshotsParams(OwnedListParams):
+    id: Uuid | None = Field(None, description="List the snapshot of this id")
+    name: str | None = Field(None, max_length=255, description="List snapshots of this name")
+    volumeid: Uuid | None = Field(None, description="List the snapshots of this volume")
+    zoneid: Uuid | None = Field(None, description="List the snapshots of this zone")
+    tags: MapParam | None = Field(None, description="List snapshots with these tags (key, value)")
+
+
+@commands.command(
+    "listSnapshots",
+    ListSnapshotsParams,
+    description="Lists volume snapshots",
+    allowed=ANYONE,
+    response="snapshot",
+    writes=False,
+)
+async def list_snapshots(ctx: ServiceContext, p: ListSnapshotsParams) -> ListResult:
+    page = await snapshots.list_snapshots(
+        ctx,
+        uuid=p.id,
+        volume_uuid=p.volumeid,
+        name=p.name,
+        zone_uuid=p.zoneid,
+        keyword=p.keyword,
+        tags=p.tags,
+        owner=p.scope(),
+        page=page_request(ctx, p),
+    )
+    found = await tags.tags_of(ctx.session, RESOURCE_TYPE, [s.uuid for s in page.items])
+    return ListResult(
+        "snapshot",
+        [snapshot_view(s, [tag_view(t) for t in found[s.uuid]]) for s in page.items],
+        page.total,
+    )

@@ -1,0 +1,340 @@
+"""Service offerings, disk offerings and OS types: what users pick a VM and its disks from.
+
+Offerings are regional and only root admins change them. An offering may be limited to
+a domain: it is then offered to that domain and everything below it (as CloudStack
+does), and domain admins also see the offerings of the domains they manage. Deleting
+an offering retires it (``removed``): VMs and volumes built from it keep pointing at it,
+and it is no longer listed or usable for new ones.
+"""
+
+from __future__ import annotations
+
+import uuid as uuid_module
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, or_, select, true
+
+from altostratus.core.context import Caller, ServiceContext
+from altostratus.core.paging import (
+    Page,
+    PageRequest,
+    equal_if_given,
+    keyword_filter,
+    paginate,
+)
+from altostratus.db.models import DiskOffering, Domain, OsType, ServiceOffering
+from altostratus.errors import InvalidParameter
+from altostratus.services.identity.access import container_domain
+from altostratus.services.shared.events import record_event
+from altostratus.services.shared.visibility import subtree_filter
+from altostratus.timeutil import utcnow
+
+__all__ = [
+    "DiskOfferingSpec",
+    "OsCategory",
+    "ServiceOfferingSpec",
+    "create_disk_offering",
+    "create_service_offering",
+    "delete_disk_offering",
+    "delete_service_offering",
+    "get_disk_offering",
+    "get_service_offering",
+    "list_disk_offerings",
+    "list_os_categories",
+    "list_os_types",
+    "list_service_offerings",
+    "normalized_tags",
+    "offered_to",
+    "os_category_uuid",
+    "update_offering",
+]
+
+Offering = TypeVar("Offering", ServiceOffering, DiskOffering)
+
+#: OS categories are the ``category`` texts of the OS types; their ids are derived from
+#: the text, so every region (and every restart) gives a category the same id.
+_CATEGORY_NAMESPACE = uuid_module.UUID("6a1f3c52-37a4-4d0b-9c8e-0f2b8d4e7a10")
+
+_EVENT_KIND = {ServiceOffering: "SERVICE.OFFERING", DiskOffering: "DISK.OFFERING"}
+_NOUN = {ServiceOffering: "service offering", DiskOffering: "disk offering"}
+
+
+def normalized_tags(tags: list[str] | None) -> str:
+    """Tags as stored: lower case, sorted, without duplicates, comma-joined."""
+    return ",".join(sorted({tag.strip().lower() for tag in tags or [] if tag.strip()}))
+
+
+def _ancestor_paths(path: str) -> list[str]:
+    """``ROOT/d1/sub`` → ``ROOT``, ``ROOT/d1``, ``ROOT/d1/sub``."""
+    parts = path.split("/")
+    return ["/".join(parts[: depth + 1]) for depth in range(len(parts))]
+
+
+def offered_to(caller: Caller, domain_id_column: Any) -> ColumnElement[bool]:
+    """Rows limited to no domain, or to a domain the caller belongs to (or manages)."""
+    if caller.is_root_admin:
+        return true()
+    reachable: ColumnElement[bool] = Domain.path.in_(_ancestor_paths(caller.domain_path))
+    if caller.is_domain_admin:
+        reachable = or_(reachable, subtree_filter(Domain.path, caller.domain_path))
+    return or_(domain_id_column.is_(None), domain_id_column.in_(select(Domain.id).where(reachable)))
+
+
+async def _get_offering(
+    ctx: ServiceContext, model: type[Offering], uuid: str, parameter: str
+) -> Offering:
+    found = await ctx.session.scalar(
+        select(model).where(
+            model.uuid == uuid, model.removed.is_(None), offered_to(ctx.caller, model.domain_id)
+        )
+    )
+    if found is None:
+        raise InvalidParameter(
+            f"Unable to find {_NOUN[model]} with id {uuid} (parameter {parameter})"
+        )
+    return found
+
+
+async def get_service_offering(
+    ctx: ServiceContext, uuid: str, parameter: str = "serviceofferingid"
+) -> ServiceOffering:
+    """A service offering the caller may use (not retired); else 431 naming ``parameter``."""
+    return await _get_offering(ctx, ServiceOffering, uuid, parameter)
+
+
+async def get_disk_offering(
+    ctx: ServiceContext, uuid: str, parameter: str = "diskofferingid"
+) -> DiskOffering:
+    """A disk offering the caller may use (not retired); else 431 naming ``parameter``."""
+    return await _get_offering(ctx, DiskOffering, uuid, parameter)
+
+
+async def _record(ctx: ServiceContext, offering: Offering, action: str) -> None:
+    verb = {"CREATE": "Created", "EDIT": "Updated", "DELETE": "Deleted"}[action]
+    model = type(offering)
+    await record_event(
+        ctx,
+        f"{_EVENT_KIND[model]}.{action}",
+        f"{verb} {_NOUN[model]} {offering.name} ({offering.uuid})",
+        resource_type=model.__name__,
+        resource_uuid=offering.uuid,
+    )
+
+
+async def _domain_id(ctx: ServiceContext, domain_uuid: str | None) -> int | None:
+    if domain_uuid is None:
+        return None
+    return (await container_domain(ctx, domain_uuid)).id
+
+
+@dataclass(frozen=True)
+class ServiceOfferingSpec:
+    """A new service offering; field names are the columns of ``ServiceOffering``."""
+
+    name: str
+    display_text: str
+    cpu_number: int
+    cpu_speed: int
+    memory_mb: int
+    host_tags: str = ""
+    offer_ha: bool = False
+    storage_type: str = "shared"
+    limit_cpu_use: bool = False
+
+
+@dataclass(frozen=True)
+class DiskOfferingSpec:
+    """A new disk offering; ``disk_size_gb`` is ``None`` exactly when it is customized."""
+
+    name: str
+    display_text: str
+    disk_size_gb: int | None
+    is_customized: bool
+    storage_type: str = "shared"
+    tags: str = ""
+
+
+async def _create(
+    ctx: ServiceContext,
+    model: type[Offering],
+    spec: ServiceOfferingSpec | DiskOfferingSpec,
+    domain_uuid: str | None,
+) -> Offering:
+    values = {field.name: getattr(spec, field.name) for field in fields(spec)}
+    offering = model(**values, domain_id=await _domain_id(ctx, domain_uuid))
+    ctx.session.add(offering)
+    await ctx.session.flush()
+    await ctx.session.refresh(offering, ["domain"])
+    await _record(ctx, offering, "CREATE")
+    return offering
+
+
+async def create_service_offering(
+    ctx: ServiceContext, spec: ServiceOfferingSpec, *, domain_uuid: str | None
+) -> ServiceOffering:
+    return await _create(ctx, ServiceOffering, spec, domain_uuid)
+
+
+async def create_disk_offering(
+    ctx: ServiceContext, spec: DiskOfferingSpec, *, domain_uuid: str | None
+) -> DiskOffering:
+    return await _create(ctx, DiskOffering, spec, domain_uuid)
+
+
+async def update_offering(
+    ctx: ServiceContext,
+    model: type[Offering],
+    uuid: str,
+    *,
+    name: str | None,
+    display_text: str | None,
+) -> Offering:
+    """Rename or re-describe; what a VM reserves never changes under it."""
+    offering = await _get_offering(ctx, model, uuid, "id")
+    if name is not None:
+        offering.name = name
+    if display_text is not None:
+        offering.display_text = display_text
+    await ctx.session.flush()
+    await _record(ctx, offering, "EDIT")
+    return offering
+
+
+async def _retire(ctx: ServiceContext, model: type[Offering], uuid: str) -> None:
+    offering = await _get_offering(ctx, model, uuid, "id")
+    offering.removed = utcnow()
+    await _record(ctx, offering, "DELETE")
+
+
+async def delete_service_offering(ctx: ServiceContext, uuid: str) -> None:
+    await _retire(ctx, ServiceOffering, uuid)
+
+
+async def delete_disk_offering(ctx: ServiceContext, uuid: str) -> None:
+    await _retire(ctx, DiskOffering, uuid)
+
+
+async def _list(
+    ctx: ServiceContext,
+    model: type[Offering],
+    *,
+    uuid: str | None,
+    name: str | None,
+    domain_uuid: str | None,
+    keyword: str | None,
+    page: PageRequest,
+    extra: ColumnElement[bool],
+) -> Page[Offering]:
+    query = select(model).where(
+        model.removed.is_(None),
+        offered_to(ctx.caller, model.domain_id),
+        equal_if_given((model.uuid, uuid), (model.name, name)),
+        keyword_filter(keyword, model.name, model.display_text),
+        extra,
+    )
+    if domain_uuid is not None:
+        domain = await ctx.session.scalar(select(Domain).where(Domain.uuid == domain_uuid))
+        if domain is None:
+            raise InvalidParameter(f"Unable to find domain with id {domain_uuid}")
+        query = query.where(model.domain_id == domain.id)
+    return await paginate(ctx.session, query.order_by(model.id), page)
+
+
+async def list_service_offerings(
+    ctx: ServiceContext,
+    *,
+    uuid: str | None,
+    name: str | None,
+    domain_uuid: str | None,
+    keyword: str | None,
+    vm_offering_id: int | None,
+    page: PageRequest,
+) -> Page[ServiceOffering]:
+    """Offerings the caller may use; ``vm_offering_id`` keeps the one a VM was built from."""
+    return await _list(
+        ctx,
+        ServiceOffering,
+        uuid=uuid,
+        name=name,
+        domain_uuid=domain_uuid,
+        keyword=keyword,
+        page=page,
+        extra=equal_if_given((ServiceOffering.id, vm_offering_id)),
+    )
+
+
+async def list_disk_offerings(
+    ctx: ServiceContext,
+    *,
+    uuid: str | None,
+    name: str | None,
+    domain_uuid: str | None,
+    keyword: str | None,
+    page: PageRequest,
+) -> Page[DiskOffering]:
+    return await _list(
+        ctx,
+        DiskOffering,
+        uuid=uuid,
+        name=name,
+        domain_uuid=domain_uuid,
+        keyword=keyword,
+        page=page,
+        extra=true(),
+    )
+
+
+# --- OS types ---
+
+
+def os_category_uuid(category: str) -> str:
+    return str(uuid_module.uuid5(_CATEGORY_NAMESPACE, category))
+
+
+@dataclass(frozen=True)
+class OsCategory:
+    uuid: str
+    name: str
+
+
+async def _category_named(ctx: ServiceContext, category_uuid: str) -> str:
+    names = await ctx.session.scalars(select(OsType.category).distinct())
+    for name in names:
+        if os_category_uuid(name) == category_uuid:
+            return name
+    raise InvalidParameter(f"Unable to find OS category with id {category_uuid}")
+
+
+async def list_os_types(
+    ctx: ServiceContext,
+    *,
+    uuid: str | None,
+    description: str | None,
+    category_uuid: str | None,
+    keyword: str | None,
+    page: PageRequest,
+) -> Page[OsType]:
+    category = await _category_named(ctx, category_uuid) if category_uuid else None
+    query = select(OsType).where(
+        equal_if_given(
+            (OsType.uuid, uuid), (OsType.description, description), (OsType.category, category)
+        ),
+        keyword_filter(keyword, OsType.description),
+    )
+    return await paginate(ctx.session, query.order_by(OsType.description), page)
+
+
+async def list_os_categories(
+    ctx: ServiceContext, *, uuid: str | None, name: str | None, keyword: str | None
+) -> list[OsCategory]:
+    """The categories of the OS types, by name (few, so filtered here rather than in SQL)."""
+    names = await ctx.session.scalars(select(OsType.category).distinct())
+    categories = [OsCategory(os_category_uuid(found), found) for found in sorted(names)]
+    return [
+        category
+        for category in categories
+        if (uuid is None or category.uuid == uuid)
+        and (name is None or category.name.lower() == name.lower())
+        and (not keyword or keyword.lower() in category.name.lower())
+    ]

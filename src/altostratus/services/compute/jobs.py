@@ -1,0 +1,189 @@
+"""The VM jobs: straight-line drivers of ``compute.lifecycle``'s steps and the agents' commands.
+
+Each side effect is a named ``run.step`` or ``run.host_command``, so a job resumed by
+another server after a crash skips what was done and waits for the command it already
+queued. When a host command fails, a compensating step puts the VM (and the capacity it
+holds) back in a consistent state before the error fails the job.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from altostratus.agent.protocol import CommandKind, DestroyVm, RebootVm, StopVm
+from altostratus.core.context import ServiceContext
+from altostratus.db.failover import resumable
+from altostratus.db.models import Host, Volume
+from altostratus.db.models.compute import VmState, VolumeType
+from altostratus.errors import CloudError, InvalidParameter, ResourceUnavailable
+from altostratus.jobs.run import AgentCommandFailed, JobRun, LeaseLost
+from altostratus.services.compute import lifecycle
+from altostratus.services.compute.vms import vm_by_uuid
+
+__all__ = ["destroy", "expunge_vm", "reboot", "reset_ssh_key", "start", "stop"]
+
+#: What a host command may fail with: the agent's error, or no answer in time.
+_HOST_FAILURES = (AgentCommandFailed, ResourceUnavailable)
+
+
+async def start(
+    run: JobRun, vm_uuid: str, *, pinned_host_id: int | None, failure_state: str
+) -> None:
+    """Place a Starting VM and start it there; on failure it ends ``failure_state``.
+
+    Any failure compensates, not only a CloudError: an unexpected error (a bug, a
+    DataError) after ``place`` reserved capacity would otherwise leave the VM Starting
+    for ever, holding capacity, and impossible to destroy. Errors after which the job
+    goes on (``_resumed_later``) are the exception.
+    """
+    try:
+        placed = await run.step("place", lambda ctx: lifecycle.place(ctx, vm_uuid, pinned_host_id))
+    except Exception as error:
+        if _resumed_later(error):
+            raise
+        reason = _reason(error)
+        await run.step(
+            "not placed",
+            lambda ctx: lifecycle.start_failed(ctx, vm_uuid, None, failure_state, reason),
+        )
+        raise
+    host_id: int = placed["host_id"]
+    try:
+        await run.host_command("start", host_id, CommandKind.START_VM, placed["command"])
+        await run.step("started", lambda ctx: lifecycle.mark_running(ctx, vm_uuid, host_id))
+    except Exception as error:
+        if _resumed_later(error):
+            raise
+        reason = _reason(error)
+        await run.step(
+            "start failed",
+            lambda ctx: lifecycle.start_failed(ctx, vm_uuid, host_id, failure_state, reason),
+        )
+        raise
+
+
+def _resumed_later(error: Exception) -> bool:
+    """Whether the job goes on after ``error``, so compensating now would be wrong.
+
+    ``LeaseLost``: another server owns the job now. A transient database error (a
+    deadlock, a lost connection, a commit of unknown outcome): the executor resumes the
+    job from its last step.
+    """
+    return isinstance(error, LeaseLost) or resumable(error)
+
+
+def _reason(error: Exception) -> str:
+    """What the VM's event says went wrong: the cloud's text, or the unexpected error."""
+    if isinstance(error, CloudError):
+        return error.text
+    return f"internal error ({type(error).__name__})"
+
+
+async def stop(run: JobRun, vm_uuid: str, *, forced: bool, requested: bool) -> None:
+    """Stop the VM on its host; ``forced`` marks it Stopped even if the agent fails.
+
+    ``requested``: the job's request moved the VM to Stopping (stopVirtualMachine,
+    destroyVirtualMachine), so this job owns the stop; host maintenance's jobs do not
+    say so. A job that does not own the stop leaves the VM alone when its agent fails.
+    """
+    stopping = await run.step(
+        "stopping", lambda ctx: lifecycle.to_stopping(ctx, vm_uuid, requested)
+    )
+    if stopping is None:
+        return
+    host_id: int = stopping["host_id"]
+    instance_name = await run.read(lambda ctx: _instance_name(ctx, vm_uuid))
+    command = StopVm(instance_name=instance_name, forced=forced)
+    try:
+        await run.host_command("stop", host_id, CommandKind.STOP_VM, command.model_dump())
+    except _HOST_FAILURES as error:
+        reason = error.text
+        if not forced:
+            if stopping["owned"]:
+                await run.step(
+                    "stop failed", lambda ctx: lifecycle.stop_failed(ctx, vm_uuid, reason)
+                )
+            raise
+    await run.step("stopped", lambda ctx: lifecycle.mark_stopped(ctx, vm_uuid, host_id))
+
+
+async def reboot(run: JobRun, vm_uuid: str) -> None:
+    host_id = await run.read(lambda ctx: _running_host(ctx, vm_uuid))
+    instance_name = await run.read(lambda ctx: _instance_name(ctx, vm_uuid))
+    command = RebootVm(instance_name=instance_name)
+    await run.host_command("reboot", host_id, CommandKind.REBOOT_VM, command.model_dump())
+    await run.step("rebooted", lambda ctx: _record_reboot(ctx, vm_uuid))
+
+
+async def destroy(run: JobRun, vm_uuid: str, *, expunge: bool) -> None:
+    """Stop the VM if it runs, destroy it, and expunge it too when asked."""
+    await stop(run, vm_uuid, forced=False, requested=True)
+    await run.step("destroyed", lambda ctx: lifecycle.mark_destroyed(ctx, vm_uuid, expunge))
+    if expunge:
+        await expunge_vm(run, vm_uuid)
+
+
+async def expunge_vm(run: JobRun, vm_uuid: str) -> None:
+    """Delete the VM and its root disk on the host it last ran on, then free its rows."""
+    target = await run.read(lambda ctx: _expunge_target(ctx, vm_uuid))
+    if target is not None:
+        host_id, command = target
+        try:
+            await run.host_command("expunge", host_id, CommandKind.DESTROY_VM, command)
+        except _HOST_FAILURES as error:
+            reason = error.text
+            await run.step(
+                "expunge failed", lambda ctx: lifecycle.expunge_failed(ctx, vm_uuid, reason)
+            )
+            raise
+    await run.step("expunged", lambda ctx: lifecycle.mark_expunged(ctx, vm_uuid))
+
+
+async def reset_ssh_key(run: JobRun, vm_uuid: str, keypair: str) -> None:
+    await run.step("keypair", lambda ctx: lifecycle.reset_keypair(ctx, vm_uuid, keypair))
+
+
+# --- reads for the drivers ---
+
+
+async def _instance_name(ctx: ServiceContext, vm_uuid: str) -> str:
+    return (await vm_by_uuid(ctx.session, vm_uuid)).instance_name
+
+
+async def _running_host(ctx: ServiceContext, vm_uuid: str) -> int:
+    vm = await vm_by_uuid(ctx.session, vm_uuid)
+    lifecycle.require_state(vm, (VmState.RUNNING,), "reboot")
+    if vm.host_id is None:
+        raise InvalidParameter(f"VM {vm.name} has no host to reboot on")
+    return vm.host_id
+
+
+async def _record_reboot(ctx: ServiceContext, vm_uuid: str) -> None:
+    vm = await vm_by_uuid(ctx.session, vm_uuid)
+    await lifecycle.record_vm_event(ctx, vm, "VM.REBOOT", "Rebooted")
+
+
+async def _expunge_target(
+    ctx: ServiceContext, vm_uuid: str
+) -> tuple[int, dict[str, object]] | None:
+    """The host that holds the VM's disks and the DestroyVm for it.
+
+    ``None``: nothing to delete on a host, because the VM was never placed or its last
+    host was deleted (or is missing). Commands go only to live hosts, so queueing one
+    for a removed host would time out, and the VM could never be expunged.
+    """
+    vm = await vm_by_uuid(ctx.session, vm_uuid)
+    if vm.last_host_id is None:
+        return None
+    live_host = await ctx.session.scalar(
+        select(Host.id).where(Host.id == vm.last_host_id, Host.removed.is_(None))
+    )
+    if live_host is None:
+        return None
+    roots = await ctx.session.scalars(
+        select(Volume.uuid).where(
+            Volume.vm_id == vm.id, Volume.type == VolumeType.ROOT, Volume.removed.is_(None)
+        )
+    )
+    command = DestroyVm(instance_name=vm.instance_name, volume_uuids=list(roots))
+    return vm.last_host_id, command.model_dump()

@@ -1,0 +1,441 @@
+"""The VM state machine: which operation is allowed in which state, and each step of it.
+
+    Stopped ──start──▶ Starting ──(placed, agent started it)──▶ Running
+       ▲                  └──(no capacity, agent failed)──▶ Stopped (Error at deploy)
+       └──── Stopped ◀──(agent stopped it)── Stopping ◀──stop── Running
+    Running/Stopped/Error ──destroy──▶ Destroyed ──recover──▶ Stopped
+    Destroyed ──expunge──▶ Expunging ──(agent deleted it)──▶ removed
+
+A request moves the VM into its transitional state (``Starting``, ``Stopping``, …) with a
+conditional UPDATE, so of two concurrent requests only one gets a job and the other a
+431; the job's steps (``compute.jobs``) finish the transition. Capacity: a VM holds CPU and
+memory on ``host_id`` exactly while it is Starting (once placed), Running or Stopping;
+every step that changes that also reserves or releases, in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from sqlalchemy import delete, select, update
+
+from altostratus.agent.protocol import NicSpec, StartVm, VolumeSpec
+from altostratus.core.context import ServiceContext
+from altostratus.db.models import Host, SshKeyPair, VirtualMachine, Volume
+from altostratus.db.models.compute import PowerState, VmState, VolumeState, VolumeType
+from altostratus.db.models.network import vm_security_groups
+from altostratus.db.models.tenancy import affinity_group_members
+from altostratus.errors import InvalidParameter
+from altostratus.services.compute import affinity, keypairs, scheduler
+from altostratus.services.compute.vms import (
+    VM_EVENT_RESOURCE,
+    VM_RESOURCE_TYPE,
+    cpu_mhz,
+    update_if,
+    vm_by_uuid,
+)
+from altostratus.services.infrastructure import capacity
+from altostratus.services.network import networks
+from altostratus.services.shared import limits, tags
+from altostratus.services.shared.events import record_event
+from altostratus.services.shared.limits import ResourceType
+from altostratus.timeutil import utcnow
+
+__all__ = [
+    "DESTROYABLE",
+    "destroy_on_request",
+    "expunge_failed",
+    "mark_destroyed",
+    "mark_expunged",
+    "mark_running",
+    "mark_stopped",
+    "move",
+    "place",
+    "record_vm_event",
+    "recover",
+    "require_state",
+    "reset_keypair",
+    "start_failed",
+    "stop_failed",
+    "to_stopping",
+    "update_vm",
+]
+
+#: What destroyVirtualMachine accepts (a Running VM is stopped first).
+DESTROYABLE = (VmState.RUNNING, VmState.STOPPED, VmState.ERROR)
+
+
+def require_state(vm: VirtualMachine, allowed: Collection[str], action: str) -> None:
+    """431 unless the VM is in one of ``allowed`` (CloudStack's wording)."""
+    if vm.state not in allowed:
+        raise InvalidParameter(
+            f"VM {vm.name} ({vm.uuid}) is in state {vm.state}; it must be "
+            f"{' or '.join(allowed)} to {action} it"
+        )
+
+
+async def move(
+    ctx: ServiceContext, vm: VirtualMachine, allowed: Collection[str], new: str, action: str
+) -> None:
+    """Move the VM from one of ``allowed`` to ``new``, or 431 if a concurrent change won."""
+    require_state(vm, allowed, action)
+    if not await _transition(ctx, vm, allowed, new):
+        raise InvalidParameter(
+            f"VM {vm.name} ({vm.uuid}) changed state while this request ran; try again"
+        )
+
+
+async def _transition(
+    ctx: ServiceContext, vm: VirtualMachine, allowed: Collection[str], new: str, **values: Any
+) -> bool:
+    """One conditional UPDATE: False if the VM was not in ``allowed`` (a concurrent change).
+
+    Two jobs may finish the same VM (a user's stop and host maintenance's); only the
+    first to commit moves it, so capacity is released once. ``values`` are other
+    columns set in the same UPDATE.
+    """
+    return await update_if(
+        ctx.session, vm, (VirtualMachine.state.in_(list(allowed)),), state=new, **values
+    )
+
+
+async def _lock_host(ctx: ServiceContext, host_id: int) -> None:
+    """Lock the host's row before the VM's: the order heartbeats take them in.
+
+    A heartbeat updates its hosts and then reconciles their VMs; a step that changed
+    the VM first and released the host's capacity after would deadlock with it on
+    PostgreSQL. (SQLite runs one writer at a time and has no row locks.)
+    """
+    await ctx.session.execute(select(Host.id).where(Host.id == host_id).with_for_update())
+
+
+async def record_vm_event(
+    ctx: ServiceContext, vm: VirtualMachine, event_type: str, text: str, *, level: str = "INFO"
+) -> None:
+    await record_event(
+        ctx,
+        event_type,
+        f"{text} VM {vm.name} ({vm.uuid})",
+        resource_type=VM_EVENT_RESOURCE,
+        resource_uuid=vm.uuid,
+        owner=vm.account,
+        level=level,
+    )
+
+
+# --- start ---
+
+
+async def _start_command(ctx: ServiceContext, vm: VirtualMachine) -> dict[str, Any]:
+    """The agent's StartVm: disks (the root one built from the template), NICs, keys."""
+    volumes = await ctx.session.scalars(
+        select(Volume)
+        .where(Volume.vm_id == vm.id, Volume.removed.is_(None))
+        .order_by(Volume.device_id)
+    )
+    nics = (await networks.nics_of(ctx.session, [vm.id]))[vm.id]
+    public_key = None
+    if vm.keypair is not None:
+        keypair = await ctx.session.scalar(
+            select(SshKeyPair).where(
+                SshKeyPair.account_id == vm.account_id, SshKeyPair.name == vm.keypair
+            )
+        )
+        public_key = keypair.public_key if keypair is not None else None
+    template = vm.template
+    command = StartVm(
+        instance_name=vm.instance_name,
+        vm_uuid=vm.uuid,
+        cpu_number=vm.cpu_number,
+        cpu_speed=vm.cpu_speed,
+        memory_mb=vm.memory_mb,
+        volumes=[
+            VolumeSpec(
+                uuid=volume.uuid,
+                device_id=volume.device_id or 0,
+                size=volume.size,
+                template_url=template.url if volume.type == VolumeType.ROOT else None,
+                template_format=template.format if volume.type == VolumeType.ROOT else None,
+            )
+            for volume in volumes
+        ],
+        nics=[
+            NicSpec(
+                mac_address=nic.mac_address,
+                ip_address=nic.ip_address,
+                netmask=nic.netmask,
+                gateway=nic.gateway,
+            )
+            for nic in nics
+        ],
+        user_data=vm.user_data,
+        ssh_public_key=public_key,
+    )
+    return command.model_dump(mode="json")
+
+
+async def place(ctx: ServiceContext, vm_uuid: str, pinned_host_id: int | None) -> dict[str, Any]:
+    """Choose a host and reserve the VM's capacity there (533 if none fits).
+
+    Returns the host's id and the StartVm command for it, recorded with the step.
+    """
+    vm = await vm_by_uuid(ctx.session, vm_uuid)
+    require_state(vm, (VmState.STARTING,), "place")
+    memberships = (await affinity.groups_of(ctx.session, [vm.id])).get(vm.id, [])
+    offering_tags = vm.service_offering.host_tags.split(",")
+    host_id = await scheduler.place(
+        ctx.session,
+        ctx.deps.settings,
+        scheduler.PlacementRequest(
+            zone_id=vm.zone_id,
+            cpu_mhz=cpu_mhz(vm),
+            memory_mb=vm.memory_mb,
+            host_tags=frozenset(tag for tag in offering_tags if tag),
+            host_id=pinned_host_id,
+            affinity_group_ids=tuple(group.id for group in memberships),
+            vm_id=vm.id,
+        ),
+    )
+    vm.host_id = host_id
+    await ctx.session.flush()
+    return {"host_id": host_id, "command": await _start_command(ctx, vm)}
+
+
+async def mark_running(ctx: ServiceContext, vm_uuid: str, host_id: int) -> None:
+    """Starting → Running on ``host_id``, powered on; a no-op if a concurrent change won.
+
+    Only a forced deletion of the host moves a Starting VM, and it settled the capacity
+    (the reservation went with the host), so there is nothing to give back here.
+    Recording ``PowerOn`` clears a "missing" mark a heartbeat made while it started.
+    """
+    vm = await vm_by_uuid(ctx.session, vm_uuid)
+    if not await _transition(
+        ctx,
+        vm,
+        (VmState.STARTING,),
+        VmState.RUNNING,
+        host_id=host_id,
+        last_host_id=host_id,
+        power_state=PowerState.ON,
+        power_state_updated=utcnow(),
+    ):
+        return
+    await ctx.session.execute(
+        update(Volume)
+        .where(Volume.vm_id == vm.id, Volume.removed.is_(None))
+        .values(state=VolumeState.READY, host_id=host_id)
+        .execution_options(synchronize_session=False)
+    )
+    host_name = await ctx.session.scalar(select(Host.name).where(Host.id == host_id))
+    await record_vm_event(ctx, vm, "VM.START", f"Started on host {host_name}:")
+
+
+async def start_failed(
+    ctx: ServiceContext, vm_uuid: str, host_id: int | None, failure_state: str, reason: str
+) -> None:
+    """Give back the capacity taken for a start that failed; the VM ends ``failure_state``.
+
+    A no-op if the VM is no longer Starting: the concurrent change that moved it (a
+    forced host deletion) settled its capacity, and releasing it again would count it
+    twice.
+    """
+    if host_id is not None:
+        await _lock_host(ctx, host_id)
+    vm = await vm_by_uuid(ctx.session, vm_uuid)
+    if not await _transition(ctx, vm, (VmState.STARTING,), failure_state):
+        return
+    if host_id is not None:
+        await capacity.release(ctx.session, host_id, cpu_mhz(vm), vm.memory_mb)
+    vm.host_id = None
+    await record_vm_event(ctx, vm, "VM.START", f"Could not start ({reason}):", level="ERROR")
+
+
+# --- stop ---
+
+
+async def to_stopping(ctx: ServiceContext, vm_uuid: str, requested: bool) -> dict[str, Any] | None:
+    """The host to stop the VM on and whether this job owns the stop; ``None``: not running.
+
+    Jobs of stopVirtualMachine and destroyVirtualMachine find the VM Stopping, put there
+    by their request (``requested``); jobs submitted by host maintenance find it Running
+    and move it here. A maintenance job that finds it Stopping stops it too, but the stop
+    is another job's: only its owner may undo it (``stop_failed``), or the failure of one
+    job would flip the VM back to Running while the other stops it.
+    """
+    vm = await vm_by_uuid(ctx.session, vm_uuid)
+    owned = requested
+    if vm.state == VmState.RUNNING:
+        owned = await _transition(ctx, vm, (VmState.RUNNING,), VmState.STOPPING)
+    if vm.state != VmState.STOPPING:
+        return None
+    return {"host_id": vm.host_id, "owned": owned}
+
+
+async def mark_stopped(ctx: ServiceContext, vm_uuid: str, host_id: int) -> None:
+    """Stopping → Stopped and the capacity back; a no-op if another job stopped it first."""
+    await _lock_host(ctx, host_id)
+    vm = await vm_by_uuid(ctx.session, vm_uuid)
+    if vm.host_id != host_id or not await _transition(
+        ctx, vm, (VmState.STOPPING,), VmState.STOPPED
+    ):
+        return
+    await capacity.release(ctx.session, host_id, cpu_mhz(vm), vm.memory_mb)
+    vm.host_id, vm.last_host_id = None, host_id
+    vm.power_state, vm.power_state_updated = PowerState.OFF, utcnow()
+    await record_vm_event(ctx, vm, "VM.STOP", "Stopped")
+
+
+async def stop_failed(ctx: ServiceContext, vm_uuid: str, reason: str) -> None:
+    """The agent could not stop it: it still runs, and keeps its capacity.
+
+    Only for the job that owns the stop (``to_stopping``); a no-op if the VM is no
+    longer Stopping (another job finished it meanwhile).
+    """
+    vm = await vm_by_uuid(ctx.session, vm_uuid)
+    if await _transition(ctx, vm, (VmState.STOPPING,), VmState.RUNNING):
+        await record_vm_event(ctx, vm, "VM.STOP", f"Could not stop ({reason}):", level="ERROR")
+
+
+# --- destroy, expunge, recover ---
+
+
+async def _destroy_now(ctx: ServiceContext, vm: VirtualMachine, expunge: bool) -> None:
+    """Stopped (or Error) → Destroyed, or Expunging when it is expunged at once."""
+    await move(
+        ctx,
+        vm,
+        (VmState.STOPPED, VmState.ERROR),
+        VmState.EXPUNGING if expunge else VmState.DESTROYED,
+        "destroy",
+    )
+    await ctx.session.execute(
+        update(Volume)
+        .where(Volume.vm_id == vm.id, Volume.type == VolumeType.ROOT, Volume.removed.is_(None))
+        .values(state=VolumeState.DESTROY)
+        .execution_options(synchronize_session=False)
+    )
+    await record_vm_event(ctx, vm, "VM.DESTROY", "Destroyed")
+
+
+async def destroy_on_request(ctx: ServiceContext, vm: VirtualMachine, expunge: bool) -> None:
+    """A Running VM moves to Stopping (the job stops it); any other is destroyed at once."""
+    require_state(vm, DESTROYABLE, "destroy")
+    if vm.state == VmState.RUNNING:
+        await move(ctx, vm, (VmState.RUNNING,), VmState.STOPPING, "destroy")
+        await record_vm_event(ctx, vm, "VM.STOP", "Stopping, to destroy it,")
+    else:
+        await _destroy_now(ctx, vm, expunge)
+
+
+async def mark_destroyed(ctx: ServiceContext, vm_uuid: str, expunge: bool) -> None:
+    """After the job stopped the VM; nothing to do if the request destroyed it already."""
+    vm = await vm_by_uuid(ctx.session, vm_uuid)
+    if vm.state in (VmState.STOPPED, VmState.ERROR):
+        await _destroy_now(ctx, vm, expunge)
+    elif expunge and vm.state == VmState.DESTROYED:
+        await move(ctx, vm, (VmState.DESTROYED,), VmState.EXPUNGING, "expunge")
+
+
+async def expunge_failed(ctx: ServiceContext, vm_uuid: str, reason: str) -> None:
+    """The host did not delete it: back to Destroyed, so the expunge can be retried.
+
+    Conditional, like every job step: a no-op if the VM is no longer Expunging.
+    """
+    vm = await vm_by_uuid(ctx.session, vm_uuid)
+    if not await _transition(ctx, vm, (VmState.EXPUNGING,), VmState.DESTROYED):
+        return
+    await record_vm_event(ctx, vm, "VM.EXPUNGE", f"Could not expunge ({reason}):", level="ERROR")
+
+
+async def mark_expunged(ctx: ServiceContext, vm_uuid: str) -> None:
+    """Free everything the VM held: addresses, root disk, tags, group memberships.
+
+    Data disks survive, detached, as CloudStack keeps them for the user.
+    """
+    vm = await vm_by_uuid(ctx.session, vm_uuid)
+    now = utcnow()
+    session = ctx.session
+    await networks.release_nics(session, vm.id)
+    await session.execute(
+        update(Volume)
+        .where(Volume.vm_id == vm.id, Volume.type == VolumeType.ROOT, Volume.removed.is_(None))
+        .values(state=VolumeState.EXPUNGED, removed=now)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        update(Volume)
+        .where(Volume.vm_id == vm.id, Volume.type == VolumeType.DATADISK)
+        .values(vm_id=None, device_id=None, attached=None, state=VolumeState.READY)
+        .execution_options(synchronize_session=False)
+    )
+    await tags.delete_tags_of(session, VM_RESOURCE_TYPE, vm.uuid)
+    await session.execute(
+        delete(affinity_group_members).where(affinity_group_members.c.vm_id == vm.id)
+    )
+    await session.execute(delete(vm_security_groups).where(vm_security_groups.c.vm_id == vm.id))
+    vm.state, vm.removed = VmState.EXPUNGING, now
+    await record_vm_event(ctx, vm, "VM.EXPUNGE", "Expunged")
+
+
+async def recover(ctx: ServiceContext, vm: VirtualMachine) -> None:
+    """Destroyed → Stopped; the root disk is usable again (Ready once it has been used).
+
+    A destroyed VM no longer counts against its account's limits, so it must fit again.
+    """
+    await limits.check(
+        ctx.session,
+        vm.account_id,
+        {
+            ResourceType.INSTANCE: 1,
+            ResourceType.CPU: vm.cpu_number,
+            ResourceType.MEMORY: vm.memory_mb,
+        },
+    )
+    await move(ctx, vm, (VmState.DESTROYED,), VmState.STOPPED, "recover")
+    await ctx.session.execute(
+        update(Volume)
+        .where(
+            Volume.vm_id == vm.id,
+            Volume.type == VolumeType.ROOT,
+            Volume.state == VolumeState.DESTROY,
+        )
+        .values(state=VolumeState.READY)
+        .execution_options(synchronize_session=False)
+    )
+    await record_vm_event(ctx, vm, "VM.RECOVER", "Recovered")
+
+
+# --- settings of a VM ---
+
+
+async def reset_keypair(ctx: ServiceContext, vm_uuid: str, keypair: str) -> None:
+    """The job of resetSSHKeyForVirtualMachine: the new key goes in at the next start."""
+    vm = await vm_by_uuid(ctx.session, vm_uuid)
+    require_state(vm, (VmState.STOPPED,), "reset the SSH key of")
+    await keypairs.get_keypair(ctx, keypair, vm.account_id)
+    vm.keypair = keypair
+    await record_vm_event(ctx, vm, "VM.RESETSSHKEY", f"Set key pair {keypair} for")
+
+
+async def update_vm(
+    ctx: ServiceContext,
+    vm: VirtualMachine,
+    *,
+    display_name: str | None,
+    group: str | None,
+    user_data: str | None,
+    ha_enabled: bool | None,
+) -> None:
+    """updateVirtualMachine: what may change without a restart (user data: at the next)."""
+    changes = {
+        "display_name": display_name,
+        "group_name": group,
+        "user_data": user_data,
+        "ha_enabled": ha_enabled,
+    }
+    for column, value in changes.items():
+        if value is not None:
+            setattr(vm, column, value)
+    await ctx.session.flush()
+    await record_vm_event(ctx, vm, "VM.UPDATE", "Updated")

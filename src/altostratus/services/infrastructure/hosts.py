@@ -1,0 +1,355 @@
+"""Hypervisor hosts: ``addHost``, ``updateHost``, ``deleteHost``, maintenance, listing.
+
+``state`` is what the agent's heartbeats say (``agent_link``, ``host_monitor``);
+``resource_state`` is what the operator decided. Only root admins call these (the API
+declares it), so the services check input and rules, not permissions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import orjson
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from altostratus.core.context import Caller, Dependencies, ServiceContext
+from altostratus.core.paging import Page, PageRequest, equal_if_given, keyword_filter, paginate
+from altostratus.db.clock import database_now
+from altostratus.db.models import (
+    Account,
+    Cluster,
+    Host,
+    HostCommand,
+    Pod,
+    User,
+    VirtualMachine,
+    Zone,
+)
+from altostratus.db.models.compute import PowerState, VmState
+from altostratus.db.models.hosts import CommandState, HostState, ResourceState
+from altostratus.db.models.inventory import Hypervisor
+from altostratus.errors import InvalidParameter, ResourceInUse
+from altostratus.services.shared.events import record_event
+from altostratus.services.shared.lookup import find_by_uuid
+from altostratus.timeutil import utcnow
+
+__all__ = [
+    "ACTIVE_VM_STATES",
+    "HostSpec",
+    "add_host",
+    "cancel_maintenance",
+    "delete_host",
+    "get_host",
+    "host_event",
+    "list_hosts",
+    "start_maintenance",
+    "start_reconnect",
+    "system_caller",
+    "system_context",
+    "update_host",
+    "vms_on",
+]
+
+#: VM states in which the hypervisor holds the VM (what maintenance waits out).
+ACTIVE_VM_STATES = (VmState.STARTING, VmState.RUNNING, VmState.STOPPING, VmState.MIGRATING)
+#: A simulated host without details: CloudStack's simulator defaults.
+_SIM_DEFAULTS = {"cpu_number": 4, "cpu_speed": 2000, "memory_mb": 8192}
+_MAINTENANCE_STATES = (
+    ResourceState.PREPARE_FOR_MAINTENANCE,
+    ResourceState.MAINTENANCE,
+    ResourceState.ERROR_IN_MAINTENANCE,
+)
+
+
+async def system_caller(session: AsyncSession) -> Caller:
+    """The root admin, as whom background work (heartbeats, the host monitor) records."""
+    user = await session.scalar(
+        select(User)
+        .join(Account, Account.id == User.account_id)
+        .where(Account.name == "admin", Account.domain.has(path="ROOT"))
+        .order_by(User.id)
+        .limit(1)
+    )
+    if user is None:
+        raise RuntimeError("the root admin account is missing")
+    return Caller.of(user, await session.get_one(Account, user.account_id))
+
+
+async def system_context(session: AsyncSession, deps: Dependencies) -> ServiceContext:
+    """A context acting as the root admin: background work (heartbeats, the host monitor)
+    records its events as the system, not as a user."""
+    return ServiceContext(session, await system_caller(session), deps)
+
+
+async def host_event(ctx: ServiceContext, host: Host, event_type: str, description: str) -> None:
+    """An event about ``host`` caused by the caller."""
+    await record_event(
+        ctx,
+        event_type,
+        f"{description} ({host.uuid})",
+        resource_type="Host",
+        resource_uuid=host.uuid,
+    )
+
+
+async def get_host(ctx: ServiceContext, uuid: str, parameter: str = "id") -> Host:
+    host = await ctx.session.scalar(select(Host).where(Host.uuid == uuid, Host.removed.is_(None)))
+    if host is None:
+        raise InvalidParameter(f"Unable to find host with id {uuid} (parameter {parameter})")
+    return host
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    """What ``addHost`` is given; CPU, memory and latency matter for simulated hosts only."""
+
+    zone_uuid: str
+    pod_uuid: str
+    cluster_uuid: str
+    url: str
+    hypervisor: Hypervisor
+    host_tags: list[str]
+    cpu_number: int | None = None
+    cpu_speed: int | None = None
+    memory_mb: int | None = None
+    latency_ms: int | None = None
+
+
+def _name_from_url(spec: HostSpec) -> str:
+    parts = urlsplit(spec.url)
+    if spec.hypervisor is Hypervisor.SIMULATOR:
+        if parts.scheme != "sim" or not parts.netloc:
+            raise InvalidParameter(
+                f"Invalid parameter url value={spec.url}: a Simulator host's url is sim://NAME"
+            )
+        return parts.netloc
+    name = parts.hostname or (spec.url if "://" not in spec.url else "")
+    if not name:
+        raise InvalidParameter(f"Invalid parameter url value={spec.url}: no host name in it")
+    return name
+
+
+def normalise_tags(tags: list[str]) -> str:
+    """Stored form of host tags: lower case, sorted, comma-separated."""
+    return ",".join(sorted({tag.strip().lower() for tag in tags if tag.strip()}))
+
+
+async def add_host(ctx: ServiceContext, spec: HostSpec) -> Host:
+    """A new host in the cluster: ``Connecting`` until its agent (or the simulator) reports."""
+    zone = await find_by_uuid(ctx, Zone, spec.zone_uuid, "zoneid")
+    pod = await find_by_uuid(ctx, Pod, spec.pod_uuid, "podid")
+    cluster = await find_by_uuid(ctx, Cluster, spec.cluster_uuid, "clusterid")
+    if pod.zone_id != zone.id:
+        raise InvalidParameter(
+            f"Invalid parameter podid: pod {pod.name} is not in zone {zone.name}"
+        )
+    if cluster.pod_id != pod.id:
+        raise InvalidParameter(
+            f"Invalid parameter clusterid: cluster {cluster.name} is not in pod {pod.name}"
+        )
+    if cluster.hypervisor != spec.hypervisor:
+        raise InvalidParameter(
+            f"Invalid parameter hypervisor value={spec.hypervisor}: cluster {cluster.name} "
+            f"is a {cluster.hypervisor} cluster"
+        )
+    name = _name_from_url(spec)
+    clash = await ctx.session.scalar(
+        select(Host.uuid).where(Host.zone_id == zone.id, Host.name == name, Host.removed.is_(None))
+    )
+    if clash is not None:
+        raise InvalidParameter(
+            f"Invalid parameter url value={spec.url}: host {name} already exists in zone "
+            f"{zone.name} ({clash})"
+        )
+    simulated = spec.hypervisor is Hypervisor.SIMULATOR
+    host = Host(
+        name=name,
+        zone=zone,
+        pod=pod,
+        cluster=cluster,
+        hypervisor=spec.hypervisor,
+        url=spec.url,
+        state=HostState.CONNECTING,
+        resource_state=ResourceState.ENABLED,
+        host_tags=normalise_tags(spec.host_tags),
+        state_changed=await database_now(ctx.session),
+    )
+    if simulated:
+        host.cpu_number = spec.cpu_number or _SIM_DEFAULTS["cpu_number"]
+        host.cpu_speed = spec.cpu_speed or _SIM_DEFAULTS["cpu_speed"]
+        host.memory_mb = spec.memory_mb or _SIM_DEFAULTS["memory_mb"]
+        host.hypervisor_version = "simulator-1"
+        host.details = orjson.dumps({"latency_ms": spec.latency_ms or 0}).decode()
+    ctx.session.add(host)
+    await ctx.session.flush()
+    await host_event(ctx, host, "HOST.CREATE", f"Added host {name}")
+    return host
+
+
+async def update_host(
+    ctx: ServiceContext,
+    uuid: str,
+    *,
+    enable: bool | None,
+    host_tags: list[str] | None,
+    name: str | None,
+) -> Host:
+    host = await get_host(ctx, uuid)
+    if enable is not None:
+        if host.resource_state in _MAINTENANCE_STATES:
+            raise InvalidParameter(
+                f"Invalid parameter allocationstate: host {host.name} is in "
+                f"{host.resource_state}; cancel the maintenance first"
+            )
+        host.resource_state = ResourceState.ENABLED if enable else ResourceState.DISABLED
+    if host_tags is not None:
+        host.host_tags = normalise_tags(host_tags)
+    if name is not None and name != host.name:
+        clash = await ctx.session.scalar(
+            select(Host.uuid).where(
+                Host.zone_id == host.zone_id, Host.name == name, Host.removed.is_(None)
+            )
+        )
+        if clash is not None:
+            raise InvalidParameter(f"Invalid parameter name value={name}: host exists ({clash})")
+        host.name = name
+    await ctx.session.flush()
+    await host_event(ctx, host, "HOST.UPDATE", f"Updated host {host.name}")
+    return host
+
+
+def vms_on(host_id: int, states: tuple[str, ...] | None = None) -> Select[VirtualMachine]:
+    """VMs (not removed) placed on the host, optionally only in ``states``."""
+    query = select(VirtualMachine).where(
+        VirtualMachine.host_id == host_id, VirtualMachine.removed.is_(None)
+    )
+    if states is not None:
+        query = query.where(VirtualMachine.state.in_(states))
+    return query
+
+
+async def delete_host(ctx: ServiceContext, uuid: str, *, forced: bool) -> None:
+    """Remove a host; 536 while VMs are placed on it, unless ``forced``.
+
+    Forced, its VMs lose their host: they are Stopped (the operator removed the hardware
+    they ran on) and their reservations go with the host; its queued commands fail.
+    """
+    host = await get_host(ctx, uuid)
+    count = await ctx.session.scalar(select(func.count()).select_from(vms_on(host.id).subquery()))
+    if count and not forced:
+        raise ResourceInUse(
+            f"Host {host.name} still holds {count} VM(s); stop or move them, or use forced=true"
+        )
+    now = utcnow()
+    if count:
+        await ctx.session.execute(
+            update(VirtualMachine)
+            .where(VirtualMachine.host_id == host.id)
+            .values(
+                state=VmState.STOPPED,
+                power_state=PowerState.OFF,
+                power_state_updated=now,
+                host_id=None,
+                last_host_id=host.id,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    await ctx.session.execute(
+        update(HostCommand)
+        .where(
+            HostCommand.host_id == host.id,
+            HostCommand.state.in_([CommandState.PENDING, CommandState.SENT]),
+        )
+        .values(
+            state=CommandState.FAILED,
+            result=orjson.dumps({"error": "the host was deleted"}).decode(),
+            completed=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    # The name is unique in the zone among all rows: free it for a new host.
+    original = host.name
+    host.name = f"{original}.removed.{host.id}"[:255]
+    host.removed, host.agent_key_hash = now, None
+    host.cpu_allocated_mhz = host.memory_allocated_mb = 0
+    await ctx.session.flush()
+    await host_event(ctx, host, "HOST.DELETE", f"Deleted host {original}")
+
+
+async def list_hosts(
+    ctx: ServiceContext,
+    *,
+    host_uuid: str | None,
+    name: str | None,
+    zone_uuid: str | None,
+    pod_uuid: str | None,
+    cluster_uuid: str | None,
+    state: str | None,
+    resource_state: str | None,
+    hypervisor: str | None,
+    host_type: str | None,
+    keyword: str | None,
+    page: PageRequest,
+) -> Page[Host]:
+    query = select(Host).where(
+        Host.removed.is_(None),
+        equal_if_given(
+            (Host.uuid, host_uuid),
+            (Host.name, name),
+            (Host.state, state),
+            (Host.resource_state, resource_state),
+            (Host.hypervisor, hypervisor),
+        ),
+        keyword_filter(keyword, Host.name),
+    )
+    if host_type is not None and host_type.lower() != "routing":
+        query = query.where(Host.id.is_(None))  # only Routing hosts exist here
+    for uuid, model, column, parameter in (
+        (zone_uuid, Zone, Host.zone_id, "zoneid"),
+        (pod_uuid, Pod, Host.pod_id, "podid"),
+        (cluster_uuid, Cluster, Host.cluster_id, "clusterid"),
+    ):
+        if uuid is not None:
+            row = await find_by_uuid(ctx, model, uuid, parameter)
+            query = query.where(column == row.id)
+    return await paginate(ctx.session, query.order_by(Host.id), page)
+
+
+# --- maintenance and reconnection (the async commands' synchronous part) ---
+
+
+async def start_maintenance(ctx: ServiceContext, uuid: str) -> Host:
+    host = await get_host(ctx, uuid)
+    if host.resource_state not in (ResourceState.ENABLED, ResourceState.DISABLED):
+        raise InvalidParameter(
+            f"Invalid parameter id: host {host.name} is already in {host.resource_state}"
+        )
+    host.resource_state = ResourceState.PREPARE_FOR_MAINTENANCE
+    await ctx.session.flush()
+    await host_event(ctx, host, "MAINT.PREPARE", f"Preparing host {host.name} for maintenance")
+    return host
+
+
+async def cancel_maintenance(ctx: ServiceContext, uuid: str) -> Host:
+    host = await get_host(ctx, uuid)
+    if host.resource_state not in _MAINTENANCE_STATES:
+        raise InvalidParameter(
+            f"Invalid parameter id: host {host.name} is not in maintenance ({host.resource_state})"
+        )
+    host.resource_state = ResourceState.ENABLED
+    await ctx.session.flush()
+    await host_event(ctx, host, "MAINT.CANCEL", f"Cancelled maintenance of host {host.name}")
+    return host
+
+
+async def start_reconnect(ctx: ServiceContext, uuid: str) -> Host:
+    """Back to ``Connecting`` until the next heartbeat; a remote agent must register again."""
+    host = await get_host(ctx, uuid)
+    host.state, host.state_changed = HostState.CONNECTING, await database_now(ctx.session)
+    if not host.url.startswith("sim://"):
+        host.agent_key_hash = None
+    await ctx.session.flush()
+    await host_event(ctx, host, "HOST.RECONNECT", f"Reconnecting host {host.name}")
+    return host
