@@ -9,7 +9,7 @@ from sqlalchemy import select
 from altostratus.db.models import Host
 from altostratus.errors import InsufficientCapacity
 from altostratus.services.compute.scheduler import PlacementRequest, place
-from altostratus.services.infrastructure import capacity
+from altostratus.services.infrastructure import reservations
 from altostratus.settings import Settings
 from tests.scheduler.conftest import FleetDb
 from tests.scheduler.fleet import HostSpec, add_hosts
@@ -32,16 +32,16 @@ async def test_reserve_takes_room_only_while_it_fits_and_release_gives_it_back(
         fleet_db.db, fleet_db.fleet, [HostSpec(cpu_number=1, cpu_speed=1000, memory_mb=1024)]
     )
     async with fleet_db.db.transaction() as session:
-        assert await capacity.reserve(session, SETTINGS, host, 600, 512)
-        assert not await capacity.reserve(session, SETTINGS, host, 600, 512)
-        assert not await capacity.reserve(session, SETTINGS, host, 100, 1024)
-        assert await capacity.reserve(session, SETTINGS, host, 400, 512)
+        assert await reservations.reserve(session, SETTINGS, host, 600, 512)
+        assert not await reservations.reserve(session, SETTINGS, host, 600, 512)
+        assert not await reservations.reserve(session, SETTINGS, host, 100, 1024)
+        assert await reservations.reserve(session, SETTINGS, host, 400, 512)
     assert (await _allocated(fleet_db))[host] == (1000, 1024)
     async with fleet_db.db.transaction() as session:
-        await capacity.release(session, host, 600, 512)
+        await reservations.release(session, host, 600, 512)
     assert (await _allocated(fleet_db))[host] == (400, 512)
     async with fleet_db.db.transaction() as session:
-        await capacity.release(session, host, 600, 4096)
+        await reservations.release(session, host, 600, 4096)
     assert (await _allocated(fleet_db))[host] == (0, 0)
 
 
@@ -50,7 +50,7 @@ async def test_concurrent_reserves_of_one_host_take_exactly_its_room(fleet_db: F
 
     async def one() -> bool:
         async with fleet_db.db.transaction() as session:
-            return await capacity.reserve(session, SETTINGS, host, 500, 512)
+            return await reservations.reserve(session, SETTINGS, host, 500, 512)
 
     results = await asyncio.gather(*(one() for _ in range(10)))
     assert results.count(True) == 4

@@ -29,6 +29,7 @@ from altostratus.timeutil import parse_timestamp
 __all__ = [
     "ApiType",
     "CommaList",
+    "DeleteParams",
     "EndTimestamp",
     "HttpEndpoint",
     "ListParams",
@@ -115,6 +116,12 @@ class Params(BaseModel):
     """Base of every command's parameter model; field names are CloudStack's lowercase names."""
 
     model_config = ConfigDict(frozen=True, extra="ignore", str_max_length=65535)
+
+
+class DeleteParams(Params):
+    """The one parameter of a ``delete*`` command that takes nothing else."""
+
+    id: Uuid = Field(description="The id of the object to delete")
 
 
 class ListParams(Params):

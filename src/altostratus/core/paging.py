@@ -39,6 +39,13 @@ class PageRequest:
             return cls(1, None)
         return cls(page or 1, pagesize or default_size)
 
+    def slice(self, items: Sequence[T]) -> Sequence[T]:
+        """This page of a list computed in full (figures that are no table's rows)."""
+        if self.size is None:
+            return items
+        start = (self.page - 1) * self.size
+        return items[start : start + self.size]
+
 
 @dataclass(frozen=True)
 class Page(Generic[T]):

@@ -1,9 +1,10 @@
-"""The command modules, one per area; ``COMMAND_SETS`` is what the registry serves."""
+"""The command modules, one per area in a folder per domain; ``COMMAND_SETS`` is what the
+registry serves, in the order `listApis` and `docs/api.md` show them."""
 
 from altostratus.api.commands.catalog import offerings, templates
 from altostratus.api.commands.compute import affinity, keypairs, vms
 from altostratus.api.commands.identity import accounts, domains, regions, sessions, users
-from altostratus.api.commands.infrastructure import hosts, inventory
+from altostratus.api.commands.infrastructure import capacity, clusters, hosts, pods, zones
 from altostratus.api.commands.network import networks, security_groups
 from altostratus.api.commands.platform import jobs, management, replication
 from altostratus.api.commands.shared import events, limits, tags
@@ -16,7 +17,9 @@ COMMAND_SETS = (
     users.commands,
     regions.commands,
     replication.commands,
-    inventory.commands,
+    zones.commands,
+    pods.commands,
+    clusters.commands,
     hosts.commands,
     offerings.commands,
     templates.commands,
@@ -24,6 +27,7 @@ COMMAND_SETS = (
     volumes.commands,
     snapshots.commands,
     limits.commands,
+    capacity.commands,
     networks.commands,
     security_groups.commands,
     keypairs.commands,

@@ -35,7 +35,7 @@ from altostratus.services.compute.vms import (
     update_if,
     vm_by_uuid,
 )
-from altostratus.services.infrastructure import capacity
+from altostratus.services.infrastructure import reservations
 from altostratus.services.network import networks
 from altostratus.services.shared import limits, tags
 from altostratus.services.shared.events import record_event
@@ -246,7 +246,7 @@ async def start_failed(
     if not await _transition(ctx, vm, (VmState.STARTING,), failure_state):
         return
     if host_id is not None:
-        await capacity.release(ctx.session, host_id, cpu_mhz(vm), vm.memory_mb)
+        await reservations.release(ctx.session, host_id, cpu_mhz(vm), vm.memory_mb)
     vm.host_id = None
     await record_vm_event(ctx, vm, "VM.START", f"Could not start ({reason}):", level="ERROR")
 
@@ -280,7 +280,7 @@ async def mark_stopped(ctx: ServiceContext, vm_uuid: str, host_id: int) -> None:
         ctx, vm, (VmState.STOPPING,), VmState.STOPPED
     ):
         return
-    await capacity.release(ctx.session, host_id, cpu_mhz(vm), vm.memory_mb)
+    await reservations.release(ctx.session, host_id, cpu_mhz(vm), vm.memory_mb)
     vm.host_id, vm.last_host_id = None, host_id
     vm.power_state, vm.power_state_updated = PowerState.OFF, utcnow()
     await record_vm_event(ctx, vm, "VM.STOP", "Stopped")

@@ -9,7 +9,7 @@ anti-affinity`` excludes theirs).
 
 Every filter is a SQL condition and the weigher is an ``ORDER BY ... LIMIT``, so with
 10,000 hosts the database returns the few best ids, never 10,000 rows. The best is then
-reserved with ``capacity.reserve`` (one conditional UPDATE that re-checks room and
+reserved with ``reservations.reserve`` (one conditional UPDATE that re-checks room and
 state); if it no longer fits, the next is tried, and the query runs again without the
 full ones. So N concurrent placements into room for M < N VMs reserve exactly M. Placements of
 VMs sharing an affinity group are serialised by locking the groups' rows before their
@@ -38,7 +38,7 @@ from altostratus.db.models.hosts import HostState, ResourceState
 from altostratus.db.models.inventory import AllocationState, ManagedState
 from altostratus.db.models.tenancy import affinity_group_members
 from altostratus.errors import InsufficientCapacity
-from altostratus.services.infrastructure import capacity
+from altostratus.services.infrastructure import reservations
 from altostratus.settings import Settings
 
 __all__ = ["AFFINITY", "ANTI_AFFINITY", "PlacementRequest", "place"]
@@ -209,7 +209,7 @@ async def _filters(
         chain.append(affinity)
     chain.append(
         _Filter(
-            capacity.fits(settings, request.cpu_mhz, request.memory_mb),
+            reservations.fits(settings, request.cpu_mhz, request.memory_mb),
             f"no host has {request.cpu_mhz} MHz CPU and {request.memory_mb} MB memory free",
         )
     )
@@ -217,7 +217,7 @@ async def _filters(
 
 
 def _ordered(settings: Settings, query: Select[Any]) -> Select[Any]:
-    free_cpu, free_memory = capacity.room_left(settings)
+    free_cpu, free_memory = reservations.room_left(settings)
     if settings.scheduler_weigher == "pack":
         return query.order_by(free_memory.asc(), free_cpu.asc(), Host.id)
     return query.order_by(free_memory.desc(), free_cpu.desc(), Host.id)
@@ -252,7 +252,7 @@ async def place(session: AsyncSession, settings: Settings, request: PlacementReq
         if not candidates:
             break
         for host_id in await _free_first(session, settings, candidates):
-            if await capacity.reserve(
+            if await reservations.reserve(
                 session, settings, host_id, request.cpu_mhz, request.memory_mb, *_in_service()
             ):
                 return host_id

@@ -53,7 +53,7 @@ from altostratus.services.identity.access import (
     get_account,
     require_managed_account,
 )
-from altostratus.services.infrastructure import capacity
+from altostratus.services.infrastructure import reservations
 from altostratus.services.network import networks, security_groups
 from altostratus.services.network.addresses import PUBLIC_PURPOSE
 from altostratus.services.shared import tags
@@ -334,7 +334,7 @@ async def _out_of_band_event(session: AsyncSession, vm: VirtualMachine, text: st
 async def _hold_capacity(session: AsyncSession, host_id: int, vm: VirtualMachine) -> None:
     """Count a VM found running on the host, room or not: the allocation follows the truth.
 
-    ``capacity.reserve`` would refuse when the host is full, but the VM consumes the
+    ``reservations.reserve`` would refuse when the host is full, but the VM consumes the
     host's resources whether the cloud agrees or not; counting it keeps the allocation
     equal to what runs there, and the scheduler places nothing more on a full host.
     """
@@ -414,7 +414,7 @@ async def _stopped_out_of_band(
         power_state_updated=now,
     ):
         return
-    await capacity.release(session, host_id, cpu_mhz(vm), vm.memory_mb)
+    await reservations.release(session, host_id, cpu_mhz(vm), vm.memory_mb)
     await _out_of_band_event(
         session, vm, f"VM {vm.name} was stopped out of band (host reports {power})"
     )

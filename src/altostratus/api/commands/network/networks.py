@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from pydantic import Field
 
-from altostratus.api.commands.infrastructure.inventory import Ipv4, Name, Netmask
+from altostratus.api.address_params import Ipv4, Name, Netmask
 from altostratus.api.commands.shared.tags import TagResponse, tag_view
 from altostratus.api.declarations import ADMIN, ANYONE, CommandSet
 from altostratus.api.ownership import OwnedListParams, OwnerParams

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
-from altostratus.api.commands.infrastructure.inventory import Name
+from altostratus.api.address_params import Name
 from altostratus.api.commands.shared.tags import TagResponse, tag_view
 from altostratus.api.declarations import ANYONE, CommandSet
 from altostratus.api.ownership import OwnedListParams, OwnerParams

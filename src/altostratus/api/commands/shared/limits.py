@@ -1,4 +1,4 @@
-"""Resource limits per account and domain, and the region's capacity.
+"""Resource limits per account and domain.
 
 ``resourcetype`` is CloudStack's number and is answered as a string of it, which is
 what Libcloud's ``ex_limits`` looks up; storage limits are in GiB.
@@ -6,8 +6,7 @@ what Libcloud's ``ex_limits`` looks up; storage limits are in GiB.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from pydantic import AfterValidator, Field, model_validator
 
@@ -15,16 +14,12 @@ from altostratus.api.declarations import ADMIN, ADMINS, ANYONE, CommandSet
 from altostratus.api.params import ListParams, Params, Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single
 from altostratus.core.context import ServiceContext
-from altostratus.services.infrastructure import capacity
-from altostratus.services.infrastructure.capacity import CapacityFigure
 from altostratus.services.shared import limits
 from altostratus.services.shared.limits import LimitEntry, ResourceType
 
-__all__ = ["capacity_view", "commands", "resource_limit_view"]
+__all__ = ["commands", "resource_limit_view"]
 
 commands = CommandSet()
-
-T = TypeVar("T")
 
 _TYPES = ", ".join(f"{kind.value} {kind.type_name}" for kind in ResourceType)
 
@@ -43,14 +38,6 @@ def _resource_type_name(value: str) -> str:
 
 ResourceTypeNumber = Annotated[int, AfterValidator(_resource_type)]
 ResourceTypeName = Annotated[str, AfterValidator(_resource_type_name)]
-
-
-def _page(items: Sequence[T], p: ListParams, ctx: ServiceContext) -> Sequence[T]:
-    page = page_request(ctx, p)
-    if page.size is None:
-        return items
-    start = (page.page - 1) * page.size
-    return items[start : start + page.size]
 
 
 # --- resource limits ---
@@ -149,75 +136,5 @@ async def list_resource_limits(ctx: ServiceContext, p: ListResourceLimitsParams)
     entries = await limits.list_limits(
         ctx, account_name=p.account, domain_uuid=p.domainid, resource_type=p.kind()
     )
-    views = [resource_limit_view(entry) for entry in _page(entries, p, ctx)]
+    views = [resource_limit_view(entry) for entry in page_request(ctx, p).slice(entries)]
     return ListResult("resourcelimit", views, len(entries))
-
-
-# --- capacity ---
-
-
-class CapacityResponse(ResponseObject):
-    type: int
-    name: str
-    zoneid: str
-    zonename: str
-    podid: str | None = None
-    podname: str | None = None
-    clusterid: str | None = None
-    clustername: str | None = None
-    capacitytotal: int
-    capacityused: int
-    percentused: str
-
-
-def _percent(value: float) -> str:
-    """CloudStack's ``###.##``: at most two decimals, no trailing zeros (``12.5``, ``0``)."""
-    return f"{value:.2f}".rstrip("0").rstrip(".")
-
-
-def capacity_view(figure: CapacityFigure) -> CapacityResponse:
-    return CapacityResponse(
-        type=figure.type.value,
-        name=figure.type.name,
-        zoneid=figure.zone.uuid,
-        zonename=figure.zone.name,
-        podid=figure.pod.uuid if figure.pod else None,
-        podname=figure.pod.name if figure.pod else None,
-        clusterid=figure.cluster.uuid if figure.cluster else None,
-        clustername=figure.cluster.name if figure.cluster else None,
-        capacitytotal=figure.total,
-        capacityused=figure.used,
-        percentused=_percent(figure.percent_used),
-    )
-
-
-class ListCapacityParams(ListParams):
-    zoneid: Uuid | None = Field(None, description="Only this zone")
-    podid: Uuid | None = Field(None, description="Only this pod; figures per pod")
-    clusterid: Uuid | None = Field(None, description="Only this cluster; figures per cluster")
-    type: int | None = Field(
-        None, ge=0, description="Only this capacity type: 0 memory, 1 CPU, 8 shared addresses"
-    )
-    sortby: str | None = Field(None, pattern="^(?i:usage)$", description="usage: the fullest first")
-    fetchlatest: bool = Field(False, description="Accepted; figures are always current")
-
-
-@commands.command(
-    "listCapacity",
-    ListCapacityParams,
-    description="Lists the memory, CPU and address capacity of zones, pods or clusters",
-    allowed=ADMIN,
-    response="capacity",
-    writes=False,
-)
-async def list_capacity(ctx: ServiceContext, p: ListCapacityParams) -> ListResult:
-    figures = await capacity.list_capacity(
-        ctx,
-        zone_uuid=p.zoneid,
-        pod_uuid=p.podid,
-        cluster_uuid=p.clusterid,
-        kind=p.type,
-        by_usage=p.sortby is not None,
-    )
-    views = [capacity_view(figure) for figure in _page(figures, p, ctx)]
-    return ListResult("capacity", views, len(figures))
