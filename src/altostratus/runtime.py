@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import secrets
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from altostratus.api.registry import Registry, build_registry
 from altostratus.core.context import Dependencies
+from altostratus.core.files import write_private_json
 from altostratus.db import migrate
 from altostratus.db.engine import Database
+from altostratus.federation.context import Federation
 from altostratus.federation.hlc import HybridClock
 from altostratus.federation.outbox import Outbox, resume_clock
 from altostratus.security.keyring import Keyring
@@ -24,7 +23,7 @@ from altostratus.services.identity.bootstrap import AdminCredentials, bootstrap
 from altostratus.services.quickstart import seed_quickstart
 from altostratus.settings import Settings
 
-__all__ = ["Runtime", "write_admin_file", "write_private_json"]
+__all__ = ["Runtime", "write_admin_file"]
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +33,6 @@ class Runtime:
     settings: Settings
     db: Database
     deps: Dependencies
-    registry: Registry
     #: Records local changes of global entities in the replication log.
     outbox: Outbox
     #: Shared by every region of the federation; signs region-to-region requests.
@@ -83,11 +81,15 @@ class Runtime:
             settings=settings,
             db=db,
             deps=deps,
-            registry=build_registry(),
             outbox=outbox,
             federation_key=state.federation_key,
             new_admin=state.admin,
         )
+
+    @property
+    def federation(self) -> Federation:
+        """What the federation's workers are handed (not the whole runtime)."""
+        return Federation(self.db, self.deps, self.outbox, self.federation_key)
 
     async def close(self) -> None:
         await self.db.close()
@@ -105,14 +107,3 @@ def write_admin_file(path: Path, endpoint: str, admin: AdminCredentials) -> None
             "secretkey": admin.secret_key,
         },
     )
-
-
-def write_private_json(path: Path, body: dict[str, Any]) -> None:
-    """Replace ``path`` atomically with ``body``, readable by the owner only (mode 0600)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(body, handle, indent=2)
-        handle.write("\n")
-    os.replace(tmp, path)

@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 
 from altostratus.api.app import create_app
 from altostratus.api.dispatch import Dispatcher
+from altostratus.api.registry import build_registry
 from altostratus.runtime import Runtime
 from altostratus.settings import Settings
 
@@ -22,7 +23,8 @@ def serve(runtime: Runtime) -> Starlette:
     """The full app (API and federation routes) of ``runtime``, with no background workers."""
     app = create_app(runtime.settings)
     app.state.runtime = runtime
-    app.state.dispatcher = Dispatcher(runtime.db, runtime.deps, runtime.registry)
+    app.state.registry = build_registry()
+    app.state.dispatcher = Dispatcher(runtime.db, runtime.deps, app.state.registry)
     return app
 
 

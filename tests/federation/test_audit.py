@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from sqlalchemy import delete, func, select
 from starlette.applications import Starlette
 
+from altostratus.api.federation.audit import audit_routes
 from altostratus.db.models import (
     Account,
     Domain,
@@ -34,7 +35,6 @@ from altostratus.federation.audit import (
     audit_peer,
     audit_tick,
 )
-from altostratus.federation.audit_routes import audit_routes
 from altostratus.federation.entities import SPECS
 from altostratus.federation.peers import PeerClient, PeerError, base_url
 from altostratus.federation.status import PeerRegion, read_stored_state

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from altostratus.federation.join_routes import JOIN_PATH
+from altostratus.federation.join import JOIN_PATH
 from altostratus.security.signatures import sign
 from tests.federation.support import LIVE_ENV
 from tests.support import server as server_module

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from altostratus.federation.apply import store_entries
-from altostratus.federation.log_routes import LOG_PATH, MAX_LIMIT, format_vector, parse_vector
+from altostratus.federation.log import LOG_PATH, MAX_LIMIT, format_vector, parse_vector
 from altostratus.federation.peers import PeerClient, PeerError
 from altostratus.runtime import Runtime
 from tests.support.client import ApiClient

@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from altostratus.federation.log_routes import LOG_PATH, NOTIFY_PATH
+from altostratus.federation.log import LOG_PATH, NOTIFY_PATH
 from altostratus.federation.peers import MAX_SKEW, PeerClient, PeerError
 from altostratus.runtime import Runtime
 

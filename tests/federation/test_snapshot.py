@@ -19,10 +19,11 @@ from sqlalchemy import select
 from starlette.applications import Starlette
 
 from altostratus.api.dispatch import ApiRequest, Dispatcher
+from altostratus.api.federation.join import join_routes
+from altostratus.api.registry import build_registry
 from altostratus.db.models import EntityVersion, Region, ReplicationEntry
 from altostratus.federation.apply import store_entries
-from altostratus.federation.join import JoinError, JoinRequest, join_region, request_join
-from altostratus.federation.join_routes import JOIN_PATH, join_routes
+from altostratus.federation.join import JOIN_PATH, JoinError, JoinRequest, join_region, request_join
 from altostratus.federation.snapshot import DEPENDENCY_ORDER, read_snapshot
 from altostratus.runtime import Runtime
 from altostratus.security.signatures import sign
@@ -48,7 +49,7 @@ async def call(runtime: Runtime, keys: Keys | None, command: str, **params: str)
         signed["apikey"] = keys.api_key
         signed["signature"] = sign(signed, keys.secret_key)
     request = ApiRequest("POST", signed, {k.lower(): v for k, v in signed.items()}, {})
-    outcome = await Dispatcher(runtime.db, runtime.deps, runtime.registry).dispatch(request)
+    outcome = await Dispatcher(runtime.db, runtime.deps, build_registry()).dispatch(request)
     return outcome.payload
 
 

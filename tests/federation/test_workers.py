@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from altostratus.federation.workers import start_workers
 from altostratus.runtime import Runtime
+from altostratus.workers import start_federation_workers
 from tests.conftest import test_settings as settings_for
 
 
@@ -19,7 +19,7 @@ async def _started(tmp_path: Path, key_file: Path, *, enabled: bool) -> int:
     )
     runtime = await Runtime.start(settings)
     try:
-        workers = start_workers(runtime)
+        workers = start_federation_workers(runtime)
         for worker in workers:
             worker.cancel()
         await asyncio.gather(*workers, return_exceptions=True)

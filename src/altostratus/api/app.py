@@ -21,16 +21,19 @@ from starlette.routing import Route
 from altostratus.api.agent_routes import agent_routes
 from altostratus.api.auth import JSESSIONID_COOKIE
 from altostratus.api.dispatch import ApiRequest, Dispatcher
+from altostratus.api.federation import federation_routes
 from altostratus.api.health import health, ready
 from altostratus.api.params import collect_params
+from altostratus.api.registry import build_registry
 from altostratus.api.render import error_response, render
 from altostratus.errors import CloudError
-from altostratus.federation.http import federation_routes
-from altostratus.federation.workers import start_workers
-from altostratus.ha.workers import region_membership
-from altostratus.jobs.workers import start_compute_workers
 from altostratus.runtime import Runtime, write_admin_file
 from altostratus.settings import Settings, load_settings
+from altostratus.workers import (
+    region_membership,
+    start_compute_workers,
+    start_federation_workers,
+)
 
 __all__ = ["app_from_environment", "create_app"]
 
@@ -94,11 +97,15 @@ def create_app(settings: Settings) -> Starlette:
         runtime = await Runtime.start(settings)
         if runtime.new_admin is not None:
             _announce_admin(settings, runtime)
+        registry = build_registry()
         app.state.runtime = runtime
-        app.state.dispatcher = Dispatcher(runtime.db, runtime.deps, runtime.registry)
+        app.state.registry = registry
+        app.state.dispatcher = Dispatcher(runtime.db, runtime.deps, registry)
         try:
             async with region_membership(runtime):
-                workers = start_workers(runtime) + start_compute_workers(runtime)
+                workers = start_federation_workers(runtime) + start_compute_workers(
+                    runtime, registry.job_handlers
+                )
                 try:
                     yield
                 finally:

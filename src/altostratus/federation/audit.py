@@ -47,12 +47,12 @@ from altostratus.db.models import (
 )
 from altostratus.db.upsert import insert_for
 from altostratus.federation.apply import apply_state, record_system_event, serialise_appliers
+from altostratus.federation.context import Federation
 from altostratus.federation.entities import SPECS, EntitySpec
 from altostratus.federation.hlc import HybridClock, Version
 from altostratus.federation.peers import PeerClient, PeerError, base_url
 from altostratus.federation.puller import peer_regions
 from altostratus.federation.status import AUDIT_PREFIX, PeerRegion
-from altostratus.runtime import Runtime
 from altostratus.timeutil import format_timestamp, utcnow
 
 __all__ = [
@@ -260,11 +260,11 @@ def _save(session: Session, result: AuditResult) -> None:
         )
 
 
-async def audit_peer(runtime: Runtime, client: PeerClient, peer: PeerRegion) -> AuditResult:
+async def audit_peer(federation: Federation, client: PeerClient, peer: PeerRegion) -> AuditResult:
     """Audit this region against ``peer``; raises ``PeerError`` if it cannot answer."""
     base = base_url(peer.endpoint)
     answer = await client.request("GET", base, DIGEST_PATH)
-    async with runtime.db.transaction(write=False) as session:
+    async with federation.db.transaction(write=False) as session:
         ours = await session.run_sync(digests)
     try:
         theirs: dict[str, str] = answer["types"]
@@ -278,9 +278,9 @@ async def audit_peer(runtime: Runtime, client: PeerClient, peer: PeerRegion) -> 
     except (KeyError, TypeError) as error:
         raise PeerError(f"region {peer.id} answered a malformed audit reply: {error!r}") from None
     # The network is behind us: this transaction only reads our side and writes.
-    async with runtime.db.transaction(replicating=True) as session:
+    async with federation.db.transaction(replicating=True) as session:
         await serialise_appliers(session)
-        outcome = await session.run_sync(lambda s: _repair(s, runtime.outbox.clock, peer_states))
+        outcome = await session.run_sync(lambda s: _repair(s, federation.outbox.clock, peer_states))
         result = AuditResult(
             peer=peer.id,
             time=format_timestamp(utcnow()),
@@ -293,12 +293,14 @@ async def audit_peer(runtime: Runtime, client: PeerClient, peer: PeerRegion) -> 
     return result
 
 
-async def audit_tick(runtime: Runtime, client: PeerClient, lease: LeaseHolder | None = None) -> str:
+async def audit_tick(
+    federation: Federation, client: PeerClient, lease: LeaseHolder | None = None
+) -> str:
     """Audit every peer region once; answer what was found, as one sentence.
 
     Under ``lease``, the round stops at the first peer it reaches without the lease.
     """
-    peers = await peer_regions(runtime)
+    peers = await peer_regions(federation)
     if not peers:
         return "no peer regions"
     parts = []
@@ -307,7 +309,7 @@ async def audit_tick(runtime: Runtime, client: PeerClient, lease: LeaseHolder | 
             parts.append("stopped: the audit lease ran out")
             break
         try:
-            parts.append((await audit_peer(runtime, client, peer)).sentence())
+            parts.append((await audit_peer(federation, client, peer)).sentence())
         except PeerError as error:
             parts.append(f"region {peer.id}: not audited ({error})")
         except Exception:  # one peer's failure must not stop the audits of the others
@@ -316,16 +318,16 @@ async def audit_tick(runtime: Runtime, client: PeerClient, lease: LeaseHolder | 
     return "; ".join(parts)
 
 
-def start_auditor(runtime: Runtime) -> asyncio.Task[None]:
+def start_auditor(federation: Federation) -> asyncio.Task[None]:
     """Audit every peer every ``audit_interval`` seconds under the region's audit lease, one
     log line per round."""
-    interval = runtime.settings.audit_interval
-    lease = LeaseHolder(runtime.db, AUDIT_LEASE, runtime.deps.server_id, 1.5 * interval)
+    interval = federation.settings.audit_interval
+    lease = LeaseHolder(federation.db, AUDIT_LEASE, federation.deps.server_id, 1.5 * interval)
 
     async def run() -> None:
-        client = PeerClient(runtime.federation_key, runtime.deps.local_region_id)
+        client = PeerClient(federation.federation_key, federation.deps.local_region_id)
         try:
-            await run_rounds(lease, interval, lambda: audit_tick(runtime, client, lease))
+            await run_rounds(lease, interval, lambda: audit_tick(federation, client, lease))
         finally:
             await client.close()
 

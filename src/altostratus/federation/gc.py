@@ -40,8 +40,8 @@ from altostratus.db.models import (
     ReplicationVector,
 )
 from altostratus.federation.apply import serialise_appliers
+from altostratus.federation.context import Federation
 from altostratus.federation.hlc import Version
-from altostratus.runtime import Runtime
 from altostratus.settings import Settings
 
 __all__ = [
@@ -169,11 +169,11 @@ def _collect_tombstones(session: Session, horizon: Horizon, cutoff: float) -> in
     return len(stale)
 
 
-async def collect_garbage(runtime: Runtime) -> Collected:
+async def collect_garbage(federation: Federation) -> Collected:
     """One collection in this region, with its ``tombstone_grace``."""
-    grace = runtime.settings.tombstone_grace
-    local = runtime.deps.local_region_id
-    async with runtime.db.transaction() as session:
+    grace = federation.settings.tombstone_grace
+    local = federation.deps.local_region_id
+    async with federation.db.transaction() as session:
         # The puller and the audit write the same rows; take turns with them.
         await serialise_appliers(session)
         return await session.run_sync(lambda s: collect(s, local, grace, time.time()))
@@ -184,11 +184,11 @@ def collection_interval(settings: Settings) -> float:
     return max(settings.replication_interval * 10, 60.0)
 
 
-def start_collector(runtime: Runtime) -> asyncio.Task[None]:
+def start_collector(federation: Federation) -> asyncio.Task[None]:
     """Collect every ``collection_interval`` seconds under the region's collection lease,
     one log line per run."""
-    interval = collection_interval(runtime.settings)
-    lease = LeaseHolder(runtime.db, GC_LEASE, runtime.deps.server_id, 1.5 * interval)
+    interval = collection_interval(federation.settings)
+    lease = LeaseHolder(federation.db, GC_LEASE, federation.deps.server_id, 1.5 * interval)
     return asyncio.create_task(
-        run_rounds(lease, interval, lambda: collect_garbage(runtime)), name="federation-gc"
+        run_rounds(lease, interval, lambda: collect_garbage(federation)), name="federation-gc"
     )

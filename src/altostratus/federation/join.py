@@ -22,6 +22,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from altostratus.core.files import write_private_json
 from altostratus.db import migrate
 from altostratus.db.engine import Database
 from altostratus.db.models import (
@@ -32,17 +33,18 @@ from altostratus.db.models import (
     SystemValue,
     User,
 )
-from altostratus.federation.join_routes import JOIN_PATH
 from altostratus.federation.peers import base_url
 from altostratus.federation.snapshot import Snapshot, install_snapshot
-from altostratus.runtime import write_private_json
 from altostratus.security.keyring import Keyring
 from altostratus.security.signatures import sign
 from altostratus.services.identity.bootstrap import LOCAL_REGION, region_values
 from altostratus.settings import Settings
 from altostratus.timeutil import format_timestamp, utcnow
 
-__all__ = ["JoinError", "JoinRequest", "Joined", "join_region", "request_join"]
+__all__ = ["JOIN_PATH", "JoinError", "JoinRequest", "Joined", "join_region", "request_join"]
+
+#: Where an existing region takes in a new one (``api.federation.join``).
+JOIN_PATH = "/federation/v1/join"
 
 #: How long the signed join request stays valid (it is answered with the keys).
 _REQUEST_LIFETIME = timedelta(minutes=5)

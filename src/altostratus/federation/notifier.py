@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from altostratus.federation.log_routes import NOTIFY_PATH
+from altostratus.federation.context import Federation
+from altostratus.federation.log import NOTIFY_PATH
 from altostratus.federation.peers import PeerClient, PeerError, base_url
 from altostratus.federation.puller import peer_regions
 from altostratus.federation.status import PeerRegion
-from altostratus.runtime import Runtime
 
 __all__ = ["Notifier", "start_notifier"]
 
@@ -26,8 +26,8 @@ NOTIFY_TIMEOUT = 2.0
 
 
 class Notifier:
-    def __init__(self, runtime: Runtime, client: PeerClient, *, delay: float = 0.05) -> None:
-        self._runtime = runtime
+    def __init__(self, federation: Federation, client: PeerClient, *, delay: float = 0.05) -> None:
+        self._federation = federation
         self._client = client
         self._delay = delay
         self._loop = asyncio.get_running_loop()
@@ -39,7 +39,7 @@ class Notifier:
 
     async def notify_peers(self) -> int:
         """Notify every peer once; answer how many took it."""
-        peers = await peer_regions(self._runtime)
+        peers = await peer_regions(self._federation)
         outcomes = await asyncio.gather(*(self._notify(peer) for peer in peers))
         return sum(outcomes)
 
@@ -49,7 +49,7 @@ class Notifier:
                 "POST",
                 base_url(peer.endpoint),
                 NOTIFY_PATH,
-                body={"region": self._runtime.deps.local_region_id},
+                body={"region": self._federation.deps.local_region_id},
             )
         except PeerError as error:
             log.debug("notify of region %s failed (its timer catches up): %s", peer.id, error)
@@ -64,17 +64,17 @@ class Notifier:
             await self.notify_peers()
 
 
-def start_notifier(runtime: Runtime) -> asyncio.Task[None]:
+def start_notifier(federation: Federation) -> asyncio.Task[None]:
     async def run() -> None:
         client = PeerClient(
-            runtime.federation_key, runtime.deps.local_region_id, timeout=NOTIFY_TIMEOUT
+            federation.federation_key, federation.deps.local_region_id, timeout=NOTIFY_TIMEOUT
         )
-        notifier = Notifier(runtime, client)
-        runtime.outbox.on_commit = notifier.committed
+        notifier = Notifier(federation, client)
+        federation.outbox.on_commit = notifier.committed
         try:
             await notifier.run()
         finally:
-            runtime.outbox.on_commit = None
+            federation.outbox.on_commit = None
             await client.close()
 
     return asyncio.create_task(run(), name="replication-notifier")

@@ -23,8 +23,9 @@ from pydantic import ValidationError
 
 from altostratus.core.leases import LeaseHolder
 from altostratus.federation.apply import apply_pending, serialise_appliers, store_entries
+from altostratus.federation.context import Federation
 from altostratus.federation.gc import record_peer_vector
-from altostratus.federation.log_routes import DEFAULT_LIMIT, LOG_PATH, LogPage, format_vector
+from altostratus.federation.log import DEFAULT_LIMIT, LOG_PATH, LogPage, format_vector
 from altostratus.federation.peers import PeerClient, PeerError, base_url
 from altostratus.federation.status import (
     PeerRegion,
@@ -35,7 +36,6 @@ from altostratus.federation.status import (
     read_vector,
     record_pull,
 )
-from altostratus.runtime import Runtime
 
 __all__ = ["PULLER_LEASE", "PullResult", "Puller", "Tick", "peer_regions", "start_puller"]
 
@@ -56,10 +56,10 @@ ENTRIES_APPLIED = Counter(
 )
 
 
-async def peer_regions(runtime: Runtime) -> list[PeerRegion]:
+async def peer_regions(federation: Federation) -> list[PeerRegion]:
     """Every region in the registry but this one."""
-    async with runtime.db.transaction(write=False) as session:
-        return await read_peers(session, runtime.deps.local_region_id)
+    async with federation.db.transaction(write=False) as session:
+        return await read_peers(session, federation.deps.local_region_id)
 
 
 @dataclass(frozen=True)
@@ -82,8 +82,10 @@ class Tick:
 
 
 class Puller:
-    def __init__(self, runtime: Runtime, client: PeerClient, *, page_size: int = DEFAULT_LIMIT):
-        self._runtime = runtime
+    def __init__(
+        self, federation: Federation, client: PeerClient, *, page_size: int = DEFAULT_LIMIT
+    ):
+        self._federation = federation
         self._client = client
         self._page_size = page_size
 
@@ -91,7 +93,7 @@ class Puller:
         """Pull and apply ``peer``'s log until it has nothing more; raises ``PeerError``."""
         stored = applied = waiting = 0
         while True:
-            async with self._runtime.db.transaction(write=False) as session:
+            async with self._federation.db.transaction(write=False) as session:
                 vector = await read_vector(session)
             answer = await self._client.request(
                 "GET",
@@ -119,8 +121,8 @@ class Puller:
         The peer's vector is kept with it: what the peer holds tells what may be collected.
         """
         wire = [entry.model_dump() for entry in page.entries]
-        clock = self._runtime.outbox.clock
-        async with self._runtime.db.transaction(replicating=True) as session:
+        clock = self._federation.outbox.clock
+        async with self._federation.db.transaction(replicating=True) as session:
             await serialise_appliers(session)
             stored = await session.run_sync(lambda s: store_entries(s, wire))
             applied, waiting = await session.run_sync(lambda s: apply_pending(s, clock))
@@ -129,9 +131,9 @@ class Puller:
 
     async def run_once(self, only: set[int] | None = None) -> Tick:
         """Pull from every peer (or those in ``only``) and say what happened."""
-        peers = await peer_regions(self._runtime)
+        peers = await peer_regions(self._federation)
         if only is None:
-            async with self._runtime.db.transaction() as session:
+            async with self._federation.db.transaction() as session:
                 await forget_pulls_except(session, (peer.id for peer in peers))
         chosen = [peer for peer in peers if only is None or peer.id in only]
         stored = applied = 0
@@ -162,11 +164,11 @@ class Puller:
     async def _record(
         self, peer_id: int, *, reachable: bool, stored: int = 0, error: str | None = None
     ) -> None:
-        async with self._runtime.db.transaction() as session:
+        async with self._federation.db.transaction() as session:
             await record_pull(session, peer_id, reachable=reachable, stored=stored, error=error)
 
     async def _update_gauges(self) -> None:
-        async with self._runtime.db.transaction(write=False) as session:
+        async with self._federation.db.transaction(write=False) as session:
             pulls = await read_pull_status(session)
             REPLICATION_PENDING.set((await read_stored_state(session)).pending)
         for status in pulls.values():
@@ -182,7 +184,7 @@ class Puller:
         serialised, so a pull beside the lease holder's costs a little work, never a
         wrong row, and replication stays immediate.
         """
-        interval = self._runtime.settings.replication_interval
+        interval = self._federation.settings.replication_interval
         next_full = 0.0
         woken: set[int] = set()
         while True:
@@ -199,19 +201,21 @@ class Puller:
                     log.log(level, "replication: %s", tick)
             except Exception:
                 log.exception("replication: pull tick failed")
-            woken = await self._runtime.deps.signals.wait_for_peers(
+            woken = await self._federation.deps.signals.wait_for_peers(
                 max(0.0, next_full - time.monotonic())
             )
 
 
-def start_puller(runtime: Runtime) -> asyncio.Task[None]:
-    interval = runtime.settings.replication_interval
-    lease = LeaseHolder(runtime.db, PULLER_LEASE, runtime.deps.server_id, max(3 * interval, 10.0))
+def start_puller(federation: Federation) -> asyncio.Task[None]:
+    interval = federation.settings.replication_interval
+    lease = LeaseHolder(
+        federation.db, PULLER_LEASE, federation.deps.server_id, max(3 * interval, 10.0)
+    )
 
     async def run() -> None:
-        client = PeerClient(runtime.federation_key, runtime.deps.local_region_id)
+        client = PeerClient(federation.federation_key, federation.deps.local_region_id)
         try:
-            await Puller(runtime, client).run(lease)
+            await Puller(federation, client).run(lease)
         finally:
             await client.close()
             await lease.release()

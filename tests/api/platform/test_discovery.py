@@ -10,7 +10,7 @@ from tests.support.client import ApiClient
 
 
 async def test_list_apis_shows_what_the_caller_may_use(app: Starlette, clients: Clients) -> None:
-    registry = app.state.runtime.registry
+    registry = app.state.registry
     for client, role in (
         (clients.admin, RoleType.ADMIN),
         (clients.d1admin, RoleType.DOMAIN_ADMIN),

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, model_validator
 
-from altostratus.api.declarations import ADMIN, ADMINS, ANYONE, CommandSet
+from altostratus.api.declarations import ADMINS, ANYONE, CommandSet
 from altostratus.api.params import ListParams, Params, Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single
 from altostratus.core.context import ServiceContext

@@ -1,4 +1,4 @@
-"""``GET /federation/v1/log`` and ``POST /federation/v1/notify``: what peers pull and poke.
+"""The replication log as it crosses regions: its paths, wire shapes and one page of it.
 
 The log endpoint serves every origin's entries, not only this region's own, so a region
 can catch up on a third region's changes from whichever peer it reaches. The caller says
@@ -7,17 +7,12 @@ how far it is with its version vector; origins it does not list start from 0.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
 
 from altostratus.db.models import ReplicationEntry
-from altostratus.federation.routing import bad_request, peer_signed
 from altostratus.federation.status import read_vector
-from altostratus.runtime import Runtime
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -25,9 +20,9 @@ __all__ = [
     "MAX_LIMIT",
     "NOTIFY_PATH",
     "LogPage",
+    "NotifyBody",
     "WireEntry",
     "format_vector",
-    "log_routes",
     "parse_vector",
     "read_log",
 ]
@@ -78,14 +73,6 @@ def parse_vector(text: str) -> dict[int, int]:
     return vector
 
 
-def _parse_limit(text: str | None) -> int:
-    if text is None:
-        return DEFAULT_LIMIT
-    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
-        raise ValueError(f"limit: must be an integer from 1 to {MAX_LIMIT}")
-    return int(text)
-
-
 async def read_log(session: AsyncSession, after: dict[int, int], limit: int) -> LogPage:
     """Up to ``limit`` entries beyond ``after``, ordered by (origin, seq), and our vector."""
     beyond = [
@@ -114,32 +101,3 @@ async def read_log(session: AsyncSession, after: dict[int, int], limit: int) -> 
         for row in rows[:limit]
     ]
     return LogPage(entries=entries, vector=vector, more=len(rows) > limit)
-
-
-async def _log(request: Request, runtime: Runtime, _region: int, _body: bytes) -> Response:
-    try:
-        after = parse_vector(request.query_params.get("after", ""))
-        limit = _parse_limit(request.query_params.get("limit"))
-    except ValueError as error:
-        return bad_request(str(error))
-    async with runtime.db.transaction(write=False) as session:
-        page = await read_log(session, after, limit)
-    return Response(page.model_dump_json(), media_type="application/json")
-
-
-async def _notify(_request: Request, runtime: Runtime, region: int, body: bytes) -> Response:
-    try:
-        sender = NotifyBody.model_validate_json(body).region
-    except ValidationError:
-        return bad_request('body must be {"region": <id>}')
-    if sender != region:
-        return bad_request(f"the body names region {sender}, the signature region {region}")
-    runtime.deps.signals.peer_committed(sender)
-    return JSONResponse({"ok": True})
-
-
-def log_routes() -> list[BaseRoute]:
-    return [
-        Route(LOG_PATH, peer_signed(_log), methods=["GET"]),
-        Route(NOTIFY_PATH, peer_signed(_notify), methods=["POST"]),
-    ]

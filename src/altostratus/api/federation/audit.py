@@ -12,9 +12,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from altostratus.api.federation.signed import peer_signed
 from altostratus.federation.audit import DIGEST_PATH, ENTITIES_PATH, digests, entity_states
 from altostratus.federation.entities import SPECS, spec_named
-from altostratus.federation.routing import peer_signed
 from altostratus.runtime import Runtime
 
 __all__ = ["audit_routes"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from altostratus.federation.audit_routes import audit_routes
-from altostratus.federation.join_routes import join_routes
-from altostratus.federation.log_routes import log_routes
+from altostratus.api.federation.audit import audit_routes
+from altostratus.api.federation.join import join_routes
+from altostratus.api.federation.log import log_routes
 
 __all__ = ["federation_routes"]
 

@@ -27,14 +27,13 @@ from altostratus.api.render import error_response
 from altostratus.core.context import ServiceContext
 from altostratus.db.models import Region, SystemValue
 from altostratus.errors import AuthenticationError, CloudError, InvalidParameter, PermissionDenied
+from altostratus.federation.join import JOIN_PATH
 from altostratus.federation.snapshot import read_snapshot
 from altostratus.runtime import Runtime
 from altostratus.services.identity import regions
 from altostratus.services.identity.bootstrap import FEDERATION_KEY, SESSION_KEY
 
-__all__ = ["JOIN_PATH", "join_routes"]
-
-JOIN_PATH = "/federation/v1/join"
+__all__ = ["join_routes"]
 
 
 class JoinParams(Params):
