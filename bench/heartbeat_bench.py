@@ -2,7 +2,7 @@
 
 Two paths, as hosts really reach a server:
 
-- **In-process simulator** (``services.infrastructure.simulator_fleet``): the server
+- **In-process simulator** (``services.agents.simulator_fleet``): the server
   that holds the ``simulator`` lease heartbeats every ``sim://`` host in one
   transaction per interval. The bench seeds N Simulator hosts in a fresh SQLite
   database (or ``--database-url``, which must be empty: both paths use it), lets one
@@ -39,7 +39,7 @@ from sqlalchemy import insert
 
 from altostratus.db.models import Cluster, Host, Pod, Zone
 from altostratus.runtime import Runtime
-from altostratus.services.infrastructure.simulator_fleet import SimulatorFleet
+from altostratus.services.agents.simulator_fleet import SimulatorFleet
 from altostratus.settings import Settings
 
 # LiveServer (tests/support) starts a server exactly as the client tests do.

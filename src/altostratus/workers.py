@@ -18,8 +18,8 @@ from altostratus.federation.puller import start_puller
 from altostratus.ha.membership import MembershipMonitor
 from altostratus.jobs.executor import Executor, JobHandler
 from altostratus.runtime import Runtime
+from altostratus.services.agents.simulator_fleet import SimulatorFleet
 from altostratus.services.infrastructure.host_monitor import HostMonitor
-from altostratus.services.infrastructure.simulator_fleet import SimulatorFleet
 
 __all__ = ["region_membership", "start_compute_workers", "start_federation_workers"]
 

@@ -19,7 +19,7 @@ from altostratus.agent.link import ManagementLink
 from altostratus.agent.protocol import Answer
 from altostratus.db.models import Host, HostCommand, Zone
 from altostratus.runtime import Runtime
-from altostratus.services.infrastructure import agent_link
+from altostratus.services.agents import link as agent_link
 from altostratus.timeutil import utcnow
 from tests.support.client import ApiClient
 from tests.support.compute_world import ComputeWorld

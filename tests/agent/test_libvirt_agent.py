@@ -17,7 +17,7 @@ from altostratus.agent.host_agent import HostAgent
 from altostratus.agent.link import ManagementLink
 from altostratus.db.models import Template, Zone
 from altostratus.runtime import Runtime
-from altostratus.services.infrastructure import agent_link
+from altostratus.services.agents import link as agent_link
 from tests.support.client import ApiClient
 from tests.support.compute_world import ComputeWorld
 from tests.support.jobs import run_job

@@ -28,7 +28,7 @@ from altostratus.ha.membership import MembershipMonitor
 from altostratus.jobs.executor import PENDING, Executor
 from altostratus.jobs.run import JobRun
 from altostratus.runtime import Runtime
-from altostratus.services.infrastructure import agent_link
+from altostratus.services.agents import link as agent_link
 from altostratus.services.infrastructure.host_monitor import HostMonitor
 from altostratus.timeutil import utcnow
 from tests.support.compute_world import ComputeWorld, wait_hosts_up

@@ -34,8 +34,8 @@ from altostratus.db.failover import DATABASE_ERRORS
 from altostratus.db.models import Host
 from altostratus.errors import CloudError
 from altostratus.runtime import Runtime
-from altostratus.services.infrastructure import agent_link
-from altostratus.services.infrastructure.agent_link import AgentHost
+from altostratus.services.agents import link as agent_link
+from altostratus.services.agents.link import AgentHost
 
 __all__ = ["agent_routes"]
 

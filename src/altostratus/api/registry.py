@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from altostratus.api.commands import COMMAND_SETS
+from altostratus.api.commands.platform import discovery
 from altostratus.api.declarations import Command, CommandSet
 from altostratus.jobs.executor import JobHandler
 
@@ -41,9 +43,6 @@ class Registry:
 
 
 def build_registry() -> Registry:
-    from altostratus.api.commands import COMMAND_SETS
-    from altostratus.api.commands.platform import discovery
-
     registry = Registry(COMMAND_SETS)
     # listApis describes the registry it belongs to, itself included.
     registry.add(discovery.command_set(registry))

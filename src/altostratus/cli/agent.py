@@ -23,7 +23,7 @@ from altostratus.agent.main import AgentOptions, libvirt_driver, run_agents, sim
 from altostratus.cli.options import ConfigOption, DatabaseUrlOption, DataDirOption
 from altostratus.db.models import Zone
 from altostratus.runtime import Runtime
-from altostratus.services.infrastructure.agent_link import zone_token
+from altostratus.services.agents.link import zone_token
 from altostratus.settings import load_settings
 
 __all__ = ["app"]

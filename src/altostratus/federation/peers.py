@@ -12,12 +12,12 @@ import base64
 import hashlib
 import hmac
 import time
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 import orjson
-from starlette.requests import Request
 
 from altostratus.errors import AuthenticationError
 
@@ -48,25 +48,35 @@ def _canonical_query(pairs: list[tuple[str, str]]) -> str:
     return urlencode(sorted(pairs))
 
 
-async def verify_peer_request(request: Request, federation_key: bytes) -> tuple[int, bytes]:
-    """The sending region's id and the request body, or 401 for anything unsigned or forged."""
-    body = await request.body()
+def verify_peer_request(
+    federation_key: bytes,
+    *,
+    method: str,
+    path: str,
+    query: list[tuple[str, str]],
+    headers: Mapping[str, str],
+    body: bytes,
+) -> int:
+    """The sending region's id, or 401 for anything unsigned or forged.
+
+    Takes the request's parts rather than a framework's request, so the check that
+    protects every federation endpoint is the same code the client signs with.
+    """
     try:
-        region = int(request.headers[_REGION])
-        timestamp = request.headers[_TIMESTAMP]
-        signature = request.headers[_SIGNATURE]
+        region = int(headers[_REGION])
+        timestamp = headers[_TIMESTAMP]
+        signature = headers[_SIGNATURE]
         age = abs(time.time() - int(timestamp))
     except (KeyError, ValueError):
         raise AuthenticationError("region request without a valid signature") from None
     if age > MAX_SKEW:
         raise AuthenticationError("region request too old or from the future")
-    query = _canonical_query(list(request.query_params.multi_items()))
     expected = _signature(
-        federation_key, region, request.method, request.url.path, query, timestamp, body
+        federation_key, region, method, path, _canonical_query(query), timestamp, body
     )
     if not hmac.compare_digest(expected, signature):
         raise AuthenticationError("region request signature mismatch")
-    return region, body
+    return region
 
 
 class PeerClient:

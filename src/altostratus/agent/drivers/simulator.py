@@ -3,7 +3,7 @@
 It behaves like a host as the management server sees it: VMs it started report
 ``PowerOn`` until stopped, a stopped VM stays defined (``PowerOff``) until destroyed,
 and every command succeeds after ``latency`` seconds. Many of them run in one process
-(``services.infrastructure.simulator_fleet``), so it holds nothing heavier than two sets.
+(``services.agents.simulator_fleet``), so it holds nothing heavier than two sets.
 """
 
 from __future__ import annotations

@@ -22,7 +22,15 @@ def peer_signed(handler: PeerHandler) -> Callable[[Request], Awaitable[Response]
     async def endpoint(request: Request) -> Response:
         runtime: Runtime = request.app.state.runtime
         try:
-            region, body = await verify_peer_request(request, runtime.federation_key)
+            body = await request.body()
+            region = verify_peer_request(
+                runtime.federation_key,
+                method=request.method,
+                path=request.url.path,
+                query=list(request.query_params.multi_items()),
+                headers=request.headers,
+                body=body,
+            )
         except AuthenticationError as error:
             return JSONResponse({"error": error.text}, status_code=401)
         return await handler(request, runtime, region, body)

@@ -25,7 +25,7 @@ from altostratus.core.paging import (
 )
 from altostratus.db.models import DiskOffering, Domain, OsType, ServiceOffering
 from altostratus.errors import InvalidParameter
-from altostratus.services.identity.access import container_domain
+from altostratus.services.shared.access import container_domain
 from altostratus.services.shared.events import record_event
 from altostratus.services.shared.visibility import subtree_filter
 from altostratus.timeutil import utcnow

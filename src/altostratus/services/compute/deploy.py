@@ -36,10 +36,10 @@ from altostratus.errors import InvalidParameter, PermissionDenied
 from altostratus.services.catalog import offerings, templates
 from altostratus.services.compute import affinity, keypairs
 from altostratus.services.compute.vms import VM_EVENT_RESOURCE
-from altostratus.services.identity.access import get_account, require_managed_account
 from altostratus.services.infrastructure import hosts
 from altostratus.services.network import networks, security_groups
 from altostratus.services.shared import limits
+from altostratus.services.shared.access import get_account, require_managed_account
 from altostratus.services.shared.events import record_event
 from altostratus.services.shared.limits import ResourceType
 from altostratus.services.shared.lookup import find_by_uuid

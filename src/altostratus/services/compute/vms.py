@@ -48,15 +48,15 @@ from altostratus.db.models.compute import PowerState, VmState
 from altostratus.db.models.tenancy import affinity_group_members
 from altostratus.errors import InvalidParameter
 from altostratus.services.compute import affinity
-from altostratus.services.identity.access import (
-    container_domain,
-    get_account,
-    require_managed_account,
-)
 from altostratus.services.infrastructure import reservations
 from altostratus.services.network import networks, security_groups
 from altostratus.services.network.addresses import PUBLIC_PURPOSE
 from altostratus.services.shared import tags
+from altostratus.services.shared.access import (
+    container_domain,
+    get_account,
+    require_managed_account,
+)
 from altostratus.services.shared.ownership import visible_to
 from altostratus.services.shared.visibility import owned_rows_filter, subtree_filter
 from altostratus.timeutil import utcnow

@@ -31,7 +31,8 @@ from altostratus.db.models import (
     new_uuid,
 )
 from altostratus.errors import InvalidParameter, PermissionDenied
-from altostratus.services.identity.access import (
+from altostratus.services.identity.users import NewUser, add_user
+from altostratus.services.shared.access import (
     ListScope,
     container_domain,
     execute_delete,
@@ -41,7 +42,6 @@ from altostratus.services.identity.access import (
     require_managed_account,
     require_not_self,
 )
-from altostratus.services.identity.users import NewUser, add_user
 from altostratus.services.shared.events import record_event
 
 __all__ = [

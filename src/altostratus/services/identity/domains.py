@@ -22,7 +22,7 @@ from altostratus.core.paging import (
 )
 from altostratus.db.models import Account, Domain, User, new_uuid
 from altostratus.errors import InvalidParameter, PermissionDenied, ResourceInUse
-from altostratus.services.identity.access import (
+from altostratus.services.shared.access import (
     container_domain,
     execute_delete,
     get_domain,

@@ -21,7 +21,8 @@ from altostratus.core.paging import (
 from altostratus.db.models import Account, AccountType, Domain, EntityState, User, new_uuid
 from altostratus.errors import InvalidParameter, PermissionDenied
 from altostratus.security.apikeys import KeyPair
-from altostratus.services.identity.access import (
+from altostratus.services.identity.credentials import issue_key_pair, set_password
+from altostratus.services.shared.access import (
     ListScope,
     execute_delete,
     get_account,
@@ -32,7 +33,6 @@ from altostratus.services.identity.access import (
     require_managed_user,
     require_not_self,
 )
-from altostratus.services.identity.credentials import issue_key_pair, set_password
 from altostratus.services.shared.events import record_event
 
 __all__ = [

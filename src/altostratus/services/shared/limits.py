@@ -51,7 +51,7 @@ from altostratus.db.models import (
 )
 from altostratus.db.models.compute import SnapshotState, VmState, VolumeState
 from altostratus.errors import InvalidParameter, PermissionDenied, ResourceLimitExceeded
-from altostratus.services.identity.access import get_account, get_domain, require_managed_account
+from altostratus.services.shared.access import get_account, get_domain, require_managed_account
 from altostratus.services.shared.events import record_event
 from altostratus.services.shared.visibility import subtree_filter
 

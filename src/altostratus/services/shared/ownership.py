@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, Select, and_, false, select
 from altostratus.core.context import Caller, ServiceContext
 from altostratus.db.models import Account, Domain
 from altostratus.errors import InvalidParameter, PermissionDenied
-from altostratus.services.identity.access import (
+from altostratus.services.shared.access import (
     container_domain,
     get_account,
     require_managed_account,

@@ -14,13 +14,11 @@ from pydantic import Field
 
 from altostratus.api.declarations import ANYONE, CommandSet
 from altostratus.api.ownership import OwnedListParams, OwnerParams
-from altostratus.api.params import CommaList, ListParams, Params, Uuid, UuidList, page_request
+from altostratus.api.params import ListParams, Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single, Success
 from altostratus.core.context import ServiceContext
 from altostratus.db.models import AffinityGroup
-from altostratus.db.models.compute import VmState
-from altostratus.errors import InvalidParameter
-from altostratus.services.compute import affinity, vms
+from altostratus.services.compute import affinity
 from altostratus.services.compute.affinity import AffinityType
 
 __all__ = ["AffinityGroupResponse", "affinity_group_view", "commands"]
@@ -135,41 +133,6 @@ async def list_groups(ctx: ServiceContext, p: ListGroupsParams) -> ListResult:
     members = await affinity.members_of(ctx.session, [group.id for group in page.items])
     views = [affinity_group_view(group, members[group.id]) for group in page.items]
     return ListResult("affinitygroup", views, page.total)
-
-
-class UpdateVmGroupsParams(Params):
-    id: Uuid = Field(description="The VM, which must be Stopped")
-    affinitygroupids: UuidList | None = Field(
-        None, description="Its new groups (none: leave every group); or give names"
-    )
-    affinitygroupnames: CommaList | None = Field(
-        None, description="Its new groups by name; or give ids"
-    )
-
-
-@commands.command(
-    "updateVMAffinityGroup",
-    UpdateVmGroupsParams,
-    description="Replaces the affinity groups of a stopped VM; they apply from its next start",
-    allowed=ANYONE,
-    response="virtualmachine",
-    is_async=True,
-)
-async def update_vm_groups(ctx: ServiceContext, p: UpdateVmGroupsParams) -> Single:
-    # Imported here: the VM answer embeds affinity_group_view, so vms imports this module.
-    from altostratus.api.commands.compute.vms import vm_view
-
-    vm = await vms.get_vm(ctx, p.id)
-    if vm.state != VmState.STOPPED:
-        raise InvalidParameter(
-            f"Unable to update the affinity groups of VM {vm.name}: it is {vm.state}, not Stopped"
-        )
-    groups = await affinity.groups_for_deploy(
-        ctx, vm.account_id, p.affinitygroupids or [], p.affinitygroupnames or []
-    )
-    await affinity.replace_groups(ctx, vm, groups)
-    (details,) = await vms.details_of(ctx.session, [vm])
-    return Single("virtualmachine", vm_view(details, full=ctx.caller.is_root_admin))
 
 
 class AffinityTypeResponse(ResponseObject):

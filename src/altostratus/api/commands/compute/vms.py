@@ -39,8 +39,8 @@ from altostratus.db.models import VirtualMachine
 from altostratus.db.models.compute import VmState
 from altostratus.errors import InvalidParameter, PermissionDenied
 from altostratus.jobs.run import JobRun
+from altostratus.services.compute import affinity, keypairs, lifecycle
 from altostratus.services.compute import jobs as vm_jobs
-from altostratus.services.compute import keypairs, lifecycle
 from altostratus.services.compute.deploy import DeployRequest, deploy_vm
 from altostratus.services.compute.vms import (
     VmDetails,
@@ -517,6 +517,38 @@ async def update_virtual_machine(ctx: ServiceContext, p: UpdateParams) -> Single
         ha_enabled=p.haenable,
     )
     return await _single(ctx, vm)
+
+
+class UpdateVmGroupsParams(Params):
+    id: Uuid = Field(description="The VM, which must be Stopped")
+    affinitygroupids: UuidList | None = Field(
+        None, description="Its new groups (none: leave every group); or give names"
+    )
+    affinitygroupnames: CommaList | None = Field(
+        None, description="Its new groups by name; or give ids"
+    )
+
+
+@commands.command(
+    "updateVMAffinityGroup",
+    UpdateVmGroupsParams,
+    description="Replaces the affinity groups of a stopped VM; they apply from its next start",
+    allowed=ANYONE,
+    response="virtualmachine",
+    is_async=True,
+)
+async def update_vm_groups(ctx: ServiceContext, p: UpdateVmGroupsParams) -> Single:
+    vm = await get_vm(ctx, p.id)
+    if vm.state != VmState.STOPPED:
+        raise InvalidParameter(
+            f"Unable to update the affinity groups of VM {vm.name}: it is {vm.state}, not Stopped"
+        )
+    groups = await affinity.groups_for_deploy(
+        ctx, vm.account_id, p.affinitygroupids or [], p.affinitygroupnames or []
+    )
+    await affinity.replace_groups(ctx, vm, groups)
+    (details,) = await details_of(ctx.session, [vm])
+    return Single("virtualmachine", vm_view(details, full=ctx.caller.is_root_admin))
 
 
 # --- listing ---

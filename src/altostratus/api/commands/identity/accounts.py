@@ -21,8 +21,8 @@ from altostratus.api.results import ListResult, ResponseObject, Single, Success
 from altostratus.core.context import ServiceContext
 from altostratus.db.models import AccountType, EntityState
 from altostratus.services.identity import accounts
-from altostratus.services.identity.access import ListScope
 from altostratus.services.identity.accounts import AccountRef, AccountWithUsers
+from altostratus.services.shared.access import ListScope
 from altostratus.timeutil import format_timestamp
 
 __all__ = ["commands"]

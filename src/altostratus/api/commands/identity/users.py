@@ -14,8 +14,8 @@ from altostratus.core.context import ServiceContext
 from altostratus.db.models import AccountType, EntityState, User
 from altostratus.security.apikeys import KeyPair
 from altostratus.services.identity import users
-from altostratus.services.identity.access import ListScope
 from altostratus.services.identity.users import NewUser
+from altostratus.services.shared.access import ListScope
 from altostratus.timeutil import format_timestamp
 
 __all__ = [

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import Field
 
-from altostratus import CLOUDSTACK_API_VERSION
+from altostratus import CLOUDSTACK_API_VERSION, __version__
 from altostratus.api.declarations import ANYONE, Command, CommandSet
 from altostratus.api.params import Params, api_type_of
-from altostratus.api.registry import Registry
 from altostratus.api.results import ListResult, ResponseObject, Single
 from altostratus.core.context import ServiceContext
 from altostratus.errors import InvalidParameter
@@ -101,9 +101,8 @@ class Capability(ResponseObject):
     dynamicrolesenabled: bool
 
 
-def command_set(registry: Registry) -> CommandSet:
+def command_set(registry: Iterable[Command[Any]]) -> CommandSet:
     """The discovery commands of ``registry`` (they describe the registry they join)."""
-    from altostratus import __version__
 
     commands = CommandSet()
 

@@ -10,9 +10,9 @@ from starlette.applications import Starlette
 
 from altostratus.db.models import Host, Lease, VirtualMachine
 from altostratus.runtime import Runtime
-from altostratus.services.infrastructure import simulator_fleet as fleet_module
+from altostratus.services.agents import simulator_fleet as fleet_module
+from altostratus.services.agents.simulator_fleet import SimulatorFleet
 from altostratus.services.infrastructure.host_monitor import HostMonitor
-from altostratus.services.infrastructure.simulator_fleet import SimulatorFleet
 from altostratus.timeutil import utcnow
 from tests.support.client import ApiClient
 from tests.support.compute_world import ComputeWorld, wait_hosts_up

@@ -17,8 +17,8 @@ from starlette.applications import Starlette
 from altostratus.db.models import Host, HostCommand, Lease
 from altostratus.db.models.hosts import CommandState
 from altostratus.runtime import Runtime
-from altostratus.services.infrastructure import simulator_fleet as fleet_module
-from altostratus.services.infrastructure.simulator_fleet import SimulatorFleet
+from altostratus.services.agents import simulator_fleet as fleet_module
+from altostratus.services.agents.simulator_fleet import SimulatorFleet
 from altostratus.settings import Settings
 from altostratus.timeutil import utcnow
 from tests import conftest

@@ -31,7 +31,7 @@ from altostratus.db.failover import DATABASE_ERRORS
 from altostratus.db.models import Host, VirtualMachine
 from altostratus.db.models.compute import VmState
 from altostratus.db.models.inventory import Hypervisor
-from altostratus.services.infrastructure import agent_link
+from altostratus.services.agents import link as agent_link
 
 __all__ = ["LEASE", "SimulatorFleet", "simulated_hosts"]
 
