@@ -251,7 +251,7 @@ async def test_concurrent_takes_hand_a_command_out_once(
             taken = await agent_link.take_commands(session, runtime.settings, mine)
         return [delivery.id for _, delivery in taken]
 
-    assert await asyncio.gather(first(), second()) == [[command_uuid], []]
+    assert list(await asyncio.gather(first(), second())) == [[command_uuid], []]
     async with runtime.db.transaction(write=False) as session:
         deliveries = await session.scalar(
             select(HostCommand.deliveries).where(HostCommand.uuid == command_uuid)

@@ -116,6 +116,7 @@ async def test_a_request_that_outlasts_the_retries_answers_534_and_changes_nothi
 ) -> None:
     name = _postgres_only(app)
     assert settings.database_url is not None
+    assert settings.key_file is not None
     impatient = create_app(
         settings_for(
             tmp_path / "impatient",

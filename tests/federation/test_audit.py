@@ -110,7 +110,7 @@ def _as_peer(runtime: Runtime) -> PeerRegion:
 
 
 async def _audit(runtime: Runtime, peer: Runtime, client: PeerClient) -> AuditResult:
-    return await audit_peer(runtime, client, _as_peer(peer))
+    return await audit_peer(runtime.federation, client, _as_peer(peer))
 
 
 async def _digest(client: PeerClient, peer: Runtime) -> dict[str, str]:
@@ -305,9 +305,12 @@ async def test_a_newer_state_the_log_already_delivered_is_restored(
 async def test_audit_tick_reports_each_peer_in_one_sentence(
     r1: Runtime, r2: Runtime, peer_client: Callable[[Runtime], PeerClient]
 ) -> None:
-    assert await audit_tick(r1, peer_client(r1)) == f"region 2: {len(SPECS)} types agree"
+    assert await audit_tick(r1.federation, peer_client(r1)) == f"region 2: {len(SPECS)} types agree"
     await _change_behind_log(r1, "bob", firstname="Aaron")
-    assert await audit_tick(r2, peer_client(r2)) == "region 1: 1 entities diverged, 1 repaired here"
+    assert (
+        await audit_tick(r2.federation, peer_client(r2))
+        == "region 1: 1 entities diverged, 1 repaired here"
+    )
 
 
 async def test_an_unreachable_peer_is_reported_not_raised(r1: Runtime) -> None:
@@ -316,7 +319,7 @@ async def test_an_unreachable_peer_is_reported_not_raised(r1: Runtime) -> None:
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(refuse)) as http:
         client = PeerClient(r1.federation_key, 1, http=http)
-        sentence = await audit_tick(r1, client)
+        sentence = await audit_tick(r1.federation, client)
     assert sentence.startswith("region 2: not audited (")
     async with r1.db.transaction(write=False) as session:
         assert (await read_stored_state(session)).audits == []

@@ -86,7 +86,7 @@ async def _pull_rounds(runtimes: Sequence[Runtime], reachable: Sequence[Runtime]
     async with _network(reachable) as network:
         for _ in range(2):
             for runtime in runtimes:
-                await Puller(runtime, _client(runtime, network)).run_once()
+                await Puller(runtime.federation, _client(runtime, network)).run_once()
 
 
 async def _create_and_delete_domain(runtime: Runtime, name: str = "emea") -> str:
@@ -147,7 +147,7 @@ async def test_a_delete_every_region_has_is_collected_everywhere(
     vectors = [await vector(r) for r in regions]
     live = [await _live_versions(r) for r in regions]
 
-    collected = [await collect_garbage(r) for r in regions]
+    collected = [await collect_garbage(r.federation) for r in regions]
 
     for result in collected:
         assert result.tombstones == 1
@@ -159,7 +159,7 @@ async def test_a_delete_every_region_has_is_collected_everywhere(
     assert [await vector(r) for r in regions] == vectors
     assert [await _live_versions(r) for r in regions] == live, "live versions stay"
     assert await dump(r1) == await dump(r2) == await dump(r3)
-    again = await collect_garbage(r1)
+    again = await collect_garbage(r1.federation)
     assert (again.entries, again.tombstones) == (0, 0)
 
     # Replication goes on from the same vectors: region 1's seq counter was not touched.
@@ -186,7 +186,7 @@ async def test_nothing_goes_while_a_region_s_vector_is_unknown(regions: list[Run
     assert ("domain", uuid) in before[0][1]
 
     for runtime in (r1, r2):
-        result = await collect_garbage(runtime)
+        result = await collect_garbage(runtime.federation)
         assert result == Collected(0, 0, unknown=(3,))
         assert str(result) == "nothing removed: the vector of region 3 is not known yet"
     assert [(await log_entries(r), await _tombstones(r)) for r in (r1, r2)] == before
@@ -203,7 +203,7 @@ async def test_what_a_region_behind_lacks_is_kept_until_it_has_it(
     lacking = {p for p in await _log_positions(r1) if p[1] > known[p[0]]}
     assert lacking, "the create and the delete"
 
-    result = await collect_garbage(r1)
+    result = await collect_garbage(r1.federation)
 
     assert result.entries > 0, "what region 3 has goes"
     assert result.tombstones == 0
@@ -213,7 +213,7 @@ async def test_what_a_region_behind_lacks_is_kept_until_it_has_it(
     await _pull_rounds([r3], reachable=regions)
     assert await dump(r3) == await dump(r1)
     await _pull_rounds(regions, regions)
-    assert (await collect_garbage(r1)).tombstones == 1
+    assert (await collect_garbage(r1.federation)).tombstones == 1
 
 
 async def test_entries_waiting_for_a_reference_stay(regions: list[Runtime]) -> None:
@@ -238,7 +238,7 @@ async def test_entries_waiting_for_a_reference_stay(regions: list[Runtime]) -> N
     for peer in (r1, r2):
         await _record_pull(r3, peer)
 
-    await collect_garbage(r3)
+    await collect_garbage(r3.federation)
 
     async with r3.db.transaction(write=False) as session:
         kept = await session.scalars(
@@ -260,7 +260,7 @@ async def test_a_fresh_tombstone_stays_for_the_grace_period(
         uuid = await _create_and_delete_domain(r1)
         await _pull_rounds(regions, regions)
 
-        result = await collect_garbage(r1)
+        result = await collect_garbage(r1.federation)
 
         assert result.entries > 0
         assert result.tombstones == 0
@@ -282,12 +282,12 @@ async def test_the_audit_takes_a_tombstone_collected_on_one_side_for_no_divergen
     r1, r2, _r3 = regions
     uuid = await _create_and_delete_domain(r1)
     await _pull_rounds(regions, regions)
-    assert (await collect_garbage(r1)).tombstones == 1  # region 2 has not collected yet
+    assert (await collect_garbage(r1.federation)).tombstones == 1  # region 2 has not collected yet
 
     async with _network(regions) as network:
         for runtime, peer_id in ((r1, 2), (r2, 1)):
-            peer = next(p for p in await peer_regions(runtime) if p.id == peer_id)
-            result = await audit_peer(runtime, _client(runtime, network), peer)
+            peer = next(p for p in await peer_regions(runtime.federation) if p.id == peer_id)
+            result = await audit_peer(runtime.federation, _client(runtime, network), peer)
             assert (result.diverged, result.repaired) == (0, 0)
 
     assert await _tombstones(r1) == set(), "not brought back"
@@ -305,7 +305,7 @@ async def test_a_region_that_left_the_registry_no_longer_holds_collection_back(
     await _create_and_delete_domain(r1)
     await _pull_rounds([r1, r2], reachable=[r1, r2])
 
-    result = await collect_garbage(r1)
+    result = await collect_garbage(r1.federation)
 
     assert result.tombstones == 2, "region 3's and the domain's"
     assert await log_entries(r1) == []

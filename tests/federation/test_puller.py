@@ -78,7 +78,7 @@ async def network(regions: tuple[Runtime, Runtime]) -> AsyncIterator[httpx.Async
 
 def _puller(runtime: Runtime, network: httpx.AsyncClient, **options: int) -> Puller:
     client = PeerClient(runtime.federation_key, runtime.deps.local_region_id, http=network)
-    return Puller(runtime, client, **options)
+    return Puller(runtime.federation, client, **options)
 
 
 async def _create_identities(runtime: Runtime) -> dict[str, str]:
@@ -141,7 +141,7 @@ async def test_small_pages_bring_everything(
     first, second = regions
     await _create_identities(first)
     puller = _puller(second, network, page_size=2)
-    peer = next(p for p in await peer_regions(second) if p.id == 1)
+    peer = next(p for p in await peer_regions(second.federation) if p.id == 1)
     result = await puller.pull(peer)
     assert result.stored > 2, "more than one page"
     assert result.waiting == 0
@@ -244,7 +244,7 @@ async def test_a_peer_that_refuses_our_signature_is_reported(
     regions: tuple[Runtime, Runtime], network: httpx.AsyncClient
 ) -> None:
     _first, second = regions
-    forged = Puller(second, PeerClient(b"x" * 32, 2, http=network))
+    forged = Puller(second.federation, PeerClient(b"x" * 32, 2, http=network))
     tick = await forged.run_once({1})
     assert str(tick) == "pulled 0 entries from 0 of 1 peers, applied 0; region 1 unreachable"
     async with second.db.transaction(write=False) as session:
@@ -314,7 +314,7 @@ async def test_a_commit_notifies_every_peer(
 ) -> None:
     first, second = regions
     client = PeerClient(first.federation_key, 1, http=network)
-    notifier = Notifier(first, client, delay=0.01)
+    notifier = Notifier(first.federation, client, delay=0.01)
     first.outbox.on_commit = notifier.committed
     running = asyncio.create_task(notifier.run())
     try:

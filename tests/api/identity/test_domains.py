@@ -224,6 +224,7 @@ async def test_delete_domain_permissions(clients: Clients, identities: dict[str,
 async def test_domain_used_by_a_dedicated_zone_is_in_use(
     api: ApiClient, settings: Settings, identities: dict[str, Identity]
 ) -> None:
+    assert settings.database_url is not None
     db = Database(settings.database_url)
     try:
         async with db.transaction() as session:

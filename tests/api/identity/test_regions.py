@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.conftest import Clients
 from tests.support.client import ApiClient
 
@@ -57,7 +59,7 @@ async def test_duplicate_ids_and_names_are_refused(api: ApiClient) -> None:
 
 
 async def test_bad_and_missing_parameters_name_the_parameter(api: ApiClient) -> None:
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"name": "R", "endpoint": "http://r/"}, "id"),
         ({"id": 2, "endpoint": "http://r/"}, "name"),
         ({"id": 2, "name": "R"}, "endpoint"),

@@ -12,7 +12,7 @@ from altostratus.db.models import Host, HostCommand, Volume
 from altostratus.timeutil import utcnow
 from tests.api.compute.vm_support import deploy, hosts_up
 from tests.conftest import Clients
-from tests.support.client import ApiClient
+from tests.support.client import Answer, ApiClient
 from tests.support.compute_world import ComputeWorld
 from tests.support.jobs import FAILED, run_job, wait_job
 from tests.support.world import Identity
@@ -337,9 +337,11 @@ async def test_concurrent_attachments_accept_one(
     first_vm = await deploy(alice, compute, startvm=False)
     second_vm = await deploy(alice, compute, startvm=False)
     shared = await create_volume(alice, compute, "shared")
-    answers = await asyncio.gather(
-        alice.call("attachVolume", id=shared["id"], virtualmachineid=first_vm["id"]),
-        alice.call("attachVolume", id=shared["id"], virtualmachineid=second_vm["id"]),
+    answers: list[Answer] = list(
+        await asyncio.gather(
+            alice.call("attachVolume", id=shared["id"], virtualmachineid=first_vm["id"]),
+            alice.call("attachVolume", id=shared["id"], virtualmachineid=second_vm["id"]),
+        )
     )
     assert sorted(answer.status for answer in answers) == [200, 431]
     accepted = [answer for answer in answers if answer.status == 200]
