@@ -29,7 +29,7 @@ from xml.sax.saxutils import escape, quoteattr
 import httpx
 import libvirt
 
-from altostratus.agent.drivers.base import DriverError, SnapshotResult
+from altostratus.agent.drivers.base import DriverCapabilities, DriverError, SnapshotResult
 from altostratus.agent.protocol import (
     DestroyVm,
     HostFacts,
@@ -52,6 +52,7 @@ _AFFECT_LIVE, _AFFECT_CONFIG = 1, 2
 
 class LibvirtDriver:
     hypervisor = "KVM"
+    capabilities = DriverCapabilities(fetches_templates=True, keeps_disks=True, persistent=True)
 
     def __init__(
         self,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 
-from altostratus.agent.drivers.base import SnapshotResult
+from altostratus.agent.drivers.base import DriverCapabilities, SnapshotResult
 from altostratus.agent.protocol import (
     DestroyVm,
     HostFacts,
@@ -29,6 +29,7 @@ _VERSION = "simulator-1"
 
 class SimulatorDriver:
     hypervisor = "Simulator"
+    capabilities = DriverCapabilities(fetches_templates=False, keeps_disks=False, persistent=False)
 
     def __init__(
         self,
