@@ -1,13 +1,17 @@
 """The libvirt driver: real VMs through libvirt-python (KVM/QEMU, or ``test:///default``).
 
-One connection stays open for the agent's life: a ``test:///default`` connection holds
-its own private hypervisor, and on ``qemu:///system`` reconnecting per call is waste.
+One connection stays open for the agent's life: a ``test:///default`` hypervisor lives
+only while a connection to it is open (the ones opened meanwhile share it), and on
+``qemu:///system`` reconnecting per call is waste.
 libvirt calls block, so they run on one worker thread, one at a time.
 
 Disks are files under ``storage_dir``: ``templates/`` is a cache of fetched templates
 (http(s) or file:// URLs, named by a hash of the URL), ``volumes/<uuid>`` the VMs'
 disks (a root disk starts as a copy of its template, a data disk as a sparse raw
-file), ``snapshots/<uuid>`` copies of volumes.
+file), ``snapshots/<uuid>`` copies of volumes. A stopped VM is defined again from each
+``StartVm``: disks attached or detached while it was stopped reach only the database.
+Resizing sets a raw disk's length (a running guest sees it at its next start); a qcow2
+disk is refused, since lengthening its file would not grow the disk inside.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from xml.sax.saxutils import escape, quoteattr
 import httpx
 import libvirt
 
-from altostratus.agent.drivers.base import DriverError, SnapshotResult
+from altostratus.agent.drivers.base import DriverCapabilities, DriverError, SnapshotResult
 from altostratus.agent.protocol import (
     DestroyVm,
     HostFacts,
@@ -48,10 +52,13 @@ T = TypeVar("T")
 
 #: libvirt's ``virDomainModificationImpact``: the persistent definition, and the live VM.
 _AFFECT_LIVE, _AFFECT_CONFIG = 1, 2
+#: How a qcow2 image starts; growing its file would not grow the disk the guest sees.
+_QCOW2_MAGIC = b"QFI\xfb"
 
 
 class LibvirtDriver:
     hypervisor = "KVM"
+    capabilities = DriverCapabilities(fetches_templates=True, keeps_disks=True, persistent=True)
 
     def __init__(
         self,
@@ -127,9 +134,9 @@ class LibvirtDriver:
         xml = self._domain_xml(command, disks)
 
         def start() -> None:
-            domain = self._domain(command.instance_name) or self._conn.defineXML(xml)
-            if not domain.isActive():
-                domain.create()
+            domain = self._domain(command.instance_name)
+            if domain is None or not domain.isActive():
+                self._conn.defineXML(xml).create()
 
         await self._call(start)
 
@@ -174,7 +181,7 @@ class LibvirtDriver:
     async def _prepare_disk(self, volume: VolumeSpec) -> tuple[VolumeSpec, Path, str]:
         """The volume's file (created on first use) and its format."""
         path = self._volume_path(volume.uuid)
-        disk_format = (volume.template_format or "raw").lower() if volume.template_url else "raw"
+        disk_format = _format_of(volume)
         if not path.exists():
             if volume.template_url:
                 template = await self._template(volume.template_url)
@@ -235,13 +242,20 @@ class LibvirtDriver:
     async def _change_device(self, command: VolumeCommand, attach: bool) -> None:
         if command.instance_name is None:
             return
-        _volume, path, disk_format = await self._prepare_disk(command.volume)
-        xml = self._disk_xml(command.volume.device_id, path, disk_format)
+        volume = command.volume
+        if attach:
+            _volume, path, disk_format = await self._prepare_disk(volume)
+        else:  # a disk on its way out is not created first
+            path, disk_format = self._volume_path(volume.uuid), _format_of(volume)
+        xml = self._disk_xml(volume.device_id, path, disk_format)
 
         def change() -> None:
             domain = self._domain(str(command.instance_name))
             if domain is None:
                 raise DriverError(f"no VM {command.instance_name} on this host")
+            _, devices = self._definition(domain)
+            if bool(_disks_of(devices, path)) == attach:
+                return  # done by an earlier delivery: libvirt would refuse to do it twice
             flags = _AFFECT_CONFIG | (_AFFECT_LIVE if domain.isActive() else 0)
             try:
                 (domain.attachDeviceFlags if attach else domain.detachDeviceFlags)(xml, flags)
@@ -253,15 +267,20 @@ class LibvirtDriver:
 
         await self._call(change)
 
-    def _redefine_disk(self, domain: libvirt.virDomain, xml: str, path: Path, attach: bool) -> None:
+    def _definition(
+        self, domain: libvirt.virDomain
+    ) -> tuple[ElementTree.Element, ElementTree.Element]:
+        """The VM's persistent definition and its ``devices``: what it has at next start."""
         definition = ElementTree.fromstring(domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
         devices = definition.find("devices")
         if devices is None:
             raise DriverError(f"VM {domain.name()} has no devices section")
-        for disk in devices.findall("disk"):
-            source = disk.find("source")
-            if source is not None and source.get("file") == str(path):
-                devices.remove(disk)
+        return definition, devices
+
+    def _redefine_disk(self, domain: libvirt.virDomain, xml: str, path: Path, attach: bool) -> None:
+        definition, devices = self._definition(domain)
+        for disk in _disks_of(devices, path):
+            devices.remove(disk)
         if attach:
             devices.append(ElementTree.fromstring(xml))
         self._conn.defineXML(ElementTree.tostring(definition, encoding="unicode"))
@@ -273,8 +292,18 @@ class LibvirtDriver:
         await self._change_device(command, attach=False)
 
     async def resize_volume(self, command: VolumeCommand) -> None:
-        path = self._volume_path(command.volume.uuid)
-        await self._call(lambda: _sparse_file(path, command.volume.size))
+        uuid, size = command.volume.uuid, command.volume.size
+        path = self._volume_path(uuid)
+
+        def resize() -> None:
+            if not path.exists():
+                raise DriverError(f"no disk of volume {uuid} on this host")
+            with path.open("r+b") as handle:
+                if handle.read(len(_QCOW2_MAGIC)) == _QCOW2_MAGIC:
+                    raise DriverError(f"cannot resize volume {uuid}: it is a qcow2 image")
+                handle.truncate(size)
+
+        await self._call(resize)
 
     async def delete_volume(self, command: VolumeCommand) -> None:
         await self._call(lambda: self._volume_path(command.volume.uuid).unlink(missing_ok=True))
@@ -285,7 +314,12 @@ class LibvirtDriver:
 
         def copy() -> int:
             if not target.exists():
-                shutil.copyfile(source, target)
+                if not source.exists():
+                    raise DriverError(f"no disk of volume {command.volume_uuid} on this host")
+                # Copied aside first: a copy cut short must not pass for the snapshot.
+                partial = target.with_suffix(".part")
+                shutil.copyfile(source, partial)
+                partial.replace(target)
             return target.stat().st_size
 
         size = await self._call(copy)
@@ -298,6 +332,20 @@ class LibvirtDriver:
     async def close(self) -> None:
         await self._call(self._conn.close)
         self._thread.shutdown(wait=False)
+
+
+def _format_of(volume: VolumeSpec) -> str:
+    """A root disk has its template's format; a blank disk is raw."""
+    return (volume.template_format or "raw").lower() if volume.template_url else "raw"
+
+
+def _disks_of(devices: ElementTree.Element, path: Path) -> list[ElementTree.Element]:
+    """The ``disk`` elements whose source is the file ``path``."""
+    return [
+        disk
+        for disk in devices.findall("disk")
+        if (source := disk.find("source")) is not None and source.get("file") == str(path)
+    ]
 
 
 def _remove(paths: list[Path]) -> None:

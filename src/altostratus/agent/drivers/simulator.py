@@ -2,7 +2,10 @@
 
 It behaves like a host as the management server sees it: VMs it started report
 ``PowerOn`` until stopped, a stopped VM stays defined (``PowerOff``) until destroyed,
-and every command succeeds after ``latency`` seconds. Many of them run in one process
+and every command takes ``latency`` seconds. It keeps no disks and fetches no
+templates, but it does know its VMs: rebooting one that is not running, or changing
+the disks of one it does not have, fails as on a real host, so the server's handling
+of such failures is exercised too. Many of them run in one process
 (``services.agents.simulator_fleet``), so it holds nothing heavier than two sets.
 """
 
@@ -11,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 
-from altostratus.agent.drivers.base import SnapshotResult
+from altostratus.agent.drivers.base import DriverCapabilities, DriverError, SnapshotResult
 from altostratus.agent.protocol import (
     DestroyVm,
     HostFacts,
@@ -29,6 +32,7 @@ _VERSION = "simulator-1"
 
 class SimulatorDriver:
     hypervisor = "Simulator"
+    capabilities = DriverCapabilities(fetches_templates=False, keeps_disks=False, persistent=False)
 
     def __init__(
         self,
@@ -55,6 +59,10 @@ class SimulatorDriver:
         if self.latency > 0:
             await asyncio.sleep(self.latency)
 
+    def _need(self, instance_name: str) -> None:
+        if instance_name not in self.defined:
+            raise DriverError(f"no VM {instance_name} on this host")
+
     async def facts(self, name: str) -> HostFacts:
         return HostFacts(
             name=name,
@@ -79,6 +87,9 @@ class SimulatorDriver:
 
     async def reboot_vm(self, command: RebootVm) -> None:
         await self._work()
+        self._need(command.instance_name)
+        if command.instance_name not in self.running:
+            raise DriverError(f"VM {command.instance_name} is not running")
 
     async def destroy_vm(self, command: DestroyVm) -> None:
         await self._work()
@@ -87,9 +98,13 @@ class SimulatorDriver:
 
     async def attach_volume(self, command: VolumeCommand) -> None:
         await self._work()
+        if command.instance_name is not None:
+            self._need(command.instance_name)
 
     async def detach_volume(self, command: VolumeCommand) -> None:
         await self._work()
+        if command.instance_name is not None:
+            self._need(command.instance_name)
 
     async def resize_volume(self, command: VolumeCommand) -> None:
         await self._work()
