@@ -2,7 +2,7 @@
 
 A command for a host is a row, not a message in some server's memory: whichever
 management server holds the agent's connection delivers it, and a command survives the
-server that queued it (DESIGN.md, "Processes").
+server that queued it (docs/design.md, "Processes").
 """
 
 from __future__ import annotations

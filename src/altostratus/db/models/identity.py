@@ -1,6 +1,6 @@
 """Global identity: roles, domains, accounts, users and revoked sessions.
 
-These tables are global (DESIGN.md): every region holds the same rows under the same
+These tables are global (docs/design.md, "Words"): every region holds the same rows under the same
 UUIDs, so nothing here may depend on a regional table.
 """
 

@@ -4,8 +4,8 @@ It runs under the ``host-monitor`` lease, so one server of the region decides. A
 is Disconnected after ``host_disconnect_after`` seconds without a heartbeat and Down
 after ``host_down_after``; each change is an event. A host that registered but never
 sent a heartbeat is timed from when it entered its state (else its creation). It never
-restarts VMs: that needs the host proven dead or fenced (DESIGN.md, "High availability
-inside a region").
+restarts VMs: that needs the host proven dead or fenced (docs/design.md, "What it is
+for").
 """
 
 from __future__ import annotations
