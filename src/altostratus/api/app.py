@@ -30,9 +30,9 @@ from altostratus.federation.workers import start_workers
 from altostratus.ha.workers import region_membership
 from altostratus.jobs.workers import start_compute_workers
 from altostratus.runtime import Runtime, write_admin_file
-from altostratus.settings import Settings, load_settings
+from altostratus.settings import Settings
 
-__all__ = ["app_from_environment", "create_app"]
+__all__ = ["create_app"]
 
 log = logging.getLogger(__name__)
 
@@ -118,11 +118,6 @@ def create_app(settings: Settings) -> Starlette:
         *agent_routes(),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
-
-
-def app_from_environment() -> Starlette:
-    """The uvicorn factory: settings from ``ALTO_*`` (``alto server`` exports them)."""
-    return create_app(load_settings())
 
 
 def _announce_admin(settings: Settings, runtime: Runtime) -> None:
