@@ -21,12 +21,12 @@ from ipaddress import IPv4Address
 from typing import Any
 
 from sqlalchemy import ColumnElement, Float, case, func, literal, select, update
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from altostratus.core.context import ServiceContext
 from altostratus.db.models import Cluster, Host, IpAddress, Network, Pod, Zone
 from altostratus.db.models.hosts import HostState, ResourceState
+from altostratus.db.rows import rowcount
 from altostratus.services.shared.lookup import find_by_uuid
 from altostratus.settings import Settings
 
@@ -93,8 +93,7 @@ async def reserve(
         )
         .execution_options(synchronize_session=False)
     )
-    result: CursorResult[Any] = await session.execute(statement)  # type: ignore[assignment]
-    return result.rowcount == 1
+    return rowcount(await session.execute(statement)) == 1
 
 
 def _minus_floor_zero(column: Any, amount: int) -> ColumnElement[int]:
