@@ -52,7 +52,7 @@ async def _read_pairs(request: Request) -> list[tuple[str, str]]:
     return pairs
 
 
-async def api(request: Request) -> Response:
+async def _api(request: Request) -> Response:
     pairs = await _read_pairs(request)
     params = collect_params(pairs)
     as_json = str(params.get("response", "")).lower() == "json"
@@ -84,7 +84,7 @@ async def api(request: Request) -> Response:
     return response
 
 
-async def metrics(_request: Request) -> Response:
+async def _metrics(_request: Request) -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -109,11 +109,11 @@ def create_app(settings: Settings) -> Starlette:
             await runtime.close()
 
     routes = [
-        Route("/client/api", api, methods=["GET", "POST"]),
-        Route("/client/api/", api, methods=["GET", "POST"]),
+        Route("/client/api", _api, methods=["GET", "POST"]),
+        Route("/client/api/", _api, methods=["GET", "POST"]),
         Route("/health", health),
         Route("/health/ready", ready),
-        Route("/metrics", metrics),
+        Route("/metrics", _metrics),
         *federation_routes(),
         *agent_routes(),
     ]

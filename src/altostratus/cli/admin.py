@@ -18,7 +18,7 @@ from altostratus.security.apikeys import generate_password
 from altostratus.services.identity import credentials
 from altostratus.settings import load_settings
 
-__all__ = ["app"]
+__all__ = ["app", "new_keys", "reset_password"]
 
 app = typer.Typer(help="Administrator recovery.", no_args_is_help=True)
 T = TypeVar("T")

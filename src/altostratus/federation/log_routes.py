@@ -58,7 +58,7 @@ class LogPage(BaseModel):
     more: bool
 
 
-class NotifyBody(BaseModel):
+class _NotifyBody(BaseModel):
     region: int
 
 
@@ -129,7 +129,7 @@ async def _log(request: Request, runtime: Runtime, _region: int, _body: bytes) -
 
 async def _notify(_request: Request, runtime: Runtime, region: int, body: bytes) -> Response:
     try:
-        sender = NotifyBody.model_validate_json(body).region
+        sender = _NotifyBody.model_validate_json(body).region
     except ValidationError:
         return bad_request('body must be {"region": <id>}')
     if sender != region:

@@ -27,7 +27,7 @@ from altostratus.db.models.hosts import HostState
 from altostratus.db.rows import rowcount
 from altostratus.services.infrastructure.hosts import host_event, system_context
 
-__all__ = ["LEASE", "HostMonitor"]
+__all__ = ["LEASE", "Checked", "HostMonitor"]
 
 log = logging.getLogger(__name__)
 

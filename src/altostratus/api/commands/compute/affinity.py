@@ -23,7 +23,21 @@ from altostratus.errors import InvalidParameter
 from altostratus.services.compute import affinity, vms
 from altostratus.services.compute.affinity import AffinityType
 
-__all__ = ["AffinityGroupResponse", "affinity_group_view", "commands"]
+__all__ = [
+    "AffinityGroupResponse",
+    "AffinityTypeResponse",
+    "CreateGroupParams",
+    "DeleteGroupParams",
+    "ListGroupsParams",
+    "UpdateVmGroupsParams",
+    "affinity_group_view",
+    "commands",
+    "create_group",
+    "delete_group",
+    "list_group_types",
+    "list_groups",
+    "update_vm_groups",
+]
 
 commands = CommandSet()
 

@@ -31,7 +31,38 @@ from altostratus.services.infrastructure.pods import PodNetwork
 from altostratus.services.infrastructure.zones import ZoneSettings
 from altostratus.timeutil import format_timestamp
 
-__all__ = ["commands"]
+__all__ = [
+    "AddClusterParams",
+    "ClusterResponse",
+    "CreatePodParams",
+    "CreateZoneParams",
+    "DeleteParams",
+    "ListClustersParams",
+    "ListPodsParams",
+    "ListZonesParams",
+    "PodResponse",
+    "UpdateClusterParams",
+    "UpdatePodParams",
+    "UpdateZoneParams",
+    "ZoneResponse",
+    "ZoneSettingsParams",
+    "add_cluster",
+    "cluster_view",
+    "commands",
+    "create_pod",
+    "create_zone",
+    "delete_cluster",
+    "delete_pod",
+    "delete_zone",
+    "list_clusters",
+    "list_pods",
+    "list_zones",
+    "pod_view",
+    "update_cluster",
+    "update_pod",
+    "update_zone",
+    "zone_view",
+]
 
 commands = CommandSet()
 

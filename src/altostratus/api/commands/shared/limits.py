@@ -20,7 +20,19 @@ from altostratus.services.infrastructure.capacity import CapacityFigure
 from altostratus.services.shared import limits
 from altostratus.services.shared.limits import LimitEntry, ResourceType
 
-__all__ = ["capacity_view", "commands", "resource_limit_view"]
+__all__ = [
+    "CapacityResponse",
+    "ListCapacityParams",
+    "ListResourceLimitsParams",
+    "ResourceLimitResponse",
+    "UpdateResourceLimitParams",
+    "capacity_view",
+    "commands",
+    "list_capacity",
+    "list_resource_limits",
+    "resource_limit_view",
+    "update_resource_limit",
+]
 
 commands = CommandSet()
 
