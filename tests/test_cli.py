@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pickle
 import re
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
+from starlette.applications import Starlette
 from typer.main import get_command
 from typer.testing import CliRunner
 
@@ -18,6 +21,7 @@ from altostratus.cli.main import app
 from altostratus.security.keyring import Keyring
 from altostratus.security.signatures import sign
 from altostratus.settings import Settings
+from tests.support.server import LiveServer
 
 runner = CliRunner()
 
@@ -25,7 +29,6 @@ runner = CliRunner()
 @pytest.fixture(autouse=True)
 def environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """No ``ALTO_*`` from the shell; cheap password hashing; a wide terminal for tables."""
-    monkeypatch.setenv("ALTO_CONFIG", "")
     for name in list(os.environ):
         if name.startswith("ALTO_"):
             monkeypatch.delenv(name)
@@ -165,6 +168,52 @@ def test_config_show(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "ALTO_DATA_DIR" in rows["data_dir"]
     assert "postgresql://alto:***@db.example:5432/alto" in rows["database_url"]
     assert "topsecret" not in output
+
+
+def test_server_hands_its_workers_the_file_not_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``alto server --config``: the app each worker unpickles runs on the file's settings,
+    and the command leaves ``os.environ`` as it found it."""
+    config = tmp_path / "alto.toml"
+    config.write_text(f'region_name = "Nordic"\nport = 9100\ndata_dir = "{tmp_path / "data"}"\n')
+    served: list[uvicorn.Config] = []
+
+    def run(self: uvicorn.Server, sockets: object = None) -> None:
+        served.append(self.config)
+        self.started = True
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
+    before = dict(os.environ)
+    _alto("server", "--config", config)
+    assert dict(os.environ) == before
+    [served_config] = served
+    assert served_config.port == 9100
+    worker_app = pickle.loads(pickle.dumps(served_config.app))()
+    assert isinstance(worker_app, Starlette)
+
+    async def worker_settings() -> Settings:
+        async with worker_app.router.lifespan_context(worker_app):
+            settings: Settings = worker_app.state.runtime.settings
+            return settings
+
+    settings = asyncio.run(worker_settings())
+    assert (settings.config, settings.region_name) == (config, "Nordic")
+
+
+@pytest.mark.slow
+def test_server_workers_run_on_the_config_file(tmp_path: Path) -> None:
+    """Two real worker processes, the count and the region's name both from the file."""
+    config = tmp_path / "alto.toml"
+    config.write_text('workers = 2\nregion_name = "FromToml"\n')
+    with LiveServer(tmp_path / "data", args=("--config", str(config))) as live:
+        params = {"command": "listRegions", "response": "json", "apikey": live.admin["apikey"]}
+        params["signature"] = sign(params, live.admin["secretkey"])
+        response = httpx.get(live.endpoint, params=params)
+        assert response.status_code == 200, response.text
+        [region] = response.json()["listregionsresponse"]["region"]
+        assert region["name"] == "FromToml"
+        assert "Started parent process" in live.log_path.read_text(), "more than one worker"
 
 
 def test_secret_encrypt_round_trips(tmp_path: Path) -> None:

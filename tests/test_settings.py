@@ -13,12 +13,7 @@ from altostratus.settings import Settings, load_settings
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No ``ALTO_*`` from the caller's shell, and none left behind.
-
-    ``load_settings(config_file)`` exports ``ALTO_CONFIG`` (for server workers); setting
-    it here first makes monkeypatch restore it after the test.
-    """
-    monkeypatch.setenv("ALTO_CONFIG", "")
+    """No ``ALTO_*`` from the caller's shell."""
     for name in list(os.environ):
         if name.startswith("ALTO_"):
             monkeypatch.delenv(name)
@@ -50,6 +45,25 @@ def test_toml_overrides_defaults(monkeypatch: pytest.MonkeyPatch, config_file: P
 
 def test_config_file_argument_is_the_same_as_alto_config(config_file: Path) -> None:
     assert load_settings(config_file).region_name == "FromToml"
+
+
+def test_settings_record_their_file_and_leave_the_environment_alone(
+    monkeypatch: pytest.MonkeyPatch, config_file: Path, tmp_path: Path
+) -> None:
+    """Whoever needs the file again (``alto config show``, the server's workers) asks the
+    settings; the process environment stays what the caller gave."""
+    before = dict(os.environ)
+    assert load_settings(config_file).config == config_file
+    assert load_settings().config is None
+    assert dict(os.environ) == before
+    other = tmp_path / "other.toml"
+    other.write_text('region_name = "FromOther"\n')
+    monkeypatch.setenv("ALTO_CONFIG", str(other))
+    assert load_settings().config == other
+    flagged = load_settings(config_file)
+    assert (flagged.config, flagged.region_name) == (config_file, "FromToml"), "--config wins"
+    monkeypatch.setenv("ALTO_CONFIG", "")
+    assert load_settings().config is None, "an empty ALTO_CONFIG is no file"
 
 
 def test_environment_overrides_toml(monkeypatch: pytest.MonkeyPatch, config_file: Path) -> None:

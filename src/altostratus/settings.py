@@ -7,11 +7,10 @@ with the key file at start-up (``alto secret encrypt``).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,6 +24,9 @@ __all__ = ["Settings", "load_settings"]
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ALTO_", frozen=True, extra="forbid")
 
+    config: Path | None = Field(
+        None, description="The TOML file these settings were read from (--config)."
+    )
     data_dir: Path = Field(Path("data"), description="Directory for the SQLite file and keys.")
     database_url: str | None = Field(
         None,
@@ -127,9 +129,18 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        config_file = os.environ.get("ALTO_CONFIG")
-        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file and Path(config_file))
+        # Which file to read is itself a setting (--config over ALTO_CONFIG), so it is
+        # resolved from the sources above the file before the file is read.
+        given = init_settings()
+        config = given["config"] if "config" in given else env_settings().get("config")
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=Path(config) if config else None)
         return init_settings, env_settings, toml
+
+    @field_validator("config", mode="before")
+    @classmethod
+    def _no_file_if_empty(cls, value: object) -> object:
+        """``ALTO_CONFIG=`` means no file, as it always has, not the current directory."""
+        return value or None
 
     @property
     def resolved_key_file(self) -> Path:
@@ -146,9 +157,8 @@ class Settings(BaseSettings):
         return self.public_endpoint or f"http://{host}:{self.port}/client/api"
 
 
-def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
-    """Build the settings; ``overrides`` are command-line flags (``None`` means not given)."""
-    if config_file is not None:
-        os.environ["ALTO_CONFIG"] = str(config_file)
-    given = {name: value for name, value in overrides.items() if value is not None}
-    return Settings(**given)
+def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings; ``config`` and ``overrides`` are command-line flags (``None``
+    means not given), so they win over ``ALTO_*`` and the file."""
+    flags = {"config": config, **overrides}
+    return Settings(**{name: value for name, value in flags.items() if value is not None})

@@ -273,8 +273,7 @@ def test_agent_environment_supplies_what_the_unit_expands() -> None:
 
 @pytest.fixture
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No ``ALTO_*`` from the caller; ``load_settings`` exports ``ALTO_CONFIG``, restored."""
-    monkeypatch.setenv("ALTO_CONFIG", "")
+    """No ``ALTO_*`` from the caller."""
     for name in list(os.environ):
         if name.startswith("ALTO_"):
             monkeypatch.delenv(name)

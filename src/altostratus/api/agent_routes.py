@@ -78,7 +78,7 @@ async def _host(request: Request, session: AsyncSession) -> AgentHost:
     )
 
 
-async def register(request: Request, runtime: Runtime) -> Registered:
+async def _register(request: Request, runtime: Runtime) -> Registered:
     registration = await _body(request, Registration)
     async with runtime.db.transaction() as session:
         host, key = await agent_link.register(session, runtime.deps, registration)
@@ -88,7 +88,7 @@ async def register(request: Request, runtime: Runtime) -> Registered:
     )
 
 
-async def heartbeat(request: Request, runtime: Runtime) -> HeartbeatReply:
+async def _heartbeat(request: Request, runtime: Runtime) -> HeartbeatReply:
     report = await _body(request, Heartbeat)
     async with runtime.db.transaction() as session:
         host = await _host(request, session)
@@ -103,7 +103,7 @@ async def heartbeat(request: Request, runtime: Runtime) -> HeartbeatReply:
         return HeartbeatReply(state=row.state, resource_state=row.resource_state)
 
 
-async def commands(request: Request, runtime: Runtime) -> ExchangeReply:
+async def _commands(request: Request, runtime: Runtime) -> ExchangeReply:
     exchange = await _body(request, Exchange)
     async with runtime.db.transaction(write=False) as session:
         host = await _host(request, session)
@@ -135,7 +135,7 @@ async def _take(runtime: Runtime, host: AgentHost) -> list[Delivery]:
 
 def agent_routes() -> list[BaseRoute]:
     return [
-        Route("/agent/v1/register", _endpoint(register), methods=["POST"]),
-        Route("/agent/v1/heartbeat", _endpoint(heartbeat), methods=["POST"]),
-        Route("/agent/v1/commands", _endpoint(commands), methods=["POST"]),
+        Route("/agent/v1/register", _endpoint(_register), methods=["POST"]),
+        Route("/agent/v1/heartbeat", _endpoint(_heartbeat), methods=["POST"]),
+        Route("/agent/v1/commands", _endpoint(_commands), methods=["POST"]),
     ]

@@ -28,14 +28,14 @@ from altostratus.api.registry import build_registry
 from altostratus.api.render import error_response, render
 from altostratus.errors import CloudError
 from altostratus.runtime import Runtime, write_admin_file
-from altostratus.settings import Settings, load_settings
+from altostratus.settings import Settings
 from altostratus.workers import (
     region_membership,
     start_compute_workers,
     start_federation_workers,
 )
 
-__all__ = ["app_from_environment", "create_app"]
+__all__ = ["create_app"]
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ async def _read_pairs(request: Request) -> list[tuple[str, str]]:
     return pairs
 
 
-async def api(request: Request) -> Response:
+async def _api(request: Request) -> Response:
     pairs = await _read_pairs(request)
     params = collect_params(pairs)
     as_json = str(params.get("response", "")).lower() == "json"
@@ -87,7 +87,7 @@ async def api(request: Request) -> Response:
     return response
 
 
-async def metrics(_request: Request) -> Response:
+async def _metrics(_request: Request) -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -116,20 +116,15 @@ def create_app(settings: Settings) -> Starlette:
             await runtime.close()
 
     routes = [
-        Route("/client/api", api, methods=["GET", "POST"]),
-        Route("/client/api/", api, methods=["GET", "POST"]),
+        Route("/client/api", _api, methods=["GET", "POST"]),
+        Route("/client/api/", _api, methods=["GET", "POST"]),
         Route("/health", health),
         Route("/health/ready", ready),
-        Route("/metrics", metrics),
+        Route("/metrics", _metrics),
         *federation_routes(),
         *agent_routes(),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
-
-
-def app_from_environment() -> Starlette:
-    """The uvicorn factory: settings from ``ALTO_*`` (``alto server`` exports them)."""
-    return create_app(load_settings())
 
 
 def _announce_admin(settings: Settings, runtime: Runtime) -> None:

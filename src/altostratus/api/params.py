@@ -39,6 +39,8 @@ __all__ = [
     "Uuid",
     "UuidList",
     "api_type_of",
+    "collect_params",
+    "page_request",
     "parse_params",
 ]
 

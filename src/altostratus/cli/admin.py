@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -17,7 +18,7 @@ from altostratus.security.apikeys import generate_password
 from altostratus.services.identity import credentials
 from altostratus.settings import load_settings
 
-__all__ = ["app"]
+__all__ = ["app", "new_keys", "reset_password"]
 
 app = typer.Typer(help="Administrator recovery.", no_args_is_help=True)
 T = TypeVar("T")
@@ -27,12 +28,12 @@ DomainOption = Annotated[str, typer.Option(help="The user's domain path.")]
 
 
 def _in_transaction(
-    config: object,
-    data_dir: object,
-    database_url: object,
+    config: Path | None,
+    data_dir: Path | None,
+    database_url: str | None,
     work: Callable[[Runtime, AsyncSession], Awaitable[T]],
 ) -> T:
-    settings = load_settings(config, data_dir=data_dir, database_url=database_url)  # type: ignore[arg-type]
+    settings = load_settings(config, data_dir=data_dir, database_url=database_url)
 
     async def _run() -> T:
         runtime = await Runtime.start(settings)

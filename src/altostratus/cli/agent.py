@@ -26,7 +26,7 @@ from altostratus.runtime import Runtime
 from altostratus.services.agents.link import zone_token
 from altostratus.settings import load_settings
 
-__all__ = ["app"]
+__all__ = ["agent", "app", "token_command"]
 
 app = typer.Typer(
     help="Run host agents (default), or read a zone's registration token.",

@@ -9,7 +9,7 @@ from rich.table import Table
 from altostratus.cli.options import ConfigOption, DatabaseUrlOption, DataDirOption
 from altostratus.settings import Settings, load_settings
 
-__all__ = ["app"]
+__all__ = ["app", "show"]
 
 app = typer.Typer(help="Configuration.", no_args_is_help=True)
 

@@ -13,7 +13,7 @@ from altostratus.db.engine import Database
 from altostratus.security.keyring import Keyring
 from altostratus.settings import load_settings
 
-__all__ = ["app"]
+__all__ = ["app", "upgrade"]
 
 app = typer.Typer(help="Database schema.", no_args_is_help=True)
 

@@ -9,7 +9,7 @@ import typer
 from altostratus.cli import admin, agent, config, db, docs, region, secret
 from altostratus.cli.server import server
 
-__all__ = ["app"]
+__all__ = ["app", "main"]
 
 app = typer.Typer(
     name="alto",

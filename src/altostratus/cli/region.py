@@ -13,7 +13,7 @@ from altostratus.federation.join import JoinError, JoinRequest, join_region
 from altostratus.security.keyring import KeyFileMismatch
 from altostratus.settings import load_settings
 
-__all__ = ["app"]
+__all__ = ["app", "join"]
 
 app = typer.Typer(help="Regions of a federation.", no_args_is_help=True)
 

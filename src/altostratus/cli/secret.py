@@ -8,7 +8,7 @@ from altostratus.cli.options import ConfigOption, DataDirOption
 from altostratus.security.keyring import Keyring
 from altostratus.settings import load_settings
 
-__all__ = ["app"]
+__all__ = ["app", "encrypt"]
 
 app = typer.Typer(help="Secrets in the configuration file.", no_args_is_help=True)
 

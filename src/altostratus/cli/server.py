@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-import os
+from contextlib import suppress
+from functools import partial
 from typing import Annotated
 
 import typer
 import uvicorn
 from rich.console import Console
+from uvicorn.config import STARTUP_FAILURE
+from uvicorn.supervisors import Multiprocess
 
+from altostratus.api.app import create_app
 from altostratus.cli.options import ConfigOption, DatabaseUrlOption, DataDirOption
-from altostratus.settings import load_settings
+from altostratus.settings import Settings, load_settings
 
 __all__ = ["server"]
 
@@ -61,11 +65,15 @@ def server(
         f"[bold]Altostratus[/] region {settings.region_id} on {settings.endpoint} "
         f"(data in {settings.data_dir.resolve()})"
     )
-    # Each worker process rebuilds the same settings from the environment.
-    for name, value in settings.model_dump(exclude_none=True).items():
-        os.environ[f"ALTO_{name.upper()}"] = str(value)
-    uvicorn.run(
-        "altostratus.api.app:app_from_environment",
+    _serve(settings)
+
+
+def _serve(settings: Settings) -> None:
+    """``uvicorn.run`` without its rule that workers need an import string: the factory
+    carries the settings themselves, pickled into each worker process, so no worker has
+    to rebuild them from a file or an environment that may have changed since."""
+    config = uvicorn.Config(
+        partial(create_app, settings),
         factory=True,
         host=settings.host,
         port=settings.port,
@@ -73,3 +81,11 @@ def server(
         log_level=settings.log_level,
         access_log=False,
     )
+    server = uvicorn.Server(config)
+    with suppress(KeyboardInterrupt):  # Ctrl-C is how a server in a terminal stops
+        if config.workers > 1:
+            Multiprocess(config, sockets=[config.bind_socket()]).run()
+        else:
+            server.run()
+    if config.workers == 1 and not server.started:
+        raise typer.Exit(STARTUP_FAILURE)

@@ -23,6 +23,7 @@ from altostratus.db.clock import database_now
 from altostratus.db.engine import Database
 from altostratus.db.failover import DATABASE_ERRORS
 from altostratus.db.models import Lease
+from altostratus.db.rows import rowcount
 
 __all__ = ["LeaseHolder", "hold_lease", "release_lease", "run_rounds", "uninterrupted"]
 
@@ -40,14 +41,14 @@ async def hold_lease(session: AsyncSession, name: str, owner: str, seconds: floa
         .where(Lease.name == name, Lease.owner == owner, Lease.expires >= now)
         .values(expires=expires)
     )
-    if renewed.rowcount:  # type: ignore[attr-defined]
+    if rowcount(renewed):
         return True
     taken = await session.execute(
         update(Lease)
         .where(Lease.name == name, or_(Lease.expires < now, Lease.owner == owner))
         .values(owner=owner, expires=expires, epoch=Lease.epoch + 1)
     )
-    if taken.rowcount:  # type: ignore[attr-defined]
+    if rowcount(taken):
         return True
     if await session.scalar(select(Lease.name).where(Lease.name == name)) is not None:
         return False

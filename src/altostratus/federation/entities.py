@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from altostratus.db.models import Account, Base, Domain, Region, Role, SessionRevocation, User
 from altostratus.db.models.base import UtcDateTime
 
-__all__ = ["SPECS", "EntitySpec", "Reference", "spec_for", "spec_named"]
+__all__ = ["SPECS", "EntitySpec", "Reference", "is_global", "spec_for", "spec_named"]
 
 
 @dataclass(frozen=True)
@@ -161,6 +161,3 @@ def spec_named(name: str) -> EntitySpec:
 
 def is_global(model: type[Any]) -> bool:
     return model in _BY_MODEL
-
-
-__all__ += ["is_global"]

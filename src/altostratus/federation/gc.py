@@ -39,6 +39,7 @@ from altostratus.db.models import (
     ReplicationEntry,
     ReplicationVector,
 )
+from altostratus.db.rows import rowcount
 from altostratus.federation.apply import serialise_appliers
 from altostratus.federation.context import Federation
 from altostratus.federation.hlc import Version
@@ -140,7 +141,7 @@ def _collect_entries(session: Session, horizon: Horizon) -> int:
     result = session.execute(
         delete(ReplicationEntry).where(ReplicationEntry.applied.is_(True), or_(*stable))
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return rowcount(result)
 
 
 def _collect_tombstones(session: Session, horizon: Horizon, cutoff: float) -> int:

@@ -32,6 +32,7 @@ from altostratus.db.engine import Database
 from altostratus.db.failover import DATABASE_ERRORS
 from altostratus.db.models import AsyncJob, ManagementServer
 from altostratus.db.models.servers import ServerState
+from altostratus.db.rows import rowcount
 from altostratus.jobs.executor import PENDING
 from altostratus.services.infrastructure.hosts import system_context
 from altostratus.services.shared.events import record_event
@@ -141,7 +142,7 @@ async def declare_silent_down(
             .values(state=ServerState.DOWN, stopped=now)
             .execution_options(synchronize_session=False)
         )
-        if not moved.rowcount:  # type: ignore[attr-defined]
+        if not rowcount(moved):
             continue
         released = await ctx.session.execute(
             update(AsyncJob)
@@ -149,7 +150,7 @@ async def declare_silent_down(
             .values(lease_expires=now)
             .execution_options(synchronize_session=False)
         )
-        jobs: int = released.rowcount  # type: ignore[attr-defined]
+        jobs = rowcount(released)
         await record_event(
             ctx,
             "MANAGEMENT.SERVER.DOWN",

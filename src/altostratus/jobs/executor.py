@@ -25,6 +25,7 @@ from altostratus.db.clock import database_now
 from altostratus.db.engine import Database
 from altostratus.db.failover import DATABASE_ERRORS, resumable
 from altostratus.db.models import Account, AsyncJob, User
+from altostratus.db.rows import rowcount
 from altostratus.errors import CloudError
 from altostratus.jobs.run import PENDING, JobRun, LeaseLost
 from altostratus.timeutil import utcnow
@@ -136,7 +137,7 @@ class Executor:
                         attempts=AsyncJob.attempts + 1,
                     )
                 )
-                if taken.rowcount:  # type: ignore[attr-defined]
+                if rowcount(taken):
                     job = await session.get_one(AsyncJob, job_id)
                     claimed.append(
                         _Claimed(

@@ -23,6 +23,7 @@ from altostratus.db.clock import database_now
 from altostratus.db.engine import Database
 from altostratus.db.models import AsyncJob, HostCommand
 from altostratus.db.models.hosts import CommandState
+from altostratus.db.rows import rowcount
 from altostratus.errors import CloudError, ResourceUnavailable
 from altostratus.timeutil import utcnow
 
@@ -170,7 +171,7 @@ class JobRun:
                 select(HostCommand).where(HostCommand.uuid == command_uuid)
             )
         assert command is not None
-        if cancelled.rowcount:  # type: ignore[attr-defined]
+        if rowcount(cancelled):
             raise ResourceUnavailable(
                 f"The host did not answer the {command.kind} command in time; "
                 "its agent may be disconnected"
@@ -192,7 +193,7 @@ class JobRun:
                 lease_expires=await database_now(session) + lease,
             )
         )
-        if not recorded.rowcount:  # type: ignore[attr-defined]
+        if not rowcount(recorded):
             raise LeaseLost(self.job_uuid)
 
 

@@ -29,7 +29,7 @@ from altostratus.db.models import (
 )
 from altostratus.db.models.hosts import HostState
 
-__all__ = ["QuickstartRegion", "seed_quickstart"]
+__all__ = ["QuickstartRegion", "build_region", "seed_quickstart"]
 
 #: The default shared network offering; a migration may already have created it.
 _SHARED_OFFERING = "DefaultSharedNetworkOffering"

@@ -36,17 +36,17 @@ from altostratus.services.identity.bootstrap import FEDERATION_KEY, SESSION_KEY
 __all__ = ["join_routes"]
 
 
-class JoinParams(Params):
+class _JoinParams(Params):
     regionid: int = Field(ge=1, description="Id of the joining region; the same everywhere")
     regionname: str = Field(min_length=1, max_length=255, description="Name of the region")
     endpoint: HttpEndpoint = Field(description="API endpoint URL of the joining region")
 
 
 def join_routes() -> list[BaseRoute]:
-    return [Route(JOIN_PATH, join, methods=["POST"])]
+    return [Route(JOIN_PATH, _join_endpoint, methods=["POST"])]
 
 
-async def join(request: Request) -> Response:
+async def _join_endpoint(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     try:
         answer = await _join(runtime, await request.body())
@@ -71,7 +71,7 @@ async def _join(runtime: Runtime, body: bytes) -> dict[str, Any]:
                     f"Account {caller.account_name} is not a root admin: only a root admin "
                     "may join a region to the federation"
                 )
-            join_params = parse_params("join", JoinParams, params)
+            join_params = parse_params("join", _JoinParams, params)
             await _register(ServiceContext(session, caller, runtime.deps), join_params)
     except IntegrityError:
         raise InvalidParameter(
@@ -96,7 +96,7 @@ async def _join(runtime: Runtime, body: bytes) -> dict[str, Any]:
     }
 
 
-async def _register(ctx: ServiceContext, p: JoinParams) -> None:
+async def _register(ctx: ServiceContext, p: _JoinParams) -> None:
     """Add the region (a logged change, so every region learns it); a repeat is a no-op."""
     if p.regionid == ctx.deps.local_region_id:
         raise InvalidParameter(f"Region id {p.regionid} is the id of the region joined to")

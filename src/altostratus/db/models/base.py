@@ -11,7 +11,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from altostratus.timeutil import utcnow
 
-__all__ = ["Base", "PublicEntity", "new_uuid"]
+__all__ = ["Base", "PublicEntity", "UtcDateTime", "new_uuid"]
 
 # Stable constraint names, so migrations can refer to them on every backend.
 _NAMING = {

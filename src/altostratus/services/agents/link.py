@@ -27,6 +27,7 @@ from altostratus.core.context import Dependencies
 from altostratus.db.clock import database_now
 from altostratus.db.models import Cluster, Host, HostCommand, SystemValue, VirtualMachine, Zone
 from altostratus.db.models.hosts import CommandState, HostState
+from altostratus.db.rows import rowcount
 from altostratus.errors import AuthenticationError, InvalidParameter
 from altostratus.security.keyring import Keyring
 from altostratus.services.compute.vms import reconcile_power_states
@@ -294,7 +295,7 @@ async def requeue_sent(session: AsyncSession, hosts: ColumnElement[bool]) -> int
         .values(state=CommandState.PENDING)
         .execution_options(synchronize_session=False)
     )
-    return int(requeued.rowcount)  # type: ignore[attr-defined]
+    return rowcount(requeued)
 
 
 async def take_commands(
@@ -369,6 +370,6 @@ async def record_answers(
             )
             .execution_options(synchronize_session=False)
         )
-        if done.rowcount:  # type: ignore[attr-defined]
+        if rowcount(done):
             finished.append(answer.id)
     return finished

@@ -1,0 +1,1 @@
+"""What VMs are made from: service and disk offerings, OS types and templates."""

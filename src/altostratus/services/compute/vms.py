@@ -46,6 +46,7 @@ from altostratus.db.models import (
 )
 from altostratus.db.models.compute import PowerState, VmState
 from altostratus.db.models.tenancy import affinity_group_members
+from altostratus.db.rows import rowcount
 from altostratus.errors import InvalidParameter
 from altostratus.services.compute import affinity
 from altostratus.services.infrastructure import reservations
@@ -135,7 +136,7 @@ async def update_if(
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(changed) != 1:
         return False
     for column, value in values.items():
         set_committed_value(vm, column, value)

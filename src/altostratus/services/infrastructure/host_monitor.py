@@ -24,9 +24,10 @@ from altostratus.db.engine import Database
 from altostratus.db.failover import DATABASE_ERRORS
 from altostratus.db.models import Host
 from altostratus.db.models.hosts import HostState
+from altostratus.db.rows import rowcount
 from altostratus.services.infrastructure.hosts import host_event, system_context
 
-__all__ = ["LEASE", "HostMonitor"]
+__all__ = ["LEASE", "Checked", "HostMonitor"]
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ class HostMonitor:
                         .values(state=target, state_changed=now)
                         .execution_options(synchronize_session=False)
                     )
-                    if moved.rowcount:  # type: ignore[attr-defined]
+                    if rowcount(moved):
                         moved_count += 1
                         await host_event(
                             await system_context(session, self._deps),

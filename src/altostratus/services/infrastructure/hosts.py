@@ -131,7 +131,7 @@ def _name_from_url(spec: HostSpec) -> str:
     return name
 
 
-def normalise_tags(tags: list[str]) -> str:
+def _normalise_tags(tags: list[str]) -> str:
     """Stored form of host tags: lower case, sorted, comma-separated."""
     return ",".join(sorted({tag.strip().lower() for tag in tags if tag.strip()}))
 
@@ -173,7 +173,7 @@ async def add_host(ctx: ServiceContext, spec: HostSpec) -> Host:
         url=spec.url,
         state=HostState.CONNECTING,
         resource_state=ResourceState.ENABLED,
-        host_tags=normalise_tags(spec.host_tags),
+        host_tags=_normalise_tags(spec.host_tags),
         state_changed=await database_now(ctx.session),
     )
     if simulated:
@@ -205,7 +205,7 @@ async def update_host(
             )
         host.resource_state = ResourceState.ENABLED if enable else ResourceState.DISABLED
     if host_tags is not None:
-        host.host_tags = normalise_tags(host_tags)
+        host.host_tags = _normalise_tags(host_tags)
     if name is not None and name != host.name:
         clash = await ctx.session.scalar(
             select(Host.uuid).where(

@@ -13,10 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import ColumnElement, Float, case, literal, update
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from altostratus.db.models import Host
+from altostratus.db.rows import rowcount
 from altostratus.settings import Settings
 
 __all__ = ["capacity_totals", "fits", "release", "reserve", "room_left"]
@@ -69,8 +69,7 @@ async def reserve(
         )
         .execution_options(synchronize_session=False)
     )
-    result: CursorResult[Any] = await session.execute(statement)  # type: ignore[assignment]
-    return result.rowcount == 1
+    return rowcount(await session.execute(statement)) == 1
 
 
 def _minus_floor_zero(column: Any, amount: int) -> ColumnElement[int]:

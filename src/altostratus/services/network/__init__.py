@@ -1,0 +1,1 @@
+"""Shared guest networks, public addresses and security groups."""

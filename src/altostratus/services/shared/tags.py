@@ -38,6 +38,7 @@ from altostratus.services.shared.ownership import OwnerScope, manages, owned_row
 __all__ = [
     "RESOURCE_TYPES",
     "TagFilter",
+    "Taggable",
     "create_tags",
     "delete_tags",
     "delete_tags_of",

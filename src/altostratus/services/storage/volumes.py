@@ -43,6 +43,7 @@ from altostratus.db.models import (
     Zone,
 )
 from altostratus.db.models.compute import VmState, VolumeState, VolumeType
+from altostratus.db.rows import rowcount
 from altostratus.errors import InvalidParameter, ResourceInUse
 from altostratus.services.catalog.offerings import get_disk_offering
 from altostratus.services.shared import limits, tags
@@ -354,7 +355,7 @@ async def _take_slot(
         .values(vm_id=vm.id, device_id=device_id)
         .execution_options(synchronize_session=False)
     )
-    if not taken.rowcount:  # type: ignore[attr-defined]
+    if not rowcount(taken):
         raise InvalidParameter(
             f"Invalid parameter id value={volume.uuid}: volume {volume.name} is already "
             f"attached, or slot {device_id} of VM {vm.name} was just taken"

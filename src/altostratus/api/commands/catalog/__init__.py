@@ -1,0 +1,1 @@
+"""Commands of ``services.catalog``: offerings, OS types and templates."""

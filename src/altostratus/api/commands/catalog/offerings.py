@@ -30,11 +30,32 @@ from altostratus.services.compute import vms
 from altostratus.timeutil import format_timestamp
 
 __all__ = [
+    "CreateDiskOfferingParams",
+    "CreateServiceOfferingParams",
+    "DeleteParams",
     "DiskOfferingResponse",
+    "ListDiskOfferingsParams",
+    "ListOsCategoriesParams",
+    "ListOsTypesParams",
+    "ListServiceOfferingsParams",
+    "OsCategoryResponse",
+    "OsTypeResponse",
     "ServiceOfferingResponse",
+    "UpdateOfferingParams",
     "commands",
+    "create_disk_offering",
+    "create_service_offering",
+    "delete_disk_offering",
+    "delete_service_offering",
     "disk_offering_view",
+    "list_disk_offerings",
+    "list_os_categories",
+    "list_os_types",
+    "list_service_offerings",
+    "os_type_view",
     "service_offering_view",
+    "update_disk_offering",
+    "update_service_offering",
 ]
 
 commands = CommandSet()

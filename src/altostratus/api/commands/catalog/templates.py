@@ -28,7 +28,19 @@ from altostratus.services.shared.lookup import find_by_uuid
 from altostratus.services.shared.ownership import owner_account
 from altostratus.timeutil import format_timestamp
 
-__all__ = ["TemplateResponse", "commands", "template_view"]
+__all__ = [
+    "DeleteTemplateParams",
+    "ListTemplatesParams",
+    "RegisterTemplateParams",
+    "TemplateResponse",
+    "UpdateTemplateParams",
+    "commands",
+    "delete_template",
+    "list_templates",
+    "register_template",
+    "template_view",
+    "update_template",
+]
 
 commands = CommandSet()
 

@@ -1,0 +1,1 @@
+"""Commands of ``services.compute``: VMs, key pairs, affinity groups."""

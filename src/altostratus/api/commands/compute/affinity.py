@@ -21,7 +21,19 @@ from altostratus.db.models import AffinityGroup
 from altostratus.services.compute import affinity
 from altostratus.services.compute.affinity import AffinityType
 
-__all__ = ["AffinityGroupResponse", "affinity_group_view", "commands"]
+__all__ = [
+    "AffinityGroupResponse",
+    "AffinityTypeResponse",
+    "CreateGroupParams",
+    "DeleteGroupParams",
+    "ListGroupsParams",
+    "affinity_group_view",
+    "commands",
+    "create_group",
+    "delete_group",
+    "list_group_types",
+    "list_groups",
+]
 
 commands = CommandSet()
 

@@ -18,7 +18,19 @@ from altostratus.core.context import ServiceContext
 from altostratus.db.models import SshKeyPair
 from altostratus.services.compute import keypairs
 
-__all__ = ["SshKeyPairResponse", "commands", "keypair_view"]
+__all__ = [
+    "CreateKeyPairParams",
+    "DeleteKeyPairParams",
+    "ListKeyPairsParams",
+    "RegisterKeyPairParams",
+    "SshKeyPairResponse",
+    "commands",
+    "create_keypair",
+    "delete_keypair",
+    "keypair_view",
+    "list_keypairs",
+    "register_keypair",
+]
 
 commands = CommandSet()
 

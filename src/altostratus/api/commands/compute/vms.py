@@ -53,7 +53,38 @@ from altostratus.services.compute.vms import (
 from altostratus.services.infrastructure import hosts
 from altostratus.timeutil import format_timestamp
 
-__all__ = ["VirtualMachineResponse", "commands", "vm_view"]
+__all__ = [
+    "DeployParams",
+    "DestroyParams",
+    "IdParams",
+    "ListVmsParams",
+    "ResetKeyParams",
+    "StartParams",
+    "StopParams",
+    "UpdateParams",
+    "UpdateVmGroupsParams",
+    "VirtualMachineResponse",
+    "commands",
+    "deploy_job",
+    "deploy_virtual_machine",
+    "destroy_job",
+    "destroy_virtual_machine",
+    "expunge_job",
+    "expunge_virtual_machine",
+    "list_virtual_machines",
+    "reboot_job",
+    "reboot_virtual_machine",
+    "recover_virtual_machine",
+    "reset_ssh_key",
+    "reset_ssh_key_job",
+    "start_job",
+    "start_virtual_machine",
+    "stop_job",
+    "stop_virtual_machine",
+    "update_virtual_machine",
+    "update_vm_groups",
+    "vm_view",
+]
 
 commands = CommandSet()
 

@@ -1,0 +1,1 @@
+"""Commands of ``services.identity``: sessions, domains, accounts, users, regions."""

@@ -25,7 +25,23 @@ from altostratus.services.identity.accounts import AccountRef, AccountWithUsers
 from altostratus.services.shared.access import ListScope
 from altostratus.timeutil import format_timestamp
 
-__all__ = ["commands"]
+__all__ = [
+    "AccountRefParams",
+    "AccountResponse",
+    "CreateAccountParams",
+    "DeleteAccountParams",
+    "DisableAccountParams",
+    "ListAccountsParams",
+    "UpdateAccountParams",
+    "account_view",
+    "commands",
+    "create_account",
+    "delete_account",
+    "disable_account",
+    "enable_account",
+    "list_accounts",
+    "update_account",
+]
 
 commands = CommandSet()
 

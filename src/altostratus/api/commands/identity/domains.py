@@ -15,7 +15,22 @@ from altostratus.services.identity import domains
 from altostratus.services.identity.domains import DomainSummary
 from altostratus.timeutil import format_timestamp
 
-__all__ = ["NetworkDomain", "commands"]
+__all__ = [
+    "CreateDomainParams",
+    "DeleteDomainParams",
+    "DomainResponse",
+    "ListDomainChildrenParams",
+    "ListDomainsParams",
+    "NetworkDomain",
+    "UpdateDomainParams",
+    "commands",
+    "create_domain",
+    "delete_domain",
+    "domain_view",
+    "list_domain_children",
+    "list_domains",
+    "update_domain",
+]
 
 commands = CommandSet()
 

@@ -12,7 +12,19 @@ from altostratus.db.models import Region
 from altostratus.federation.status import PeerStatus, read_pull_status
 from altostratus.services.identity import regions
 
-__all__ = ["commands"]
+__all__ = [
+    "AddRegionParams",
+    "ListRegionsParams",
+    "RegionResponse",
+    "RemoveRegionParams",
+    "UpdateRegionParams",
+    "add_region",
+    "commands",
+    "list_regions",
+    "region_view",
+    "remove_region",
+    "update_region",
+]
 
 commands = CommandSet()
 

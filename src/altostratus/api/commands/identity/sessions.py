@@ -11,7 +11,7 @@ from altostratus.api.results import ResponseObject, Single, Success
 from altostratus.core.context import ServiceContext
 from altostratus.services.identity import authentication
 
-__all__ = ["commands"]
+__all__ = ["LoginParams", "LoginResponse", "LogoutParams", "commands", "login", "logout"]
 
 commands = CommandSet()
 

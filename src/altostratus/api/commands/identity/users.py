@@ -19,13 +19,26 @@ from altostratus.services.shared.access import ListScope
 from altostratus.timeutil import format_timestamp
 
 __all__ = [
+    "CreateUserParams",
+    "GetUserParams",
+    "ListUsersParams",
     "Name",
     "NewUserParams",
     "State",
     "Timezone",
+    "UpdateUserParams",
+    "UserIdParams",
+    "UserKeysResponse",
     "UserResponse",
     "commands",
+    "create_user",
+    "delete_user",
+    "get_user",
+    "get_user_keys",
+    "list_users",
     "new_user",
+    "register_user_keys",
+    "update_user",
     "user_view",
 ]
 

@@ -1,0 +1,1 @@
+"""Commands of ``services.infrastructure``: zones, pods, clusters, hosts, capacity."""

@@ -11,7 +11,7 @@ from altostratus.core.context import ServiceContext
 from altostratus.services.infrastructure import capacity
 from altostratus.services.infrastructure.capacity import CapacityFigure
 
-__all__ = ["capacity_view", "commands"]
+__all__ = ["CapacityResponse", "ListCapacityParams", "capacity_view", "commands", "list_capacity"]
 
 commands = CommandSet()
 

@@ -18,7 +18,18 @@ from altostratus.db.models.inventory import (
 )
 from altostratus.services.infrastructure import clusters
 
-__all__ = ["commands"]
+__all__ = [
+    "AddClusterParams",
+    "ClusterResponse",
+    "ListClustersParams",
+    "UpdateClusterParams",
+    "add_cluster",
+    "cluster_view",
+    "commands",
+    "delete_cluster",
+    "list_clusters",
+    "update_cluster",
+]
 
 commands = CommandSet()
 

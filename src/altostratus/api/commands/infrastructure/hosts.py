@@ -26,7 +26,27 @@ from altostratus.services.infrastructure import hosts, maintenance
 from altostratus.services.infrastructure.hosts import HostSpec
 from altostratus.timeutil import format_timestamp
 
-__all__ = ["HostResponse", "commands", "host_view"]
+__all__ = [
+    "AddHostParams",
+    "AllocationChange",
+    "DeleteHostParams",
+    "HostIdParams",
+    "HostResponse",
+    "ListHostsParams",
+    "UpdateHostParams",
+    "add_host",
+    "cancel_host_maintenance",
+    "cancel_maintenance_body",
+    "commands",
+    "delete_host",
+    "host_view",
+    "list_hosts",
+    "prepare_host_for_maintenance",
+    "prepare_maintenance_body",
+    "reconnect_body",
+    "reconnect_host",
+    "update_host",
+]
 
 commands = CommandSet()
 

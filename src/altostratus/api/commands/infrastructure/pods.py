@@ -16,7 +16,18 @@ from altostratus.db.models.inventory import (
 from altostratus.services.infrastructure import pods
 from altostratus.services.infrastructure.pods import PodNetwork
 
-__all__ = ["commands"]
+__all__ = [
+    "CreatePodParams",
+    "ListPodsParams",
+    "PodResponse",
+    "UpdatePodParams",
+    "commands",
+    "create_pod",
+    "delete_pod",
+    "list_pods",
+    "pod_view",
+    "update_pod",
+]
 
 commands = CommandSet()
 

@@ -21,7 +21,19 @@ from altostratus.services.infrastructure import zones
 from altostratus.services.infrastructure.zones import ZoneSettings
 from altostratus.timeutil import format_timestamp
 
-__all__ = ["commands"]
+__all__ = [
+    "CreateZoneParams",
+    "ListZonesParams",
+    "UpdateZoneParams",
+    "ZoneResponse",
+    "ZoneSettingsParams",
+    "commands",
+    "create_zone",
+    "delete_zone",
+    "list_zones",
+    "update_zone",
+    "zone_view",
+]
 
 commands = CommandSet()
 

@@ -1,0 +1,1 @@
+"""Commands of ``services.network``: networks, addresses, security groups."""

@@ -25,9 +25,17 @@ from altostratus.services.network import security_groups
 from altostratus.services.shared.tags import tags_of
 
 __all__ = [
+    "AuthorizeParams",
+    "CreateSecurityGroupParams",
+    "DeleteSecurityGroupParams",
+    "ListSecurityGroupsParams",
+    "RevokeParams",
     "SecurityGroupResponse",
     "SecurityGroupRuleResponse",
     "commands",
+    "create_security_group",
+    "delete_security_group",
+    "list_security_groups",
     "security_group_view",
 ]
 

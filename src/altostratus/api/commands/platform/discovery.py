@@ -14,7 +14,16 @@ from altostratus.api.results import ListResult, ResponseObject, Single
 from altostratus.core.context import ServiceContext
 from altostratus.errors import InvalidParameter
 
-__all__ = ["command_set"]
+__all__ = [
+    "Api",
+    "ApiParam",
+    "ApiResponseField",
+    "CapabilitiesParams",
+    "Capability",
+    "ListApisParams",
+    "command_set",
+    "describe",
+]
 
 _DEFAULT_LENGTH = 255
 

@@ -14,7 +14,15 @@ from altostratus.db.models import AsyncJob
 from altostratus.services.shared import async_jobs
 from altostratus.timeutil import format_timestamp
 
-__all__ = ["commands"]
+__all__ = [
+    "JobResponse",
+    "ListJobsParams",
+    "QueryJobParams",
+    "commands",
+    "job_view",
+    "list_async_jobs",
+    "query_async_job_result",
+]
 
 commands = CommandSet()
 

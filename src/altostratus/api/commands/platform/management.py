@@ -13,7 +13,13 @@ from altostratus.db.models.servers import ServerState
 from altostratus.ha import membership
 from altostratus.timeutil import format_timestamp
 
-__all__ = ["commands"]
+__all__ = [
+    "ListManagementServersParams",
+    "ManagementServerResponse",
+    "commands",
+    "list_management_servers",
+    "server_view",
+]
 
 commands = CommandSet()
 

@@ -17,7 +17,14 @@ from altostratus.federation.status import (
 )
 from altostratus.timeutil import format_timestamp
 
-__all__ = ["commands"]
+__all__ = [
+    "ListReplicationStatusParams",
+    "PeerResponse",
+    "ReplicationStatusResponse",
+    "VectorEntryResponse",
+    "commands",
+    "list_replication_status",
+]
 
 commands = CommandSet()
 

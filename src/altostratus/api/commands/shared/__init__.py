@@ -1,0 +1,1 @@
+"""Commands of ``services.shared``: events, tags, resource limits."""

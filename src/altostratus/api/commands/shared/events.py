@@ -14,7 +14,7 @@ from altostratus.db.models import Event
 from altostratus.services.shared import events
 from altostratus.timeutil import format_timestamp
 
-__all__ = ["commands"]
+__all__ = ["EventResponse", "ListEventsParams", "commands", "event_view", "list_events"]
 
 commands = CommandSet()
 

@@ -17,7 +17,15 @@ from altostratus.core.context import ServiceContext
 from altostratus.services.shared import limits
 from altostratus.services.shared.limits import LimitEntry, ResourceType
 
-__all__ = ["commands", "resource_limit_view"]
+__all__ = [
+    "ListResourceLimitsParams",
+    "ResourceLimitResponse",
+    "UpdateResourceLimitParams",
+    "commands",
+    "list_resource_limits",
+    "resource_limit_view",
+    "update_resource_limit",
+]
 
 commands = CommandSet()
 

@@ -19,7 +19,18 @@ from altostratus.errors import InvalidParameter
 from altostratus.services.shared import tags
 from altostratus.services.shared.tags import TagFilter
 
-__all__ = ["TagResponse", "commands", "tag_view"]
+__all__ = [
+    "CreateTagsParams",
+    "DeleteTagsParams",
+    "ListTagsParams",
+    "TagResponse",
+    "TagTarget",
+    "commands",
+    "create_tags",
+    "delete_tags",
+    "list_tags",
+    "tag_view",
+]
 
 commands = CommandSet()
 

@@ -1,0 +1,1 @@
+"""Commands of ``services.storage``: volumes and snapshots."""

@@ -26,7 +26,19 @@ from altostratus.services.shared import tags
 from altostratus.services.storage import snapshots
 from altostratus.timeutil import format_timestamp
 
-__all__ = ["SnapshotResponse", "commands", "snapshot_view"]
+__all__ = [
+    "CreateSnapshotParams",
+    "DeleteSnapshotParams",
+    "ListSnapshotsParams",
+    "SnapshotResponse",
+    "commands",
+    "create_snapshot",
+    "create_snapshot_job",
+    "delete_snapshot",
+    "delete_snapshot_job",
+    "list_snapshots",
+    "snapshot_view",
+]
 
 commands = CommandSet()
 

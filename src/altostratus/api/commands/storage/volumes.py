@@ -30,7 +30,27 @@ from altostratus.services.shared.ownership import owner_account
 from altostratus.services.storage import snapshots, volumes
 from altostratus.timeutil import format_timestamp
 
-__all__ = ["VolumeResponse", "commands", "on_host", "volume_view"]
+__all__ = [
+    "AttachVolumeParams",
+    "CreateVolumeParams",
+    "ListVolumesParams",
+    "ResizeVolumeParams",
+    "VolumeIdParams",
+    "VolumeResponse",
+    "attach_volume",
+    "attach_volume_job",
+    "commands",
+    "create_volume",
+    "create_volume_job",
+    "delete_volume",
+    "detach_volume",
+    "detach_volume_job",
+    "list_volumes",
+    "on_host",
+    "resize_volume",
+    "resize_volume_job",
+    "volume_view",
+]
 
 commands = CommandSet()
 
