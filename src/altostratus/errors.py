@@ -35,6 +35,7 @@ __all__ = [
     "ResourceUnavailable",
     "Throttled",
     "UnknownCommand",
+    "invalid",
 ]
 
 
@@ -70,6 +71,16 @@ class Throttled(CloudError):
 class InvalidParameter(CloudError):
     code = 431
     cs_code = 4350
+
+
+def invalid(parameter: str, reason: str, *, value: object = None) -> InvalidParameter:
+    """The 431 for a bad ``parameter``, in CloudStack's shape.
+
+    ``Invalid parameter {parameter} value={value}: {reason}``, or without ``value=``
+    when no value is given (``None``); ``value`` is formatted as an f-string would.
+    """
+    shown = "" if value is None else f" value={value}"
+    return InvalidParameter(f"Invalid parameter {parameter}{shown}: {reason}")
 
 
 class MissingParameter(InvalidParameter):

@@ -23,7 +23,7 @@ from pydantic.fields import FieldInfo
 
 from altostratus.core.context import ServiceContext
 from altostratus.core.paging import PageRequest
-from altostratus.errors import InvalidParameter, MissingParameter
+from altostratus.errors import InvalidParameter, MissingParameter, invalid
 from altostratus.timeutil import parse_timestamp
 
 __all__ = [
@@ -226,9 +226,10 @@ def _to_cloud_error(
     if error["type"] == "missing":
         return MissingParameter(command, name)
     reason = str(error["msg"]).removeprefix("Value error, ")
+    invalid_value = invalid(name, reason, value=str(given.get(name)))
     return InvalidParameter(
         f"Unable to execute API command {command.lower()} due to invalid value. "
-        f"Invalid parameter {name} value={given.get(name)!s}: {reason}"
+        f"{invalid_value.text}"
     )
 
 

@@ -33,7 +33,7 @@ from altostratus.core.paging import (
 )
 from altostratus.db.models import Account, Domain, OsType, Template, Zone
 from altostratus.db.models.catalog import TemplateState
-from altostratus.errors import InvalidParameter, PermissionDenied
+from altostratus.errors import InvalidParameter, PermissionDenied, invalid
 from altostratus.services.shared import limits
 from altostratus.services.shared.events import record_event
 from altostratus.services.shared.limits import ResourceType
@@ -122,9 +122,7 @@ def _filtered(caller: Caller, which: TemplateFilter, listall: bool) -> ColumnEle
             return and_(_usable(caller), ready)
         case TemplateFilter.ALL:
             if not (caller.is_root_admin or caller.is_domain_admin):
-                raise InvalidParameter(
-                    "Invalid parameter templatefilter value=all: only admins may list all templates"
-                )
+                raise invalid("templatefilter", "only admins may list all templates", value="all")
             return _usable(caller)
 
 
@@ -146,14 +144,13 @@ async def get_launchable_template(
     """A Ready template the caller may launch in the zone ``zone_id`` (or cross-zone)."""
     template = await get_template(ctx, uuid, parameter)
     if template.zone_id is not None and template.zone_id != zone_id:
-        raise InvalidParameter(
-            f"Invalid parameter {parameter} value={uuid}: template {template.name} is not "
-            "available in the requested zone"
+        raise invalid(
+            parameter,
+            f"template {template.name} is not available in the requested zone",
+            value=uuid,
         )
     if template.status != TemplateState.READY:
-        raise InvalidParameter(
-            f"Invalid parameter {parameter} value={uuid}: template {template.name} is not ready"
-        )
+        raise invalid(parameter, f"template {template.name} is not ready", value=uuid)
     return template
 
 

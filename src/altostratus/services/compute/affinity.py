@@ -21,7 +21,7 @@ from altostratus.core.context import ServiceContext
 from altostratus.core.paging import Page, PageRequest, equal_if_given, keyword_filter, paginate
 from altostratus.db.models import AffinityGroup, VirtualMachine
 from altostratus.db.models.tenancy import affinity_group_members as members
-from altostratus.errors import InvalidParameter, PermissionDenied, ResourceInUse
+from altostratus.errors import InvalidParameter, PermissionDenied, ResourceInUse, invalid
 from altostratus.services.shared import tags
 from altostratus.services.shared.events import record_event
 from altostratus.services.shared.ownership import OwnerScope, manages, owned_rows, owner_account
@@ -79,9 +79,10 @@ async def create_group(
         )
     )
     if clash is not None:
-        raise InvalidParameter(
-            f"Invalid parameter name value={name}: the account {owner.name} already has an "
-            f"affinity group of this name ({clash})"
+        raise invalid(
+            "name",
+            f"the account {owner.name} already has an affinity group of this name ({clash})",
+            value=name,
         )
     group = AffinityGroup(
         name=name,
@@ -226,10 +227,7 @@ async def groups_for_deploy(
     }
     missing = [key for key in wanted if key not in found]
     if missing:
-        raise InvalidParameter(
-            f"Invalid parameter {parameter}: unable to find affinity group {missing[0]} "
-            "in the VM's account"
-        )
+        raise invalid(parameter, f"unable to find affinity group {missing[0]} in the VM's account")
     return [found[key] for key in wanted]
 
 

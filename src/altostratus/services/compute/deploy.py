@@ -32,7 +32,7 @@ from altostratus.db.models import (
 from altostratus.db.models.compute import VmState, VolumeType
 from altostratus.db.models.identity import AccountType, EntityState
 from altostratus.db.models.inventory import AllocationState
-from altostratus.errors import InvalidParameter, PermissionDenied
+from altostratus.errors import InvalidParameter, PermissionDenied, invalid
 from altostratus.services.catalog import offerings, templates
 from altostratus.services.compute import affinity, keypairs
 from altostratus.services.compute.vms import VM_EVENT_RESOURCE
@@ -149,10 +149,7 @@ async def _pinned_host(ctx: ServiceContext, request: DeployRequest, zone: Zone) 
         raise PermissionDenied("Only root admins may choose the host of a VM (hostid)")
     host = await hosts.get_host(ctx, request.host_uuid)
     if host.zone_id != zone.id:
-        raise InvalidParameter(
-            f"Invalid parameter hostid value={request.host_uuid}: the host is not in zone "
-            f"{zone.name}"
-        )
+        raise invalid("hostid", f"the host is not in zone {zone.name}", value=request.host_uuid)
     return host.id
 
 
@@ -161,9 +158,10 @@ async def _disks(ctx: ServiceContext, request: DeployRequest, template: Template
     if request.root_disk_size_gb is not None:
         root = request.root_disk_size_gb * GIB
         if template.size is not None and root < template.size:
-            raise InvalidParameter(
-                f"Invalid parameter rootdisksize value={request.root_disk_size_gb}: smaller "
-                f"than the template ({math.ceil(template.size / GIB)} GB)"
+            raise invalid(
+                "rootdisksize",
+                f"smaller than the template ({math.ceil(template.size / GIB)} GB)",
+                value=request.root_disk_size_gb,
             )
     elif template.size is not None:
         root = template.size
@@ -173,7 +171,7 @@ async def _disks(ctx: ServiceContext, request: DeployRequest, template: Template
         )
     if request.disk_offering_uuid is None:
         if request.size_gb is not None:
-            raise InvalidParameter("Invalid parameter size: it needs a custom diskofferingid")
+            raise invalid("size", "it needs a custom diskofferingid")
         return _Disks(root, None, 0)
     offering = await offerings.get_disk_offering(ctx, request.disk_offering_uuid)
     if offering.is_customized or offering.disk_size_gb is None:
@@ -194,10 +192,7 @@ async def _check_name_free(ctx: ServiceContext, owner: Account, name: str) -> No
         )
     )
     if clash is not None:
-        raise InvalidParameter(
-            f"Invalid parameter name value={name}: the account already has a VM of this name "
-            f"({clash})"
-        )
+        raise invalid("name", f"the account already has a VM of this name ({clash})", value=name)
 
 
 async def _networks(ctx: ServiceContext, request: DeployRequest, zone: Zone) -> list[Network]:
@@ -206,9 +201,8 @@ async def _networks(ctx: ServiceContext, request: DeployRequest, zone: Zone) -> 
     chosen = [await networks.get_network(ctx, uuid, "networkids") for uuid in request.network_uuids]
     for network in chosen:
         if network.zone_id != zone.id:
-            raise InvalidParameter(
-                f"Invalid parameter networkids value={network.uuid}: the network is not in "
-                f"zone {zone.name}"
+            raise invalid(
+                "networkids", f"the network is not in zone {zone.name}", value=network.uuid
             )
     return chosen
 

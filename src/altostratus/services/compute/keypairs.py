@@ -23,7 +23,7 @@ from sqlalchemy import select
 from altostratus.core.context import ServiceContext
 from altostratus.core.paging import Page, PageRequest, equal_if_given, keyword_filter, paginate
 from altostratus.db.models import Account, SshKeyPair
-from altostratus.errors import InvalidParameter
+from altostratus.errors import InvalidParameter, invalid
 from altostratus.services.shared.events import record_event
 from altostratus.services.shared.ownership import OwnerScope, owned_rows, owner_account
 
@@ -62,9 +62,8 @@ def _parsed_public_key(text: str) -> tuple[str, bytes]:
         serialization.load_ssh_public_key(key.encode())
         blob = base64.b64decode(fields[1], validate=True)
     except (ValueError, UnsupportedAlgorithm, IndexError, binascii.Error):
-        raise InvalidParameter(
-            "Invalid parameter publickey: not an OpenSSH public key "
-            "(such as 'ssh-ed25519 AAAAC3Nza… comment')"
+        raise invalid(
+            "publickey", "not an OpenSSH public key (such as 'ssh-ed25519 AAAAC3Nza… comment')"
         ) from None
     return key, blob
 
@@ -102,9 +101,7 @@ async def _store(ctx: ServiceContext, owner: Account, name: str, public_key: str
     await _check_name_free(ctx, owner, name)
     twin = await _find(ctx, owner.id, SshKeyPair.fingerprint == fingerprint)
     if twin is not None:
-        raise InvalidParameter(
-            f"Invalid parameter publickey: this key is already registered as key pair {twin.name}"
-        )
+        raise invalid("publickey", f"this key is already registered as key pair {twin.name}")
     keypair = SshKeyPair(
         name=name, account=owner, domain=owner.domain, fingerprint=fingerprint, public_key=key
     )
@@ -154,7 +151,7 @@ async def get_keypair(ctx: ServiceContext, name: str, account_id: int) -> SshKey
     """The key pair ``name`` of the account ``account_id`` (a VM's owner), else 431."""
     keypair = await _find(ctx, account_id, SshKeyPair.name == name)
     if keypair is None:
-        raise InvalidParameter(f"Invalid parameter keypair: no key pair named {name} was found")
+        raise invalid("keypair", f"no key pair named {name} was found")
     return keypair
 
 

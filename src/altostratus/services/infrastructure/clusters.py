@@ -24,7 +24,7 @@ from altostratus.db.models.inventory import (
     Hypervisor,
     ManagedState,
 )
-from altostratus.errors import InvalidParameter
+from altostratus.errors import invalid
 from altostratus.services.shared.lookup import ensure_name_free, find_by_uuid, record_change
 
 __all__ = ["add_cluster", "delete_cluster", "list_clusters", "update_cluster"]
@@ -56,9 +56,10 @@ async def add_cluster(
     zone = await find_by_uuid(ctx, Zone, zone_uuid, "zoneid")
     pod = await find_by_uuid(ctx, Pod, pod_uuid, "podid")
     if pod.zone_id != zone.id:
-        raise InvalidParameter(
-            f"Invalid parameter podid value={pod_uuid}: pod {pod.name} is in zone "
-            f"{pod.zone.name}, not in zone {zone.name}"
+        raise invalid(
+            "podid",
+            f"pod {pod.name} is in zone {pod.zone.name}, not in zone {zone.name}",
+            value=pod_uuid,
         )
     await _check_name(ctx, pod, name, None)
     cluster = Cluster(

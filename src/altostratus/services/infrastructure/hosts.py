@@ -30,7 +30,7 @@ from altostratus.db.models import (
 from altostratus.db.models.compute import PowerState, VmState
 from altostratus.db.models.hosts import CommandState, HostState, ResourceState
 from altostratus.db.models.inventory import Hypervisor
-from altostratus.errors import InvalidParameter, ResourceInUse
+from altostratus.errors import InvalidParameter, ResourceInUse, invalid
 from altostratus.services.shared.events import record_event
 from altostratus.services.shared.lookup import find_by_uuid
 from altostratus.timeutil import utcnow
@@ -121,13 +121,11 @@ def _name_from_url(spec: HostSpec) -> str:
     parts = urlsplit(spec.url)
     if spec.hypervisor is Hypervisor.SIMULATOR:
         if parts.scheme != "sim" or not parts.netloc:
-            raise InvalidParameter(
-                f"Invalid parameter url value={spec.url}: a Simulator host's url is sim://NAME"
-            )
+            raise invalid("url", "a Simulator host's url is sim://NAME", value=spec.url)
         return parts.netloc
     name = parts.hostname or (spec.url if "://" not in spec.url else "")
     if not name:
-        raise InvalidParameter(f"Invalid parameter url value={spec.url}: no host name in it")
+        raise invalid("url", "no host name in it", value=spec.url)
     return name
 
 
@@ -142,26 +140,22 @@ async def add_host(ctx: ServiceContext, spec: HostSpec) -> Host:
     pod = await find_by_uuid(ctx, Pod, spec.pod_uuid, "podid")
     cluster = await find_by_uuid(ctx, Cluster, spec.cluster_uuid, "clusterid")
     if pod.zone_id != zone.id:
-        raise InvalidParameter(
-            f"Invalid parameter podid: pod {pod.name} is not in zone {zone.name}"
-        )
+        raise invalid("podid", f"pod {pod.name} is not in zone {zone.name}")
     if cluster.pod_id != pod.id:
-        raise InvalidParameter(
-            f"Invalid parameter clusterid: cluster {cluster.name} is not in pod {pod.name}"
-        )
+        raise invalid("clusterid", f"cluster {cluster.name} is not in pod {pod.name}")
     if cluster.hypervisor != spec.hypervisor:
-        raise InvalidParameter(
-            f"Invalid parameter hypervisor value={spec.hypervisor}: cluster {cluster.name} "
-            f"is a {cluster.hypervisor} cluster"
+        raise invalid(
+            "hypervisor",
+            f"cluster {cluster.name} is a {cluster.hypervisor} cluster",
+            value=spec.hypervisor,
         )
     name = _name_from_url(spec)
     clash = await ctx.session.scalar(
         select(Host.uuid).where(Host.zone_id == zone.id, Host.name == name, Host.removed.is_(None))
     )
     if clash is not None:
-        raise InvalidParameter(
-            f"Invalid parameter url value={spec.url}: host {name} already exists in zone "
-            f"{zone.name} ({clash})"
+        raise invalid(
+            "url", f"host {name} already exists in zone {zone.name} ({clash})", value=spec.url
         )
     simulated = spec.hypervisor is Hypervisor.SIMULATOR
     host = Host(
@@ -199,9 +193,9 @@ async def update_host(
     host = await get_host(ctx, uuid)
     if enable is not None:
         if host.resource_state in _MAINTENANCE_STATES:
-            raise InvalidParameter(
-                f"Invalid parameter allocationstate: host {host.name} is in "
-                f"{host.resource_state}; cancel the maintenance first"
+            raise invalid(
+                "allocationstate",
+                f"host {host.name} is in {host.resource_state}; cancel the maintenance first",
             )
         host.resource_state = ResourceState.ENABLED if enable else ResourceState.DISABLED
     if host_tags is not None:
@@ -213,7 +207,7 @@ async def update_host(
             )
         )
         if clash is not None:
-            raise InvalidParameter(f"Invalid parameter name value={name}: host exists ({clash})")
+            raise invalid("name", f"host exists ({clash})", value=name)
         host.name = name
     await ctx.session.flush()
     await host_event(ctx, host, "HOST.UPDATE", f"Updated host {host.name}")
@@ -323,9 +317,7 @@ async def list_hosts(
 async def start_maintenance(ctx: ServiceContext, uuid: str) -> Host:
     host = await get_host(ctx, uuid)
     if host.resource_state not in (ResourceState.ENABLED, ResourceState.DISABLED):
-        raise InvalidParameter(
-            f"Invalid parameter id: host {host.name} is already in {host.resource_state}"
-        )
+        raise invalid("id", f"host {host.name} is already in {host.resource_state}")
     host.resource_state = ResourceState.PREPARE_FOR_MAINTENANCE
     await ctx.session.flush()
     await host_event(ctx, host, "MAINT.PREPARE", f"Preparing host {host.name} for maintenance")
@@ -335,9 +327,7 @@ async def start_maintenance(ctx: ServiceContext, uuid: str) -> Host:
 async def cancel_maintenance(ctx: ServiceContext, uuid: str) -> Host:
     host = await get_host(ctx, uuid)
     if host.resource_state not in _MAINTENANCE_STATES:
-        raise InvalidParameter(
-            f"Invalid parameter id: host {host.name} is not in maintenance ({host.resource_state})"
-        )
+        raise invalid("id", f"host {host.name} is not in maintenance ({host.resource_state})")
     host.resource_state = ResourceState.ENABLED
     await ctx.session.flush()
     await host_event(ctx, host, "MAINT.CANCEL", f"Cancelled maintenance of host {host.name}")

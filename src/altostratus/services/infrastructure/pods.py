@@ -24,7 +24,7 @@ from altostratus.core.paging import (
 )
 from altostratus.db.models import Cluster, Pod, Zone
 from altostratus.db.models.inventory import AllocationState
-from altostratus.errors import InvalidParameter, ResourceInUse
+from altostratus.errors import ResourceInUse, invalid
 from altostratus.services.shared.lookup import ensure_name_free, find_by_uuid, record_change
 
 __all__ = ["PodNetwork", "create_pod", "delete_pod", "list_pods", "update_pod"]
@@ -47,9 +47,10 @@ def _subnet(network: PodNetwork) -> IPv4Network:
 def _host_of(subnet: IPv4Network, address: str, parameter: str) -> IPv4Address:
     host = IPv4Address(address)
     if host not in subnet or host in (subnet.network_address, subnet.broadcast_address):
-        raise InvalidParameter(
-            f"Invalid parameter {parameter} value={address}: not a host address of the pod's "
-            f"subnet {subnet} (from gateway and netmask)"
+        raise invalid(
+            parameter,
+            f"not a host address of the pod's subnet {subnet} (from gateway and netmask)",
+            value=address,
         )
     return host
 
@@ -60,7 +61,7 @@ def _checked(network: PodNetwork) -> PodNetwork:
     gateway = _host_of(subnet, network.gateway, "gateway")
     if network.start_ip is None:
         if network.end_ip is not None:
-            raise InvalidParameter("Invalid parameter startip: required when endip is given")
+            raise invalid("startip", "required when endip is given")
         return network
     start = _host_of(subnet, network.start_ip, "startip")
     end = (
@@ -69,11 +70,12 @@ def _checked(network: PodNetwork) -> PodNetwork:
         else subnet.broadcast_address - 1
     )
     if end < start:
-        raise InvalidParameter(f"Invalid parameter endip value={end}: lower than startip {start}")
+        raise invalid("endip", f"lower than startip {start}", value=end)
     if start <= gateway <= end:
-        raise InvalidParameter(
-            f"Invalid parameter gateway value={gateway}: inside the range {start}-{end}; "
-            "the gateway must not be handed out"
+        raise invalid(
+            "gateway",
+            f"inside the range {start}-{end}; the gateway must not be handed out",
+            value=gateway,
         )
     return PodNetwork(network.gateway, network.netmask, str(start), str(end))
 
@@ -87,9 +89,10 @@ async def _check_zone_fit(
         others = others.where(Pod.id != pod.id)
     for other in await ctx.session.scalars(others):
         if _subnet(PodNetwork(other.gateway, other.netmask, None, None)).overlaps(subnet):
-            raise InvalidParameter(
-                f"Invalid parameter gateway/netmask: subnet {subnet} overlaps the subnet of pod "
-                f"{other.name} ({other.gateway}/{other.netmask}) in zone {zone.name}"
+            raise invalid(
+                "gateway/netmask",
+                f"subnet {subnet} overlaps the subnet of pod {other.name} "
+                f"({other.gateway}/{other.netmask}) in zone {zone.name}",
             )
 
 

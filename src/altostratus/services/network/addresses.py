@@ -13,7 +13,7 @@ from sqlalchemy import false, select
 from altostratus.core.context import ServiceContext
 from altostratus.core.paging import Page, PageRequest, equal_if_given, keyword_filter, paginate
 from altostratus.db.models import IpAddress, Network, Zone
-from altostratus.errors import InvalidParameter
+from altostratus.errors import InvalidParameter, invalid
 from altostratus.services.network.networks import default_network, get_network, take_address
 from altostratus.services.shared import limits
 from altostratus.services.shared.events import record_event
@@ -89,9 +89,8 @@ async def _network_for(
     if network_uuid is not None:
         network = await get_network(ctx, network_uuid, "networkid")
         if zone_uuid is not None and network.zone.uuid != zone_uuid:
-            raise InvalidParameter(
-                f"Invalid parameter networkid value={network_uuid}: the network is not in "
-                f"zone {zone_uuid}"
+            raise invalid(
+                "networkid", f"the network is not in zone {zone_uuid}", value=network_uuid
             )
         return network
     if zone_uuid is None:

@@ -26,6 +26,7 @@ from altostratus.errors import (
     ResourceAllocationError,
     ResourceInUse,
     ResourceUnavailable,
+    invalid,
 )
 from altostratus.services.shared.events import record_event
 from altostratus.services.shared.lookup import find_by_uuid
@@ -74,21 +75,17 @@ class AddressRange:
         first, last = cidr.network_address + 1, cidr.broadcast_address - 1
         gateway = IPv4Address(self.gateway)
         if not first <= gateway <= last:
-            raise _bad("gateway", self.gateway, f"not a usable address of {cidr}")
+            raise invalid("gateway", f"not a usable address of {cidr}", value=self.gateway)
         start = IPv4Address(self.start_ip) if self.start_ip else first + (gateway == first)
         end = IPv4Address(self.end_ip) if self.end_ip else last - (gateway == last)
         for name, address in (("startip", start), ("endip", end)):
             if not first <= address <= last:
-                raise _bad(name, str(address), f"not a usable address of {cidr}")
+                raise invalid(name, f"not a usable address of {cidr}", value=str(address))
         if start > end:
-            raise _bad("endip", str(end), f"the range ends before its start {start}")
+            raise invalid("endip", f"the range ends before its start {start}", value=str(end))
         if start <= gateway <= end:
-            raise _bad("gateway", self.gateway, f"it lies inside the range {start}-{end}")
+            raise invalid("gateway", f"it lies inside the range {start}-{end}", value=self.gateway)
         return cidr, start, end
-
-
-def _bad(parameter: str, value: str, reason: str) -> InvalidParameter:
-    return InvalidParameter(f"Invalid parameter {parameter} value={value}: {reason}")
 
 
 # --- networks ---
@@ -131,13 +128,17 @@ async def create_network(
     zone = await find_by_uuid(ctx, Zone, zone_uuid, "zoneid")
     offering = await find_by_uuid(ctx, NetworkOffering, offering_uuid, "networkofferingid")
     if offering.guest_ip_type != "Shared":
-        raise _bad("networkofferingid", offering_uuid, "only Shared network offerings are offered")
+        raise invalid(
+            "networkofferingid", "only Shared network offerings are offered", value=offering_uuid
+        )
     cidr, start, end = addressing.checked()
     clash = await ctx.session.scalar(
         select(Network.uuid).where(Network.zone_id == zone.id, Network.name == name)
     )
     if clash is not None:
-        raise _bad("name", name, f"zone {zone.name} already has a network of this name ({clash})")
+        raise invalid(
+            "name", f"zone {zone.name} already has a network of this name ({clash})", value=name
+        )
     has_default = await ctx.session.scalar(
         select(func.count()).where(Network.zone_id == zone.id, Network.is_default.is_(True))
     )

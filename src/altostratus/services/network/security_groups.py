@@ -29,7 +29,7 @@ from altostratus.db.models import (
     VirtualMachine,
 )
 from altostratus.db.models.network import vm_security_groups
-from altostratus.errors import InvalidParameter, ResourceInUse
+from altostratus.errors import InvalidParameter, ResourceInUse, invalid
 from altostratus.services.shared.events import record_event
 from altostratus.services.shared.ownership import OwnerScope, manages, owned_rows, owner_account
 
@@ -83,9 +83,10 @@ async def create_group(
     owner = await owner_account(ctx, account, domain_uuid)
     await _default_group(ctx, owner)  # the account's first group, as it is in CloudStack
     if name.lower() == DEFAULT_GROUP:
-        raise InvalidParameter(
-            f"Invalid parameter name value={name}: the name {DEFAULT_GROUP} is reserved for "
-            "the group every account has"
+        raise invalid(
+            "name",
+            f"the name {DEFAULT_GROUP} is reserved for the group every account has",
+            value=name,
         )
     clash = await ctx.session.scalar(
         select(SecurityGroup.uuid).where(
@@ -93,9 +94,10 @@ async def create_group(
         )
     )
     if clash is not None:
-        raise InvalidParameter(
-            f"Invalid parameter name value={name}: the account {owner.name} already has a "
-            f"security group of this name ({clash})"
+        raise invalid(
+            "name",
+            f"the account {owner.name} already has a security group of this name ({clash})",
+            value=name,
         )
     group = SecurityGroup(
         name=name, description=description, account=owner, domain=owner.domain, rules=[]
@@ -312,9 +314,8 @@ def _protocol(value: str) -> str:
         return protocol
     if protocol.isdigit() and 0 <= int(protocol) <= 255:
         return str(int(protocol))
-    raise InvalidParameter(
-        f"Invalid parameter protocol value={value}: use tcp, udp, icmp, all or a protocol "
-        "number from 0 to 255"
+    raise invalid(
+        "protocol", "use tcp, udp, icmp, all or a protocol number from 0 to 255", value=value
     )
 
 
@@ -329,9 +330,7 @@ def _ports(request: RuleRequest, protocol: str) -> tuple[int | None, ...]:
             raise InvalidParameter(f"startport is required for protocol {protocol}")
         end = request.end_port if request.end_port is not None else request.start_port
         if request.start_port > end:
-            raise InvalidParameter(
-                f"Invalid parameter endport value={end}: it is below startport {request.start_port}"
-            )
+            raise invalid("endport", f"it is below startport {request.start_port}", value=end)
         return request.start_port, end, None, None
     if ports_given:
         raise InvalidParameter("startport and endport apply to protocols tcp and udp only")
@@ -350,9 +349,7 @@ async def _source_group(
     """``usersecuritygrouplist[i]``: a group of an account in the target group's domain."""
     account_name, group_name = entry.get("account"), entry.get("group")
     if not account_name or not group_name:
-        raise InvalidParameter(
-            "Invalid parameter usersecuritygrouplist: every entry needs account and group"
-        )
+        raise invalid("usersecuritygrouplist", "every entry needs account and group")
     source = await ctx.session.scalar(
         select(SecurityGroup)
         .join(Account, SecurityGroup.account_id == Account.id)
@@ -363,9 +360,8 @@ async def _source_group(
         )
     )
     if source is None:
-        raise InvalidParameter(
-            f"Invalid parameter usersecuritygrouplist: account {account_name} has no "
-            f"security group {group_name}"
+        raise invalid(
+            "usersecuritygrouplist", f"account {account_name} has no security group {group_name}"
         )
     return source
 

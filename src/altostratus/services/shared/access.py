@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from altostratus.core.context import Caller, ServiceContext
 from altostratus.db.models import Account, Domain, PublicEntity, RoleType, User
-from altostratus.errors import InvalidParameter, PermissionDenied, ResourceInUse
+from altostratus.errors import InvalidParameter, PermissionDenied, ResourceInUse, invalid
 from altostratus.services.shared.visibility import subtree_filter
 
 __all__ = [
@@ -149,7 +149,7 @@ async def require_fresh_uuid(
 ) -> None:
     """Refuse a caller-chosen UUID that is already taken (431 naming ``parameter``)."""
     if uuid is not None and await ctx.session.scalar(select(exists().where(model.uuid == uuid))):
-        raise InvalidParameter(f"Invalid parameter {parameter}: {uuid} is already in use")
+        raise invalid(parameter, f"{uuid} is already in use")
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ from altostratus.db.models import (
     Volume,
 )
 from altostratus.db.models.compute import SnapshotState, VmState, VolumeState
-from altostratus.errors import InvalidParameter, PermissionDenied, ResourceLimitExceeded
+from altostratus.errors import InvalidParameter, PermissionDenied, ResourceLimitExceeded, invalid
 from altostratus.services.shared.access import get_account, get_domain, require_managed_account
 from altostratus.services.shared.events import record_event
 from altostratus.services.shared.visibility import subtree_filter
@@ -360,9 +360,11 @@ async def _check_within_parents(
         )
     )
     if ceiling is not None and maximum > ceiling:
-        raise InvalidParameter(
-            f"Invalid parameter max value={maximum}: a domain above {domain.path} limits "
-            f"{kind.type_name} to {ceiling}; specify a value up to that"
+        raise invalid(
+            "max",
+            f"a domain above {domain.path} limits {kind.type_name} to {ceiling}; "
+            "specify a value up to that",
+            value=maximum,
         )
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, select
 
 from altostratus.core.context import ServiceContext
 from altostratus.db.models import Cluster, Pod, PublicEntity, Zone
-from altostratus.errors import InvalidParameter
+from altostratus.errors import InvalidParameter, invalid
 from altostratus.services.shared.events import record_event
 
 __all__ = ["ensure_name_free", "find_by_uuid", "record_change"]
@@ -54,9 +54,8 @@ async def ensure_name_free(
     clash = await ctx.session.scalar(query.limit(1))
     if clash is not None:
         kind = model.__name__.lower()
-        raise InvalidParameter(
-            f"Invalid parameter {parameter} value={name}: a {kind} of this name already "
-            f"exists{where} ({clash})"
+        raise invalid(
+            parameter, f"a {kind} of this name already exists{where} ({clash})", value=name
         )
 
 

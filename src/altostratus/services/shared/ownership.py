@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, Select, and_, false, select
 
 from altostratus.core.context import Caller, ServiceContext
 from altostratus.db.models import Account, Domain
-from altostratus.errors import InvalidParameter, PermissionDenied
+from altostratus.errors import InvalidParameter, PermissionDenied, invalid
 from altostratus.services.shared.access import (
     container_domain,
     get_account,
@@ -59,12 +59,12 @@ async def owner_account(
     """
     if account is None:
         if domain_uuid is not None and domain_uuid != ctx.caller.domain_uuid:
-            raise InvalidParameter("Invalid parameter domainid: it needs the account parameter")
+            raise invalid("domainid", "it needs the account parameter")
         own = await ctx.session.scalar(select(Account).where(Account.id == ctx.caller.account_id))
         assert own is not None, "the caller's account was authenticated in this transaction"
         return own
     if domain_uuid is None:
-        raise InvalidParameter("Invalid parameter account: it needs the domainid parameter")
+        raise invalid("account", "it needs the domainid parameter")
     owner = await get_account(ctx, account_uuid=None, name=account, domain_uuid=domain_uuid)
     if owner.id != ctx.caller.account_id:
         require_managed_account(ctx.caller, owner)

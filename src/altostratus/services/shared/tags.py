@@ -31,7 +31,7 @@ from altostratus.db.models import (
     VirtualMachine,
     Volume,
 )
-from altostratus.errors import InvalidParameter, PermissionDenied
+from altostratus.errors import InvalidParameter, PermissionDenied, invalid
 from altostratus.services.shared.events import record_event
 from altostratus.services.shared.ownership import OwnerScope, manages, owned_rows
 
@@ -86,9 +86,8 @@ def resource_type_named(name: str) -> str:
     try:
         return _BY_LOWER_NAME[name.lower()]
     except KeyError:
-        raise InvalidParameter(
-            f"Invalid parameter resourcetype value={name}: one of "
-            f"{', '.join(sorted(RESOURCE_TYPES))}"
+        raise invalid(
+            "resourcetype", f"one of {', '.join(sorted(RESOURCE_TYPES))}", value=name
         ) from None
 
 
@@ -173,9 +172,10 @@ async def create_tags(
         )
     )
     if taken is not None:
-        raise InvalidParameter(
-            f"Invalid parameter tags: {resource_type} {taken.resource_uuid} already has a tag "
-            f"with key {taken.key}; delete it first to change its value"
+        raise invalid(
+            "tags",
+            f"{resource_type} {taken.resource_uuid} already has a tag with key {taken.key}; "
+            "delete it first to change its value",
         )
     created = [
         ResourceTag(

@@ -25,7 +25,7 @@ from altostratus.core.paging import (
 )
 from altostratus.db.models import Snapshot, Volume, Zone
 from altostratus.db.models.compute import SnapshotState
-from altostratus.errors import InvalidParameter
+from altostratus.errors import invalid
 from altostratus.services.shared import limits, tags
 from altostratus.services.shared.events import record_event
 from altostratus.services.shared.limits import ResourceType
@@ -139,9 +139,7 @@ async def fail_snapshot(ctx: ServiceContext, uuid: str) -> str:
 async def check_delete(ctx: ServiceContext, uuid: str) -> Snapshot:
     snapshot = await get_snapshot(ctx, uuid)
     if snapshot.state == SnapshotState.BACKING_UP:
-        raise InvalidParameter(
-            f"Invalid parameter id value={uuid}: snapshot {snapshot.name} is still being taken"
-        )
+        raise invalid("id", f"snapshot {snapshot.name} is still being taken", value=uuid)
     return snapshot
 
 

@@ -44,7 +44,7 @@ from altostratus.db.models import (
 )
 from altostratus.db.models.compute import VmState, VolumeState, VolumeType
 from altostratus.db.rows import rowcount
-from altostratus.errors import InvalidParameter, ResourceInUse
+from altostratus.errors import ResourceInUse, invalid
 from altostratus.services.catalog.offerings import get_disk_offering
 from altostratus.services.shared import limits, tags
 from altostratus.services.shared.events import record_event
@@ -151,15 +151,15 @@ def _size_from(offering: DiskOffering | None, size_gb: int | None) -> int:
     """The size (bytes) from a disk offering and ``size`` (GB, for custom or no offering)."""
     if offering is not None and not offering.is_customized:
         if size_gb is not None:
-            raise InvalidParameter(
-                f"Invalid parameter size: disk offering {offering.name} has a fixed size of "
-                f"{offering.disk_size_gb} GB"
+            raise invalid(
+                "size",
+                f"disk offering {offering.name} has a fixed size of {offering.disk_size_gb} GB",
             )
         assert offering.disk_size_gb is not None, "a fixed-size offering has a size"
         return offering.disk_size_gb * GIB
     if size_gb is None:
         what = f"the custom-size disk offering {offering.name}" if offering else "no disk offering"
-        raise InvalidParameter(f"Invalid parameter size: required (GB) with {what}")
+        raise invalid("size", f"required (GB) with {what}")
     return size_gb * GIB
 
 
@@ -187,11 +187,9 @@ async def create_volume(
         offering = offering or snapshot.volume.disk_offering
     else:
         if zone_uuid is None:
-            raise InvalidParameter("Invalid parameter zoneid: required unless snapshotid is given")
+            raise invalid("zoneid", "required unless snapshotid is given")
         if offering is None:
-            raise InvalidParameter(
-                "Invalid parameter diskofferingid: required unless snapshotid is given"
-            )
+            raise invalid("diskofferingid", "required unless snapshotid is given")
         zone = await find_by_uuid(ctx, Zone, zone_uuid, "zoneid")
         size = _size_from(offering, size_gb)
     await limits.check(
@@ -224,10 +222,7 @@ async def delete_volume(ctx: ServiceContext, uuid: str) -> None:
     """
     volume = await get_volume(ctx, uuid)
     if volume.type == VolumeType.ROOT:
-        raise InvalidParameter(
-            f"Invalid parameter id value={uuid}: a ROOT volume goes with its VM "
-            "(destroyVirtualMachine)"
-        )
+        raise invalid("id", "a ROOT volume goes with its VM (destroyVirtualMachine)", value=uuid)
     if volume.vm_id is not None:
         raise ResourceInUse(
             f"Volume {volume.name} is attached to a VM; detach it before deleting it"
@@ -269,9 +264,11 @@ def _spec(volume: Volume, size: int | None = None) -> VolumeSpec:
 
 def _check_vm_state(vm: VirtualMachine) -> None:
     if vm.state not in _VM_STATES_FOR_DISKS:
-        raise InvalidParameter(
-            f"Invalid parameter virtualmachineid value={vm.uuid}: VM {vm.name} is {vm.state}; "
-            "disks are attached to and detached from Running or Stopped VMs only"
+        raise invalid(
+            "virtualmachineid",
+            f"VM {vm.name} is {vm.state}; "
+            "disks are attached to and detached from Running or Stopped VMs only",
+            value=vm.uuid,
         )
 
 
@@ -283,23 +280,23 @@ async def claim_attachment(
     _check_vm_state(vm)
     vm_uuid = vm.uuid
     if volume.type == VolumeType.ROOT:
-        raise InvalidParameter(
-            f"Invalid parameter id value={uuid}: a ROOT volume cannot be attached"
-        )
+        raise invalid("id", "a ROOT volume cannot be attached", value=uuid)
     if volume.vm_id is not None:
-        raise InvalidParameter(
-            f"Invalid parameter id value={uuid}: volume {volume.name} is already attached to "
-            f"VM {volume.vm.name if volume.vm else volume.vm_id}"
+        raise invalid(
+            "id",
+            f"volume {volume.name} is already attached to "
+            f"VM {volume.vm.name if volume.vm else volume.vm_id}",
+            value=uuid,
         )
     if volume.zone_id != vm.zone_id:
-        raise InvalidParameter(
-            f"Invalid parameter virtualmachineid value={vm_uuid}: the VM is in zone "
-            f"{vm.zone.name}, the volume in zone {volume.zone.name}"
+        raise invalid(
+            "virtualmachineid",
+            f"the VM is in zone {vm.zone.name}, the volume in zone {volume.zone.name}",
+            value=vm_uuid,
         )
     if volume.account_id != vm.account_id:
-        raise InvalidParameter(
-            f"Invalid parameter virtualmachineid value={vm_uuid}: the VM and the volume "
-            "belong to different accounts"
+        raise invalid(
+            "virtualmachineid", "the VM and the volume belong to different accounts", value=vm_uuid
         )
     # Serialise attachments to this VM: on PostgreSQL a second request waits here until
     # the first commits, then reads the slots it took. SQLite ignores the clause; its
@@ -315,15 +312,13 @@ async def claim_attachment(
     if device_id is None:
         free = [device for device in _DEVICE_IDS if device not in used]
         if not free:
-            raise InvalidParameter(
-                f"Invalid parameter virtualmachineid value={vm_uuid}: VM {vm.name} has no free "
-                "disk slot"
-            )
+            raise invalid("virtualmachineid", f"VM {vm.name} has no free disk slot", value=vm_uuid)
         device_id = free[0]
     elif device_id not in _DEVICE_IDS or device_id in used:
-        raise InvalidParameter(
-            f"Invalid parameter deviceid value={device_id}: "
-            + ("the slot is taken" if device_id in used else "must be 1 to 15, but not 3")
+        raise invalid(
+            "deviceid",
+            "the slot is taken" if device_id in used else "must be 1 to 15, but not 3",
+            value=device_id,
         )
     await _take_slot(ctx, volume, vm, device_id)
     return volume
@@ -356,9 +351,11 @@ async def _take_slot(
         .execution_options(synchronize_session=False)
     )
     if not rowcount(taken):
-        raise InvalidParameter(
-            f"Invalid parameter id value={volume.uuid}: volume {volume.name} is already "
-            f"attached, or slot {device_id} of VM {vm.name} was just taken"
+        raise invalid(
+            "id",
+            f"volume {volume.name} is already attached, or slot {device_id} of VM {vm.name} "
+            "was just taken",
+            value=volume.uuid,
         )
     await ctx.session.refresh(volume, ["vm_id", "device_id"])
 
@@ -421,13 +418,9 @@ async def release_claim(ctx: ServiceContext, uuid: str) -> str:
 async def check_detach(ctx: ServiceContext, uuid: str) -> Volume:
     volume = await get_volume(ctx, uuid)
     if volume.type == VolumeType.ROOT:
-        raise InvalidParameter(
-            f"Invalid parameter id value={uuid}: the ROOT volume cannot be detached"
-        )
+        raise invalid("id", "the ROOT volume cannot be detached", value=uuid)
     if volume.vm is None:
-        raise InvalidParameter(
-            f"Invalid parameter id value={uuid}: volume {volume.name} is not attached"
-        )
+        raise invalid("id", f"volume {volume.name} is not attached", value=uuid)
     _check_vm_state(volume.vm)
     return volume
 
@@ -466,15 +459,17 @@ async def check_resize(
     )
     current = offering or volume.disk_offering
     if current is not None and not current.is_customized and offering is None:
-        raise InvalidParameter(
-            f"Invalid parameter size: volume {volume.name} has the fixed-size disk offering "
-            f"{current.name}; give a new diskofferingid"
+        raise invalid(
+            "size",
+            f"volume {volume.name} has the fixed-size disk offering {current.name}; "
+            "give a new diskofferingid",
         )
     new_size = _size_from(current, size_gb)
     if new_size < volume.size and not shrink_ok:
-        raise InvalidParameter(
-            f"Invalid parameter size value={size_gb}: smaller than the volume's "
-            f"{_gib(volume.size)} GB; pass shrinkok=true to shrink it"
+        raise invalid(
+            "size",
+            f"smaller than the volume's {_gib(volume.size)} GB; pass shrinkok=true to shrink it",
+            value=str(size_gb),
         )
     if new_size > volume.size:
         await limits.check(

@@ -19,6 +19,7 @@ from altostratus.api.results import ListResult, ResponseObject, Single, Success
 from altostratus.core.context import ServiceContext
 from altostratus.db.models import DiskOffering, OsType, ServiceOffering
 from altostratus.db.models.catalog import StorageType
+from altostratus.errors import invalid
 from altostratus.services.catalog import offerings
 from altostratus.services.catalog.offerings import (
     DiskOfferingSpec,
@@ -275,9 +276,12 @@ class CreateDiskOfferingParams(Params):
     def _size_or_customized(self) -> Self:
         if self.customized == (self.disksize is not None):
             raise ValueError(
-                "Invalid parameter disksize: give either disksize or customized=true, not both"
-                if self.customized
-                else "Invalid parameter disksize: required unless customized=true"
+                invalid(
+                    "disksize",
+                    "give either disksize or customized=true, not both"
+                    if self.customized
+                    else "required unless customized=true",
+                ).text
             )
         return self
 

@@ -21,7 +21,7 @@ from altostratus.core.context import ServiceContext
 from altostratus.db.models import Template, Zone
 from altostratus.db.models.catalog import TemplateFormat, TemplateState
 from altostratus.db.models.inventory import Hypervisor
-from altostratus.errors import InvalidParameter
+from altostratus.errors import invalid
 from altostratus.services.catalog import templates
 from altostratus.services.catalog.templates import TemplateChanges, TemplateFilter, TemplateSpec
 from altostratus.services.shared.lookup import find_by_uuid
@@ -155,9 +155,7 @@ class RegisterTemplateParams(OwnerParams):
 
     def zone_uuid(self) -> str | None:
         if self.zoneids and len(self.zoneids) > 1:
-            raise InvalidParameter(
-                "Invalid parameter zoneids: give one zone, or none for a cross-zone template"
-            )
+            raise invalid("zoneids", "give one zone, or none for a cross-zone template")
         return self.zoneid or (self.zoneids[0] if self.zoneids else None)
 
 

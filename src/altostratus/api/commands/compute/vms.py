@@ -37,7 +37,7 @@ from altostratus.api.results import ListResult, ResponseObject, Result, Single, 
 from altostratus.core.context import ServiceContext
 from altostratus.db.models import VirtualMachine
 from altostratus.db.models.compute import VmState
-from altostratus.errors import InvalidParameter, PermissionDenied
+from altostratus.errors import InvalidParameter, PermissionDenied, invalid
 from altostratus.jobs.run import JobRun
 from altostratus.services.compute import affinity, keypairs, lifecycle
 from altostratus.services.compute import jobs as vm_jobs
@@ -338,9 +338,7 @@ async def _host_for(ctx: ServiceContext, vm: VirtualMachine, host_uuid: str | No
         raise PermissionDenied("Only root admins may choose the host of a VM (hostid)")
     host = await hosts.get_host(ctx, host_uuid, "hostid")
     if host.zone_id != vm.zone_id:
-        raise InvalidParameter(
-            f"Invalid parameter hostid value={host_uuid}: the host is not in the VM's zone"
-        )
+        raise invalid("hostid", "the host is not in the VM's zone", value=host_uuid)
     return host.id
 
 
@@ -605,7 +603,7 @@ def _tag_pairs(tags: list[dict[str, str]] | None) -> tuple[tuple[str, str], ...]
     pairs = []
     for index, entry in enumerate(tags or []):
         if "key" not in entry or "value" not in entry:
-            raise InvalidParameter(f"Invalid parameter tags[{index}]: needs a key and a value")
+            raise invalid(f"tags[{index}]", "needs a key and a value")
         pairs.append((entry["key"], entry["value"]))
     return tuple(pairs)
 

@@ -20,7 +20,7 @@ from altostratus.core.context import ServiceContext
 from altostratus.db.models import Host
 from altostratus.db.models.hosts import HostState, ResourceState
 from altostratus.db.models.inventory import Hypervisor
-from altostratus.errors import InvalidParameter, ResourceUnavailable
+from altostratus.errors import ResourceUnavailable, invalid
 from altostratus.jobs.run import JobRun
 from altostratus.services.infrastructure import hosts, maintenance
 from altostratus.services.infrastructure.hosts import HostSpec
@@ -156,10 +156,7 @@ def _details(entries: list[dict[str, str]]) -> dict[str, int]:
             except ValueError:
                 number = -1
             if number < 0 or (number == 0 and key != "latency"):
-                raise InvalidParameter(
-                    f"Invalid parameter details[{index}].{key} value={value}: "
-                    "not a positive whole number"
-                )
+                raise invalid(f"details[{index}].{key}", "not a positive whole number", value=value)
             read[known[key]] = number
     return read
 

@@ -15,7 +15,7 @@ from altostratus.api.params import MapParam, Params, Uuid, UuidList, page_reques
 from altostratus.api.results import ListResult, ResponseObject, Success
 from altostratus.core.context import ServiceContext
 from altostratus.db.models import ResourceTag
-from altostratus.errors import InvalidParameter
+from altostratus.errors import invalid
 from altostratus.services.shared import tags
 from altostratus.services.shared.tags import TagFilter
 
@@ -65,9 +65,7 @@ def tag_view(tag: ResourceTag) -> TagResponse:
 def _text(entry: dict[str, str], field: str, index: int) -> str:
     text = entry.get(field, "")
     if not text or len(text) > _MAX_TEXT:
-        raise InvalidParameter(
-            f"Invalid parameter tags[{index}].{field}: required, at most {_MAX_TEXT} characters"
-        )
+        raise invalid(f"tags[{index}].{field}", f"required, at most {_MAX_TEXT} characters")
     return text
 
 
@@ -87,7 +85,7 @@ class CreateTagsParams(TagTarget):
         for index, entry in enumerate(self.tags):
             key = _text(entry, "key", index)
             if key in found:
-                raise InvalidParameter(f"Invalid parameter tags: the key {key} is given twice")
+                raise invalid("tags", f"the key {key} is given twice")
             found[key] = _text(entry, "value", index)
         return found
 
