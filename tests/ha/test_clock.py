@@ -25,8 +25,9 @@ from altostratus.core.leases import LeaseHolder
 from altostratus.db.clock import database_now
 from altostratus.db.models import AsyncJob, Host, ManagementServer
 from altostratus.ha.membership import MembershipMonitor
-from altostratus.jobs.executor import PENDING, Executor
+from altostratus.jobs.executor import Executor
 from altostratus.jobs.run import JobRun
+from altostratus.jobs.status import JobStatus
 from altostratus.runtime import Runtime
 from altostratus.services.infrastructure import agent_link
 from altostratus.services.infrastructure.host_monitor import HostMonitor
@@ -118,7 +119,7 @@ async def test_a_server_whose_clock_runs_ahead_leaves_a_peers_job_alone(app: Sta
                 select(AsyncJob.owner, AsyncJob.status).where(AsyncJob.command == "clockwork")
             )
         ).one()
-    assert (owner, status) == ("server-a", PENDING)
+    assert (owner, status) == ("server-a", JobStatus.PENDING)
 
 
 async def test_a_host_heard_by_a_server_whose_clock_runs_behind_stays_up(

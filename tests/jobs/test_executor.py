@@ -21,16 +21,9 @@ from altostratus.core.context import ServiceContext
 from altostratus.db.models import AsyncJob, Host, HostCommand, Lease
 from altostratus.db.models.hosts import CommandState
 from altostratus.errors import InsufficientCapacity
-from altostratus.jobs.executor import (
-    FAILED,
-    MAX_ATTEMPTS,
-    PENDING,
-    SUCCEEDED,
-    Executor,
-    JobHandler,
-    caller_for,
-)
+from altostratus.jobs.executor import MAX_ATTEMPTS, Executor, JobHandler, caller_for
 from altostratus.jobs.run import JobRun
+from altostratus.jobs.status import JobStatus
 from altostratus.runtime import Runtime
 from altostratus.services.shared import async_jobs
 from altostratus.settings import Settings
@@ -88,7 +81,7 @@ async def _finished(runtime: Runtime, job_uuid: str, *, within: float = 10.0) ->
         async with runtime.db.transaction(write=False) as session:
             job = await session.scalar(select(AsyncJob).where(AsyncJob.uuid == job_uuid))
         assert job is not None
-        if job.status != PENDING:
+        if job.status != JobStatus.PENDING:
             return job
         assert asyncio.get_running_loop().time() < deadline, f"job {job_uuid} still pending"
         await asyncio.sleep(0.05)
@@ -103,7 +96,7 @@ async def test_a_job_runs_as_its_submitter_and_records_its_result(
     async with _executing(runtime, {"whoami": whoami}):
         job_uuid = await _submit(runtime, identities["alice"], "whoami", echo=7)
         job = await _finished(runtime, job_uuid)
-    assert (job.status, job.result_code) == (SUCCEEDED, 0)
+    assert (job.status, job.result_code) == (JobStatus.SUCCEEDED, 0)
     assert orjson.loads(job.result or "") == {"user": {"name": "alice", "echo": 7}}
     assert job.owner is None
     assert job.completed is not None
@@ -117,7 +110,7 @@ async def test_a_cloud_error_fails_the_job_with_its_code(
 
     async with _executing(runtime, {"full": full}):
         job = await _finished(runtime, await _submit(runtime, identities["alice"], "full"))
-    assert (job.status, job.result_code) == (FAILED, 530)
+    assert (job.status, job.result_code) == (JobStatus.FAILED, 530)
     body = orjson.loads(job.result or "")
     assert body["errorcode"] == 533
     assert "no host has room" in body["errortext"]
@@ -132,7 +125,7 @@ async def test_an_unexpected_exception_fails_the_job_without_leaking_it(
     async with _executing(runtime, {"broken": broken}):
         job = await _finished(runtime, await _submit(runtime, identities["alice"], "broken"))
     body = orjson.loads(job.result or "")
-    assert (job.status, body["errorcode"]) == (FAILED, 530)
+    assert (job.status, body["errorcode"]) == (JobStatus.FAILED, 530)
     assert "secret internals" not in body["errortext"]
 
 
@@ -221,7 +214,7 @@ async def test_a_server_that_lost_the_lease_cannot_record_a_step(
     async with runtime.db.transaction(write=False) as session:
         job = await session.scalar(select(AsyncJob).where(AsyncJob.uuid == job_uuid))
     assert job is not None
-    assert job.status == PENDING
+    assert job.status == JobStatus.PENDING
     assert job.progress is None
 
 
@@ -305,7 +298,7 @@ async def test_a_permanent_database_error_fails_the_job_instead_of_retrying_it(
 
     async with _executing(runtime, {"duplicate": duplicate}):
         job = await _finished(runtime, await _submit(runtime, identities["alice"], "duplicate"))
-    assert (job.status, orjson.loads(job.result or "")["errorcode"]) == (FAILED, 530)
+    assert (job.status, orjson.loads(job.result or "")["errorcode"]) == (JobStatus.FAILED, 530)
     assert calls == [1]
 
 
@@ -323,5 +316,5 @@ async def test_a_job_interrupted_too_often_is_given_up(
     async with _executing(runtime, {"never": never}):
         job = await _finished(runtime, job_uuid)
     body = orjson.loads(job.result or "")
-    assert job.status == FAILED
+    assert job.status == JobStatus.FAILED
     assert f"after {MAX_ATTEMPTS} attempts" in body["errortext"]

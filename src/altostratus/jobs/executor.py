@@ -26,23 +26,18 @@ from altostratus.db.engine import Database
 from altostratus.db.failover import DATABASE_ERRORS, resumable
 from altostratus.db.models import Account, AsyncJob, User
 from altostratus.errors import CloudError
-from altostratus.jobs.run import PENDING, JobRun, LeaseLost
+from altostratus.jobs.run import JobRun, LeaseLost
+from altostratus.jobs.status import JobStatus
 from altostratus.timeutil import utcnow
 
 __all__ = [
-    "FAILED",
     "MAX_ATTEMPTS",
-    "PENDING",
-    "SUCCEEDED",
     "Executor",
     "JobHandler",
     "caller_for",
 ]
 
 log = logging.getLogger(__name__)
-
-#: CloudStack's ``jobstatus`` values besides ``PENDING`` (0).
-SUCCEEDED, FAILED = 1, 2
 
 #: A job handler returns the body of the job's result (``{"virtualmachine": {...}}``).
 JobHandler = Callable[[JobRun], Awaitable[dict[str, Any]]]
@@ -114,7 +109,7 @@ class Executor:
         async with self._db.transaction() as session:
             now = await database_now(session)
             claimable = (
-                AsyncJob.status == PENDING,
+                AsyncJob.status == JobStatus.PENDING,
                 AsyncJob.kind.is_not(None),
                 or_(AsyncJob.owner.is_(None), AsyncJob.lease_expires < now),
                 # Not one this server still drives: a lease that lapsed while the database
@@ -187,7 +182,7 @@ class Executor:
             log.exception("job %s (%s) failed", job.uuid, job.kind)
             await uninterrupted(self._fail(job, CloudError(_INTERNAL)))
         else:
-            await uninterrupted(self._finish(job, SUCCEEDED, 0, result))
+            await uninterrupted(self._finish(job, JobStatus.SUCCEEDED, 0, result))
 
     async def _caller(self, user_uuid: str) -> Caller:
         async with self._db.transaction(write=False) as session:
@@ -196,9 +191,11 @@ class Executor:
     async def _fail(self, job: _Claimed, error: CloudError) -> None:
         """Record ``error`` as the result: ``jobresultcode`` 530, the error's own code inside."""
         body = {"errorcode": error.code, "cserrorcode": error.cs_code, "errortext": str(error)}
-        await self._finish(job, FAILED, 530, body)
+        await self._finish(job, JobStatus.FAILED, 530, body)
 
-    async def _finish(self, job: _Claimed, status: int, code: int, body: dict[str, Any]) -> None:
+    async def _finish(
+        self, job: _Claimed, status: JobStatus, code: int, body: dict[str, Any]
+    ) -> None:
         try:
             async with self._db.transaction() as session:
                 await session.execute(
@@ -207,7 +204,7 @@ class Executor:
                         AsyncJob.id == job.id,
                         AsyncJob.owner == self.owner,
                         AsyncJob.attempts == job.attempt,
-                        AsyncJob.status == PENDING,
+                        AsyncJob.status == JobStatus.PENDING,
                     )
                     .values(
                         status=status,
@@ -240,7 +237,7 @@ class Executor:
                 .where(
                     AsyncJob.id.in_(running),
                     AsyncJob.owner == self.owner,
-                    AsyncJob.status == PENDING,
+                    AsyncJob.status == JobStatus.PENDING,
                 )
                 .values(lease_expires=await database_now(session) + self._lease)
             )

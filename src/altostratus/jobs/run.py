@@ -24,14 +24,12 @@ from altostratus.db.engine import Database
 from altostratus.db.models import AsyncJob, HostCommand
 from altostratus.db.models.hosts import CommandState
 from altostratus.errors import CloudError, ResourceUnavailable
+from altostratus.jobs.status import JobStatus
 from altostratus.timeutil import utcnow
 
-__all__ = ["PENDING", "AgentCommandFailed", "JobRun", "LeaseLost"]
+__all__ = ["AgentCommandFailed", "JobRun", "LeaseLost"]
 
 T = TypeVar("T")
-
-#: ``async_jobs.status`` of a job still running (CloudStack's ``jobstatus``).
-PENDING = 0
 
 #: How often a waiting job looks at its command when no in-process signal comes.
 _COMMAND_POLL_SECONDS = 1.0
@@ -185,7 +183,7 @@ class JobRun:
                 AsyncJob.id == self.job_id,
                 AsyncJob.owner == self.deps.server_id,
                 AsyncJob.attempts == self._attempt,
-                AsyncJob.status == PENDING,
+                AsyncJob.status == JobStatus.PENDING,
             )
             .values(
                 progress=orjson.dumps(progress).decode(),

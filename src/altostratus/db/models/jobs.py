@@ -19,7 +19,7 @@ class AsyncJob(PublicEntity):
     user_uuid: Mapped[str] = mapped_column(String(36))
     account_uuid: Mapped[str] = mapped_column(String(36), index=True)
     domain_path: Mapped[str] = mapped_column(String(1024))
-    #: 0 pending, 1 succeeded, 2 failed (CloudStack's ``jobstatus``).
+    #: ``jobs.status.JobStatus``: 0 pending, 1 succeeded, 2 failed (CloudStack's ``jobstatus``).
     status: Mapped[int] = mapped_column(Integer, default=0, index=True)
     result_code: Mapped[int] = mapped_column(Integer, default=0)
     #: The JSON result object (``{"account": {...}}`` or an error body).

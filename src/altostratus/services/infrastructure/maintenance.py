@@ -18,7 +18,7 @@ from altostratus.core.context import ServiceContext
 from altostratus.db.models import AsyncJob
 from altostratus.db.models.compute import VmState
 from altostratus.db.models.hosts import ResourceState
-from altostratus.jobs.executor import PENDING
+from altostratus.jobs.status import JobStatus
 from altostratus.services.infrastructure.hosts import ACTIVE_VM_STATES, get_host, host_event, vms_on
 from altostratus.services.shared import async_jobs
 
@@ -67,7 +67,9 @@ async def progress(ctx: ServiceContext, host_uuid: str, job_uuids: list[str]) ->
         select(func.count()).select_from(vms_on(host.id, ACTIVE_VM_STATES).subquery())
     )
     pending = await ctx.session.scalar(
-        select(func.count()).where(AsyncJob.uuid.in_(job_uuids), AsyncJob.status == PENDING)
+        select(func.count()).where(
+            AsyncJob.uuid.in_(job_uuids), AsyncJob.status == JobStatus.PENDING
+        )
     )
     return Progress(host.resource_state, active or 0, pending or 0)
 

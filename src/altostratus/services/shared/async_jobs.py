@@ -15,12 +15,11 @@ from altostratus.core.context import ServiceContext
 from altostratus.core.paging import Page, PageRequest, paginate
 from altostratus.db.models import AsyncJob
 from altostratus.errors import InvalidParameter
+from altostratus.jobs.status import JobStatus
 from altostratus.services.shared.visibility import owned_rows_filter
 from altostratus.timeutil import utcnow
 
 __all__ = ["get_job", "list_jobs", "record_completed", "result_of", "submit"]
-
-SUCCEEDED = 1
 
 
 async def record_completed(
@@ -38,7 +37,7 @@ async def record_completed(
         user_uuid=caller.user_uuid,
         account_uuid=caller.account_uuid,
         domain_path=caller.domain_path,
-        status=SUCCEEDED,
+        status=JobStatus.SUCCEEDED,
         result_code=0,
         result=orjson.dumps(result).decode(),
         instance_type=instance_type,
@@ -69,7 +68,7 @@ async def submit(
         user_uuid=caller.user_uuid,
         account_uuid=caller.account_uuid,
         domain_path=caller.domain_path,
-        status=0,
+        status=JobStatus.PENDING,
         result_code=0,
         instance_type=instance_type,
         instance_uuid=instance_uuid,
