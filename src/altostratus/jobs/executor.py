@@ -13,9 +13,10 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
+from pydantic import ValidationError
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +27,7 @@ from altostratus.db.engine import Database
 from altostratus.db.failover import DATABASE_ERRORS, resumable
 from altostratus.db.models import Account, AsyncJob, User
 from altostratus.errors import CloudError
+from altostratus.jobs.kinds import JobPayload
 from altostratus.jobs.run import JobRun, LeaseLost
 from altostratus.jobs.status import JobStatus
 from altostratus.timeutil import utcnow
@@ -39,8 +41,20 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: A job handler returns the body of the job's result (``{"virtualmachine": {...}}``).
-JobHandler = Callable[[JobRun], Awaitable[dict[str, Any]]]
+P = TypeVar("P", bound=JobPayload)
+
+
+@dataclass(frozen=True)
+class JobHandler(Generic[P]):
+    """How the executor runs the jobs of one kind.
+
+    ``drive`` returns the body of the job's result (``{"virtualmachine": {...}}``); the
+    payload is checked against ``payload`` before, so a body gets a valid ``P``.
+    """
+
+    payload: type[P]
+    drive: Callable[[JobRun, P], Awaitable[dict[str, Any]]]
+
 
 _INTERNAL = "Internal error executing the job, please contact your system administrator"
 
@@ -62,7 +76,7 @@ class _Claimed:
 
 class Executor:
     def __init__(
-        self, db: Database, deps: Dependencies, handlers: Mapping[str, JobHandler]
+        self, db: Database, deps: Dependencies, handlers: Mapping[str, JobHandler[Any]]
     ) -> None:
         self._db = db
         self._deps = deps
@@ -153,6 +167,7 @@ class Executor:
                 raise CloudError(f"No handler for jobs of kind {job.kind}")
             if job.attempt > MAX_ATTEMPTS:
                 raise CloudError(f"The job was given up after {MAX_ATTEMPTS} attempts")
+            payload = _payload(handler, job)
             caller = await self._caller(job.user_uuid)
             run = JobRun(
                 self._db,
@@ -161,10 +176,9 @@ class Executor:
                 job_uuid=job.uuid,
                 attempt=job.attempt,
                 caller=caller,
-                payload=job.payload,
                 progress=job.progress,
             )
-            result = await handler(run)
+            result = await handler.drive(run, payload)
         except LeaseLost:
             log.warning("job %s was taken over by another server", job.uuid)
         except CloudError as error:
@@ -255,6 +269,18 @@ class Executor:
                 )
         except DATABASE_ERRORS:
             log.warning("cannot release %d jobs; their leases will expire", len(job_ids))
+
+
+def _payload(handler: JobHandler[P], job: _Claimed) -> P:
+    """The stored payload as the handler's model; a CloudError naming what does not fit."""
+    try:
+        return handler.payload.model_validate(job.payload)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(map(str, problem['loc'])) or 'payload'}: {problem['msg']}"
+            for problem in error.errors()
+        )
+        raise CloudError(f"The job's payload does not fit a {job.kind} job ({problems})") from None
 
 
 async def caller_for(session: AsyncSession, user_uuid: str) -> Caller:

@@ -32,6 +32,7 @@ from altostratus.db.models import (
     Volume,
 )
 from altostratus.jobs.status import JobStatus
+from altostratus.services.compute import jobs as vm_jobs
 from altostratus.services.compute import lifecycle
 from altostratus.services.infrastructure.hosts import system_context
 from altostratus.services.shared import async_jobs as jobs
@@ -583,9 +584,8 @@ async def test_only_the_job_owning_a_stop_undoes_it(
         ctx = await system_context(session, app.state.runtime.deps)
         job = await jobs.submit(
             ctx,
-            command="stopVirtualMachine",
-            kind="stopVirtualMachine",
-            payload={"id": vm["id"], "forced": False},
+            vm_jobs.STOP,
+            vm_jobs.StopPayload(id=vm["id"], forced=False),
             instance_type="VirtualMachine",
             instance_uuid=vm["id"],
         )

@@ -19,12 +19,11 @@ from altostratus.db.models import AsyncJob
 from altostratus.db.models.compute import VmState
 from altostratus.db.models.hosts import ResourceState
 from altostratus.jobs.status import JobStatus
+from altostratus.services.compute import jobs as vm_jobs
 from altostratus.services.infrastructure.hosts import ACTIVE_VM_STATES, get_host, host_event, vms_on
 from altostratus.services.shared import async_jobs
 
 __all__ = ["Progress", "finish", "progress", "submit_stops"]
-
-STOP_KIND = "stopVirtualMachine"
 
 
 async def submit_stops(ctx: ServiceContext, host_uuid: str) -> list[str]:
@@ -34,9 +33,8 @@ async def submit_stops(ctx: ServiceContext, host_uuid: str) -> list[str]:
     for vm in await ctx.session.scalars(vms_on(host.id, (VmState.RUNNING,))):
         job = await async_jobs.submit(
             ctx,
-            command=STOP_KIND,
-            kind=STOP_KIND,
-            payload={"id": vm.uuid, "forced": False},
+            vm_jobs.STOP,
+            vm_jobs.StopPayload(id=vm.uuid, forced=False),
             instance_type="VirtualMachine",
             instance_uuid=vm.uuid,
         )
