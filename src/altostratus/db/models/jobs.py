@@ -27,9 +27,10 @@ class AsyncJob(PublicEntity):
     instance_type: Mapped[str | None] = mapped_column(String(64))
     instance_uuid: Mapped[str | None] = mapped_column(String(36))
     completed: Mapped[datetime | None]
-    #: The executor's handler (``jobs.handlers``); ``None`` for a job finished at submit.
+    #: The job's kind (``jobs.kinds``): its command's name; ``None`` for a job finished at
+    #: submit.
     kind: Mapped[str | None] = mapped_column(String(64))
-    #: JSON arguments of the handler, fixed at submit.
+    #: The JSON of the kind's payload model, fixed at submit.
     payload: Mapped[str | None] = mapped_column(Text)
     #: JSON results of the steps done so far: a resumed job skips them.
     progress: Mapped[str | None] = mapped_column(Text)

@@ -60,9 +60,8 @@ class StartPayload(VmPayload):
 
 class StopPayload(VmPayload):
     forced: bool
-    #: The request moved the VM to Stopping, so this job owns the stop. Host
-    #: maintenance's jobs find the VM Running; jobs it stored before this field existed
-    #: lack it.
+    #: The request moved the VM to Stopping, so this job owns the stop; host
+    #: maintenance's jobs find it Running (and were stored without this field).
     requested: bool = False
 
 
@@ -74,7 +73,7 @@ class ResetSshKeyPayload(VmPayload):
     keypair: str
 
 
-async def _start(
+async def _start_vm(
     run: JobRun, vm_uuid: str, *, pinned_host_id: int | None, failure_state: str
 ) -> None:
     """Place a Starting VM and start it there; on failure it ends ``failure_state``.
@@ -133,7 +132,7 @@ def _reason(error: Exception) -> str:
     return f"internal error ({type(error).__name__})"
 
 
-async def _stop(run: JobRun, vm_uuid: str, *, forced: bool, requested: bool) -> None:
+async def _stop_vm(run: JobRun, vm_uuid: str, *, forced: bool, requested: bool) -> None:
     """Stop the VM on its host; ``forced`` marks it Stopped even if the agent fails.
 
     ``requested``: the job's request moved the VM to Stopping (stopVirtualMachine,
@@ -163,7 +162,7 @@ async def _stop(run: JobRun, vm_uuid: str, *, forced: bool, requested: bool) -> 
     await run.step("stopped", lambda ctx: lifecycle.mark_stopped(ctx, vm_uuid, host_id))
 
 
-async def _expunge(run: JobRun, vm_uuid: str) -> None:
+async def _expunge_vm(run: JobRun, vm_uuid: str) -> None:
     """Delete the VM and its root disk on the host it last ran on, then free its rows."""
     target = await run.read(lambda ctx: _expunge_target(ctx, vm_uuid))
     if target is not None:
@@ -184,18 +183,20 @@ async def _expunge(run: JobRun, vm_uuid: str) -> None:
 
 async def _deploy(run: JobRun, payload: DeployPayload) -> str:
     if payload.start:
-        await _start(run, payload.id, pinned_host_id=payload.host_id, failure_state=VmState.ERROR)
+        await _start_vm(
+            run, payload.id, pinned_host_id=payload.host_id, failure_state=VmState.ERROR
+        )
     return payload.id
 
 
-async def _start_stopped(run: JobRun, payload: StartPayload) -> str:
-    await _start(run, payload.id, pinned_host_id=payload.host_id, failure_state=VmState.STOPPED)
+async def _start(run: JobRun, payload: StartPayload) -> str:
+    await _start_vm(run, payload.id, pinned_host_id=payload.host_id, failure_state=VmState.STOPPED)
     return payload.id
 
 
-async def _stop_running(run: JobRun, payload: StopPayload) -> str:
+async def _stop(run: JobRun, payload: StopPayload) -> str:
     """Also run for host maintenance, which submits it for Running VMs directly."""
-    await _stop(run, payload.id, forced=payload.forced, requested=payload.requested)
+    await _stop_vm(run, payload.id, forced=payload.forced, requested=payload.requested)
     return payload.id
 
 
@@ -212,15 +213,15 @@ async def _reboot(run: JobRun, payload: VmPayload) -> str:
 async def _destroy(run: JobRun, payload: DestroyPayload) -> str:
     """Stop the VM if it runs, destroy it, and expunge it too when asked."""
     vm_uuid, expunge = payload.id, payload.expunge
-    await _stop(run, vm_uuid, forced=False, requested=True)
+    await _stop_vm(run, vm_uuid, forced=False, requested=True)
     await run.step("destroyed", lambda ctx: lifecycle.mark_destroyed(ctx, vm_uuid, expunge))
     if expunge:
-        await _expunge(run, vm_uuid)
+        await _expunge_vm(run, vm_uuid)
     return vm_uuid
 
 
-async def _expunge_destroyed(run: JobRun, payload: VmPayload) -> None:
-    await _expunge(run, payload.id)
+async def _expunge(run: JobRun, payload: VmPayload) -> None:
+    await _expunge_vm(run, payload.id)
 
 
 async def _reset_ssh_key(run: JobRun, payload: ResetSshKeyPayload) -> str:
@@ -230,11 +231,11 @@ async def _reset_ssh_key(run: JobRun, payload: ResetSshKeyPayload) -> str:
 
 
 DEPLOY = JobKind(DeployPayload, _deploy)
-START = JobKind(StartPayload, _start_stopped)
-STOP = JobKind(StopPayload, _stop_running)
+START = JobKind(StartPayload, _start)
+STOP = JobKind(StopPayload, _stop)
 REBOOT = JobKind(VmPayload, _reboot)
 DESTROY = JobKind(DestroyPayload, _destroy)
-EXPUNGE = JobKind(VmPayload, _expunge_destroyed)
+EXPUNGE = JobKind(VmPayload, _expunge)
 RESET_SSH_KEY = JobKind(ResetSshKeyPayload, _reset_ssh_key)
 
 
