@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from typing import Any
 
 from altostratus.federation.audit import start_auditor
 from altostratus.federation.gc import start_collector
@@ -60,7 +61,7 @@ def start_federation_workers(runtime: Runtime) -> list[asyncio.Task[None]]:
 
 
 def start_compute_workers(
-    runtime: Runtime, job_handlers: Mapping[str, JobHandler]
+    runtime: Runtime, job_handlers: Mapping[str, JobHandler[Any]]
 ) -> list[asyncio.Task[None]]:
     """The job executor, the simulator fleet and the host monitor; none with
     ``compute_workers`` off (an API-only server)."""

@@ -31,6 +31,7 @@ import asyncpg
 import orjson
 from cs import CloudStack
 
+from altostratus.jobs.status import JobStatus
 from tests.support.ha_cluster import PatroniCluster, PatroniSettings
 from tests.support.haproxy import Backend, Frontend, HAProxy
 from tests.support.server import LiveServer
@@ -54,7 +55,6 @@ CLIENT_THREADS = 4
 #: Seconds of workload before a fault, and after it until the scenario's window closes.
 BEFORE_FAULT = 3.0
 AFTER_FAULT = 25.0
-PENDING, FAILED = 0, 2
 
 
 @dataclass(frozen=True)
@@ -376,7 +376,7 @@ async def _verify(region: Region, acknowledged: list[Answer]) -> Verified:
                 "SELECT uuid, status, result FROM async_jobs WHERE uuid = ANY($1::varchar[])",
                 jobs,
             )
-            pending = [row for row in rows if row["status"] == PENDING]
+            pending = [row for row in rows if row["status"] == JobStatus.PENDING]
             if not pending or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.5)
@@ -384,7 +384,7 @@ async def _verify(region: Region, acknowledged: list[Answer]) -> Verified:
         await connection.close()
     failed: dict[str, int] = {}
     for row in rows:
-        if row["status"] == FAILED:
+        if row["status"] == JobStatus.FAILED:
             code = f"job {orjson.loads(row['result']).get('errorcode')}"
             failed[code] = failed.get(code, 0) + 1
     return Verified(

@@ -25,8 +25,10 @@ from altostratus.core.leases import LeaseHolder
 from altostratus.db.clock import database_now
 from altostratus.db.models import AsyncJob, Host, ManagementServer
 from altostratus.ha.membership import MembershipMonitor
-from altostratus.jobs.executor import PENDING, Executor
+from altostratus.jobs.executor import Executor, JobHandler
+from altostratus.jobs.kinds import JobPayload
 from altostratus.jobs.run import JobRun
+from altostratus.jobs.status import JobStatus
 from altostratus.runtime import Runtime
 from altostratus.services.agents import link as agent_link
 from altostratus.services.infrastructure.host_monitor import HostMonitor
@@ -100,11 +102,12 @@ async def test_a_server_whose_clock_runs_ahead_leaves_a_peers_job_alone(app: Sta
         session.add(job)
     started: list[str] = []
 
-    async def clockwork(run: JobRun) -> dict[str, Any]:
+    async def clockwork(run: JobRun, payload: JobPayload) -> dict[str, Any]:
         started.append(run.job_uuid)
         return {}
 
-    fast = Executor(runtime.db, _peer(runtime, "server-b"), {"clockwork": clockwork})
+    handlers = {"clockwork": JobHandler(JobPayload, clockwork)}
+    fast = Executor(runtime.db, _peer(runtime, "server-b"), handlers)
     with clock_off_by(AN_HOUR):
         worker = asyncio.create_task(fast.run())
         await asyncio.sleep(1.0)
@@ -118,7 +121,7 @@ async def test_a_server_whose_clock_runs_ahead_leaves_a_peers_job_alone(app: Sta
                 select(AsyncJob.owner, AsyncJob.status).where(AsyncJob.command == "clockwork")
             )
         ).one()
-    assert (owner, status) == ("server-a", PENDING)
+    assert (owner, status) == ("server-a", JobStatus.PENDING)
 
 
 async def test_a_host_heard_by_a_server_whose_clock_runs_behind_stays_up(

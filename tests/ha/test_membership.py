@@ -12,7 +12,7 @@ from altostratus.api.app import create_app
 from altostratus.db.engine import Database
 from altostratus.db.models import AsyncJob, Event, ManagementServer
 from altostratus.ha.membership import MembershipMonitor, ServerIdentity
-from altostratus.jobs.executor import PENDING
+from altostratus.jobs.status import JobStatus
 from altostratus.runtime import Runtime
 from altostratus.settings import Settings
 from altostratus.timeutil import utcnow
@@ -81,7 +81,7 @@ async def test_a_silent_peer_is_declared_down_and_its_jobs_handed_back(
     assert job is not None
     # Handed back: due at once, unless this server's executor already took it over.
     if job.owner == PEER_ID:
-        assert job.status == PENDING
+        assert job.status == JobStatus.PENDING
         assert job.lease_expires is not None
         assert job.lease_expires <= utcnow()
     assert len(events) == 1

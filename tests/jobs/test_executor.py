@@ -1,6 +1,6 @@
 """The job executor: leases, recorded steps, results and errors, host command waits.
 
-The executor is driven with handlers written for the test, so these tests do not depend
+The executor is driven with job kinds written for the test, so these tests do not depend
 on any command's job; the database is the seeded test database on each backend.
 """
 
@@ -21,16 +21,10 @@ from altostratus.core.context import ServiceContext
 from altostratus.db.models import AsyncJob, Host, HostCommand, Lease
 from altostratus.db.models.hosts import CommandState
 from altostratus.errors import InsufficientCapacity
-from altostratus.jobs.executor import (
-    FAILED,
-    MAX_ATTEMPTS,
-    PENDING,
-    SUCCEEDED,
-    Executor,
-    JobHandler,
-    caller_for,
-)
+from altostratus.jobs.executor import MAX_ATTEMPTS, Executor, JobHandler, caller_for
+from altostratus.jobs.kinds import JobKind, JobPayload
 from altostratus.jobs.run import JobRun
+from altostratus.jobs.status import JobStatus
 from altostratus.runtime import Runtime
 from altostratus.services.shared import async_jobs
 from altostratus.settings import Settings
@@ -56,9 +50,28 @@ def _server(runtime: Runtime, name: str) -> Runtime:
     return dataclasses.replace(runtime, deps=deps)
 
 
+Body = Callable[[JobRun, Any], Awaitable[dict[str, Any]]]
+
+
+class Echo(JobPayload):
+    echo: int
+
+
+def _kind(name: str, body: Body, payload: type[JobPayload] = JobPayload) -> JobKind[Any, Any]:
+    """A kind of job for the test, named as a command declaring it would name it."""
+    kind: JobKind[Any, Any] = JobKind(payload, body)
+    kind.bind(name)
+    return kind
+
+
+def _executor(runtime: Runtime, *kinds: JobKind[Any, Any]) -> Executor:
+    handlers = {kind.name: JobHandler(kind.payload, kind.body) for kind in kinds}
+    return Executor(runtime.db, runtime.deps, handlers)
+
+
 @contextlib.asynccontextmanager
-async def _executing(runtime: Runtime, handlers: dict[str, JobHandler]) -> AsyncIterator[None]:
-    task = asyncio.create_task(Executor(runtime.db, runtime.deps, handlers).run())
+async def _executing(runtime: Runtime, *kinds: JobKind[Any, Any]) -> AsyncIterator[None]:
+    task = asyncio.create_task(_executor(runtime, *kinds).run())
     try:
         yield
     finally:
@@ -67,14 +80,15 @@ async def _executing(runtime: Runtime, handlers: dict[str, JobHandler]) -> Async
             await task
 
 
-async def _submit(runtime: Runtime, owner: Identity, kind: str, **payload: Any) -> str:
+async def _submit(
+    runtime: Runtime, owner: Identity, kind: JobKind[Any, Any], payload: JobPayload | None = None
+) -> str:
     async with runtime.db.transaction() as session:
         caller = await caller_for(session, owner.user_id)
         job = await async_jobs.submit(
             ServiceContext(session, caller, runtime.deps),
-            command=kind,
-            kind=kind,
-            payload=payload,
+            kind,
+            payload or kind.payload(),
             instance_type=None,
             instance_uuid=None,
         )
@@ -88,7 +102,7 @@ async def _finished(runtime: Runtime, job_uuid: str, *, within: float = 10.0) ->
         async with runtime.db.transaction(write=False) as session:
             job = await session.scalar(select(AsyncJob).where(AsyncJob.uuid == job_uuid))
         assert job is not None
-        if job.status != PENDING:
+        if job.status != JobStatus.PENDING:
             return job
         assert asyncio.get_running_loop().time() < deadline, f"job {job_uuid} still pending"
         await asyncio.sleep(0.05)
@@ -97,13 +111,14 @@ async def _finished(runtime: Runtime, job_uuid: str, *, within: float = 10.0) ->
 async def test_a_job_runs_as_its_submitter_and_records_its_result(
     runtime: Runtime, identities: dict[str, Identity]
 ) -> None:
-    async def whoami(run: JobRun) -> dict[str, Any]:
-        return {"user": {"name": run.caller.username, "echo": run.payload["echo"]}}
+    async def whoami(run: JobRun, payload: Echo) -> dict[str, Any]:
+        return {"user": {"name": run.caller.username, "echo": payload.echo}}
 
-    async with _executing(runtime, {"whoami": whoami}):
-        job_uuid = await _submit(runtime, identities["alice"], "whoami", echo=7)
+    kind = _kind("whoami", whoami, Echo)
+    async with _executing(runtime, kind):
+        job_uuid = await _submit(runtime, identities["alice"], kind, Echo(echo=7))
         job = await _finished(runtime, job_uuid)
-    assert (job.status, job.result_code) == (SUCCEEDED, 0)
+    assert (job.status, job.result_code) == (JobStatus.SUCCEEDED, 0)
     assert orjson.loads(job.result or "") == {"user": {"name": "alice", "echo": 7}}
     assert job.owner is None
     assert job.completed is not None
@@ -112,12 +127,13 @@ async def test_a_job_runs_as_its_submitter_and_records_its_result(
 async def test_a_cloud_error_fails_the_job_with_its_code(
     runtime: Runtime, identities: dict[str, Identity]
 ) -> None:
-    async def full(run: JobRun) -> dict[str, Any]:
+    async def full(run: JobRun, payload: JobPayload) -> dict[str, Any]:
         raise InsufficientCapacity("Unable to create a deployment: no host has room")
 
-    async with _executing(runtime, {"full": full}):
-        job = await _finished(runtime, await _submit(runtime, identities["alice"], "full"))
-    assert (job.status, job.result_code) == (FAILED, 530)
+    kind = _kind("full", full)
+    async with _executing(runtime, kind):
+        job = await _finished(runtime, await _submit(runtime, identities["alice"], kind))
+    assert (job.status, job.result_code) == (JobStatus.FAILED, 530)
     body = orjson.loads(job.result or "")
     assert body["errorcode"] == 533
     assert "no host has room" in body["errortext"]
@@ -126,13 +142,14 @@ async def test_a_cloud_error_fails_the_job_with_its_code(
 async def test_an_unexpected_exception_fails_the_job_without_leaking_it(
     runtime: Runtime, identities: dict[str, Identity]
 ) -> None:
-    async def broken(run: JobRun) -> dict[str, Any]:
+    async def broken(run: JobRun, payload: JobPayload) -> dict[str, Any]:
         raise RuntimeError("secret internals")
 
-    async with _executing(runtime, {"broken": broken}):
-        job = await _finished(runtime, await _submit(runtime, identities["alice"], "broken"))
+    kind = _kind("broken", broken)
+    async with _executing(runtime, kind):
+        job = await _finished(runtime, await _submit(runtime, identities["alice"], kind))
     body = orjson.loads(job.result or "")
-    assert (job.status, body["errorcode"]) == (FAILED, 530)
+    assert (job.status, body["errorcode"]) == (JobStatus.FAILED, 530)
     assert "secret internals" not in body["errortext"]
 
 
@@ -143,8 +160,8 @@ async def test_a_job_of_a_dead_server_is_resumed_after_its_lease_without_redoing
     calls: list[tuple[str, str]] = []
     stalled = asyncio.Event()
 
-    def handler(stall: bool) -> Callable[[JobRun], Awaitable[dict[str, Any]]]:
-        async def two_steps(run: JobRun) -> dict[str, Any]:
+    def two(stall: bool) -> JobKind[Any, Any]:
+        async def two_steps(run: JobRun, payload: JobPayload) -> dict[str, Any]:
             async def first(ctx: ServiceContext) -> int:
                 calls.append((run.deps.server_id, "first"))
                 return 41
@@ -160,13 +177,11 @@ async def test_a_job_of_a_dead_server_is_resumed_after_its_lease_without_redoing
 
             return {"answer": await run.step("second", second)}
 
-        return two_steps
+        return _kind("two", two_steps)
 
     server_a, server_b = _server(runtime, "server-a"), _server(runtime, "server-b")
-    job_uuid = await _submit(runtime, identities["alice"], "two")
-    executor_a = asyncio.create_task(
-        Executor(server_a.db, server_a.deps, {"two": handler(stall=True)}).run()
-    )
+    job_uuid = await _submit(runtime, identities["alice"], two(stall=True))
+    executor_a = asyncio.create_task(_executor(server_a, two(stall=True)).run())
     await asyncio.wait_for(stalled.wait(), 10)
     async with runtime.db.transaction() as session:
         job = await session.scalar(select(AsyncJob).where(AsyncJob.uuid == job_uuid))
@@ -183,7 +198,7 @@ async def test_a_job_of_a_dead_server_is_resumed_after_its_lease_without_redoing
             .values(owner="server-a", lease_expires=utcnow() + timedelta(seconds=1))
         )
 
-    async with _executing(server_b, {"two": handler(stall=False)}):
+    async with _executing(server_b, two(stall=False)):
         job = await _finished(runtime, job_uuid, within=15)
     assert orjson.loads(job.result or "") == {"answer": 42}
     assert calls == [("server-a", "first"), ("server-b", "second")]
@@ -196,7 +211,7 @@ async def test_a_server_that_lost_the_lease_cannot_record_a_step(
     written = asyncio.Event()
     outcome: list[str] = []
 
-    async def slow(run: JobRun) -> dict[str, Any]:
+    async def slow(run: JobRun, payload: JobPayload) -> dict[str, Any]:
         async def mark(ctx: ServiceContext) -> bool:
             # Another server takes the job over while this step is open.
             await ctx.session.execute(
@@ -213,15 +228,16 @@ async def test_a_server_that_lost_the_lease_cannot_record_a_step(
             written.set()
         return {}
 
-    async with _executing(runtime, {"slow": slow}):
-        job_uuid = await _submit(runtime, identities["alice"], "slow")
+    kind = _kind("slow", slow)
+    async with _executing(runtime, kind):
+        job_uuid = await _submit(runtime, identities["alice"], kind)
         await asyncio.wait_for(written.wait(), 10)
         await asyncio.sleep(0.2)
     assert outcome == ["LeaseLost"]
     async with runtime.db.transaction(write=False) as session:
         job = await session.scalar(select(AsyncJob).where(AsyncJob.uuid == job_uuid))
     assert job is not None
-    assert job.status == PENDING
+    assert job.status == JobStatus.PENDING
     assert job.progress is None
 
 
@@ -230,7 +246,7 @@ async def test_a_host_command_is_queued_once_and_its_answer_returned(
 ) -> None:
     world = await seed_compute(runtime, hosts=1)
 
-    async def ping(run: JobRun) -> dict[str, Any]:
+    async def ping(run: JobRun, payload: JobPayload) -> dict[str, Any]:
         async def host(ctx: ServiceContext) -> int:
             row = await ctx.session.scalar(select(Host.id).where(Host.uuid == world.host_ids[0]))
             assert row is not None
@@ -255,8 +271,9 @@ async def test_a_host_command_is_queued_once_and_its_answer_returned(
                 return
             await asyncio.sleep(0.05)
 
-    async with _executing(runtime, {"ping": ping}):
-        job_uuid = await _submit(runtime, identities["alice"], "ping")
+    kind = _kind("ping", ping)
+    async with _executing(runtime, kind):
+        job_uuid = await _submit(runtime, identities["alice"], kind)
         await asyncio.wait_for(agent(), 10)
         job = await _finished(runtime, job_uuid)
     assert orjson.loads(job.result or "") == {"pong": {"n": 2}}
@@ -270,7 +287,7 @@ async def test_an_unanswered_host_command_is_cancelled_and_fails_the_job_with_53
 ) -> None:
     world = await seed_compute(runtime, hosts=1)
 
-    async def ping(run: JobRun) -> dict[str, Any]:
+    async def ping(run: JobRun, payload: JobPayload) -> dict[str, Any]:
         async def host(ctx: ServiceContext) -> int:
             row = await ctx.session.scalar(select(Host.id).where(Host.uuid == world.host_ids[0]))
             assert row is not None
@@ -279,8 +296,9 @@ async def test_an_unanswered_host_command_is_cancelled_and_fails_the_job_with_53
         await run.host_command("ping", await run.step("host", host), "Ping", {}, answer_within=0.3)
         return {}
 
-    async with _executing(runtime, {"ping": ping}):
-        job = await _finished(runtime, await _submit(runtime, identities["alice"], "ping"))
+    kind = _kind("ping", ping)
+    async with _executing(runtime, kind):
+        job = await _finished(runtime, await _submit(runtime, identities["alice"], kind))
     assert orjson.loads(job.result or "")["errorcode"] == 534
     async with runtime.db.transaction(write=False) as session:
         command = await session.scalar(select(HostCommand))
@@ -293,7 +311,7 @@ async def test_a_permanent_database_error_fails_the_job_instead_of_retrying_it(
 ) -> None:
     calls: list[int] = []
 
-    async def duplicate(run: JobRun) -> dict[str, Any]:
+    async def duplicate(run: JobRun, payload: JobPayload) -> dict[str, Any]:
         async def insert_twice(ctx: ServiceContext) -> None:
             calls.append(1)
             for _ in range(2):
@@ -303,25 +321,117 @@ async def test_a_permanent_database_error_fails_the_job_instead_of_retrying_it(
         await run.step("insert", insert_twice)
         return {}
 
-    async with _executing(runtime, {"duplicate": duplicate}):
-        job = await _finished(runtime, await _submit(runtime, identities["alice"], "duplicate"))
-    assert (job.status, orjson.loads(job.result or "")["errorcode"]) == (FAILED, 530)
+    kind = _kind("duplicate", duplicate)
+    async with _executing(runtime, kind):
+        job = await _finished(runtime, await _submit(runtime, identities["alice"], kind))
+    assert (job.status, orjson.loads(job.result or "")["errorcode"]) == (JobStatus.FAILED, 530)
     assert calls == [1]
 
 
 async def test_a_job_interrupted_too_often_is_given_up(
     runtime: Runtime, identities: dict[str, Identity]
 ) -> None:
-    async def never(run: JobRun) -> dict[str, Any]:
+    async def never(run: JobRun, payload: JobPayload) -> dict[str, Any]:
         raise AssertionError("a job past its last attempt must not run")
 
-    job_uuid = await _submit(runtime, identities["alice"], "never")
+    kind = _kind("never", never)
+    job_uuid = await _submit(runtime, identities["alice"], kind)
     async with runtime.db.transaction() as session:
         await session.execute(
             update(AsyncJob).where(AsyncJob.uuid == job_uuid).values(attempts=MAX_ATTEMPTS)
         )
-    async with _executing(runtime, {"never": never}):
+    async with _executing(runtime, kind):
         job = await _finished(runtime, job_uuid)
     body = orjson.loads(job.result or "")
-    assert job.status == FAILED
+    assert job.status == JobStatus.FAILED
     assert f"after {MAX_ATTEMPTS} attempts" in body["errortext"]
+
+
+async def test_a_job_whose_payload_does_not_fit_fails_naming_the_field(
+    runtime: Runtime, identities: dict[str, Identity]
+) -> None:
+    """A payload stored before a field was renamed fails at once, not half-way through."""
+    ran: list[int] = []
+
+    async def echo(run: JobRun, payload: Echo) -> dict[str, Any]:
+        ran.append(payload.echo)
+        return {}
+
+    kind = _kind("echo", echo, Echo)
+    job_uuid = await _submit(runtime, identities["alice"], kind, Echo(echo=1))
+    async with runtime.db.transaction() as session:
+        await session.execute(
+            update(AsyncJob).where(AsyncJob.uuid == job_uuid).values(payload='{"echoed": 1}')
+        )
+    async with _executing(runtime, kind):
+        job = await _finished(runtime, job_uuid)
+    body = orjson.loads(job.result or "")
+    assert (job.status, body["errorcode"]) == (JobStatus.FAILED, 530)
+    assert "echo: Field required" in body["errortext"]
+    assert "echoed: Extra inputs are not permitted" in body["errortext"]
+    assert ran == []
+
+
+async def test_a_job_of_an_unknown_kind_fails(
+    runtime: Runtime, identities: dict[str, Identity]
+) -> None:
+    async def unused(run: JobRun, payload: JobPayload) -> dict[str, Any]:
+        raise AssertionError("no server knows this kind")
+
+    job_uuid = await _submit(runtime, identities["alice"], _kind("retired", unused))
+    async with _executing(runtime):
+        job = await _finished(runtime, job_uuid)
+    body = orjson.loads(job.result or "")
+    assert job.status == JobStatus.FAILED
+    assert "No handler for jobs of kind retired" in body["errortext"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Placement:
+    host_id: int
+    tags: tuple[str, ...]
+
+
+async def test_a_typed_step_result_is_recorded_as_json_and_restored_as_its_type(
+    runtime: Runtime, identities: dict[str, Identity]
+) -> None:
+    """``earlier`` stands for a step recorded before a restart, in the stored format."""
+
+    async def placing(run: JobRun, payload: JobPayload) -> dict[str, Any]:
+        async def place(ctx: ServiceContext) -> Placement:
+            return Placement(7, ("ssd",))
+
+        async def not_again(ctx: ServiceContext) -> Placement:
+            raise AssertionError("a recorded step must not run again")
+
+        async def nothing(ctx: ServiceContext) -> Placement | None:
+            return None
+
+        now = await run.step("now", place, result_type=Placement)
+        earlier = await run.step("earlier", not_again, result_type=Placement)
+        none = await run.step("none", nothing, result_type=Placement)
+        return {
+            "types": [type(now).__name__, type(earlier).__name__, repr(none)],
+            "ids": [now.host_id, earlier.host_id],
+        }
+
+    kind = _kind("placing", placing)
+    job_uuid = await _submit(runtime, identities["alice"], kind)
+    recorded = {"earlier": {"host_id": 3, "tags": ["hdd"]}}
+    async with runtime.db.transaction() as session:
+        await session.execute(
+            update(AsyncJob)
+            .where(AsyncJob.uuid == job_uuid)
+            .values(progress=orjson.dumps(recorded).decode())
+        )
+    async with _executing(runtime, kind):
+        job = await _finished(runtime, job_uuid)
+    assert orjson.loads(job.result or "") == {
+        "types": ["Placement", "Placement", "None"],
+        "ids": [7, 3],
+    }
+    assert orjson.loads(job.progress or "") == {
+        **recorded,
+        "now": {"host_id": 7, "tags": ["ssd"]},
+        "none": None,
+    }

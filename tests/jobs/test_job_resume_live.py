@@ -21,6 +21,7 @@ import asyncpg
 import pytest
 from cs import CloudStack
 
+from altostratus.jobs.status import JobStatus
 from tests.clients.conftest import (
     admin_client,
     create_database,
@@ -37,7 +38,6 @@ pytestmark = pytest.mark.slow
 LEASE_SECONDS = 2
 #: Long enough that the owner is killed while the host is still working on the start.
 HOST_LATENCY_MS = 4000
-PENDING = 0
 
 
 async def _fetchrow(url: str, query: str, *args: object) -> dict[str, Any] | None:
@@ -114,7 +114,7 @@ def run_and_kill(url: str, first: LiveServer, second: LiveServer) -> None:
             "SELECT j.id, j.owner FROM async_jobs j JOIN host_commands c ON c.job_id = j.id"
             " WHERE j.uuid = $1 AND j.status = $2 AND j.owner IS NOT NULL",
             submitted["jobid"],
-            PENDING,
+            JobStatus.PENDING,
         ),
         within=30,
     )
@@ -135,7 +135,7 @@ def run_and_kill(url: str, first: LiveServer, second: LiveServer) -> None:
         lambda: (
             answer
             if (answer := other.queryAsyncJobResult(jobid=submitted["jobid"]))["jobstatus"]
-            != PENDING
+            != JobStatus.PENDING
             else None
         ),
         within=60,
@@ -143,7 +143,7 @@ def run_and_kill(url: str, first: LiveServer, second: LiveServer) -> None:
     seconds = time.monotonic() - killed
     print(f"job resumed: finished {seconds:.1f}s after its server was killed")
 
-    assert result["jobstatus"] == 1, result.get("jobresult")
+    assert result["jobstatus"] == JobStatus.SUCCEEDED, result.get("jobresult")
     vm = result["jobresult"]["virtualmachine"]
     assert (vm["id"], vm["state"], vm["hostid"]) == (submitted["id"], "Running", host["id"])
     [listed] = other.listVirtualMachines(id=submitted["id"], listall=True)["virtualmachine"]

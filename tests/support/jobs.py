@@ -10,11 +10,10 @@ import asyncio
 import time
 from typing import Any
 
+from altostratus.jobs.status import JobStatus
 from tests.support.client import ApiClient
 
-__all__ = ["FAILED", "PENDING", "SUCCEEDED", "run_job", "wait_job"]
-
-PENDING, SUCCEEDED, FAILED = 0, 1, 2
+__all__ = ["run_job", "wait_job"]
 
 _POLL_INTERVAL = 0.05
 
@@ -24,7 +23,7 @@ async def wait_job(client: ApiClient, jobid: str, *, within: float = 30) -> dict
     deadline = time.monotonic() + within
     while True:
         body = await client.ok("queryAsyncJobResult", jobid=jobid)
-        if body["jobstatus"] != PENDING:
+        if body["jobstatus"] != JobStatus.PENDING:
             return body
         if time.monotonic() > deadline:
             raise AssertionError(f"job {jobid} still pending after {within}s: {body}")
@@ -38,6 +37,7 @@ async def run_job(client: ApiClient, command: str, **params: Any) -> dict[str, A
     """
     answer = await client.ok(command, **params)
     body = await wait_job(client, answer["jobid"])
-    assert body["jobstatus"] == SUCCEEDED, f"{command} job failed: {body.get('jobresult')}"
+    failed = f"{command} job failed: {body.get('jobresult')}"
+    assert body["jobstatus"] == JobStatus.SUCCEEDED, failed
     result: dict[str, Any] = body["jobresult"]
     return result

@@ -2,7 +2,9 @@
 
 Each area module builds a ``CommandSet`` with the ``@commands.command(...)`` decorator;
 the registry gathers the sets. The declaration alone drives dispatch, parameter
-validation, permission checks and ``listApis``.
+validation, permission checks and ``listApis``, and an asynchronous command's
+declaration carries its job (``Job``): the executor runs the jobs it submits under the
+command's name.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from altostratus.api.params import Params
-from altostratus.api.results import Result, Submitted, payload_of
+from altostratus.api.results import Result, Submitted, Success, payload_of
 from altostratus.core.context import ServiceContext
 from altostratus.db.models import RoleType
 from altostratus.jobs.executor import JobHandler
+from altostratus.jobs.kinds import JobKind, JobPayload
 from altostratus.jobs.run import JobRun
 
 __all__ = [
@@ -25,19 +28,47 @@ __all__ = [
     "Command",
     "CommandSet",
     "Handler",
-    "JobBody",
+    "Job",
+    "Presenter",
+    "answer_success",
 ]
 
 P = TypeVar("P", bound=Params)
+R = TypeVar("R")
 
 Handler = Callable[[ServiceContext, P], Awaitable[Result | Submitted]]
-#: Drives a submitted job to its result (``CommandSet.job``).
-JobBody = Callable[[JobRun], Awaitable[Result]]
+#: Shows what a job body returned (a uuid, …) as the job's result; reads, never decides.
+Presenter = Callable[[ServiceContext, R], Awaitable[Result]]
 
 #: Who may call a command (the role of the caller's account).
 ADMIN = frozenset({RoleType.ADMIN})
 ADMINS = frozenset({RoleType.ADMIN, RoleType.DOMAIN_ADMIN})
 ANYONE = frozenset(RoleType)
+
+
+async def answer_success(_ctx: ServiceContext, _outcome: object) -> Success:
+    """The presenter of jobs that answer ``{"success": "true"}``."""
+    return Success()
+
+
+@dataclass(frozen=True)
+class Job(Generic[R]):
+    """An asynchronous command's job: the kind a service drives, and how its result shows.
+
+    The kind's body (in the command's service) returns a domain value; ``present`` turns
+    it into the ``Result`` that ``queryAsyncJobResult`` shows, as a synchronous command's
+    handler would answer.
+    """
+
+    kind: JobKind[Any, R]
+    present: Presenter[R]
+
+    def handler(self) -> JobHandler[Any]:
+        async def drive(run: JobRun, payload: JobPayload) -> dict[str, Any]:
+            outcome = await self.kind.body(run, payload)
+            return payload_of(await run.read(lambda ctx: self.present(ctx, outcome)))
+
+        return JobHandler(self.kind.payload, drive)
 
 
 @dataclass(frozen=True)
@@ -56,6 +87,8 @@ class Command(Generic[P]):
     requires_auth: bool = True
     post_only: bool = False
     related: tuple[str, ...] = ()
+    #: What the command submits (``None``: it answers in its request, even if asynchronous).
+    job: Job[Any] | None = None
 
     @property
     def reads_replica(self) -> bool:
@@ -68,7 +101,6 @@ class CommandSet:
 
     def __init__(self) -> None:
         self._commands: list[Command[Any]] = []
-        self.job_handlers: dict[str, JobHandler] = {}
 
     def command(
         self,
@@ -83,8 +115,13 @@ class CommandSet:
         requires_auth: bool = True,
         post_only: bool = False,
         related: tuple[str, ...] = (),
+        job: Job[Any] | None = None,
     ) -> Callable[[Handler[P]], Handler[P]]:
+        """``job``: the command submits it, so it is asynchronous and the job takes its name."""
+
         def register(handler: Handler[P]) -> Handler[P]:
+            if job is not None:
+                job.kind.bind(name)
             self._commands.append(
                 Command(
                     name=name,
@@ -93,28 +130,15 @@ class CommandSet:
                     handler=handler,
                     allowed=allowed,
                     response_name=response,
-                    is_async=is_async,
+                    is_async=is_async or job is not None,
                     writes=writes,
                     requires_auth=requires_auth,
                     post_only=post_only,
                     related=related,
+                    job=job,
                 )
             )
             return handler
-
-        return register
-
-    def job(self, kind: str) -> Callable[[JobBody], JobBody]:
-        """Declare the handler of the jobs of ``kind`` (usually the async command's name)."""
-
-        def register(body: JobBody) -> JobBody:
-            async def handler(run: JobRun) -> dict[str, Any]:
-                return payload_of(await body(run))
-
-            if kind in self.job_handlers:
-                raise ValueError(f"job kind {kind} declared twice")
-            self.job_handlers[kind] = handler
-            return body
 
         return register
 

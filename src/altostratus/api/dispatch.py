@@ -128,11 +128,12 @@ class Dispatcher:
         self, ctx: ServiceContext, command: Command[Any], result: Result | Submitted
     ) -> Outcome:
         if isinstance(result, Submitted):
+            if command.job is None:
+                raise TypeError(f"{command.name} submitted a job but declares none")
             job = await async_jobs.submit(
                 ctx,
-                command=command.name,
-                kind=result.kind,
-                payload=result.payload,
+                command.job.kind,
+                result.payload,
                 instance_type=result.instance_type,
                 instance_uuid=result.instance_uuid,
             )

@@ -16,8 +16,8 @@ __all__ = ["Registry", "build_registry"]
 class Registry:
     def __init__(self, command_sets: Iterable[CommandSet]) -> None:
         self._by_name: dict[str, Command[Any]] = {}
-        #: The job handlers of every set, by job kind, for the executor.
-        self.job_handlers: dict[str, JobHandler] = {}
+        #: The jobs the commands declare, by kind (the command's name), for the executor.
+        self.job_handlers: dict[str, JobHandler[Any]] = {}
         for command_set in command_sets:
             self.add(command_set)
 
@@ -27,10 +27,8 @@ class Registry:
             if key in self._by_name:
                 raise ValueError(f"command {command.name} declared twice")
             self._by_name[key] = command
-        for kind, handler in command_set.job_handlers.items():
-            if kind in self.job_handlers:
-                raise ValueError(f"job kind {kind} declared twice")
-            self.job_handlers[kind] = handler
+            if command.job is not None:
+                self.job_handlers[command.name] = command.job.handler()
 
     def get(self, name: str) -> Command[Any] | None:
         return self._by_name.get(name.lower())

@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from altostratus.jobs.kinds import JobPayload
+
 __all__ = [
     "ListResult",
     "ResponseObject",
@@ -63,14 +65,13 @@ class Success:
 
 @dataclass(frozen=True)
 class Submitted:
-    """An asynchronous command's intent: the executor runs the job ``kind`` with ``payload``.
+    """An asynchronous command's intent: the executor runs the command's job with ``payload``.
 
-    The answer is ``{"jobid": ..., "id": instance_uuid}``; the job's own handler (declared
-    with ``CommandSet.job``) produces the result ``queryAsyncJobResult`` shows.
+    The answer is ``{"jobid": ..., "id": instance_uuid}``; the job declared with the
+    command (``declarations.Job``) produces the result ``queryAsyncJobResult`` shows.
     """
 
-    kind: str
-    payload: dict[str, Any] = field(default_factory=dict)
+    payload: JobPayload
     #: The object the job creates or acts on (``VirtualMachine`` and its uuid).
     instance_type: str | None = None
     instance_uuid: str | None = None

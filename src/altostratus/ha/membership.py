@@ -33,7 +33,7 @@ from altostratus.db.failover import DATABASE_ERRORS
 from altostratus.db.models import AsyncJob, ManagementServer
 from altostratus.db.models.servers import ServerState
 from altostratus.db.rows import rowcount
-from altostratus.jobs.executor import PENDING
+from altostratus.jobs.status import JobStatus
 from altostratus.services.infrastructure.hosts import system_context
 from altostratus.services.shared.events import record_event
 
@@ -146,7 +146,7 @@ async def declare_silent_down(
             continue
         released = await ctx.session.execute(
             update(AsyncJob)
-            .where(AsyncJob.owner == server.server_id, AsyncJob.status == PENDING)
+            .where(AsyncJob.owner == server.server_id, AsyncJob.status == JobStatus.PENDING)
             .values(lease_expires=now)
             .execution_options(synchronize_session=False)
         )

@@ -13,9 +13,10 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
+from pydantic import ValidationError
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,14 +28,13 @@ from altostratus.db.failover import DATABASE_ERRORS, resumable
 from altostratus.db.models import Account, AsyncJob, User
 from altostratus.db.rows import rowcount
 from altostratus.errors import CloudError
-from altostratus.jobs.run import PENDING, JobRun, LeaseLost
+from altostratus.jobs.kinds import JobPayload
+from altostratus.jobs.run import JobRun, LeaseLost
+from altostratus.jobs.status import JobStatus
 from altostratus.timeutil import utcnow
 
 __all__ = [
-    "FAILED",
     "MAX_ATTEMPTS",
-    "PENDING",
-    "SUCCEEDED",
     "Executor",
     "JobHandler",
     "caller_for",
@@ -42,11 +42,20 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: CloudStack's ``jobstatus`` values besides ``PENDING`` (0).
-SUCCEEDED, FAILED = 1, 2
+P = TypeVar("P", bound=JobPayload)
 
-#: A job handler returns the body of the job's result (``{"virtualmachine": {...}}``).
-JobHandler = Callable[[JobRun], Awaitable[dict[str, Any]]]
+
+@dataclass(frozen=True)
+class JobHandler(Generic[P]):
+    """How the executor runs the jobs of one kind.
+
+    ``drive`` returns the body of the job's result (``{"virtualmachine": {...}}``); the
+    payload is checked against ``payload`` before, so a body gets a valid ``P``.
+    """
+
+    payload: type[P]
+    drive: Callable[[JobRun, P], Awaitable[dict[str, Any]]]
+
 
 _INTERNAL = "Internal error executing the job, please contact your system administrator"
 
@@ -68,7 +77,7 @@ class _Claimed:
 
 class Executor:
     def __init__(
-        self, db: Database, deps: Dependencies, handlers: Mapping[str, JobHandler]
+        self, db: Database, deps: Dependencies, handlers: Mapping[str, JobHandler[Any]]
     ) -> None:
         self._db = db
         self._deps = deps
@@ -115,7 +124,7 @@ class Executor:
         async with self._db.transaction() as session:
             now = await database_now(session)
             claimable = (
-                AsyncJob.status == PENDING,
+                AsyncJob.status == JobStatus.PENDING,
                 AsyncJob.kind.is_not(None),
                 or_(AsyncJob.owner.is_(None), AsyncJob.lease_expires < now),
                 # Not one this server still drives: a lease that lapsed while the database
@@ -159,6 +168,7 @@ class Executor:
                 raise CloudError(f"No handler for jobs of kind {job.kind}")
             if job.attempt > MAX_ATTEMPTS:
                 raise CloudError(f"The job was given up after {MAX_ATTEMPTS} attempts")
+            payload = _payload(handler, job)
             caller = await self._caller(job.user_uuid)
             run = JobRun(
                 self._db,
@@ -167,10 +177,9 @@ class Executor:
                 job_uuid=job.uuid,
                 attempt=job.attempt,
                 caller=caller,
-                payload=job.payload,
                 progress=job.progress,
             )
-            result = await handler(run)
+            result = await handler.drive(run, payload)
         except LeaseLost:
             log.warning("job %s was taken over by another server", job.uuid)
         except CloudError as error:
@@ -188,7 +197,7 @@ class Executor:
             log.exception("job %s (%s) failed", job.uuid, job.kind)
             await uninterrupted(self._fail(job, CloudError(_INTERNAL)))
         else:
-            await uninterrupted(self._finish(job, SUCCEEDED, 0, result))
+            await uninterrupted(self._finish(job, JobStatus.SUCCEEDED, 0, result))
 
     async def _caller(self, user_uuid: str) -> Caller:
         async with self._db.transaction(write=False) as session:
@@ -197,9 +206,11 @@ class Executor:
     async def _fail(self, job: _Claimed, error: CloudError) -> None:
         """Record ``error`` as the result: ``jobresultcode`` 530, the error's own code inside."""
         body = {"errorcode": error.code, "cserrorcode": error.cs_code, "errortext": str(error)}
-        await self._finish(job, FAILED, 530, body)
+        await self._finish(job, JobStatus.FAILED, 530, body)
 
-    async def _finish(self, job: _Claimed, status: int, code: int, body: dict[str, Any]) -> None:
+    async def _finish(
+        self, job: _Claimed, status: JobStatus, code: int, body: dict[str, Any]
+    ) -> None:
         try:
             async with self._db.transaction() as session:
                 await session.execute(
@@ -208,7 +219,7 @@ class Executor:
                         AsyncJob.id == job.id,
                         AsyncJob.owner == self.owner,
                         AsyncJob.attempts == job.attempt,
-                        AsyncJob.status == PENDING,
+                        AsyncJob.status == JobStatus.PENDING,
                     )
                     .values(
                         status=status,
@@ -241,7 +252,7 @@ class Executor:
                 .where(
                     AsyncJob.id.in_(running),
                     AsyncJob.owner == self.owner,
-                    AsyncJob.status == PENDING,
+                    AsyncJob.status == JobStatus.PENDING,
                 )
                 .values(lease_expires=await database_now(session) + self._lease)
             )
@@ -259,6 +270,18 @@ class Executor:
                 )
         except DATABASE_ERRORS:
             log.warning("cannot release %d jobs; their leases will expire", len(job_ids))
+
+
+def _payload(handler: JobHandler[P], job: _Claimed) -> P:
+    """The stored payload as the handler's model; a CloudError naming what does not fit."""
+    try:
+        return handler.payload.model_validate(job.payload)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(map(str, problem['loc'])) or 'payload'}: {problem['msg']}"
+            for problem in error.errors()
+        )
+        raise CloudError(f"The job's payload does not fit a {job.kind} job ({problems})") from None
 
 
 async def caller_for(session: AsyncSession, user_uuid: str) -> Caller:

@@ -1,19 +1,20 @@
 """What a job handler is given: idempotent steps, host commands, and its caller.
 
-A handler is written as straight-line code, but every side effect goes through
+A job body is written as straight-line code, but every side effect goes through
 ``step`` or ``host_command``. Each step commits its changes together with its recorded
 result, and only while this server still holds the job's lease; a server that resumes
-the job after a crash calls the handler again from the top and gets the recorded
-results back instead of doing the steps a second time.
+the job after a crash calls the body again from the top and gets the recorded results
+back instead of doing the steps a second time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar, overload
 
 import orjson
+from pydantic import TypeAdapter
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,14 +26,15 @@ from altostratus.db.models import AsyncJob, HostCommand
 from altostratus.db.models.hosts import CommandState
 from altostratus.db.rows import rowcount
 from altostratus.errors import CloudError, ResourceUnavailable
+from altostratus.jobs.status import JobStatus
 from altostratus.timeutil import utcnow
 
-__all__ = ["PENDING", "AgentCommandFailed", "JobRun", "LeaseLost"]
+__all__ = ["AgentCommandFailed", "JobRun", "LeaseLost"]
 
+#: What a step may return as it is: recorded in the job's progress unchanged.
+Json: TypeAlias = str | int | float | bool | Sequence["Json"] | Mapping[str, "Json"] | None
+J = TypeVar("J", bound=Json)
 T = TypeVar("T")
-
-#: ``async_jobs.status`` of a job still running (CloudStack's ``jobstatus``).
-PENDING = 0
 
 #: How often a waiting job looks at its command when no in-process signal comes.
 _COMMAND_POLL_SECONDS = 1.0
@@ -59,7 +61,6 @@ class JobRun:
         job_uuid: str,
         attempt: int,
         caller: Caller,
-        payload: dict[str, Any],
         progress: dict[str, Any],
     ) -> None:
         self.db = db
@@ -68,22 +69,46 @@ class JobRun:
         self.job_uuid = job_uuid
         self._attempt = attempt
         self.caller = caller
-        #: The handler's arguments, as submitted.
-        self.payload = payload
         self._progress = progress
 
-    async def step(self, name: str, action: Callable[[ServiceContext], Awaitable[T]]) -> T:
-        """Run ``action`` once in its own transaction; its result must be JSON-able.
+    @overload
+    async def step(self, name: str, action: Callable[[ServiceContext], Awaitable[J]]) -> J: ...
+
+    @overload
+    async def step(
+        self, name: str, action: Callable[[ServiceContext], Awaitable[T]], result_type: type[Any]
+    ) -> T: ...
+
+    async def step(
+        self,
+        name: str,
+        action: Callable[[ServiceContext], Awaitable[Any]],
+        result_type: type[Any] | None = None,
+    ) -> Any:
+        """Run ``action`` once in its own transaction and record its result.
 
         The recorded result is returned when the step already ran (a resumed job).
+        Without ``result_type`` the result is recorded as it is, so it must be JSON; with
+        one (a dataclass or a pydantic model: what ``action`` returns) it is recorded as
+        that type's JSON and given back as an instance, so a body reads
+        ``placed.host_id`` whether the step ran now or before a restart. ``None`` (a step
+        that found nothing to do) is recorded as null either way.
         """
         if name in self._progress:
-            return self._progress[name]  # type: ignore[no-any-return]
+            recorded = self._progress[name]
+            if result_type is None or recorded is None:
+                return recorded
+            return TypeAdapter(result_type).validate_python(recorded)
 
-        async def run_step() -> T:
+        async def run_step() -> Any:
             async with self.db.transaction() as session:
                 result = await action(ServiceContext(session, self.caller, self.deps))
-                progress = {**self._progress, name: result}
+                recorded = result
+                if result_type is not None and result is not None:
+                    if not isinstance(result, result_type):
+                        raise TypeError(f"Step {name} returned {result!r}, not a {result_type}")
+                    recorded = TypeAdapter(result_type).dump_python(result, mode="json")
+                progress = {**self._progress, name: recorded}
                 await self._record(session, progress)
             self._progress = progress
             return result
@@ -186,7 +211,7 @@ class JobRun:
                 AsyncJob.id == self.job_id,
                 AsyncJob.owner == self.deps.server_id,
                 AsyncJob.attempts == self._attempt,
-                AsyncJob.status == PENDING,
+                AsyncJob.status == JobStatus.PENDING,
             )
             .values(
                 progress=orjson.dumps(progress).decode(),

@@ -13,12 +13,13 @@ from sqlalchemy import select, update
 from starlette.applications import Starlette
 
 from altostratus.db.models import Event, Host, ServiceOffering, VirtualMachine
+from altostratus.jobs.status import JobStatus
 from altostratus.services.compute.vms import reconcile_power_states
 from tests.api.compute.vm_support import allocations, deploy, deploy_args, hosts_up, vm_row
 from tests.conftest import Clients
 from tests.support.client import ApiClient
 from tests.support.compute_world import ComputeWorld
-from tests.support.jobs import FAILED, SUCCEEDED, run_job, wait_job
+from tests.support.jobs import run_job, wait_job
 
 HOST_ROOM = (8000, 8192)
 
@@ -37,7 +38,7 @@ async def _host_of(api: ApiClient, vm_id: str) -> str:
 async def _failed_deploy(client: ApiClient, world: ComputeWorld, **extra: Any) -> dict[str, Any]:
     answer = await client.ok("deployVirtualMachine", **deploy_args(world, **extra))
     job = await wait_job(client, answer["jobid"])
-    assert job["jobstatus"] == FAILED, job
+    assert job["jobstatus"] == JobStatus.FAILED, job
     assert job["jobresult"]["errorcode"] == 533
     return {"id": answer["id"], "text": job["jobresult"]["errortext"]}
 
@@ -151,7 +152,7 @@ async def test_concurrent_deploys_never_overcommit(
     done.set()
     await watcher
     outcomes = sorted((job["jobstatus"], job["jobresult"].get("errorcode", 0)) for job in jobs)
-    assert outcomes == [(SUCCEEDED, 0)] * 8 + [(FAILED, 533)] * 4
+    assert outcomes == [(JobStatus.SUCCEEDED, 0)] * 8 + [(JobStatus.FAILED, 533)] * 4
     assert set((await allocations(app)).values()) == {HOST_ROOM}
     assert all(cpu <= 8000 and memory <= 8192 for cpu, memory in peak.values()), peak
     running = await clients.alice.ok("listVirtualMachines", state="Running")

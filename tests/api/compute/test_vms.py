@@ -31,6 +31,8 @@ from altostratus.db.models import (
     VirtualMachine,
     Volume,
 )
+from altostratus.jobs.status import JobStatus
+from altostratus.services.compute import jobs as vm_jobs
 from altostratus.services.compute import lifecycle
 from altostratus.services.infrastructure.hosts import system_context
 from altostratus.services.shared import async_jobs as jobs
@@ -39,7 +41,7 @@ from tests.api.compute.vm_support import allocations, deploy, deploy_args, hosts
 from tests.conftest import Clients
 from tests.support.client import ApiClient
 from tests.support.compute_world import ComputeWorld
-from tests.support.jobs import FAILED, SUCCEEDED, run_job, wait_job
+from tests.support.jobs import run_job, wait_job
 from tests.support.world import Identity
 
 SMALL = (500, 512)
@@ -54,7 +56,7 @@ async def test_deploy_starts_the_vm(app: Starlette, clients: Clients, world: Com
     answer = await clients.alice.ok("deployVirtualMachine", **deploy_args(world, name="web-1"))
     assert set(answer) == {"jobid", "id"}
     job = await wait_job(clients.alice, answer["jobid"])
-    assert job["jobstatus"] == SUCCEEDED, job
+    assert job["jobstatus"] == JobStatus.SUCCEEDED, job
     assert job["jobinstancetype"] == "VirtualMachine"
     assert job["jobinstanceid"] == answer["id"]
     vm = job["jobresult"]["virtualmachine"]
@@ -383,7 +385,7 @@ async def test_failed_start_of_existing_vm_leaves_it_stopped(
     )
     answer = await clients.alice.ok("startVirtualMachine", id=vm["id"])
     job = await wait_job(clients.alice, answer["jobid"])
-    assert job["jobstatus"] == FAILED
+    assert job["jobstatus"] == JobStatus.FAILED
     assert job["jobresult"]["errorcode"] == 533
     assert "tag" in job["jobresult"]["errortext"]
     assert (await vm_row(app, vm["id"])).state == "Stopped"
@@ -463,7 +465,7 @@ async def test_expunge_after_the_last_host_was_deleted(
         )
     answer = await clients.admin.ok("expungeVirtualMachine", id=vm["id"])
     job = await wait_job(clients.admin, answer["jobid"], within=10)
-    assert job["jobstatus"] == SUCCEEDED, job
+    assert job["jobstatus"] == JobStatus.SUCCEEDED, job
     assert (await vm_row(app, vm["id"])).removed is not None
     async with app.state.runtime.db.transaction(write=False) as session:
         kinds = list(await session.scalars(select(HostCommand.kind)))
@@ -481,7 +483,7 @@ async def test_an_unexpected_error_after_placement_gives_the_capacity_back(
     monkeypatch.setattr(lifecycle, "mark_running", broken)
     answer = await clients.alice.ok("deployVirtualMachine", **deploy_args(world))
     job = await wait_job(clients.alice, answer["jobid"])
-    assert (job["jobstatus"], job["jobresult"]["errorcode"]) == (FAILED, 530)
+    assert (job["jobstatus"], job["jobresult"]["errorcode"]) == (JobStatus.FAILED, 530)
     row = await vm_row(app, answer["id"])
     assert (row.state, row.host_id) == ("Error", None)
     assert set((await allocations(app)).values()) == {(0, 0)}
@@ -570,7 +572,7 @@ async def test_only_the_job_owning_a_stop_undoes_it(
     vm = await deploy(clients.alice, world)
     monkeypatch.setattr(SimulatorDriver, "stop_vm", refuse)
     answer = await clients.alice.ok("stopVirtualMachine", id=vm["id"])
-    assert (await wait_job(clients.alice, answer["jobid"]))["jobstatus"] == FAILED
+    assert (await wait_job(clients.alice, answer["jobid"]))["jobstatus"] == JobStatus.FAILED
     assert (await vm_row(app, vm["id"])).state == "Running"
 
     row = await vm_row(app, vm["id"])
@@ -582,15 +584,14 @@ async def test_only_the_job_owning_a_stop_undoes_it(
         ctx = await system_context(session, app.state.runtime.deps)
         job = await jobs.submit(
             ctx,
-            command="stopVirtualMachine",
-            kind="stopVirtualMachine",
-            payload={"id": vm["id"], "forced": False},
+            vm_jobs.STOP,
+            vm_jobs.StopPayload(id=vm["id"], forced=False),
             instance_type="VirtualMachine",
             instance_uuid=vm["id"],
         )
         job_uuid = job.uuid
     app.state.runtime.deps.signals.jobs_submitted()
-    assert (await wait_job(clients.admin, job_uuid))["jobstatus"] == FAILED
+    assert (await wait_job(clients.admin, job_uuid))["jobstatus"] == JobStatus.FAILED
     assert (await vm_row(app, vm["id"])).state == "Stopping"
 
 

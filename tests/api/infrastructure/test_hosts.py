@@ -6,10 +6,11 @@ from typing import Any
 
 from starlette.applications import Starlette
 
+from altostratus.jobs.status import JobStatus
 from tests.conftest import Clients
 from tests.support.client import ApiClient
 from tests.support.compute_world import ComputeWorld, wait_hosts_up
-from tests.support.jobs import FAILED, run_job, wait_job
+from tests.support.jobs import run_job, wait_job
 
 
 async def _add_sim(api: ApiClient, world: ComputeWorld, name: str, **extra: Any) -> dict[str, Any]:
@@ -218,7 +219,7 @@ async def test_reconnect_host(app: Starlette, api: ApiClient, compute: ComputeWo
     await wait_hosts_up(app.state.runtime, compute.host_ids)
     answer = await api.ok("reconnectHost", id=host_id)
     body = await wait_job(api, answer["jobid"])
-    assert body["jobstatus"] != FAILED, body
+    assert body["jobstatus"] != JobStatus.FAILED, body
     assert body["jobresult"]["host"]["state"] == "Up"
     events = await api.ok("listEvents", type="HOST.RECONNECT")
     assert events["count"] == 1

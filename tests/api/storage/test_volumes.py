@@ -9,12 +9,13 @@ from sqlalchemy import select, update
 from starlette.applications import Starlette
 
 from altostratus.db.models import Host, HostCommand, Volume
+from altostratus.jobs.status import JobStatus
 from altostratus.timeutil import utcnow
 from tests.api.compute.vm_support import deploy, hosts_up
 from tests.conftest import Clients
 from tests.support.client import Answer, ApiClient
 from tests.support.compute_world import ComputeWorld
-from tests.support.jobs import FAILED, run_job, wait_job
+from tests.support.jobs import run_job, wait_job
 from tests.support.world import Identity
 
 UNKNOWN = "6f1d0c2e-1d7a-4a57-9d55-0d6f4a0c9e11"
@@ -34,7 +35,7 @@ async def job_error(client: ApiClient, command: str, **params: Any) -> dict[str,
     """Submit ``command`` and return the failed job's ``jobresult``."""
     answer = await client.ok(command, **params)
     body = await wait_job(client, answer["jobid"])
-    assert body["jobstatus"] == FAILED, body
+    assert body["jobstatus"] == JobStatus.FAILED, body
     result: dict[str, Any] = body["jobresult"]
     return result
 

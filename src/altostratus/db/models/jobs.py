@@ -19,7 +19,7 @@ class AsyncJob(PublicEntity):
     user_uuid: Mapped[str] = mapped_column(String(36))
     account_uuid: Mapped[str] = mapped_column(String(36), index=True)
     domain_path: Mapped[str] = mapped_column(String(1024))
-    #: 0 pending, 1 succeeded, 2 failed (CloudStack's ``jobstatus``).
+    #: ``jobs.status.JobStatus``: 0 pending, 1 succeeded, 2 failed (CloudStack's ``jobstatus``).
     status: Mapped[int] = mapped_column(Integer, default=0, index=True)
     result_code: Mapped[int] = mapped_column(Integer, default=0)
     #: The JSON result object (``{"account": {...}}`` or an error body).
@@ -27,9 +27,10 @@ class AsyncJob(PublicEntity):
     instance_type: Mapped[str | None] = mapped_column(String(64))
     instance_uuid: Mapped[str | None] = mapped_column(String(36))
     completed: Mapped[datetime | None]
-    #: The executor's handler (``jobs.handlers``); ``None`` for a job finished at submit.
+    #: The job's kind (``jobs.kinds``): its command's name; ``None`` for a job finished at
+    #: submit.
     kind: Mapped[str | None] = mapped_column(String(64))
-    #: JSON arguments of the handler, fixed at submit.
+    #: The JSON of the kind's payload model, fixed at submit.
     payload: Mapped[str | None] = mapped_column(Text)
     #: JSON results of the steps done so far: a resumed job skips them.
     progress: Mapped[str | None] = mapped_column(Text)

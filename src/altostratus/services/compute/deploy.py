@@ -34,9 +34,8 @@ from altostratus.db.models.identity import AccountType, EntityState
 from altostratus.db.models.inventory import AllocationState
 from altostratus.errors import InvalidParameter, PermissionDenied, invalid
 from altostratus.services.catalog import offerings, templates
-from altostratus.services.compute import affinity, keypairs
+from altostratus.services.compute import affinity, keypairs, lifecycle
 from altostratus.services.compute.vms import VM_EVENT_RESOURCE
-from altostratus.services.infrastructure import hosts
 from altostratus.services.network import networks, security_groups
 from altostratus.services.shared import limits
 from altostratus.services.shared.access import get_account, require_managed_account
@@ -142,17 +141,6 @@ async def _zone(ctx: ServiceContext, zone_uuid: str) -> Zone:
     return zone
 
 
-async def _pinned_host(ctx: ServiceContext, request: DeployRequest, zone: Zone) -> int | None:
-    if request.host_uuid is None:
-        return None
-    if not ctx.caller.is_root_admin:
-        raise PermissionDenied("Only root admins may choose the host of a VM (hostid)")
-    host = await hosts.get_host(ctx, request.host_uuid)
-    if host.zone_id != zone.id:
-        raise invalid("hostid", f"the host is not in zone {zone.name}", value=request.host_uuid)
-    return host.id
-
-
 async def _disks(ctx: ServiceContext, request: DeployRequest, template: Template) -> _Disks:
     """Sizes of the ROOT disk (the template's, or ``rootdisksize``) and the data disk."""
     if request.root_disk_size_gb is not None:
@@ -256,7 +244,7 @@ async def deploy_vm(ctx: ServiceContext, request: DeployRequest) -> Deployed:
     zone = await _zone(ctx, request.zone_uuid)
     offering = await offerings.get_service_offering(as_owner, request.service_offering_uuid)
     template = await templates.get_launchable_template(as_owner, request.template_uuid, zone.id)
-    pinned = await _pinned_host(ctx, request, zone)
+    pinned = await lifecycle.pinned_host(ctx, request.host_uuid, zone.id)
     disks = await _disks(as_owner, request, template)
     if request.keypair is not None:
         await keypairs.get_keypair(ctx, request.keypair, owner.id)

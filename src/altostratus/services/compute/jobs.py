@@ -3,7 +3,8 @@
 Each side effect is a named ``run.step`` or ``run.host_command``, so a job resumed by
 another server after a crash skips what was done and waits for the command it already
 queued. When a host command fails, a compensating step puts the VM (and the capacity it
-holds) back in a consistent state before the error fails the job.
+holds) back in a consistent state before the error fails the job. Each body returns the
+uuid of the VM it leaves behind (expunge: nothing), for the command's answer.
 """
 
 from __future__ import annotations
@@ -16,17 +17,63 @@ from altostratus.db.failover import resumable
 from altostratus.db.models import Host, Volume
 from altostratus.db.models.compute import VmState, VolumeType
 from altostratus.errors import CloudError, InvalidParameter, ResourceUnavailable
+from altostratus.jobs.kinds import JobKind, JobPayload
 from altostratus.jobs.run import AgentCommandFailed, JobRun, LeaseLost
 from altostratus.services.compute import lifecycle
 from altostratus.services.compute.vms import vm_by_uuid
 
-__all__ = ["destroy", "expunge_vm", "reboot", "reset_ssh_key", "start", "stop"]
+__all__ = [
+    "DEPLOY",
+    "DESTROY",
+    "EXPUNGE",
+    "REBOOT",
+    "RESET_SSH_KEY",
+    "START",
+    "STOP",
+    "DeployPayload",
+    "DestroyPayload",
+    "ResetSshKeyPayload",
+    "StartPayload",
+    "StopPayload",
+    "VmPayload",
+]
 
 #: What a host command may fail with: the agent's error, or no answer in time.
 _HOST_FAILURES = (AgentCommandFailed, ResourceUnavailable)
 
 
-async def start(
+class VmPayload(JobPayload):
+    #: The VM's uuid.
+    id: str
+
+
+class DeployPayload(VmPayload):
+    start: bool
+    #: The host an admin pinned the VM to (``hostid``).
+    host_id: int | None
+
+
+class StartPayload(VmPayload):
+    #: The host an admin chose (``hostid``).
+    host_id: int | None
+
+
+class StopPayload(VmPayload):
+    forced: bool
+    #: The request moved the VM to Stopping, so this job owns the stop; host
+    #: maintenance's jobs find it Running (and were stored without this field).
+    requested: bool = False
+
+
+class DestroyPayload(VmPayload):
+    expunge: bool
+
+
+class ResetSshKeyPayload(VmPayload):
+    keypair: str
+
+
+async def _start_vm(
     run: JobRun, vm_uuid: str, *, pinned_host_id: int | None, failure_state: str
 ) -> None:
     """Place a Starting VM and start it there; on failure it ends ``failure_state``.
@@ -37,7 +84,11 @@ async def start(
     goes on (``_resumed_later``) are the exception.
     """
     try:
-        placed = await run.step("place", lambda ctx: lifecycle.place(ctx, vm_uuid, pinned_host_id))
+        placed = await run.step(
+            "place",
+            lambda ctx: lifecycle.place(ctx, vm_uuid, pinned_host_id),
+            result_type=lifecycle.Placed,
+        )
     except Exception as error:
         if _resumed_later(error):
             raise
@@ -47,9 +98,11 @@ async def start(
             lambda ctx: lifecycle.start_failed(ctx, vm_uuid, None, failure_state, reason),
         )
         raise
-    host_id: int = placed["host_id"]
+    host_id = placed.host_id
     try:
-        await run.host_command("start", host_id, CommandKind.START_VM, placed["command"])
+        await run.host_command(
+            "start", host_id, CommandKind.START_VM, placed.command.model_dump(mode="json")
+        )
         await run.step("started", lambda ctx: lifecycle.mark_running(ctx, vm_uuid, host_id))
     except Exception as error:
         if _resumed_later(error):
@@ -79,7 +132,7 @@ def _reason(error: Exception) -> str:
     return f"internal error ({type(error).__name__})"
 
 
-async def stop(run: JobRun, vm_uuid: str, *, forced: bool, requested: bool) -> None:
+async def _stop_vm(run: JobRun, vm_uuid: str, *, forced: bool, requested: bool) -> None:
     """Stop the VM on its host; ``forced`` marks it Stopped even if the agent fails.
 
     ``requested``: the job's request moved the VM to Stopping (stopVirtualMachine,
@@ -87,11 +140,13 @@ async def stop(run: JobRun, vm_uuid: str, *, forced: bool, requested: bool) -> N
     say so. A job that does not own the stop leaves the VM alone when its agent fails.
     """
     stopping = await run.step(
-        "stopping", lambda ctx: lifecycle.to_stopping(ctx, vm_uuid, requested)
+        "stopping",
+        lambda ctx: lifecycle.to_stopping(ctx, vm_uuid, requested),
+        result_type=lifecycle.Stopping,
     )
     if stopping is None:
         return
-    host_id: int = stopping["host_id"]
+    host_id = stopping.host_id
     instance_name = await run.read(lambda ctx: _instance_name(ctx, vm_uuid))
     command = StopVm(instance_name=instance_name, forced=forced)
     try:
@@ -99,7 +154,7 @@ async def stop(run: JobRun, vm_uuid: str, *, forced: bool, requested: bool) -> N
     except _HOST_FAILURES as error:
         reason = error.text
         if not forced:
-            if stopping["owned"]:
+            if stopping.owned:
                 await run.step(
                     "stop failed", lambda ctx: lifecycle.stop_failed(ctx, vm_uuid, reason)
                 )
@@ -107,23 +162,7 @@ async def stop(run: JobRun, vm_uuid: str, *, forced: bool, requested: bool) -> N
     await run.step("stopped", lambda ctx: lifecycle.mark_stopped(ctx, vm_uuid, host_id))
 
 
-async def reboot(run: JobRun, vm_uuid: str) -> None:
-    host_id = await run.read(lambda ctx: _running_host(ctx, vm_uuid))
-    instance_name = await run.read(lambda ctx: _instance_name(ctx, vm_uuid))
-    command = RebootVm(instance_name=instance_name)
-    await run.host_command("reboot", host_id, CommandKind.REBOOT_VM, command.model_dump())
-    await run.step("rebooted", lambda ctx: _record_reboot(ctx, vm_uuid))
-
-
-async def destroy(run: JobRun, vm_uuid: str, *, expunge: bool) -> None:
-    """Stop the VM if it runs, destroy it, and expunge it too when asked."""
-    await stop(run, vm_uuid, forced=False, requested=True)
-    await run.step("destroyed", lambda ctx: lifecycle.mark_destroyed(ctx, vm_uuid, expunge))
-    if expunge:
-        await expunge_vm(run, vm_uuid)
-
-
-async def expunge_vm(run: JobRun, vm_uuid: str) -> None:
+async def _expunge_vm(run: JobRun, vm_uuid: str) -> None:
     """Delete the VM and its root disk on the host it last ran on, then free its rows."""
     target = await run.read(lambda ctx: _expunge_target(ctx, vm_uuid))
     if target is not None:
@@ -139,8 +178,65 @@ async def expunge_vm(run: JobRun, vm_uuid: str) -> None:
     await run.step("expunged", lambda ctx: lifecycle.mark_expunged(ctx, vm_uuid))
 
 
-async def reset_ssh_key(run: JobRun, vm_uuid: str, keypair: str) -> None:
+# --- the bodies of the VM commands' jobs ---
+
+
+async def _deploy(run: JobRun, payload: DeployPayload) -> str:
+    if payload.start:
+        await _start_vm(
+            run, payload.id, pinned_host_id=payload.host_id, failure_state=VmState.ERROR
+        )
+    return payload.id
+
+
+async def _start(run: JobRun, payload: StartPayload) -> str:
+    await _start_vm(run, payload.id, pinned_host_id=payload.host_id, failure_state=VmState.STOPPED)
+    return payload.id
+
+
+async def _stop(run: JobRun, payload: StopPayload) -> str:
+    """Also run for host maintenance, which submits it for Running VMs directly."""
+    await _stop_vm(run, payload.id, forced=payload.forced, requested=payload.requested)
+    return payload.id
+
+
+async def _reboot(run: JobRun, payload: VmPayload) -> str:
+    vm_uuid = payload.id
+    host_id = await run.read(lambda ctx: _running_host(ctx, vm_uuid))
+    instance_name = await run.read(lambda ctx: _instance_name(ctx, vm_uuid))
+    command = RebootVm(instance_name=instance_name)
+    await run.host_command("reboot", host_id, CommandKind.REBOOT_VM, command.model_dump())
+    await run.step("rebooted", lambda ctx: _record_reboot(ctx, vm_uuid))
+    return vm_uuid
+
+
+async def _destroy(run: JobRun, payload: DestroyPayload) -> str:
+    """Stop the VM if it runs, destroy it, and expunge it too when asked."""
+    vm_uuid, expunge = payload.id, payload.expunge
+    await _stop_vm(run, vm_uuid, forced=False, requested=True)
+    await run.step("destroyed", lambda ctx: lifecycle.mark_destroyed(ctx, vm_uuid, expunge))
+    if expunge:
+        await _expunge_vm(run, vm_uuid)
+    return vm_uuid
+
+
+async def _expunge(run: JobRun, payload: VmPayload) -> None:
+    await _expunge_vm(run, payload.id)
+
+
+async def _reset_ssh_key(run: JobRun, payload: ResetSshKeyPayload) -> str:
+    vm_uuid, keypair = payload.id, payload.keypair
     await run.step("keypair", lambda ctx: lifecycle.reset_keypair(ctx, vm_uuid, keypair))
+    return vm_uuid
+
+
+DEPLOY = JobKind(DeployPayload, _deploy)
+START = JobKind(StartPayload, _start)
+STOP = JobKind(StopPayload, _stop)
+REBOOT = JobKind(VmPayload, _reboot)
+DESTROY = JobKind(DestroyPayload, _destroy)
+EXPUNGE = JobKind(VmPayload, _expunge)
+RESET_SSH_KEY = JobKind(ResetSshKeyPayload, _reset_ssh_key)
 
 
 # --- reads for the drivers ---

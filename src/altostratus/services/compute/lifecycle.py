@@ -16,6 +16,7 @@ every step that changes that also reserves or releases, in the same transaction.
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -26,16 +27,17 @@ from altostratus.db.models import Host, SshKeyPair, VirtualMachine, Volume
 from altostratus.db.models.compute import PowerState, VmState, VolumeState, VolumeType
 from altostratus.db.models.network import vm_security_groups
 from altostratus.db.models.tenancy import affinity_group_members
-from altostratus.errors import InvalidParameter
+from altostratus.errors import InvalidParameter, PermissionDenied, invalid
 from altostratus.services.compute import affinity, keypairs, scheduler
 from altostratus.services.compute.vms import (
     VM_EVENT_RESOURCE,
     VM_RESOURCE_TYPE,
     cpu_mhz,
+    get_vm,
     update_if,
     vm_by_uuid,
 )
-from altostratus.services.infrastructure import reservations
+from altostratus.services.infrastructure import hosts, reservations
 from altostratus.services.network import networks
 from altostratus.services.shared import limits, tags
 from altostratus.services.shared.events import record_event
@@ -44,6 +46,8 @@ from altostratus.timeutil import utcnow
 
 __all__ = [
     "DESTROYABLE",
+    "Placed",
+    "Stopping",
     "destroy_on_request",
     "expunge_failed",
     "mark_destroyed",
@@ -51,12 +55,14 @@ __all__ = [
     "mark_running",
     "mark_stopped",
     "move",
+    "pinned_host",
     "place",
     "record_vm_event",
     "recover",
     "require_state",
     "reset_keypair",
     "start_failed",
+    "start_on_request",
     "stop_failed",
     "to_stopping",
     "update_vm",
@@ -127,7 +133,37 @@ async def record_vm_event(
 # --- start ---
 
 
-async def _start_command(ctx: ServiceContext, vm: VirtualMachine) -> dict[str, Any]:
+async def pinned_host(ctx: ServiceContext, host_uuid: str | None, zone_id: int) -> int | None:
+    """The host a root admin chose for a VM (``hostid``): it must be in the VM's zone."""
+    if host_uuid is None:
+        return None
+    if not ctx.caller.is_root_admin:
+        raise PermissionDenied("Only root admins may choose the host of a VM (hostid)")
+    host = await hosts.get_host(ctx, host_uuid, "hostid")
+    if host.zone_id != zone_id:
+        raise invalid("hostid", "the host is not in the VM's zone", value=host_uuid)
+    return host.id
+
+
+async def start_on_request(
+    ctx: ServiceContext, vm: VirtualMachine, host_uuid: str | None
+) -> int | None:
+    """Stopped → Starting for startVirtualMachine; the host to place it on, if one was chosen."""
+    host_id = await pinned_host(ctx, host_uuid, vm.zone_id)
+    await move(ctx, vm, (VmState.STOPPED,), VmState.STARTING, "start")
+    await record_vm_event(ctx, vm, "VM.START", "Starting")
+    return host_id
+
+
+@dataclass(frozen=True)
+class Placed:
+    """Where ``place`` reserved a Starting VM's capacity, and the StartVm for that host."""
+
+    host_id: int
+    command: StartVm
+
+
+async def _start_command(ctx: ServiceContext, vm: VirtualMachine) -> StartVm:
     """The agent's StartVm: disks (the root one built from the template), NICs, keys."""
     volumes = await ctx.session.scalars(
         select(Volume)
@@ -144,7 +180,7 @@ async def _start_command(ctx: ServiceContext, vm: VirtualMachine) -> dict[str, A
         )
         public_key = keypair.public_key if keypair is not None else None
     template = vm.template
-    command = StartVm(
+    return StartVm(
         instance_name=vm.instance_name,
         vm_uuid=vm.uuid,
         cpu_number=vm.cpu_number,
@@ -172,14 +208,10 @@ async def _start_command(ctx: ServiceContext, vm: VirtualMachine) -> dict[str, A
         user_data=vm.user_data,
         ssh_public_key=public_key,
     )
-    return command.model_dump(mode="json")
 
 
-async def place(ctx: ServiceContext, vm_uuid: str, pinned_host_id: int | None) -> dict[str, Any]:
-    """Choose a host and reserve the VM's capacity there (533 if none fits).
-
-    Returns the host's id and the StartVm command for it, recorded with the step.
-    """
+async def place(ctx: ServiceContext, vm_uuid: str, pinned_host_id: int | None) -> Placed:
+    """Choose a host and reserve the VM's capacity there (533 if none fits)."""
     vm = await vm_by_uuid(ctx.session, vm_uuid)
     require_state(vm, (VmState.STARTING,), "place")
     memberships = (await affinity.groups_of(ctx.session, [vm.id])).get(vm.id, [])
@@ -199,7 +231,7 @@ async def place(ctx: ServiceContext, vm_uuid: str, pinned_host_id: int | None) -
     )
     vm.host_id = host_id
     await ctx.session.flush()
-    return {"host_id": host_id, "command": await _start_command(ctx, vm)}
+    return Placed(host_id, await _start_command(ctx, vm))
 
 
 async def mark_running(ctx: ServiceContext, vm_uuid: str, host_id: int) -> None:
@@ -254,7 +286,15 @@ async def start_failed(
 # --- stop ---
 
 
-async def to_stopping(ctx: ServiceContext, vm_uuid: str, requested: bool) -> dict[str, Any] | None:
+@dataclass(frozen=True)
+class Stopping:
+    """A VM a stop job found Stopping: its host, and whether this job owns the stop."""
+
+    host_id: int
+    owned: bool
+
+
+async def to_stopping(ctx: ServiceContext, vm_uuid: str, requested: bool) -> Stopping | None:
     """The host to stop the VM on and whether this job owns the stop; ``None``: not running.
 
     Jobs of stopVirtualMachine and destroyVirtualMachine find the VM Stopping, put there
@@ -269,7 +309,8 @@ async def to_stopping(ctx: ServiceContext, vm_uuid: str, requested: bool) -> dic
         owned = await _transition(ctx, vm, (VmState.RUNNING,), VmState.STOPPING)
     if vm.state != VmState.STOPPING:
         return None
-    return {"host_id": vm.host_id, "owned": owned}
+    assert vm.host_id is not None, f"VM {vm.uuid} is Stopping without a host"
+    return Stopping(vm.host_id, owned)
 
 
 async def mark_stopped(ctx: ServiceContext, vm_uuid: str, host_id: int) -> None:
@@ -318,14 +359,22 @@ async def _destroy_now(ctx: ServiceContext, vm: VirtualMachine, expunge: bool) -
     await record_vm_event(ctx, vm, "VM.DESTROY", "Destroyed")
 
 
-async def destroy_on_request(ctx: ServiceContext, vm: VirtualMachine, expunge: bool) -> None:
-    """A Running VM moves to Stopping (the job stops it); any other is destroyed at once."""
+async def destroy_on_request(ctx: ServiceContext, vm_uuid: str, expunge: bool) -> VirtualMachine:
+    """A Running VM moves to Stopping (the job stops it); any other is destroyed at once.
+
+    Only admins may expunge at once; that is checked before the VM is even looked up.
+    """
+    caller = ctx.caller
+    if expunge and not (caller.is_root_admin or caller.is_domain_admin):
+        raise PermissionDenied("Parameter expunge can be passed by admins only")
+    vm = await get_vm(ctx, vm_uuid)
     require_state(vm, DESTROYABLE, "destroy")
     if vm.state == VmState.RUNNING:
         await move(ctx, vm, (VmState.RUNNING,), VmState.STOPPING, "destroy")
         await record_vm_event(ctx, vm, "VM.STOP", "Stopping, to destroy it,")
     else:
         await _destroy_now(ctx, vm, expunge)
+    return vm
 
 
 async def mark_destroyed(ctx: ServiceContext, vm_uuid: str, expunge: bool) -> None:

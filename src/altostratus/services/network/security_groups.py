@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -36,6 +36,7 @@ from altostratus.services.shared.ownership import OwnerScope, manages, owned_row
 __all__ = [
     "DEFAULT_GROUP",
     "RESOURCE_TYPE",
+    "Direction",
     "RuleRequest",
     "RuleSpec",
     "add_rules",
@@ -56,6 +57,9 @@ DEFAULT_GROUP = "default"
 #: The resource type of security groups in tags and events.
 RESOURCE_TYPE = "SecurityGroup"
 _PORTED = ("tcp", "udp")
+
+#: Which traffic a rule allows: to the group's members, or from them.
+Direction = Literal["ingress", "egress"]
 
 
 # --- groups ---
@@ -271,7 +275,7 @@ class RuleRequest:
 
 @dataclass(frozen=True)
 class RuleSpec:
-    """One rule to add: JSON-able, so a job's payload can carry it."""
+    """One rule to add, checked in the request; a job's payload carries it."""
 
     protocol: str
     start_port: int | None
@@ -283,10 +287,6 @@ class RuleSpec:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> RuleSpec:
-        return cls(**data)
 
     def matches(self, rule: SecurityGroupRule) -> bool:
         return (

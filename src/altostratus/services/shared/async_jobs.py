@@ -6,7 +6,7 @@ the identity commands that finish inside their request ``record_completed`` inst
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import select
@@ -15,12 +15,14 @@ from altostratus.core.context import ServiceContext
 from altostratus.core.paging import Page, PageRequest, paginate
 from altostratus.db.models import AsyncJob
 from altostratus.errors import InvalidParameter
+from altostratus.jobs.kinds import JobKind, JobPayload
+from altostratus.jobs.status import JobStatus
 from altostratus.services.shared.visibility import owned_rows_filter
 from altostratus.timeutil import utcnow
 
 __all__ = ["get_job", "list_jobs", "record_completed", "result_of", "submit"]
 
-SUCCEEDED = 1
+P = TypeVar("P", bound=JobPayload)
 
 
 async def record_completed(
@@ -38,7 +40,7 @@ async def record_completed(
         user_uuid=caller.user_uuid,
         account_uuid=caller.account_uuid,
         domain_path=caller.domain_path,
-        status=SUCCEEDED,
+        status=JobStatus.SUCCEEDED,
         result_code=0,
         result=orjson.dumps(result).decode(),
         instance_type=instance_type,
@@ -53,23 +55,27 @@ async def record_completed(
 
 async def submit(
     ctx: ServiceContext,
+    kind: JobKind[P, Any],
+    payload: P,
     *,
-    command: str,
-    kind: str,
-    payload: dict[str, Any],
     instance_type: str | None,
     instance_uuid: str | None,
 ) -> AsyncJob:
-    """Record a job for the executor, in the transaction that records its intent."""
+    """Record a job for the executor, in the transaction that records its intent.
+
+    The job's command is the one that declares ``kind``, whoever submits it.
+    """
+    if not isinstance(payload, kind.payload):
+        raise TypeError(f"A {kind.name} job takes a {kind.payload.__name__}, not {payload!r}")
     caller = ctx.caller
     job = AsyncJob(
-        command=command,
-        kind=kind,
-        payload=orjson.dumps(payload).decode(),
+        command=kind.name,
+        kind=kind.name,
+        payload=payload.model_dump_json(),
         user_uuid=caller.user_uuid,
         account_uuid=caller.account_uuid,
         domain_path=caller.domain_path,
-        status=0,
+        status=JobStatus.PENDING,
         result_code=0,
         instance_type=instance_type,
         instance_uuid=instance_uuid,

@@ -98,7 +98,7 @@ async def create_snapshot(ctx: ServiceContext, volume_uuid: str, name: str | Non
     return snapshot
 
 
-async def snapshot_call(ctx: ServiceContext, uuid: str, kind: CommandKind) -> dict[str, Any] | None:
+async def snapshot_call(ctx: ServiceContext, uuid: str, kind: CommandKind) -> HostCall | None:
     """CreateSnapshot or DeleteSnapshot for the volume's host, if its data lives on one.
 
     A removed host counts as none: its command would never be delivered and the job
@@ -114,7 +114,7 @@ async def snapshot_call(ctx: ServiceContext, uuid: str, kind: CommandKind) -> di
         volume_uuid=volume.uuid,
         instance_name=volume.vm.instance_name if volume.vm else None,
     )
-    return HostCall(host_id, kind, command.model_dump()).to_json()
+    return HostCall(host_id, kind, command.model_dump())
 
 
 async def finish_snapshot(ctx: ServiceContext, uuid: str, answer: dict[str, Any]) -> str:

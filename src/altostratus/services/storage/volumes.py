@@ -254,9 +254,6 @@ class HostCall:
     kind: str
     payload: dict[str, Any]
 
-    def to_json(self) -> dict[str, Any]:
-        return {"host_id": self.host_id, "kind": self.kind, "payload": self.payload}
-
 
 def _spec(volume: Volume, size: int | None = None) -> VolumeSpec:
     return VolumeSpec(uuid=volume.uuid, device_id=volume.device_id or 0, size=size or volume.size)
@@ -387,7 +384,7 @@ async def host_holding(ctx: ServiceContext, volume: Volume) -> int | None:
     return await _live_host(ctx, _running_host(volume.vm) or volume.host_id)
 
 
-async def attach_call(ctx: ServiceContext, uuid: str) -> dict[str, Any] | None:
+async def attach_call(ctx: ServiceContext, uuid: str) -> HostCall | None:
     """The AttachVolume command for the VM's host, when the VM is running there."""
     volume = await load_volume(ctx, uuid)
     vm = volume.vm
@@ -395,7 +392,7 @@ async def attach_call(ctx: ServiceContext, uuid: str) -> dict[str, Any] | None:
     if host_id is None or vm is None:
         return None
     command = VolumeCommand(volume=_spec(volume), instance_name=vm.instance_name)
-    return HostCall(host_id, CommandKind.ATTACH_VOLUME, command.model_dump()).to_json()
+    return HostCall(host_id, CommandKind.ATTACH_VOLUME, command.model_dump())
 
 
 async def finish_attach(ctx: ServiceContext, uuid: str, host_id: int | None) -> str:
@@ -425,14 +422,14 @@ async def check_detach(ctx: ServiceContext, uuid: str) -> Volume:
     return volume
 
 
-async def detach_call(ctx: ServiceContext, uuid: str) -> dict[str, Any] | None:
+async def detach_call(ctx: ServiceContext, uuid: str) -> HostCall | None:
     volume = await load_volume(ctx, uuid)
     vm = volume.vm
     host_id = _running_host(vm)
     if host_id is None or vm is None:
         return None
     command = VolumeCommand(volume=_spec(volume), instance_name=vm.instance_name)
-    return HostCall(host_id, CommandKind.DETACH_VOLUME, command.model_dump()).to_json()
+    return HostCall(host_id, CommandKind.DETACH_VOLUME, command.model_dump())
 
 
 async def finish_detach(ctx: ServiceContext, uuid: str) -> str:
@@ -480,7 +477,7 @@ async def check_resize(
     return volume, new_size, offering
 
 
-async def resize_call(ctx: ServiceContext, uuid: str, size: int) -> dict[str, Any] | None:
+async def resize_call(ctx: ServiceContext, uuid: str, size: int) -> HostCall | None:
     """ResizeVolume for the host that holds the volume's storage, if any."""
     volume = await load_volume(ctx, uuid)
     host_id = await host_holding(ctx, volume)
@@ -488,7 +485,7 @@ async def resize_call(ctx: ServiceContext, uuid: str, size: int) -> dict[str, An
         return None
     instance = volume.vm.instance_name if volume.vm else None
     command = VolumeCommand(volume=_spec(volume, size), instance_name=instance)
-    return HostCall(host_id, CommandKind.RESIZE_VOLUME, command.model_dump()).to_json()
+    return HostCall(host_id, CommandKind.RESIZE_VOLUME, command.model_dump())
 
 
 async def finish_resize(ctx: ServiceContext, uuid: str, size: int, offering_id: int | None) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
@@ -23,7 +23,7 @@ from altostratus.api.commands.network.security_groups import (
     security_group_view,
 )
 from altostratus.api.commands.shared.tags import TagResponse, tag_view
-from altostratus.api.declarations import ADMINS, ANYONE, CommandSet
+from altostratus.api.declarations import ADMINS, ANYONE, CommandSet, Job, answer_success
 from altostratus.api.params import (
     CommaList,
     ListParams,
@@ -33,12 +33,11 @@ from altostratus.api.params import (
     UuidList,
     page_request,
 )
-from altostratus.api.results import ListResult, ResponseObject, Result, Single, Submitted, Success
+from altostratus.api.results import ListResult, ResponseObject, Single, Submitted
 from altostratus.core.context import ServiceContext
 from altostratus.db.models import VirtualMachine
 from altostratus.db.models.compute import VmState
-from altostratus.errors import InvalidParameter, PermissionDenied, invalid
-from altostratus.jobs.run import JobRun
+from altostratus.errors import InvalidParameter, invalid
 from altostratus.services.compute import affinity, keypairs, lifecycle
 from altostratus.services.compute import jobs as vm_jobs
 from altostratus.services.compute.deploy import DeployRequest, deploy_vm
@@ -50,7 +49,6 @@ from altostratus.services.compute.vms import (
     list_vms,
     vm_by_uuid,
 )
-from altostratus.services.infrastructure import hosts
 from altostratus.timeutil import format_timestamp
 
 __all__ = [
@@ -65,21 +63,14 @@ __all__ = [
     "UpdateVmGroupsParams",
     "VirtualMachineResponse",
     "commands",
-    "deploy_job",
     "deploy_virtual_machine",
-    "destroy_job",
     "destroy_virtual_machine",
-    "expunge_job",
     "expunge_virtual_machine",
     "list_virtual_machines",
-    "reboot_job",
     "reboot_virtual_machine",
     "recover_virtual_machine",
     "reset_ssh_key",
-    "reset_ssh_key_job",
-    "start_job",
     "start_virtual_machine",
-    "stop_job",
     "stop_virtual_machine",
     "update_virtual_machine",
     "update_vm_groups",
@@ -214,22 +205,13 @@ async def _single(ctx: ServiceContext, vm: VirtualMachine) -> Single:
     return Single("virtualmachine", vm_view(details, full=ctx.caller.is_root_admin))
 
 
-async def _job_result(run: JobRun, vm_uuid: str) -> Single:
+async def _vm_answer(ctx: ServiceContext, vm_uuid: str) -> Single:
     """The VM as the job leaves it: what ``queryAsyncJobResult`` shows."""
-
-    async def answer(ctx: ServiceContext) -> Single:
-        return await _single(ctx, await vm_by_uuid(ctx.session, vm_uuid))
-
-    return await run.read(answer)
+    return await _single(ctx, await vm_by_uuid(ctx.session, vm_uuid))
 
 
-def _submitted(kind: str, vm: VirtualMachine, **payload: Any) -> Submitted:
-    return Submitted(
-        kind=kind,
-        payload={"id": vm.uuid, **payload},
-        instance_type=_INSTANCE,
-        instance_uuid=vm.uuid,
-    )
+def _submitted(payload: vm_jobs.VmPayload) -> Submitted:
+    return Submitted(payload, instance_type=_INSTANCE, instance_uuid=payload.id)
 
 
 # --- deploy ---
@@ -300,24 +282,14 @@ class DeployParams(Params):
     description="Creates a VM and, unless startvm is false, starts it on a host",
     allowed=ANYONE,
     response="virtualmachine",
-    is_async=True,
     related=("listVirtualMachines", "startVirtualMachine"),
+    job=Job(vm_jobs.DEPLOY, _vm_answer),
 )
 async def deploy_virtual_machine(ctx: ServiceContext, p: DeployParams) -> Submitted:
     deployed = await deploy_vm(ctx, p.request())
     return _submitted(
-        "deployVirtualMachine", deployed.vm, start=p.startvm, host_id=deployed.pinned_host_id
+        vm_jobs.DeployPayload(id=deployed.vm.uuid, start=p.startvm, host_id=deployed.pinned_host_id)
     )
-
-
-@commands.job("deployVirtualMachine")
-async def deploy_job(run: JobRun) -> Result:
-    vm_uuid: str = run.payload["id"]
-    if run.payload["start"]:
-        await vm_jobs.start(
-            run, vm_uuid, pinned_host_id=run.payload["host_id"], failure_state=VmState.ERROR
-        )
-    return await _job_result(run, vm_uuid)
 
 
 # --- start, stop, reboot ---
@@ -331,40 +303,18 @@ class StartParams(IdParams):
     hostid: Uuid | None = Field(None, description="Root admins: the host to start the VM on")
 
 
-async def _host_for(ctx: ServiceContext, vm: VirtualMachine, host_uuid: str | None) -> int | None:
-    if host_uuid is None:
-        return None
-    if not ctx.caller.is_root_admin:
-        raise PermissionDenied("Only root admins may choose the host of a VM (hostid)")
-    host = await hosts.get_host(ctx, host_uuid, "hostid")
-    if host.zone_id != vm.zone_id:
-        raise invalid("hostid", "the host is not in the VM's zone", value=host_uuid)
-    return host.id
-
-
 @commands.command(
     "startVirtualMachine",
     StartParams,
     description="Starts a Stopped VM on a host with room for it",
     allowed=ANYONE,
     response="virtualmachine",
-    is_async=True,
+    job=Job(vm_jobs.START, _vm_answer),
 )
 async def start_virtual_machine(ctx: ServiceContext, p: StartParams) -> Submitted:
     vm = await get_vm(ctx, p.id)
-    host_id = await _host_for(ctx, vm, p.hostid)
-    await lifecycle.move(ctx, vm, (VmState.STOPPED,), VmState.STARTING, "start")
-    await lifecycle.record_vm_event(ctx, vm, "VM.START", "Starting")
-    return _submitted("startVirtualMachine", vm, host_id=host_id)
-
-
-@commands.job("startVirtualMachine")
-async def start_job(run: JobRun) -> Result:
-    vm_uuid: str = run.payload["id"]
-    await vm_jobs.start(
-        run, vm_uuid, pinned_host_id=run.payload["host_id"], failure_state=VmState.STOPPED
-    )
-    return await _job_result(run, vm_uuid)
+    host_id = await lifecycle.start_on_request(ctx, vm, p.hostid)
+    return _submitted(vm_jobs.StartPayload(id=vm.uuid, host_id=host_id))
 
 
 class StopParams(IdParams):
@@ -379,30 +329,13 @@ class StopParams(IdParams):
     description="Stops a Running VM",
     allowed=ANYONE,
     response="virtualmachine",
-    is_async=True,
+    job=Job(vm_jobs.STOP, _vm_answer),
 )
 async def stop_virtual_machine(ctx: ServiceContext, p: StopParams) -> Submitted:
     vm = await get_vm(ctx, p.id)
     await lifecycle.move(ctx, vm, (VmState.RUNNING,), VmState.STOPPING, "stop")
     await lifecycle.record_vm_event(ctx, vm, "VM.STOP", "Stopping")
-    return _submitted("stopVirtualMachine", vm, forced=p.forced, requested=True)
-
-
-@commands.job("stopVirtualMachine")
-async def stop_job(run: JobRun) -> Result:
-    """Also run for host maintenance, which submits it for Running VMs directly.
-
-    ``requested`` is in the payload when this command's request moved the VM to
-    Stopping (maintenance's jobs lack it): this job then owns the stop.
-    """
-    vm_uuid: str = run.payload["id"]
-    await vm_jobs.stop(
-        run,
-        vm_uuid,
-        forced=bool(run.payload.get("forced", False)),
-        requested=bool(run.payload.get("requested", False)),
-    )
-    return await _job_result(run, vm_uuid)
+    return _submitted(vm_jobs.StopPayload(id=vm.uuid, forced=p.forced, requested=True))
 
 
 @commands.command(
@@ -411,19 +344,12 @@ async def stop_job(run: JobRun) -> Result:
     description="Reboots a Running VM",
     allowed=ANYONE,
     response="virtualmachine",
-    is_async=True,
+    job=Job(vm_jobs.REBOOT, _vm_answer),
 )
 async def reboot_virtual_machine(ctx: ServiceContext, p: IdParams) -> Submitted:
     vm = await get_vm(ctx, p.id)
     lifecycle.require_state(vm, (VmState.RUNNING,), "reboot")
-    return _submitted("rebootVirtualMachine", vm)
-
-
-@commands.job("rebootVirtualMachine")
-async def reboot_job(run: JobRun) -> Result:
-    vm_uuid: str = run.payload["id"]
-    await vm_jobs.reboot(run, vm_uuid)
-    return await _job_result(run, vm_uuid)
+    return _submitted(vm_jobs.VmPayload(id=vm.uuid))
 
 
 # --- destroy, expunge, recover ---
@@ -439,21 +365,11 @@ class DestroyParams(IdParams):
     description="Destroys a VM; admins may recover it until it is expunged",
     allowed=ANYONE,
     response="virtualmachine",
-    is_async=True,
+    job=Job(vm_jobs.DESTROY, _vm_answer),
 )
 async def destroy_virtual_machine(ctx: ServiceContext, p: DestroyParams) -> Submitted:
-    if p.expunge and not (ctx.caller.is_root_admin or ctx.caller.is_domain_admin):
-        raise PermissionDenied("Parameter expunge can be passed by admins only")
-    vm = await get_vm(ctx, p.id)
-    await lifecycle.destroy_on_request(ctx, vm, p.expunge)
-    return _submitted("destroyVirtualMachine", vm, expunge=p.expunge)
-
-
-@commands.job("destroyVirtualMachine")
-async def destroy_job(run: JobRun) -> Result:
-    vm_uuid: str = run.payload["id"]
-    await vm_jobs.destroy(run, vm_uuid, expunge=bool(run.payload["expunge"]))
-    return await _job_result(run, vm_uuid)
+    vm = await lifecycle.destroy_on_request(ctx, p.id, p.expunge)
+    return _submitted(vm_jobs.DestroyPayload(id=vm.uuid, expunge=p.expunge))
 
 
 @commands.command(
@@ -462,19 +378,13 @@ async def destroy_job(run: JobRun) -> Result:
     description="Expunges a Destroyed VM: deletes it and its root disk for good",
     allowed=ADMINS,
     response="success",
-    is_async=True,
+    job=Job(vm_jobs.EXPUNGE, answer_success),
 )
 async def expunge_virtual_machine(ctx: ServiceContext, p: IdParams) -> Submitted:
     vm = await get_vm(ctx, p.id)
     await lifecycle.move(ctx, vm, (VmState.DESTROYED,), VmState.EXPUNGING, "expunge")
     await lifecycle.record_vm_event(ctx, vm, "VM.EXPUNGE", "Expunging")
-    return _submitted("expungeVirtualMachine", vm)
-
-
-@commands.job("expungeVirtualMachine")
-async def expunge_job(run: JobRun) -> Result:
-    await vm_jobs.expunge_vm(run, run.payload["id"])
-    return Success()
+    return _submitted(vm_jobs.VmPayload(id=vm.uuid))
 
 
 @commands.command(
@@ -505,20 +415,13 @@ class ResetKeyParams(IdParams):
     description="Sets the SSH key pair of a Stopped VM; it is installed at the next start",
     allowed=ANYONE,
     response="virtualmachine",
-    is_async=True,
+    job=Job(vm_jobs.RESET_SSH_KEY, _vm_answer),
 )
 async def reset_ssh_key(ctx: ServiceContext, p: ResetKeyParams) -> Submitted:
     vm = await get_vm(ctx, p.id)
     lifecycle.require_state(vm, (VmState.STOPPED,), "reset the SSH key of")
     await keypairs.get_keypair(ctx, p.keypair, vm.account_id)
-    return _submitted("resetSSHKeyForVirtualMachine", vm, keypair=p.keypair)
-
-
-@commands.job("resetSSHKeyForVirtualMachine")
-async def reset_ssh_key_job(run: JobRun) -> Result:
-    vm_uuid: str = run.payload["id"]
-    await vm_jobs.reset_ssh_key(run, vm_uuid, run.payload["keypair"])
-    return await _job_result(run, vm_uuid)
+    return _submitted(vm_jobs.ResetSshKeyPayload(id=vm.uuid, keypair=p.keypair))
 
 
 class UpdateParams(IdParams):

@@ -2,27 +2,27 @@
 
 Root admins only, as in CloudStack. ``state`` follows the agent's heartbeats;
 ``resourcestate`` follows these commands. Maintenance and reconnection change the host
-in the request (so bad input never creates a job) and their jobs wait for the outcome.
+in the request (so bad input never creates a job) and their jobs
+(``services.infrastructure.jobs``) wait for the outcome.
 """
 
 from __future__ import annotations
 
-import asyncio
 import enum
-from collections.abc import Awaitable, Callable
 
 from pydantic import Field
 
-from altostratus.api.declarations import ADMIN, CommandSet
+from altostratus.api.declarations import ADMIN, CommandSet, Job
 from altostratus.api.params import CommaList, ListParams, MapParam, Params, Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single, Submitted, Success
 from altostratus.core.context import ServiceContext
 from altostratus.db.models import Host
 from altostratus.db.models.hosts import HostState, ResourceState
 from altostratus.db.models.inventory import Hypervisor
-from altostratus.errors import ResourceUnavailable, invalid
-from altostratus.jobs.run import JobRun
-from altostratus.services.infrastructure import hosts, maintenance
+from altostratus.errors import invalid
+from altostratus.services.compute import maintenance
+from altostratus.services.infrastructure import hosts
+from altostratus.services.infrastructure import jobs as host_jobs
 from altostratus.services.infrastructure.hosts import HostSpec
 from altostratus.timeutil import format_timestamp
 
@@ -36,22 +36,16 @@ __all__ = [
     "UpdateHostParams",
     "add_host",
     "cancel_host_maintenance",
-    "cancel_maintenance_body",
     "commands",
     "delete_host",
     "host_view",
     "list_hosts",
     "prepare_host_for_maintenance",
-    "prepare_maintenance_body",
-    "reconnect_body",
     "reconnect_host",
     "update_host",
 ]
 
 commands = CommandSet()
-
-#: How often a maintenance or reconnect job looks at the host again.
-_WATCH_SECONDS = 0.25
 
 
 class HostResponse(ResponseObject):
@@ -301,30 +295,14 @@ class HostIdParams(Params):
     id: Uuid = Field(description="The host")
 
 
-def _submitted(kind: str, host: Host) -> Submitted:
+def _submitted(host: Host) -> Submitted:
     return Submitted(
-        kind=kind, payload={"id": host.uuid}, instance_type="Host", instance_uuid=host.uuid
+        host_jobs.HostPayload(id=host.uuid), instance_type="Host", instance_uuid=host.uuid
     )
 
 
-async def _view(run: JobRun) -> Single:
-    async def read(ctx: ServiceContext) -> HostResponse:
-        return host_view(await hosts.get_host(ctx, run.payload["id"]))
-
-    return Single("host", await run.read(read))
-
-
-async def _watch(
-    run: JobRun, done: Callable[[ServiceContext], Awaitable[bool]], within: float
-) -> bool:
-    """Look at the host until ``done`` says so (True) or ``within`` seconds passed (False)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not await run.read(done):
-        if loop.time() >= deadline:
-            return False
-        await asyncio.sleep(_WATCH_SECONDS)
-    return True
+async def _host_answer(ctx: ServiceContext, host_uuid: str) -> Single:
+    return Single("host", host_view(await hosts.get_host(ctx, host_uuid)))
 
 
 @commands.command(
@@ -333,30 +311,10 @@ async def _watch(
     description="Stops the host's VMs and puts it in maintenance",
     allowed=ADMIN,
     response="host",
-    is_async=True,
+    job=Job(maintenance.PREPARE_MAINTENANCE, _host_answer),
 )
 async def prepare_host_for_maintenance(ctx: ServiceContext, p: HostIdParams) -> Submitted:
-    return _submitted("prepareHostForMaintenance", await hosts.start_maintenance(ctx, p.id))
-
-
-@commands.job("prepareHostForMaintenance")
-async def prepare_maintenance_body(run: JobRun) -> Single:
-    host_uuid: str = run.payload["id"]
-    stop_jobs = await run.step("stop", lambda ctx: maintenance.submit_stops(ctx, host_uuid))
-    run.deps.signals.jobs_submitted()
-
-    async def settled(ctx: ServiceContext) -> bool:
-        state = await maintenance.progress(ctx, host_uuid, stop_jobs)
-        return state.cancelled or state.settled
-
-    within = 2 * run.deps.settings.agent_command_timeout + 10
-    await _watch(run, settled, within)
-    outcome = await run.step("finish", lambda ctx: maintenance.finish(ctx, host_uuid))
-    if outcome == ResourceState.ERROR_IN_MAINTENANCE:
-        raise ResourceUnavailable(
-            "Some VMs of the host could not be stopped; it is ErrorInMaintenance"
-        )
-    return await _view(run)
+    return _submitted(await hosts.start_maintenance(ctx, p.id))
 
 
 @commands.command(
@@ -365,15 +323,10 @@ async def prepare_maintenance_body(run: JobRun) -> Single:
     description="Takes the host out of maintenance (Enabled)",
     allowed=ADMIN,
     response="host",
-    is_async=True,
+    job=Job(host_jobs.CANCEL_MAINTENANCE, _host_answer),
 )
 async def cancel_host_maintenance(ctx: ServiceContext, p: HostIdParams) -> Submitted:
-    return _submitted("cancelHostMaintenance", await hosts.cancel_maintenance(ctx, p.id))
-
-
-@commands.job("cancelHostMaintenance")
-async def cancel_maintenance_body(run: JobRun) -> Single:
-    return await _view(run)
+    return _submitted(await hosts.cancel_maintenance(ctx, p.id))
 
 
 @commands.command(
@@ -382,19 +335,7 @@ async def cancel_maintenance_body(run: JobRun) -> Single:
     description="Makes the host's agent connect again (Connecting until its next heartbeat)",
     allowed=ADMIN,
     response="host",
-    is_async=True,
+    job=Job(host_jobs.RECONNECT, _host_answer),
 )
 async def reconnect_host(ctx: ServiceContext, p: HostIdParams) -> Submitted:
-    return _submitted("reconnectHost", await hosts.start_reconnect(ctx, p.id))
-
-
-@commands.job("reconnectHost")
-async def reconnect_body(run: JobRun) -> Single:
-    host_uuid: str = run.payload["id"]
-
-    async def up(ctx: ServiceContext) -> bool:
-        return (await hosts.get_host(ctx, host_uuid)).state == HostState.UP
-
-    if not await _watch(run, up, run.deps.settings.host_down_after):
-        raise ResourceUnavailable("The host's agent did not connect again in time")
-    return await _view(run)
+    return _submitted(await hosts.start_reconnect(ctx, p.id))

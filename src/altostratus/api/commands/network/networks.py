@@ -14,14 +14,14 @@ from pydantic import Field
 
 from altostratus.api.address_params import Ipv4, Name, Netmask
 from altostratus.api.commands.shared.tags import TagResponse, tag_view
-from altostratus.api.declarations import ADMIN, ANYONE, CommandSet
+from altostratus.api.declarations import ADMIN, ANYONE, CommandSet, Job, answer_success
 from altostratus.api.ownership import OwnedListParams, OwnerParams
 from altostratus.api.params import ListParams, Params, Uuid, page_request
-from altostratus.api.results import ListResult, ResponseObject, Result, Single, Submitted, Success
+from altostratus.api.results import ListResult, ResponseObject, Single, Submitted
 from altostratus.core.context import ServiceContext
 from altostratus.db.models import IpAddress, Network, NetworkOffering, Nic, ResourceTag
-from altostratus.jobs.run import JobRun
 from altostratus.services.network import addresses, networks
+from altostratus.services.network import jobs as network_jobs
 from altostratus.services.shared.tags import tags_of
 from altostratus.timeutil import format_timestamp
 
@@ -42,13 +42,10 @@ __all__ = [
     "PublicIpAddressResponse",
     "ServiceResponse",
     "associate_ip_address",
-    "associate_ip_address_job",
     "commands",
     "create_network",
     "delete_network",
-    "delete_network_job",
     "disassociate_ip_address",
-    "disassociate_ip_address_job",
     "list_ip_forwarding_rules",
     "list_network_offerings",
     "list_networks",
@@ -258,23 +255,16 @@ class DeleteNetworkParams(Params):
     description="Deletes a network no NIC and no address uses",
     allowed=ADMIN,
     response="success",
-    is_async=True,
+    job=Job(network_jobs.DELETE_NETWORK, answer_success),
 )
 async def delete_network(ctx: ServiceContext, p: DeleteNetworkParams) -> Submitted:
     network = await networks.get_network(ctx, p.id, "id")
     await networks.check_unused(ctx.session, network)
     return Submitted(
-        "deleteNetwork", {"id": network.uuid}, instance_type="Network", instance_uuid=network.uuid
+        network_jobs.NetworkPayload(id=network.uuid),
+        instance_type="Network",
+        instance_uuid=network.uuid,
     )
-
-
-@commands.job("deleteNetwork")
-async def delete_network_job(run: JobRun) -> Result:
-    async def delete(ctx: ServiceContext) -> None:
-        await networks.delete_network(ctx, run.payload["id"])
-
-    await run.step("delete", delete)
-    return Success()
 
 
 class ListNetworksParams(ListParams):
@@ -455,6 +445,19 @@ async def list_public_ip_addresses(
     return ListResult("publicipaddress", await _public_ip_views(ctx, page.items), page.total)
 
 
+def _address_submitted(address: IpAddress) -> Submitted:
+    return Submitted(
+        network_jobs.AddressPayload(id=address.uuid),
+        instance_type="IpAddress",
+        instance_uuid=address.uuid,
+    )
+
+
+async def _address_answer(ctx: ServiceContext, address_uuid: str) -> Single:
+    address = await addresses.get_public_address(ctx, address_uuid, "id")
+    return Single("ipaddress", (await _public_ip_views(ctx, [address]))[0])
+
+
 class AssociateIpAddressParams(OwnerParams):
     zoneid: Uuid | None = Field(None, description="Take the address from this zone's network")
     networkid: Uuid | None = Field(None, description="Take the address from this network")
@@ -466,8 +469,8 @@ class AssociateIpAddressParams(OwnerParams):
     description="Takes a public address for the account from a shared network",
     allowed=ANYONE,
     response="ipaddress",
-    is_async=True,
     related=("listPublicIpAddresses",),
+    job=Job(network_jobs.ASSOCIATE_ADDRESS, _address_answer),
 )
 async def associate_ip_address(ctx: ServiceContext, p: AssociateIpAddressParams) -> Submitted:
     address = await addresses.associate(
@@ -477,25 +480,7 @@ async def associate_ip_address(ctx: ServiceContext, p: AssociateIpAddressParams)
         account=p.account,
         domain_uuid=p.domainid,
     )
-    return Submitted(
-        "associateIpAddress",
-        {"id": address.uuid},
-        instance_type="IpAddress",
-        instance_uuid=address.uuid,
-    )
-
-
-@commands.job("associateIpAddress")
-async def associate_ip_address_job(run: JobRun) -> Result:
-    async def complete(ctx: ServiceContext) -> None:
-        await addresses.complete_association(ctx, run.payload["id"])
-
-    async def view(ctx: ServiceContext) -> PublicIpAddressResponse:
-        address = await addresses.get_public_address(ctx, run.payload["id"], "id")
-        return (await _public_ip_views(ctx, [address]))[0]
-
-    await run.step("associate", complete)
-    return Single("ipaddress", await run.read(view))
+    return _address_submitted(address)
 
 
 class DisassociateIpAddressParams(Params):
@@ -508,25 +493,10 @@ class DisassociateIpAddressParams(Params):
     description="Gives a public address back to its network",
     allowed=ANYONE,
     response="success",
-    is_async=True,
+    job=Job(network_jobs.DISASSOCIATE_ADDRESS, answer_success),
 )
 async def disassociate_ip_address(ctx: ServiceContext, p: DisassociateIpAddressParams) -> Submitted:
-    address = await addresses.start_release(ctx, p.id)
-    return Submitted(
-        "disassociateIpAddress",
-        {"id": address.uuid},
-        instance_type="IpAddress",
-        instance_uuid=address.uuid,
-    )
-
-
-@commands.job("disassociateIpAddress")
-async def disassociate_ip_address_job(run: JobRun) -> Result:
-    async def release(ctx: ServiceContext) -> None:
-        await addresses.release(ctx, run.payload["id"])
-
-    await run.step("release", release)
-    return Success()
+    return _address_submitted(await addresses.start_release(ctx, p.id))
 
 
 # --- forwarding rules: none exist at this level ---

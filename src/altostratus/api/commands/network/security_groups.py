@@ -1,27 +1,29 @@
 """Security groups and their ingress and egress rules, as CloudStack's commands shape them.
 
 Adding and removing rules are asynchronous commands in CloudStack (clients poll for
-them), so they are here too: the request checks everything, the job stores the change.
+them), so they are here too: the request checks everything, the job
+(``services.network.jobs``) stores the change.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from ipaddress import ip_network
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
 from altostratus.api.address_params import Name
 from altostratus.api.commands.shared.tags import TagResponse, tag_view
-from altostratus.api.declarations import ANYONE, CommandSet
+from altostratus.api.declarations import ANYONE, CommandSet, Job, answer_success
 from altostratus.api.ownership import OwnedListParams, OwnerParams
 from altostratus.api.params import CommaList, MapParam, Params, Uuid, page_request
-from altostratus.api.results import ListResult, ResponseObject, Result, Single, Submitted, Success
+from altostratus.api.results import ListResult, ResponseObject, Single, Submitted, Success
 from altostratus.core.context import ServiceContext
 from altostratus.db.models import ResourceTag, SecurityGroup, SecurityGroupRule
-from altostratus.jobs.run import JobRun
+from altostratus.services.network import jobs as network_jobs
 from altostratus.services.network import security_groups
+from altostratus.services.network.security_groups import Direction
 from altostratus.services.shared.tags import tags_of
 
 __all__ = [
@@ -40,8 +42,6 @@ __all__ = [
 ]
 
 commands = CommandSet()
-
-Direction = Literal["ingress", "egress"]
 
 
 # --- responses ---
@@ -246,29 +246,17 @@ async def _authorize(ctx: ServiceContext, p: AuthorizeParams, direction: Directi
     )
     specs = await security_groups.rule_specs(ctx, group, p.request())
     return Submitted(
-        _AUTHORIZE[direction],
-        {"group": group.uuid, "direction": direction, "rules": [s.to_json() for s in specs]},
+        network_jobs.RulesPayload(group=group.uuid, direction=direction, rules=tuple(specs)),
         instance_type="SecurityGroup",
         instance_uuid=group.uuid,
     )
 
 
-async def _authorized(run: JobRun) -> Result:
-    """The job of both authorize commands: add the rules, answer the group."""
-    group_uuid, direction = run.payload["group"], run.payload["direction"]
-    specs = [security_groups.RuleSpec.from_json(rule) for rule in run.payload["rules"]]
-
-    async def add(ctx: ServiceContext) -> list[str]:
-        return await security_groups.add_rules(ctx, group_uuid, direction, specs)
-
-    async def view(ctx: ServiceContext) -> SecurityGroupResponse:
-        group = await security_groups.find_group(
-            ctx, group_uuid=group_uuid, name=None, account=None, domain_uuid=None
-        )
-        return (await _views(ctx, [group]))[0]
-
-    await run.step("rules", add)
-    return Single("securitygroup", await run.read(view))
+async def _group_answer(ctx: ServiceContext, group_uuid: str) -> Single:
+    group = await security_groups.find_group(
+        ctx, group_uuid=group_uuid, name=None, account=None, domain_uuid=None
+    )
+    return Single("securitygroup", (await _views(ctx, [group]))[0])
 
 
 class RevokeParams(Params):
@@ -277,15 +265,7 @@ class RevokeParams(Params):
 
 async def _revoke(ctx: ServiceContext, p: RevokeParams, direction: Direction) -> Submitted:
     rule = await security_groups.get_rule(ctx, p.id, direction)
-    return Submitted(_REVOKE[direction], {"id": rule.uuid})
-
-
-async def _revoked(run: JobRun) -> Result:
-    async def revoke(ctx: ServiceContext) -> None:
-        await security_groups.revoke_rule(ctx, run.payload["id"])
-
-    await run.step("revoke", revoke)
-    return Success()
+    return Submitted(network_jobs.RulePayload(id=rule.uuid))
 
 
 _AUTHORIZE: dict[Direction, str] = {
@@ -314,19 +294,17 @@ def _declare(direction: Direction) -> None:
         description=f"Allows {traffic} traffic for the members of a security group",
         allowed=ANYONE,
         response="securitygroup",
-        is_async=True,
         related=("listSecurityGroups",),
+        job=Job(network_jobs.AUTHORIZE[direction], _group_answer),
     )(authorize)
-    commands.job(_AUTHORIZE[direction])(_authorized)
     commands.command(
         _REVOKE[direction],
         RevokeParams,
         description=f"Removes a rule allowing {traffic} traffic from its security group",
         allowed=ANYONE,
         response="success",
-        is_async=True,
+        job=Job(network_jobs.REVOKE[direction], answer_success),
     )(revoke)
-    commands.job(_REVOKE[direction])(_revoked)
 
 
 _declare("ingress")

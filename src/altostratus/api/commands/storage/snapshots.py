@@ -1,7 +1,7 @@
 """Volume snapshots.
 
 ``createSnapshot`` and ``deleteSnapshot`` are asynchronous; the request checks and
-records, the job asks the volume's host (``services.snapshots``). Libcloud reads
+records, the job asks the volume's host (``services.storage.jobs``). Libcloud reads
 ``id``, ``volumeid``, ``name`` and ``tags``.
 """
 
@@ -11,18 +11,15 @@ from collections.abc import Sequence
 
 from pydantic import Field
 
-from altostratus.agent.protocol import CommandKind
 from altostratus.api.commands.shared.tags import TagResponse, tag_view
-from altostratus.api.commands.storage.volumes import on_host
-from altostratus.api.declarations import ANYONE, CommandSet
+from altostratus.api.declarations import ANYONE, CommandSet, Job, answer_success
 from altostratus.api.ownership import OwnedListParams
 from altostratus.api.params import MapParam, Params, Uuid, page_request
-from altostratus.api.results import ListResult, ResponseObject, Result, Single, Submitted, Success
+from altostratus.api.results import ListResult, ResponseObject, Single, Submitted
 from altostratus.core.context import ServiceContext
 from altostratus.db.models import Snapshot
-from altostratus.errors import CloudError
-from altostratus.jobs.run import JobRun
 from altostratus.services.shared import tags
+from altostratus.services.storage import jobs as storage_jobs
 from altostratus.services.storage import snapshots
 from altostratus.timeutil import format_timestamp
 
@@ -33,9 +30,7 @@ __all__ = [
     "SnapshotResponse",
     "commands",
     "create_snapshot",
-    "create_snapshot_job",
     "delete_snapshot",
-    "delete_snapshot_job",
     "list_snapshots",
     "snapshot_view",
 ]
@@ -90,6 +85,14 @@ def snapshot_view(
     )
 
 
+def _submitted(snapshot: Snapshot) -> Submitted:
+    return Submitted(
+        storage_jobs.SnapshotPayload(id=snapshot.uuid),
+        instance_type=RESOURCE_TYPE,
+        instance_uuid=snapshot.uuid,
+    )
+
+
 async def _answer(ctx: ServiceContext, uuid: str) -> Single:
     snapshot = await snapshots.load_snapshot(ctx, uuid)
     found = await tags.tags_of(ctx.session, RESOURCE_TYPE, [uuid])
@@ -109,32 +112,11 @@ class CreateSnapshotParams(Params):
     description="Takes a snapshot of a volume",
     allowed=ANYONE,
     response="snapshot",
-    is_async=True,
     related=("listSnapshots",),
+    job=Job(storage_jobs.CREATE_SNAPSHOT, _answer),
 )
 async def create_snapshot(ctx: ServiceContext, p: CreateSnapshotParams) -> Submitted:
-    snapshot = await snapshots.create_snapshot(ctx, p.volumeid, p.name)
-    return Submitted(
-        kind="createSnapshot",
-        payload={"id": snapshot.uuid},
-        instance_type=RESOURCE_TYPE,
-        instance_uuid=snapshot.uuid,
-    )
-
-
-@commands.job("createSnapshot")
-async def create_snapshot_job(run: JobRun) -> Result:
-    uuid: str = run.payload["id"]
-    call = await run.step(
-        "plan", lambda ctx: snapshots.snapshot_call(ctx, uuid, CommandKind.CREATE_SNAPSHOT)
-    )
-    try:
-        answer = await on_host(run, "snapshot", call)
-    except CloudError:
-        await run.step("failed", lambda ctx: snapshots.fail_snapshot(ctx, uuid))
-        raise
-    await run.step("backed-up", lambda ctx: snapshots.finish_snapshot(ctx, uuid, answer))
-    return await run.read(lambda ctx: _answer(ctx, uuid))
+    return _submitted(await snapshots.create_snapshot(ctx, p.volumeid, p.name))
 
 
 class DeleteSnapshotParams(Params):
@@ -147,27 +129,10 @@ class DeleteSnapshotParams(Params):
     description="Deletes a snapshot",
     allowed=ANYONE,
     response="success",
-    is_async=True,
+    job=Job(storage_jobs.DELETE_SNAPSHOT, answer_success),
 )
 async def delete_snapshot(ctx: ServiceContext, p: DeleteSnapshotParams) -> Submitted:
-    snapshot = await snapshots.check_delete(ctx, p.id)
-    return Submitted(
-        kind="deleteSnapshot",
-        payload={"id": snapshot.uuid},
-        instance_type=RESOURCE_TYPE,
-        instance_uuid=snapshot.uuid,
-    )
-
-
-@commands.job("deleteSnapshot")
-async def delete_snapshot_job(run: JobRun) -> Result:
-    uuid: str = run.payload["id"]
-    call = await run.step(
-        "plan", lambda ctx: snapshots.snapshot_call(ctx, uuid, CommandKind.DELETE_SNAPSHOT)
-    )
-    await on_host(run, "delete", call)
-    await run.step("deleted", lambda ctx: snapshots.finish_delete(ctx, uuid))
-    return Success()
+    return _submitted(await snapshots.check_delete(ctx, p.id))
 
 
 class ListSnapshotsParams(OwnedListParams):

@@ -1,8 +1,9 @@
 """Volumes: root and data disks.
 
 ``createVolume``, ``attachVolume``, ``detachVolume`` and ``resizeVolume`` are
-asynchronous: the request checks everything (431, 531, 532) and the job carries the
-change out, sending it to the host of a running VM. Each job answers the volume.
+asynchronous: the request checks everything (431, 531, 532) and the job
+(``services.storage.jobs``) carries the change out, sending it to the host of a running
+VM. Each job answers the volume.
 Libcloud reads ``id``, ``name``, ``size``, ``state``, ``virtualmachineid`` (present
 means attached), ``deviceid`` and ``type``.
 """
@@ -10,23 +11,22 @@ means attached), ``deviceid`` and ``type``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import Field
 
 from altostratus.api.commands.shared.tags import TagResponse, tag_view
-from altostratus.api.declarations import ANYONE, CommandSet
+from altostratus.api.declarations import ANYONE, CommandSet, Job
 from altostratus.api.ownership import OwnedListParams, OwnerParams
 from altostratus.api.params import MapParam, Params, Uuid, page_request
-from altostratus.api.results import ListResult, ResponseObject, Result, Single, Submitted, Success
+from altostratus.api.results import ListResult, ResponseObject, Single, Submitted, Success
 from altostratus.core.context import ServiceContext
 from altostratus.db.models import Volume
 from altostratus.db.models.compute import VolumeType
-from altostratus.errors import CloudError
-from altostratus.jobs.run import JobRun
 from altostratus.services.compute import vms
 from altostratus.services.shared import tags
 from altostratus.services.shared.ownership import owner_account
+from altostratus.services.storage import jobs as storage_jobs
 from altostratus.services.storage import snapshots, volumes
 from altostratus.timeutil import format_timestamp
 
@@ -38,17 +38,12 @@ __all__ = [
     "VolumeIdParams",
     "VolumeResponse",
     "attach_volume",
-    "attach_volume_job",
     "commands",
     "create_volume",
-    "create_volume_job",
     "delete_volume",
     "detach_volume",
-    "detach_volume_job",
     "list_volumes",
-    "on_host",
     "resize_volume",
-    "resize_volume_job",
     "volume_view",
 ]
 
@@ -120,25 +115,14 @@ def volume_view(volume: Volume, volume_tags: Sequence[TagResponse] = ()) -> Volu
 
 
 async def _answer(ctx: ServiceContext, uuid: str) -> Single:
+    """The volume as the job leaves it (and as ``listVolumes`` shows it)."""
     volume = await volumes.load_volume(ctx, uuid)
     found = await tags.tags_of(ctx.session, RESOURCE_TYPE, [uuid])
     return Single("volume", volume_view(volume, [tag_view(tag) for tag in found[uuid]]))
 
 
-async def on_host(run: JobRun, name: str, call: dict[str, Any] | None) -> dict[str, Any]:
-    """Send the planned ``HostCall`` (``None``: nothing to send) and return the answer."""
-    if call is None:
-        return {}
-    return await run.host_command(name, call["host_id"], call["kind"], call["payload"])
-
-
-def _submitted(kind: str, uuid: str, **payload: Any) -> Submitted:
-    return Submitted(
-        kind=kind,
-        payload={"id": uuid, **payload},
-        instance_type=RESOURCE_TYPE,
-        instance_uuid=uuid,
-    )
+def _submitted(payload: storage_jobs.VolumePayload) -> Submitted:
+    return Submitted(payload, instance_type=RESOURCE_TYPE, instance_uuid=payload.id)
 
 
 # --- create ---
@@ -160,8 +144,8 @@ class CreateVolumeParams(OwnerParams):
     description="Creates a data disk from a disk offering or a snapshot",
     allowed=ANYONE,
     response="volume",
-    is_async=True,
     related=("listVolumes", "attachVolume"),
+    job=Job(storage_jobs.CREATE_VOLUME, _answer),
 )
 async def create_volume(ctx: ServiceContext, p: CreateVolumeParams) -> Submitted:
     owner = await owner_account(ctx, p.account, p.domainid)
@@ -177,13 +161,7 @@ async def create_volume(ctx: ServiceContext, p: CreateVolumeParams) -> Submitted
         snapshot=snapshot,
         owner=owner,
     )
-    return _submitted("createVolume", volume.uuid)
-
-
-@commands.job("createVolume")
-async def create_volume_job(run: JobRun) -> Result:
-    """The row was made in the request; its storage is made when it is first attached."""
-    return await run.read(lambda ctx: _answer(ctx, run.payload["id"]))
+    return _submitted(storage_jobs.VolumePayload(id=volume.uuid))
 
 
 # --- attach and detach ---
@@ -203,27 +181,13 @@ class AttachVolumeParams(Params):
     description="Attaches a data disk to a VM of the same account and zone",
     allowed=ANYONE,
     response="volume",
-    is_async=True,
     related=("detachVolume", "listVolumes"),
+    job=Job(storage_jobs.ATTACH_VOLUME, _answer),
 )
 async def attach_volume(ctx: ServiceContext, p: AttachVolumeParams) -> Submitted:
     vm = await vms.get_vm(ctx, p.virtualmachineid, "virtualmachineid")
     volume = await volumes.claim_attachment(ctx, p.id, vm, p.deviceid)
-    return _submitted("attachVolume", volume.uuid)
-
-
-@commands.job("attachVolume")
-async def attach_volume_job(run: JobRun) -> Result:
-    uuid: str = run.payload["id"]
-    call = await run.step("plan", lambda ctx: volumes.attach_call(ctx, uuid))
-    try:
-        await on_host(run, "attach", call)
-    except CloudError:
-        await run.step("release", lambda ctx: volumes.release_claim(ctx, uuid))
-        raise
-    host_id = call["host_id"] if call else None
-    await run.step("attached", lambda ctx: volumes.finish_attach(ctx, uuid, host_id))
-    return await run.read(lambda ctx: _answer(ctx, uuid))
+    return _submitted(storage_jobs.VolumePayload(id=volume.uuid))
 
 
 class VolumeIdParams(Params):
@@ -236,21 +200,12 @@ class VolumeIdParams(Params):
     description="Detaches a data disk from its VM",
     allowed=ANYONE,
     response="volume",
-    is_async=True,
     related=("attachVolume", "listVolumes"),
+    job=Job(storage_jobs.DETACH_VOLUME, _answer),
 )
 async def detach_volume(ctx: ServiceContext, p: VolumeIdParams) -> Submitted:
     volume = await volumes.check_detach(ctx, p.id)
-    return _submitted("detachVolume", volume.uuid)
-
-
-@commands.job("detachVolume")
-async def detach_volume_job(run: JobRun) -> Result:
-    uuid: str = run.payload["id"]
-    call = await run.step("plan", lambda ctx: volumes.detach_call(ctx, uuid))
-    await on_host(run, "detach", call)
-    await run.step("detached", lambda ctx: volumes.finish_detach(ctx, uuid))
-    return await run.read(lambda ctx: _answer(ctx, uuid))
+    return _submitted(storage_jobs.VolumePayload(id=volume.uuid))
 
 
 # --- resize and delete ---
@@ -269,27 +224,18 @@ class ResizeVolumeParams(Params):
     description="Changes the size of a volume, growing it unless shrinkok is given",
     allowed=ANYONE,
     response="volume",
-    is_async=True,
     related=("listVolumes",),
+    job=Job(storage_jobs.RESIZE_VOLUME, _answer),
 )
 async def resize_volume(ctx: ServiceContext, p: ResizeVolumeParams) -> Submitted:
     volume, size, offering = await volumes.check_resize(
         ctx, p.id, disk_offering_uuid=p.diskofferingid, size_gb=p.size, shrink_ok=p.shrinkok
     )
     return _submitted(
-        "resizeVolume", volume.uuid, size=size, offering_id=offering.id if offering else None
+        storage_jobs.ResizePayload(
+            id=volume.uuid, size=size, offering_id=offering.id if offering else None
+        )
     )
-
-
-@commands.job("resizeVolume")
-async def resize_volume_job(run: JobRun) -> Result:
-    uuid: str = run.payload["id"]
-    size: int = run.payload["size"]
-    offering_id: int | None = run.payload["offering_id"]
-    call = await run.step("plan", lambda ctx: volumes.resize_call(ctx, uuid, size))
-    await on_host(run, "resize", call)
-    await run.step("resized", lambda ctx: volumes.finish_resize(ctx, uuid, size, offering_id))
-    return await run.read(lambda ctx: _answer(ctx, uuid))
 
 
 @commands.command(
