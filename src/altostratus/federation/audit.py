@@ -319,8 +319,8 @@ async def audit_tick(
 
 
 class Auditor:
-    """A worker (``core.worker``): every ``audit_interval`` seconds, under the region's
-    audit lease, audits every peer."""
+    """A worker (``core.worker``) under the region's audit lease: the servers of a region
+    hold the same rows, so one of them auditing each peer is enough."""
 
     name = AUDIT_LEASE
     wake_up = None

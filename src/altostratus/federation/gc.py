@@ -185,8 +185,8 @@ def collection_interval(settings: Settings) -> float:
 
 
 class Collector:
-    """A worker (``core.worker``): every ``collection_interval`` seconds, under the
-    region's collection lease, collects."""
+    """A worker (``core.worker``) under the region's collection lease: the servers of a
+    region hold the same rows, so one of them collecting is enough."""
 
     name = GC_LEASE
     wake_up = None

@@ -188,7 +188,7 @@ class _Beat:
     joined: bool
     declared: list[ManagementServer]
 
-    def tick(self, server_id: str) -> Tick:
+    def as_tick(self, server_id: str) -> Tick:
         parts = [f"management server {server_id} is Up" if self.joined else "heartbeat"]
         parts += [f"declared {server.server_id} Down" for server in self.declared]
         return Tick("; ".join(parts), changed=self.joined or bool(self.declared))
@@ -210,7 +210,7 @@ class MembershipMonitor:
         self.interval = deps.settings.server_heartbeat_interval
 
     async def tick(self) -> Tick:
-        return (await self._beat()).tick(self._deps.server_id)
+        return (await self._beat()).as_tick(self._deps.server_id)
 
     async def leave(self) -> None:
         """A clean stop: Down now, so nobody waits for ``server_down_after``."""
