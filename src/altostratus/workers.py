@@ -1,77 +1,110 @@
 """Every background worker of a management server, built from the runtime in one place.
 
-The application's lifespan starts them and stops them; no worker module imports the
-runtime, so the packages below (federation, ha, jobs, services) stay free of what
-builds them.
+The application's lifespan runs them with the one runner (``core.worker``); no worker
+module imports the runtime, so the packages below (federation, ha, jobs, services) stay
+free of what builds them. What a worker holds beyond its rounds (HTTP clients, jobs and
+commands in progress, the outbox's hook) is let go here, after the runner stopped it.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-from altostratus.federation.audit import start_auditor
-from altostratus.federation.gc import start_collector
-from altostratus.federation.notifier import start_notifier
-from altostratus.federation.puller import start_puller
+from altostratus.core.worker import Worker, run_round, running
+from altostratus.federation.audit import Auditor
+from altostratus.federation.gc import Collector
+from altostratus.federation.notifier import NOTIFY_TIMEOUT, Notifier
+from altostratus.federation.peers import PeerClient
+from altostratus.federation.puller import Puller
 from altostratus.ha.membership import MembershipMonitor
 from altostratus.jobs.executor import Executor, JobHandler
 from altostratus.runtime import Runtime
 from altostratus.services.agents.simulator_fleet import SimulatorFleet
 from altostratus.services.infrastructure.host_monitor import HostMonitor
 
-__all__ = ["region_membership", "start_compute_workers", "start_federation_workers"]
+__all__ = ["background_workers", "compute_workers", "federation_workers", "region_membership"]
 
 
 @asynccontextmanager
 async def region_membership(runtime: Runtime) -> AsyncIterator[None]:
     """Be one of the region's management servers while the block runs.
 
-    Joins with a first heartbeat (so a server is listed as soon as it serves), keeps
-    heartbeating, and at the end leaves: Down at once, so peers need not wait for
-    ``server_down_after``. Membership always runs: an API-only server is one too.
+    Joins with a first heartbeat (so a server is listed as soon as it serves; if the
+    database cannot take it, the server does not start), keeps heartbeating, and at the
+    end leaves: Down at once, so peers need not wait for ``server_down_after``.
+    Membership always runs: an API-only server is one too.
     """
     monitor = MembershipMonitor(runtime.db, runtime.deps)
-    await monitor.run_once()
-    heartbeats = asyncio.create_task(monitor.run(), name="membership")
+    await run_round(monitor)
     try:
-        yield
+        async with running([monitor]):
+            yield
     finally:
-        heartbeats.cancel()
-        await asyncio.gather(heartbeats, return_exceptions=True)
         await monitor.leave()
 
 
-def start_federation_workers(runtime: Runtime) -> list[asyncio.Task[None]]:
+@asynccontextmanager
+async def background_workers(
+    runtime: Runtime, job_handlers: Mapping[str, JobHandler[Any]]
+) -> AsyncIterator[None]:
+    """Run the federation and compute workers the settings ask for while the block runs."""
+    async with AsyncExitStack() as stack:
+        workers = [
+            *await stack.enter_async_context(federation_workers(runtime)),
+            *await stack.enter_async_context(compute_workers(runtime, job_handlers)),
+        ]
+        async with running(workers):
+            yield
+
+
+@asynccontextmanager
+async def federation_workers(runtime: Runtime) -> AsyncIterator[list[Worker]]:
     """The puller, notifier, audit and garbage collection.
 
     A server with ``background_workers`` off only answers the API: it contacts no peer.
     """
     if not runtime.settings.background_workers:
-        return []
+        yield []
+        return
     federation = runtime.federation
-    return [
-        start_puller(federation),
-        start_notifier(federation),
-        start_auditor(federation),
-        start_collector(federation),
-    ]
+    key, region = federation.federation_key, federation.deps.local_region_id
+    peers = PeerClient(key, region)
+    hints = PeerClient(key, region, timeout=NOTIFY_TIMEOUT)
+    notifier = Notifier(federation, hints)
+    federation.outbox.on_commit = notifier.committed
+    try:
+        yield [
+            Puller(federation, peers),
+            notifier,
+            Auditor(federation, peers),
+            Collector(federation),
+        ]
+    finally:
+        federation.outbox.on_commit = None
+        await peers.close()
+        await hints.close()
 
 
-def start_compute_workers(
+@asynccontextmanager
+async def compute_workers(
     runtime: Runtime, job_handlers: Mapping[str, JobHandler[Any]]
-) -> list[asyncio.Task[None]]:
+) -> AsyncIterator[list[Worker]]:
     """The job executor, the simulator fleet and the host monitor; none with
     ``compute_workers`` off (an API-only server)."""
     if not runtime.settings.compute_workers:
-        return []
+        yield []
+        return
     executor = Executor(runtime.db, runtime.deps, job_handlers)
     fleet = SimulatorFleet(runtime.db, runtime.deps)
-    monitor = HostMonitor(runtime.db, runtime.deps)
-    return [
-        asyncio.create_task(executor.run(), name="job executor"),
-        asyncio.create_task(fleet.run(), name="simulator fleet"),
-        asyncio.create_task(monitor.run(), name="host monitor"),
-    ]
+    try:
+        yield [
+            executor,
+            executor.renewal,
+            *fleet.workers(),
+            HostMonitor(runtime.db, runtime.deps),
+        ]
+    finally:
+        await executor.stop()
+        await fleet.stop()

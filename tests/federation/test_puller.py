@@ -17,7 +17,8 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import delete, select
 
-from altostratus.core.leases import LeaseHolder, hold_lease
+from altostratus.core.leases import hold_lease
+from altostratus.core.worker import running
 from altostratus.db.models import Domain, Region, SystemValue, User
 from altostratus.federation.notifier import Notifier
 from altostratus.federation.peers import PeerClient, base_url
@@ -258,15 +259,11 @@ async def test_a_wake_up_pulls_at_once_and_metrics_follow(
     regions: tuple[Runtime, Runtime], network: httpx.AsyncClient
 ) -> None:
     first, second = regions
-    running = asyncio.create_task(_puller(second, network).run(_lease(second)))
-    try:
+    async with running([_puller(second, network)]):
         await asyncio.sleep(0.2)  # the first full pass; the next is 5 s away
         uuids = await _create_identities(first)
         second.deps.signals.peer_committed(1)
         assert await _user_arrives(second, uuids["user"])
-    finally:
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
     lag = REGISTRY.get_sample_value("altostratus_replication_lag_seconds", {"peer": "1"})
     assert lag is not None
     assert 0 <= lag < 5
@@ -285,10 +282,6 @@ async def _user_arrives(runtime: Runtime, uuid: str) -> bool:
     return False
 
 
-def _lease(runtime: Runtime) -> LeaseHolder:
-    return LeaseHolder(runtime.db, PULLER_LEASE, runtime.deps.server_id, 10.0)
-
-
 async def test_only_the_lease_holder_pulls_on_the_timer_but_any_server_follows_a_wake_up(
     regions: tuple[Runtime, Runtime], network: httpx.AsyncClient
 ) -> None:
@@ -298,15 +291,11 @@ async def test_only_the_lease_holder_pulls_on_the_timer_but_any_server_follows_a
     uuids = await _create_identities(first)
     async with second.db.transaction() as session:
         assert await hold_lease(session, PULLER_LEASE, "another-server", 60.0)
-    running = asyncio.create_task(_puller(second, network).run(_lease(second)))
-    try:
+    async with running([_puller(second, network)]):
         await asyncio.sleep(0.5)  # a full pass would have pulled by now
         assert await _user(second, uuids["user"]) is None
         second.deps.signals.peer_committed(1)
         assert await _user_arrives(second, uuids["user"])
-    finally:
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
 
 
 async def test_a_commit_notifies_every_peer(
@@ -316,14 +305,12 @@ async def test_a_commit_notifies_every_peer(
     client = PeerClient(first.federation_key, 1, http=network)
     notifier = Notifier(first.federation, client, delay=0.01)
     first.outbox.on_commit = notifier.committed
-    running = asyncio.create_task(notifier.run())
     try:
-        await _create_identities(first)
-        woken = await second.deps.signals.wait_for_peers(5)
+        async with running([notifier]):
+            await _create_identities(first)
+            woken = await second.deps.signals.wait_for_peers(5)
     finally:
         first.outbox.on_commit = None
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
     assert woken == {1}
     assert await notifier.notify_peers() == 1, "region 2 takes it, region 3 is down"
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
+from altostratus.core.worker import running
 from altostratus.runtime import Runtime
-from altostratus.workers import start_federation_workers
+from altostratus.workers import federation_workers
 from tests.conftest import test_settings as settings_for
 
 
@@ -19,11 +19,8 @@ async def _started(tmp_path: Path, key_file: Path, *, enabled: bool) -> int:
     )
     runtime = await Runtime.start(settings)
     try:
-        workers = start_federation_workers(runtime)
-        for worker in workers:
-            worker.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
-        return len(workers)
+        async with federation_workers(runtime) as workers, running(workers):
+            return len(workers)
     finally:
         await runtime.close()
 

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import select, update
 
 from altostratus.core.context import ServiceContext
+from altostratus.core.worker import running
 from altostratus.db.models import AsyncJob, Host, HostCommand, Lease
 from altostratus.db.models.hosts import CommandState
 from altostratus.errors import InsufficientCapacity
@@ -71,13 +72,13 @@ def _executor(runtime: Runtime, *kinds: JobKind[Any, Any]) -> Executor:
 
 @contextlib.asynccontextmanager
 async def _executing(runtime: Runtime, *kinds: JobKind[Any, Any]) -> AsyncIterator[None]:
-    task = asyncio.create_task(_executor(runtime, *kinds).run())
+    """The executor's workers run while the block runs, as the server's lifespan runs them."""
+    executor = _executor(runtime, *kinds)
     try:
-        yield
+        async with running([executor, executor.renewal]):
+            yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await executor.stop()
 
 
 async def _submit(
@@ -181,15 +182,12 @@ async def test_a_job_of_a_dead_server_is_resumed_after_its_lease_without_redoing
 
     server_a, server_b = _server(runtime, "server-a"), _server(runtime, "server-b")
     job_uuid = await _submit(runtime, identities["alice"], two(stall=True))
-    executor_a = asyncio.create_task(_executor(server_a, two(stall=True)).run())
-    await asyncio.wait_for(stalled.wait(), 10)
-    async with runtime.db.transaction() as session:
-        job = await session.scalar(select(AsyncJob).where(AsyncJob.uuid == job_uuid))
-        assert job is not None
-        assert job.owner == "server-a"
-    executor_a.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await executor_a
+    async with _executing(server_a, two(stall=True)):
+        await asyncio.wait_for(stalled.wait(), 10)
+        async with runtime.db.transaction() as session:
+            job = await session.scalar(select(AsyncJob).where(AsyncJob.uuid == job_uuid))
+            assert job is not None
+            assert job.owner == "server-a"
     # Stopping A hands the job back; a crash would not: put A's stale lease back.
     async with runtime.db.transaction() as session:
         await session.execute(

@@ -6,7 +6,6 @@ its dispatcher, on ``app.state``; each uvicorn worker process builds its own.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -29,11 +28,7 @@ from altostratus.api.render import error_response, render
 from altostratus.errors import CloudError
 from altostratus.runtime import Runtime, write_admin_file
 from altostratus.settings import Settings
-from altostratus.workers import (
-    region_membership,
-    start_compute_workers,
-    start_federation_workers,
-)
+from altostratus.workers import background_workers, region_membership
 
 __all__ = ["create_app"]
 
@@ -102,16 +97,11 @@ def create_app(settings: Settings) -> Starlette:
         app.state.registry = registry
         app.state.dispatcher = Dispatcher(runtime.db, runtime.deps, registry)
         try:
-            async with region_membership(runtime):
-                workers = start_federation_workers(runtime) + start_compute_workers(
-                    runtime, registry.job_handlers
-                )
-                try:
-                    yield
-                finally:
-                    for worker in workers:
-                        worker.cancel()
-                    await asyncio.gather(*workers, return_exceptions=True)
+            async with (
+                region_membership(runtime),
+                background_workers(runtime, registry.job_handlers),
+            ):
+                yield
         finally:
             await runtime.close()
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from datetime import timedelta
 from typing import TypeVar
 
@@ -25,9 +24,7 @@ from altostratus.db.failover import DATABASE_ERRORS
 from altostratus.db.models import Lease
 from altostratus.db.rows import rowcount
 
-__all__ = ["LeaseHolder", "hold_lease", "release_lease", "run_rounds", "uninterrupted"]
-
-log = logging.getLogger(__name__)
+__all__ = ["LeaseHolder", "hold_lease", "release_lease", "uninterrupted"]
 
 T = TypeVar("T")
 
@@ -110,23 +107,6 @@ class LeaseHolder:
     async def _release(self) -> None:
         async with self._db.transaction() as session:
             await release_lease(session, self.name, self._owner)
-
-
-async def run_rounds(
-    lease: LeaseHolder, interval: float, round_: Callable[[], Awaitable[object]]
-) -> None:
-    """Every ``interval`` seconds, run ``round_`` if this server holds ``lease``; log what
-    each round answers. At cancellation the lease is handed over at once."""
-    try:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                if await lease.acquire():
-                    log.info("%s: %s", lease.name, await round_())
-            except Exception:
-                log.exception("%s: round failed", lease.name)
-    finally:
-        await lease.release()
 
 
 async def uninterrupted(work: Awaitable[T]) -> T:

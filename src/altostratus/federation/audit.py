@@ -27,7 +27,6 @@ Divergence that is not lag means a bug; the audit records a ``FEDERATION.AUDIT``
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 from collections.abc import Mapping
@@ -38,7 +37,8 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from altostratus.core.leases import LeaseHolder, run_rounds
+from altostratus.core.leases import LeaseHolder
+from altostratus.core.worker import Tick
 from altostratus.db.models import (
     EntityVersion,
     ReplicationEntry,
@@ -60,12 +60,12 @@ __all__ = [
     "DIGEST_PATH",
     "ENTITIES_PATH",
     "AuditResult",
+    "Auditor",
     "EntityState",
     "audit_peer",
     "audit_tick",
     "digests",
     "entity_states",
-    "start_auditor",
 ]
 
 log = logging.getLogger(__name__)
@@ -318,17 +318,22 @@ async def audit_tick(
     return "; ".join(parts)
 
 
-def start_auditor(federation: Federation) -> asyncio.Task[None]:
-    """Audit every peer every ``audit_interval`` seconds under the region's audit lease, one
-    log line per round."""
-    interval = federation.settings.audit_interval
-    lease = LeaseHolder(federation.db, AUDIT_LEASE, federation.deps.server_id, 1.5 * interval)
+class Auditor:
+    """A worker (``core.worker``) under the region's audit lease: the servers of a region
+    hold the same rows, so one of them auditing each peer is enough."""
 
-    async def run() -> None:
-        client = PeerClient(federation.federation_key, federation.deps.local_region_id)
-        try:
-            await run_rounds(lease, interval, lambda: audit_tick(federation, client, lease))
-        finally:
-            await client.close()
+    name = AUDIT_LEASE
+    wake_up = None
+    run_at_start = False
 
-    return asyncio.create_task(run(), name="federation-audit")
+    def __init__(self, federation: Federation, client: PeerClient) -> None:
+        self._federation = federation
+        self._client = client
+        self.interval = federation.settings.audit_interval
+        self.lease = LeaseHolder(
+            federation.db, AUDIT_LEASE, federation.deps.server_id, 1.5 * self.interval
+        )
+
+    async def tick(self) -> Tick:
+        # Every audit's verdict is news, agreement included: it comes every few minutes.
+        return Tick(await audit_tick(self._federation, self._client, self.lease), changed=True)

@@ -23,7 +23,6 @@ touched (the local origin's vector row is also its seq counter).
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,7 +30,8 @@ from dataclasses import dataclass
 from sqlalchemy import and_, bindparam, delete, insert, or_, select
 from sqlalchemy.orm import Session
 
-from altostratus.core.leases import LeaseHolder, run_rounds
+from altostratus.core.leases import LeaseHolder
+from altostratus.core.worker import Tick
 from altostratus.db.models import (
     EntityVersion,
     PeerVector,
@@ -48,13 +48,13 @@ from altostratus.settings import Settings
 __all__ = [
     "GC_LEASE",
     "Collected",
+    "Collector",
     "Horizon",
     "collect",
     "collect_garbage",
     "collection_interval",
     "read_horizon",
     "record_peer_vector",
-    "start_collector",
 ]
 
 GC_LEASE = "federation-gc"
@@ -185,11 +185,22 @@ def collection_interval(settings: Settings) -> float:
     return max(settings.replication_interval * 10, 60.0)
 
 
-def start_collector(federation: Federation) -> asyncio.Task[None]:
-    """Collect every ``collection_interval`` seconds under the region's collection lease,
-    one log line per run."""
-    interval = collection_interval(federation.settings)
-    lease = LeaseHolder(federation.db, GC_LEASE, federation.deps.server_id, 1.5 * interval)
-    return asyncio.create_task(
-        run_rounds(lease, interval, lambda: collect_garbage(federation)), name="federation-gc"
-    )
+class Collector:
+    """A worker (``core.worker``) under the region's collection lease: the servers of a
+    region hold the same rows, so one of them collecting is enough."""
+
+    name = GC_LEASE
+    wake_up = None
+    run_at_start = False
+
+    def __init__(self, federation: Federation) -> None:
+        self._federation = federation
+        self.interval = collection_interval(federation.settings)
+        self.lease = LeaseHolder(
+            federation.db, GC_LEASE, federation.deps.server_id, 1.5 * self.interval
+        )
+
+    async def tick(self) -> Tick:
+        collected = await collect_garbage(self._federation)
+        news = collected.entries or collected.tombstones or collected.unknown
+        return Tick(str(collected), changed=bool(news))

@@ -9,15 +9,17 @@ periodic pull fetches the same entries a little later, so failures are only debu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
+from altostratus.core.worker import Tick
 from altostratus.federation.context import Federation
 from altostratus.federation.log import NOTIFY_PATH
 from altostratus.federation.peers import PeerClient, PeerError, base_url
 from altostratus.federation.puller import peer_regions
 from altostratus.federation.status import PeerRegion
 
-__all__ = ["Notifier", "start_notifier"]
+__all__ = ["NOTIFY_TIMEOUT", "Notifier"]
 
 log = logging.getLogger(__name__)
 
@@ -26,16 +28,35 @@ NOTIFY_TIMEOUT = 2.0
 
 
 class Notifier:
+    """A worker (``core.worker``) woken by commits; its timer only paces idle rounds."""
+
+    name = "replication-notifier"
+    lease = None
+    run_at_start = False
+
     def __init__(self, federation: Federation, client: PeerClient, *, delay: float = 0.05) -> None:
         self._federation = federation
         self._client = client
         self._delay = delay
         self._loop = asyncio.get_running_loop()
         self._pending = asyncio.Event()
+        self.interval = federation.settings.replication_interval
 
     def committed(self) -> None:
         """The outbox's ``on_commit`` hook; safe to call from any thread."""
         self._loop.call_soon_threadsafe(self._pending.set)
+
+    async def wake_up(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._pending.wait()
+
+    async def tick(self) -> Tick:
+        if not self._pending.is_set():
+            return Tick("nothing committed")
+        await asyncio.sleep(self._delay)  # commits meanwhile join this round
+        self._pending.clear()
+        return Tick(f"{await self.notify_peers()} peers took the notification")
 
     async def notify_peers(self) -> int:
         """Notify every peer once; answer how many took it."""
@@ -55,26 +76,3 @@ class Notifier:
             log.debug("notify of region %s failed (its timer catches up): %s", peer.id, error)
             return False
         return True
-
-    async def run(self) -> None:
-        while True:
-            await self._pending.wait()
-            await asyncio.sleep(self._delay)  # commits meanwhile join this round
-            self._pending.clear()
-            await self.notify_peers()
-
-
-def start_notifier(federation: Federation) -> asyncio.Task[None]:
-    async def run() -> None:
-        client = PeerClient(
-            federation.federation_key, federation.deps.local_region_id, timeout=NOTIFY_TIMEOUT
-        )
-        notifier = Notifier(federation, client)
-        federation.outbox.on_commit = notifier.committed
-        try:
-            await notifier.run()
-        finally:
-            federation.outbox.on_commit = None
-            await client.close()
-
-    return asyncio.create_task(run(), name="replication-notifier")

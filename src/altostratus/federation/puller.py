@@ -13,15 +13,14 @@ logged as one line; it never stops the pulls from the others.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from dataclasses import dataclass
 
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 
 from altostratus.core.leases import LeaseHolder
+from altostratus.core.worker import Tick
 from altostratus.federation.apply import apply_pending, serialise_appliers, store_entries
 from altostratus.federation.context import Federation
 from altostratus.federation.gc import record_peer_vector
@@ -37,7 +36,7 @@ from altostratus.federation.status import (
     record_pull,
 )
 
-__all__ = ["PULLER_LEASE", "PullResult", "Puller", "Tick", "peer_regions", "start_puller"]
+__all__ = ["PULLER_LEASE", "PullResult", "Puller", "peer_regions"]
 
 log = logging.getLogger(__name__)
 
@@ -69,25 +68,39 @@ class PullResult:
     waiting: int
 
 
-@dataclass(frozen=True)
-class Tick:
-    """What one pass did, as the sentence the worker logs."""
-
-    sentence: str
-    #: Something was pulled or failed (else the log line is debug-only).
-    eventful: bool
-
-    def __str__(self) -> str:
-        return self.sentence
-
-
 class Puller:
+    """A worker (``core.worker``): on its timer, under the puller lease, it pulls from
+    every peer; woken by a peer's notification, from that peer, without the lease.
+
+    A notification reaches whichever server the peer's request landed on (behind a load
+    balancer, any of them), and that server pulls: applying is idempotent and
+    serialised, so a pull beside the lease holder's costs a little work, never a wrong
+    row, and replication stays immediate.
+    """
+
+    name = "replication-puller"
+    run_at_start = True
+
     def __init__(
         self, federation: Federation, client: PeerClient, *, page_size: int = DEFAULT_LIMIT
     ):
         self._federation = federation
         self._client = client
         self._page_size = page_size
+        self.interval = federation.settings.replication_interval
+        self.lease = LeaseHolder(
+            federation.db, PULLER_LEASE, federation.deps.server_id, max(3 * self.interval, 10.0)
+        )
+        self._woken: set[int] = set()
+
+    async def wake_up(self, seconds: float) -> None:
+        self._woken |= await self._federation.deps.signals.wait_for_peers(seconds)
+
+    async def tick(self) -> Tick:
+        # The runner takes the lease for timed rounds only, and a round a notification
+        # started has the notifying peers: without them, this is the timer's full pass.
+        woken, self._woken = self._woken, set()
+        return await self.run_once(woken or None)
 
     async def pull(self, peer: PeerRegion) -> PullResult:
         """Pull and apply ``peer``'s log until it has nothing more; raises ``PeerError``."""
@@ -159,7 +172,7 @@ class Puller:
             f"pulled {stored} entries from {len(chosen) - len(failures)} of {len(chosen)} peers,"
             f" applied {applied}"
         )
-        return Tick("; ".join([sentence, *failures]), eventful=bool(stored or failures))
+        return Tick("; ".join([sentence, *failures]), changed=bool(stored or failures))
 
     async def _record(
         self, peer_id: int, *, reachable: bool, stored: int = 0, error: str | None = None
@@ -174,50 +187,3 @@ class Puller:
         for status in pulls.values():
             if status.lag_seconds is not None:
                 REPLICATION_LAG.labels(peer=str(status.region_id)).set(status.lag_seconds)
-
-    async def run(self, lease: LeaseHolder) -> None:
-        """Pull forever: from every peer each interval while this server holds ``lease``,
-        and from a notifying peer at once.
-
-        A notification reaches whichever server the peer's request landed on (behind a
-        load balancer, any of them), and that server pulls: applying is idempotent and
-        serialised, so a pull beside the lease holder's costs a little work, never a
-        wrong row, and replication stays immediate.
-        """
-        interval = self._federation.settings.replication_interval
-        next_full = 0.0
-        woken: set[int] = set()
-        while True:
-            full = time.monotonic() >= next_full
-            if full:
-                next_full = time.monotonic() + interval
-            try:
-                if full and not await lease.acquire():
-                    full = False
-                if full or woken:
-                    tick = await self.run_once(None if full else woken)
-                    # Idle ticks come every few seconds; only ticks that did something are news.
-                    level = logging.INFO if tick.eventful else logging.DEBUG
-                    log.log(level, "replication: %s", tick)
-            except Exception:
-                log.exception("replication: pull tick failed")
-            woken = await self._federation.deps.signals.wait_for_peers(
-                max(0.0, next_full - time.monotonic())
-            )
-
-
-def start_puller(federation: Federation) -> asyncio.Task[None]:
-    interval = federation.settings.replication_interval
-    lease = LeaseHolder(
-        federation.db, PULLER_LEASE, federation.deps.server_id, max(3 * interval, 10.0)
-    )
-
-    async def run() -> None:
-        client = PeerClient(federation.federation_key, federation.deps.local_region_id)
-        try:
-            await Puller(federation, client).run(lease)
-        finally:
-            await client.close()
-            await lease.release()
-
-    return asyncio.create_task(run(), name="replication-puller")

@@ -11,7 +11,6 @@ server through their endpoint list or the load balancer.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import platform
 import socket
@@ -25,8 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from altostratus import __version__
 from altostratus.core.context import Dependencies, ServiceContext
-from altostratus.core.leases import uninterrupted
 from altostratus.core.paging import Page, PageRequest, equal_if_given, keyword_filter, paginate
+from altostratus.core.worker import Tick
 from altostratus.db.clock import database_now
 from altostratus.db.engine import Database
 from altostratus.db.failover import DATABASE_ERRORS
@@ -184,22 +183,35 @@ async def list_servers(
     return await paginate(ctx.session, query.order_by(ManagementServer.id), page)
 
 
+@dataclass(frozen=True)
+class _Beat:
+    #: This heartbeat (re)created the server's row.
+    joined: bool
+    declared: list[ManagementServer]
+
+    def as_tick(self, server_id: str) -> Tick:
+        parts = [f"management server {server_id} is Up" if self.joined else "heartbeat"]
+        parts += [f"declared {server.server_id} Down" for server in self.declared]
+        return Tick("; ".join(parts), changed=self.joined or bool(self.declared))
+
+
 class MembershipMonitor:
-    """This server's heartbeat, and its watch over its peers."""
+    """This server's heartbeat, and its watch over its peers: a worker (``core.worker``)
+    whose first round the server runs itself, before it serves."""
+
+    name = "membership"
+    lease = None
+    wake_up = None
+    run_at_start = False
 
     def __init__(self, db: Database, deps: Dependencies) -> None:
         self._db = db
         self._deps = deps
         self.identity = ServerIdentity.of_this_process(deps.server_id, deps.settings.endpoint)
+        self.interval = deps.settings.server_heartbeat_interval
 
-    async def run(self) -> None:
-        """Heartbeat until cancelled."""
-        while True:
-            await asyncio.sleep(self._deps.settings.server_heartbeat_interval)
-            try:
-                await uninterrupted(self.run_once())
-            except DATABASE_ERRORS:
-                log.warning("membership heartbeat failed: database unavailable")
+    async def tick(self) -> Tick:
+        return (await self._beat()).as_tick(self._deps.server_id)
 
     async def leave(self) -> None:
         """A clean stop: Down now, so nobody waits for ``server_down_after``."""
@@ -216,13 +228,13 @@ class MembershipMonitor:
 
     async def run_once(self) -> list[ManagementServer]:
         """One heartbeat; answer the peers this round declared Down."""
+        return (await self._beat()).declared
+
+    async def _beat(self) -> _Beat:
         async with self._db.transaction() as session:
             now = await database_now(session)
-            if await heartbeat(session, self.identity, now):
-                log.info("management server %s is Up", self._deps.server_id)
+            joined = await heartbeat(session, self.identity, now)
             declared = await declare_silent_down(
                 session, self._deps, now, self._deps.settings.server_down_after
             )
-        for server in declared:
-            log.warning("management server %s declared Down", server.server_id)
-        return declared
+        return _Beat(joined, declared)

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from altostratus.core.context import Caller, Dependencies
 from altostratus.core.leases import uninterrupted
+from altostratus.core.worker import Tick
 from altostratus.db.clock import database_now
 from altostratus.db.engine import Database
 from altostratus.db.failover import DATABASE_ERRORS, resumable
@@ -76,6 +77,14 @@ class _Claimed:
 
 
 class Executor:
+    """Two workers (``core.worker``): the executor claims jobs, woken as they are
+    submitted here and polling for the others; ``renewal`` renews the leases of the jobs
+    it drives. ``stop()`` once the runner stopped both."""
+
+    name = "job-executor"
+    lease = None
+    run_at_start = True
+
     def __init__(
         self, db: Database, deps: Dependencies, handlers: Mapping[str, JobHandler[Any]]
     ) -> None:
@@ -86,33 +95,32 @@ class Executor:
         settings = deps.settings
         self._lease = timedelta(seconds=settings.job_lease_seconds)
         self._concurrency = settings.job_concurrency
-        self._poll = settings.job_poll_interval
+        self.interval = settings.job_poll_interval
+        self.wake_up = deps.signals.wait_for_jobs
+        self.renewal = _LeaseRenewal(self, interval=settings.job_lease_seconds / 3)
 
     @property
     def owner(self) -> str:
         return self._deps.server_id
 
-    async def run(self) -> None:
-        """Claim and drive jobs until cancelled; then hand the running ones back."""
-        renewer = asyncio.create_task(self._renew_leases())
-        try:
-            while True:
-                free = self._concurrency - len(self._running)
-                if free > 0:
-                    try:
-                        for job in await uninterrupted(self._claim(free)):
-                            self._start(job)
-                    except DATABASE_ERRORS:
-                        log.warning("cannot claim jobs: database unavailable", exc_info=True)
-                await self._deps.signals.wait_for_jobs(self._poll)
-        finally:
-            renewer.cancel()
-            unfinished = list(self._running)
-            tasks = list(self._running.values())
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(renewer, *tasks, return_exceptions=True)
-            await self._release(unfinished)
+    async def tick(self) -> Tick:
+        """Claim jobs for the free slots and start driving them."""
+        free = self._concurrency - len(self._running)
+        if free <= 0:
+            return Tick(f"all {self._concurrency} job slots are busy")
+        claimed = await self._claim(free)
+        for job in claimed:
+            self._start(job)
+        return Tick(f"claimed {len(claimed)} jobs", changed=bool(claimed))
+
+    async def stop(self) -> None:
+        """Hand the jobs still running back, so that another server resumes them at once."""
+        unfinished = list(self._running)
+        tasks = list(self._running.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._release(unfinished)
 
     def _start(self, job: _Claimed) -> None:
         task = asyncio.create_task(self._drive(job), name=f"job {job.uuid}")
@@ -233,17 +241,12 @@ class Executor:
         except DATABASE_ERRORS:
             log.warning("cannot record the end of job %s; it will be resumed", job.uuid)
 
-    async def _renew_leases(self) -> None:
-        interval = self._lease.total_seconds() / 3
-        while True:
-            await asyncio.sleep(interval)
-            running = list(self._running)
-            if not running:
-                continue
-            try:
-                await uninterrupted(self._extend(running))
-            except DATABASE_ERRORS:
-                log.warning("cannot renew job leases: database unavailable")
+    async def renew_leases(self) -> Tick:
+        running = list(self._running)
+        if not running:
+            return Tick("no jobs to renew")
+        await self._extend(running)
+        return Tick(f"renewed the leases of {len(running)} jobs")
 
     async def _extend(self, running: list[int]) -> None:
         async with self._db.transaction() as session:
@@ -282,6 +285,22 @@ def _payload(handler: JobHandler[P], job: _Claimed) -> P:
             for problem in error.errors()
         )
         raise CloudError(f"The job's payload does not fit a {job.kind} job ({problems})") from None
+
+
+class _LeaseRenewal:
+    """Renews the leases of the jobs its executor drives, well before they run out."""
+
+    name = "job-leases"
+    lease = None
+    wake_up = None
+    run_at_start = False
+
+    def __init__(self, executor: Executor, *, interval: float) -> None:
+        self._executor = executor
+        self.interval = interval
+
+    async def tick(self) -> Tick:
+        return await self._executor.renew_leases()
 
 
 async def caller_for(session: AsyncSession, user_uuid: str) -> Caller:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from dataclasses import dataclass
 
 import orjson
@@ -25,7 +24,9 @@ from altostratus.agent.core import AgentCore
 from altostratus.agent.drivers.simulator import SimulatorDriver
 from altostratus.agent.protocol import Answer, Delivery
 from altostratus.core.context import Dependencies
-from altostratus.core.leases import hold_lease, release_lease, uninterrupted
+from altostratus.core.leases import hold_lease, release_lease
+from altostratus.core.signals import Signals
+from altostratus.core.worker import Tick, Worker
 from altostratus.db.engine import Database
 from altostratus.db.failover import DATABASE_ERRORS
 from altostratus.db.models import Host, VirtualMachine
@@ -34,8 +35,6 @@ from altostratus.db.models.inventory import Hypervisor
 from altostratus.services.agents import link as agent_link
 
 __all__ = ["LEASE", "SimulatorFleet", "simulated_hosts"]
-
-log = logging.getLogger(__name__)
 
 LEASE = "simulator"
 #: Every this many heartbeats, every host reports its power states even if unchanged.
@@ -61,35 +60,48 @@ class _SimHost:
     details: str | None = None
 
 
-@dataclass
-class _Tick:
+@dataclass(frozen=True)
+class _Heartbeat:
     hosts: int = 0
     came_up: int = 0
     reconciled: int = 0
     held: bool = True
+    took_over: bool = False
 
     def __str__(self) -> str:
         if not self.held:
             return "another server holds the simulator lease"
-        return (
+        sentence = (
             f"heartbeat of {self.hosts} simulated hosts: {self.came_up} came Up, "
             f"{self.reconciled} reported new power states"
         )
+        return f"took the simulator lease over; {sentence}" if self.took_over else sentence
 
 
 class SimulatorFleet:
+    """Three workers (``core.worker``): the fleet itself heartbeats, under the lease it
+    renews in the heartbeat's transaction; ``deliveries`` and ``answers`` carry the
+    commands while it holds the lease. ``stop()`` once the runner stopped all three."""
+
+    name = "simulator-heartbeats"
+    lease = None
+    wake_up = None
+    run_at_start = True
+
     def __init__(self, db: Database, deps: Dependencies) -> None:
         self._db = db
         self._deps = deps
         self._hosts: dict[int, _SimHost] = {}
         self._holding = False
         self._ticks = 0
-        self._answers: asyncio.Queue[Answer] = asyncio.Queue()
         self._executing: set[asyncio.Task[None]] = set()
         settings = deps.settings
-        self._interval = settings.heartbeat_interval
+        self.interval = settings.heartbeat_interval
         self._lease_seconds = max(3 * settings.heartbeat_interval, 1.0)
-        self._delivery_poll = min(settings.heartbeat_interval, 0.5)
+        self.deliveries = _Deliveries(
+            self, deps.signals, poll=min(settings.heartbeat_interval, 0.5)
+        )
+        self.answers = _Answers(db, deps.signals, retry_after=settings.heartbeat_interval)
 
     @property
     def holding(self) -> bool:
@@ -100,41 +112,40 @@ class SimulatorFleet:
         sim = self._hosts.get(host_id)
         return sim.driver if sim else None
 
-    async def run(self) -> None:
-        """Heartbeat, deliver and answer until cancelled; then let another server take over."""
-        tasks = [
-            asyncio.create_task(self._heartbeats(), name="simulator heartbeats"),
-            asyncio.create_task(self._deliveries(), name="simulator deliveries"),
-            asyncio.create_task(self._answering(), name="simulator answers"),
-        ]
-        try:
-            await asyncio.gather(*tasks)
-        finally:
-            for task in [*tasks, *self._executing]:
-                task.cancel()
-            await asyncio.gather(*tasks, *self._executing, return_exceptions=True)
-            if self._holding:
-                with contextlib.suppress(*DATABASE_ERRORS):
-                    async with self._db.transaction() as session:
-                        await release_lease(session, LEASE, self._deps.server_id)
+    def workers(self) -> list[Worker]:
+        return [self, self.deliveries, self.answers]
 
-    async def _heartbeats(self) -> None:
-        while True:
-            try:
-                log.debug("%s", await uninterrupted(self.run_once()))
-            except DATABASE_ERRORS:
-                log.warning("simulator heartbeat failed: database unavailable")
-                self._lose()
-            await asyncio.sleep(self._interval)
+    async def stop(self) -> None:
+        """End the commands in progress and let another server take over at once."""
+        executing = list(self._executing)
+        for task in executing:
+            task.cancel()
+        await asyncio.gather(*executing, return_exceptions=True)
+        if self._holding:
+            with contextlib.suppress(*DATABASE_ERRORS):
+                async with self._db.transaction() as session:
+                    await release_lease(session, LEASE, self._deps.server_id)
 
-    async def run_once(self) -> _Tick:
+    async def tick(self) -> Tick:
+        beat = await self.run_once()
+        return Tick(str(beat), changed=beat.took_over or beat.came_up > 0)
+
+    async def run_once(self) -> _Heartbeat:
         """One heartbeat of every simulated host, if this server holds the lease."""
+        try:
+            return await self._heartbeat()
+        except DATABASE_ERRORS:
+            # Unsure whether the lease was renewed: whoever holds it next rebuilds.
+            self._lose()
+            raise
+
+    async def _heartbeat(self) -> _Heartbeat:
         self._ticks += 1
         full = self._ticks % _FULL_REPORT_EVERY == 0
         async with self._db.transaction() as session:
             if not await hold_lease(session, LEASE, self._deps.server_id, self._lease_seconds):
                 self._lose()
-                return _Tick(held=False)
+                return _Heartbeat(held=False)
             taking_over = not self._holding
             self._holding = True
             await self._sync_hosts(session)
@@ -149,7 +160,12 @@ class SimulatorFleet:
             came_up = await agent_link.heartbeat(session, self._deps, simulated_hosts(), reports)
         for host_id, states in reports.items():
             self._hosts[host_id].reported = states
-        return _Tick(hosts=len(self._hosts), came_up=came_up, reconciled=len(reports))
+        return _Heartbeat(
+            hosts=len(self._hosts),
+            came_up=came_up,
+            reconciled=len(reports),
+            took_over=taking_over,
+        )
 
     def _lose(self) -> None:
         """Forget the hosts: whoever holds the lease next rebuilds them from the database."""
@@ -193,15 +209,6 @@ class SimulatorFleet:
                 sim.details = row.details
                 sim.driver.latency = _latency(row.details)
 
-    async def _deliveries(self) -> None:
-        while True:
-            if self._holding:
-                try:
-                    await uninterrupted(self.deliver_once())
-                except DATABASE_ERRORS:
-                    log.warning("simulator cannot fetch commands: database unavailable")
-            await self._deps.signals.wait_for_commands(self._delivery_poll)
-
     async def deliver_once(self) -> int:
         """Hand the simulated hosts' deliverable commands to their cores; how many."""
         async with self._db.transaction(write=False) as session:
@@ -223,26 +230,66 @@ class SimulatorFleet:
         return len(taken)
 
     async def _execute(self, core: AgentCore, delivery: Delivery) -> None:
-        await self._answers.put(await core.execute(delivery))
+        self.answers.add(await core.execute(delivery))
 
-    async def _answering(self) -> None:
-        """Record answers in batches: one transaction for all that finished meanwhile."""
-        while True:
-            batch = [await self._answers.get()]
-            while not self._answers.empty():
-                batch.append(self._answers.get_nowait())
-            while True:
-                try:
-                    finished = await uninterrupted(self._record(batch))
-                    break
-                except DATABASE_ERRORS:
-                    log.warning("cannot record %d answers; retrying", len(batch))
-                    await asyncio.sleep(self._interval)
-            self._deps.signals.commands_finished(finished)
 
-    async def _record(self, answers: list[Answer]) -> list[str]:
+class _Deliveries:
+    """Hands the simulated hosts their commands as soon as they are queued."""
+
+    name = "simulator-deliveries"
+    lease = None
+    run_at_start = True
+
+    def __init__(self, fleet: SimulatorFleet, signals: Signals, *, poll: float) -> None:
+        self._fleet = fleet
+        self.interval = poll
+        self.wake_up = signals.wait_for_commands
+
+    async def tick(self) -> Tick:
+        if not self._fleet.holding:
+            return Tick("this server does not hold the simulator lease")
+        taken = await self._fleet.deliver_once()
+        return Tick(f"handed {taken} commands to simulated hosts", changed=taken > 0)
+
+
+class _Answers:
+    """Records answers in batches: one transaction for all that finished meanwhile."""
+
+    name = "simulator-answers"
+    lease = None
+    run_at_start = False
+
+    def __init__(self, db: Database, signals: Signals, *, retry_after: float) -> None:
+        self._db = db
+        self._signals = signals
+        self.interval = retry_after
+        self._arrived: list[Answer] = []
+        self._unrecorded: list[Answer] = []
+        self._event = asyncio.Event()
+
+    def add(self, answer: Answer) -> None:
+        self._arrived.append(answer)
+        self._event.set()
+
+    async def wake_up(self, seconds: float) -> None:
+        if self._unrecorded:  # the database failed the last batch: retry on the timer
+            await asyncio.sleep(seconds)
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._event.wait()
+
+    async def tick(self) -> Tick:
+        self._event.clear()
+        self._unrecorded += self._arrived
+        self._arrived = []
+        if not self._unrecorded:
+            return Tick("no answers to record")
         async with self._db.transaction() as session:
-            return await agent_link.record_answers(session, answers, simulated_hosts())
+            finished = await agent_link.record_answers(session, self._unrecorded, simulated_hosts())
+        recorded, self._unrecorded = len(self._unrecorded), []
+        self._signals.commands_finished(finished)
+        return Tick(f"recorded {recorded} answers", changed=True)
 
 
 def _latency(details: str | None) -> float:

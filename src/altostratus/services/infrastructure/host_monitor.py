@@ -10,26 +10,22 @@ for").
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, select, update
 
 from altostratus.core.context import Dependencies
-from altostratus.core.leases import hold_lease, uninterrupted
+from altostratus.core.leases import hold_lease
+from altostratus.core.worker import Tick
 from altostratus.db.clock import database_now
 from altostratus.db.engine import Database
-from altostratus.db.failover import DATABASE_ERRORS
 from altostratus.db.models import Host
 from altostratus.db.models.hosts import HostState
 from altostratus.db.rows import rowcount
 from altostratus.services.infrastructure.hosts import host_event, system_context
 
 __all__ = ["LEASE", "Checked", "HostMonitor"]
-
-log = logging.getLogger(__name__)
 
 LEASE = "host-monitor"
 
@@ -65,22 +61,23 @@ class Checked:
 
 
 class HostMonitor:
+    """A worker (``core.worker``); its lease is renewed in the transaction that moves hosts."""
+
+    name = "host-monitor"
+    lease = None
+    wake_up = None
+    run_at_start = True
+
     def __init__(self, db: Database, deps: Dependencies) -> None:
         self._db = db
         self._deps = deps
         settings = deps.settings
-        self._interval = min(settings.heartbeat_interval, settings.host_disconnect_after / 3)
-        self._lease_seconds = max(3 * self._interval, 1.0)
+        self.interval = min(settings.heartbeat_interval, settings.host_disconnect_after / 3)
+        self._lease_seconds = max(3 * self.interval, 1.0)
 
-    async def run(self) -> None:
-        while True:
-            try:
-                checked = await uninterrupted(self.run_once())
-                if checked.disconnected or checked.down:
-                    log.info("%s", checked)
-            except DATABASE_ERRORS:
-                log.warning("host monitor: database unavailable")
-            await asyncio.sleep(self._interval)
+    async def tick(self) -> Tick:
+        checked = await self.run_once()
+        return Tick(str(checked), changed=bool(checked.disconnected or checked.down))
 
     async def run_once(self) -> Checked:
         settings = self._deps.settings
