@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from altostratus.api.auth import authenticate
 from altostratus.api.declarations import Command
-from altostratus.api.params import parse_params
+from altostratus.api.params import parse_params, string_values
 from altostratus.api.registry import Registry
 from altostratus.api.results import Result, Single, Submitted, payload_of
 from altostratus.core.context import Caller, Dependencies, ServiceContext
@@ -103,7 +103,7 @@ class Dispatcher:
                     session,
                     self._deps,
                     request.signed_params,
-                    _strings(request.params),
+                    string_values(request.params),
                     request.cookies,
                 )
             if command is None:
@@ -162,10 +162,6 @@ def _job_answer(job_uuid: str, instance_uuid: str | None) -> dict[str, Any]:
     if instance_uuid is not None:
         answer["id"] = instance_uuid
     return answer
-
-
-def _strings(params: Mapping[str, Any]) -> dict[str, str]:
-    return {key: value for key, value in params.items() if isinstance(value, str)}
 
 
 def _authorise(command: Command[Any], caller: Caller | None) -> None:

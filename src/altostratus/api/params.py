@@ -26,23 +26,7 @@ from altostratus.core.paging import PageRequest
 from altostratus.errors import InvalidParameter, MissingParameter, invalid
 from altostratus.timeutil import parse_timestamp
 
-__all__ = [
-    "ApiType",
-    "CommaList",
-    "DeleteParams",
-    "EndTimestamp",
-    "HttpEndpoint",
-    "ListParams",
-    "MapParam",
-    "Params",
-    "Timestamp",
-    "Uuid",
-    "UuidList",
-    "api_type_of",
-    "collect_params",
-    "page_request",
-    "parse_params",
-]
+__all__ = ["ApiType", "CommaList", "DeleteParams", "EndTimestamp", "HttpEndpoint", "ListParams", "MapParam", "Params", "Timestamp", "Uuid", "UuidList", "api_type_of", "collect_params", "page_request", "parse_params", "string_values"]
 
 #: Parameters the transport consumes; never handed to a command.
 TRANSPORT_PARAMS = frozenset(
@@ -236,3 +220,9 @@ def _to_cloud_error(
 def page_request(ctx: ServiceContext, params: ListParams) -> PageRequest:
     """The page a list command asked for, with the region's default page size."""
     return PageRequest.of(params.page, params.pagesize, ctx.deps.settings.default_page_size)
+
+
+def string_values(params: Mapping[str, Any]) -> dict[str, str]:
+    """The parameters sent as plain strings: what a signature or session check reads
+    (maps and lists folded by ``collect_params`` are no part of it)."""
+    return {key: value for key, value in params.items() if isinstance(value, str)}

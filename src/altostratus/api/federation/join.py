@@ -9,7 +9,6 @@ carries the federation's keys, the request must also carry ``expires`` (signatur
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -22,11 +21,17 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from altostratus.api.auth import authenticate
-from altostratus.api.params import HttpEndpoint, Params, collect_params, parse_params
+from altostratus.api.params import (
+    HttpEndpoint,
+    Params,
+    collect_params,
+    parse_params,
+    string_values,
+)
 from altostratus.api.render import error_response
 from altostratus.core.context import ServiceContext
-from altostratus.db.models import Region, SystemValue
-from altostratus.errors import AuthenticationError, CloudError, InvalidParameter, PermissionDenied
+from altostratus.db.models import SystemValue
+from altostratus.errors import AuthenticationError, CloudError, InvalidParameter
 from altostratus.federation.join import JOIN_PATH
 from altostratus.federation.snapshot import read_snapshot
 from altostratus.runtime import Runtime
@@ -65,14 +70,16 @@ async def _join(runtime: Runtime, body: bytes) -> dict[str, Any]:
         )
     try:
         async with runtime.db.transaction() as session:
-            caller = await authenticate(session, runtime.deps, dict(pairs), _strings(params), {})
-            if not caller.is_root_admin:
-                raise PermissionDenied(
-                    f"Account {caller.account_name} is not a root admin: only a root admin "
-                    "may join a region to the federation"
-                )
-            join_params = parse_params("join", _JoinParams, params)
-            await _register(ServiceContext(session, caller, runtime.deps), join_params)
+            caller = await authenticate(
+                session, runtime.deps, dict(pairs), string_values(params), {}
+            )
+            join = parse_params("join", _JoinParams, params)
+            await regions.admit_region(
+                ServiceContext(session, caller, runtime.deps),
+                region_id=join.regionid,
+                name=join.regionname,
+                endpoint=join.endpoint,
+            )
     except IntegrityError:
         raise InvalidParameter(
             "A region with the same id or name was added at the same time; nothing was changed"
@@ -94,17 +101,3 @@ async def _join(runtime: Runtime, body: bytes) -> dict[str, Any]:
         },
         "snapshot": snapshot,
     }
-
-
-async def _register(ctx: ServiceContext, p: _JoinParams) -> None:
-    """Add the region (a logged change, so every region learns it); a repeat is a no-op."""
-    if p.regionid == ctx.deps.local_region_id:
-        raise InvalidParameter(f"Region id {p.regionid} is the id of the region joined to")
-    known = await ctx.session.get(Region, p.regionid)
-    if known is not None and (known.name, known.endpoint) == (p.regionname, p.endpoint):
-        return
-    await regions.add_region(ctx, region_id=p.regionid, name=p.regionname, endpoint=p.endpoint)
-
-
-def _strings(params: Mapping[str, Any]) -> dict[str, str]:
-    return {key: value for key, value in params.items() if isinstance(value, str)}

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from altostratus.core.context import ServiceContext
 from altostratus.core.paging import Page, PageRequest, equal_if_given, keyword_filter, paginate
 from altostratus.db.models import AffinityGroup, VirtualMachine
+from altostratus.db.models.compute import VmState
 from altostratus.db.models.tenancy import affinity_group_members as members
 from altostratus.errors import InvalidParameter, PermissionDenied, ResourceInUse, invalid
 from altostratus.services.shared import tags
@@ -260,9 +261,21 @@ async def groups_of(session: AsyncSession, vm_ids: Sequence[int]) -> dict[int, l
 
 
 async def replace_groups(
-    ctx: ServiceContext, vm: VirtualMachine, groups: Sequence[AffinityGroup]
+    ctx: ServiceContext,
+    vm: VirtualMachine,
+    group_uuids: Sequence[str],
+    group_names: Sequence[str],
 ) -> None:
-    """Make ``groups`` the VM's only groups (``updateVMAffinityGroup``; the VM is Stopped)."""
+    """Make the named groups the VM's only groups (``updateVMAffinityGroup``).
+
+    Only a Stopped VM: the scheduler applies groups when it places a VM, so a running
+    one would silently break the rule until its next start.
+    """
+    if vm.state != VmState.STOPPED:
+        raise InvalidParameter(
+            f"Unable to update the affinity groups of VM {vm.name}: it is {vm.state}, not Stopped"
+        )
+    groups = await groups_for_deploy(ctx, vm.account_id, group_uuids, group_names)
     if not manages(ctx.caller, vm.account):
         raise PermissionDenied(f"Account {ctx.caller.account_name} may not change VM {vm.name}")
     kept = {group.id for group in groups}

@@ -17,10 +17,10 @@ from altostratus.core.paging import (
     paginate,
 )
 from altostratus.db.models import Region
-from altostratus.errors import InvalidParameter
+from altostratus.errors import InvalidParameter, PermissionDenied
 from altostratus.services.shared.events import record_event
 
-__all__ = ["add_region", "list_regions", "remove_region", "update_region"]
+__all__ = ["add_region", "admit_region", "list_regions", "remove_region", "update_region"]
 
 
 async def _get(ctx: ServiceContext, region_id: int) -> Region:
@@ -36,6 +36,24 @@ async def _require_unique_name(ctx: ServiceContext, name: str, region_id: int) -
     )
     if clash is not None:
         raise InvalidParameter(f"Region with name {name} already exists (id {clash.id})")
+
+
+async def admit_region(ctx: ServiceContext, *, region_id: int, name: str, endpoint: str) -> None:
+    """Add a region joining the federation through this one; a repeated join is a no-op.
+
+    Only a root admin may: the join hands the new region the federation's keys.
+    """
+    if not ctx.caller.is_root_admin:
+        raise PermissionDenied(
+            f"Account {ctx.caller.account_name} is not a root admin: only a root admin "
+            "may join a region to the federation"
+        )
+    if region_id == ctx.deps.local_region_id:
+        raise InvalidParameter(f"Region id {region_id} is the id of the region joined to")
+    known = await ctx.session.get(Region, region_id)
+    if known is not None and (known.name, known.endpoint) == (name, endpoint):
+        return
+    await add_region(ctx, region_id=region_id, name=name, endpoint=endpoint)
 
 
 async def add_region(ctx: ServiceContext, *, region_id: int, name: str, endpoint: str) -> Region:

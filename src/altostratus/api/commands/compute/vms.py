@@ -37,7 +37,7 @@ from altostratus.api.results import ListResult, ResponseObject, Single, Submitte
 from altostratus.core.context import ServiceContext
 from altostratus.db.models import VirtualMachine
 from altostratus.db.models.compute import VmState
-from altostratus.errors import InvalidParameter, invalid
+from altostratus.errors import invalid
 from altostratus.services.compute import affinity, keypairs, lifecycle
 from altostratus.services.compute import jobs as vm_jobs
 from altostratus.services.compute.deploy import DeployRequest, deploy_vm
@@ -471,14 +471,7 @@ class UpdateVmGroupsParams(Params):
 )
 async def update_vm_groups(ctx: ServiceContext, p: UpdateVmGroupsParams) -> Single:
     vm = await get_vm(ctx, p.id)
-    if vm.state != VmState.STOPPED:
-        raise InvalidParameter(
-            f"Unable to update the affinity groups of VM {vm.name}: it is {vm.state}, not Stopped"
-        )
-    groups = await affinity.groups_for_deploy(
-        ctx, vm.account_id, p.affinitygroupids or [], p.affinitygroupnames or []
-    )
-    await affinity.replace_groups(ctx, vm, groups)
+    await affinity.replace_groups(ctx, vm, p.affinitygroupids or [], p.affinitygroupnames or [])
     (details,) = await details_of(ctx.session, [vm])
     return Single("virtualmachine", vm_view(details, full=ctx.caller.is_root_admin))
 
