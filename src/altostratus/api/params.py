@@ -26,7 +26,24 @@ from altostratus.core.paging import PageRequest
 from altostratus.errors import InvalidParameter, MissingParameter, invalid
 from altostratus.timeutil import parse_timestamp
 
-__all__ = ["ApiType", "CommaList", "DeleteParams", "EndTimestamp", "HttpEndpoint", "ListParams", "MapParam", "Params", "Timestamp", "Uuid", "UuidList", "api_type_of", "collect_params", "page_request", "parse_params", "string_values"]
+__all__ = [
+    "ApiType",
+    "CommaList",
+    "DeleteParams",
+    "EndTimestamp",
+    "HttpEndpoint",
+    "ListParams",
+    "MapParam",
+    "Params",
+    "Timestamp",
+    "Uuid",
+    "UuidList",
+    "api_type_of",
+    "collect_params",
+    "page_request",
+    "parse_params",
+    "string_values",
+]
 
 #: Parameters the transport consumes; never handed to a command.
 TRANSPORT_PARAMS = frozenset(

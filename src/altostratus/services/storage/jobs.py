@@ -60,7 +60,11 @@ async def _create_volume(run: JobRun, payload: VolumePayload) -> str:
 
 async def _attach_volume(run: JobRun, payload: VolumePayload) -> str:
     uuid = payload.id
-    call = await run.step("plan", lambda ctx: volumes.attach_call(ctx, uuid), result_type=HostCall)
+    call = await run.step(
+        "plan",
+        lambda ctx: volumes.plug_call(ctx, uuid, CommandKind.ATTACH_VOLUME),
+        result_type=HostCall,
+    )
     try:
         await _on_host(run, "attach", call)
     except CloudError:
@@ -73,7 +77,11 @@ async def _attach_volume(run: JobRun, payload: VolumePayload) -> str:
 
 async def _detach_volume(run: JobRun, payload: VolumePayload) -> str:
     uuid = payload.id
-    call = await run.step("plan", lambda ctx: volumes.detach_call(ctx, uuid), result_type=HostCall)
+    call = await run.step(
+        "plan",
+        lambda ctx: volumes.plug_call(ctx, uuid, CommandKind.DETACH_VOLUME),
+        result_type=HostCall,
+    )
     await _on_host(run, "detach", call)
     await run.step("detached", lambda ctx: volumes.finish_detach(ctx, uuid))
     return uuid

@@ -61,13 +61,11 @@ from altostratus.timeutil import utcnow
 __all__ = [
     "GIB",
     "HostCall",
-    "attach_call",
     "check_detach",
     "check_resize",
     "claim_attachment",
     "create_volume",
     "delete_volume",
-    "detach_call",
     "finish_attach",
     "finish_detach",
     "finish_resize",
@@ -384,15 +382,16 @@ async def host_holding(ctx: ServiceContext, volume: Volume) -> int | None:
     return await _live_host(ctx, _running_host(volume.vm) or volume.host_id)
 
 
-async def attach_call(ctx: ServiceContext, uuid: str) -> HostCall | None:
-    """The AttachVolume command for the VM's host, when the VM is running there."""
+async def plug_call(ctx: ServiceContext, uuid: str, kind: CommandKind) -> HostCall | None:
+    """The attach or detach command (``kind``) for the VM's host, when the VM runs there:
+    a stopped VM only has its definition changed, at its next start."""
     volume = await load_volume(ctx, uuid)
     vm = volume.vm
     host_id = _running_host(vm)
     if host_id is None or vm is None:
         return None
     command = VolumeCommand(volume=_spec(volume), instance_name=vm.instance_name)
-    return HostCall(host_id, CommandKind.ATTACH_VOLUME, command.model_dump())
+    return HostCall(host_id, kind, command.model_dump())
 
 
 async def finish_attach(ctx: ServiceContext, uuid: str, host_id: int | None) -> str:
@@ -420,16 +419,6 @@ async def check_detach(ctx: ServiceContext, uuid: str) -> Volume:
         raise invalid("id", f"volume {volume.name} is not attached", value=uuid)
     _check_vm_state(volume.vm)
     return volume
-
-
-async def detach_call(ctx: ServiceContext, uuid: str) -> HostCall | None:
-    volume = await load_volume(ctx, uuid)
-    vm = volume.vm
-    host_id = _running_host(vm)
-    if host_id is None or vm is None:
-        return None
-    command = VolumeCommand(volume=_spec(volume), instance_name=vm.instance_name)
-    return HostCall(host_id, CommandKind.DETACH_VOLUME, command.model_dump())
 
 
 async def finish_detach(ctx: ServiceContext, uuid: str) -> str:
