@@ -73,6 +73,7 @@ __all__ = [
     "host_holding",
     "list_volumes",
     "load_volume",
+    "plug_call",
     "release_claim",
     "resize_call",
     "tagged",
