@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from altostratus.api.params import Params
-from altostratus.api.results import Result, Submitted, Success, payload_of
+from altostratus.api.results import (
+    ResponseObject,
+    Result,
+    Single,
+    Submitted,
+    Success,
+    SuccessResponse,
+    payload_of,
+)
 from altostratus.core.context import ServiceContext
 from altostratus.db.models import RoleType
 from altostratus.jobs.executor import JobHandler
@@ -25,11 +33,13 @@ __all__ = [
     "ADMIN",
     "ADMINS",
     "ANYONE",
+    "SUCCESS",
     "Command",
     "CommandSet",
     "Handler",
     "Job",
     "Presenter",
+    "Response",
     "answer_success",
 ]
 
@@ -39,6 +49,11 @@ R = TypeVar("R")
 Handler = Callable[[ServiceContext, P], Awaitable[Result | Submitted]]
 #: Shows what a job body returned (a uuid, …) as the job's result; reads, never decides.
 Presenter = Callable[[ServiceContext, R], Awaitable[Result]]
+#: What a command answers: the object's name on the wire and its model, ``("zone",
+#: ZoneResponse)``; an asynchronous command declares what its job's result holds.
+Response = tuple[str, type[ResponseObject]]
+#: The answer of commands that only succeed: ``{"success": "true"}``.
+SUCCESS: Response = ("success", SuccessResponse)
 
 #: Who may call a command (the role of the caller's account).
 ADMIN = frozenset({RoleType.ADMIN})
@@ -63,10 +78,12 @@ class Job(Generic[R]):
     kind: JobKind[Any, R]
     present: Presenter[R]
 
-    def handler(self) -> JobHandler[Any]:
+    def handler(self, check: Callable[[Result], Result]) -> JobHandler[Any]:
+        """``check``: the command's ``checked``, so a result unlike the declaration fails."""
+
         async def drive(run: JobRun, payload: JobPayload) -> dict[str, Any]:
             outcome = await self.kind.body(run, payload)
-            return payload_of(await run.read(lambda ctx: self.present(ctx, outcome)))
+            return payload_of(check(await run.read(lambda ctx: self.present(ctx, outcome))))
 
         return JobHandler(self.kind.payload, drive)
 
@@ -80,6 +97,8 @@ class Command(Generic[P]):
     allowed: frozenset[RoleType]
     #: The object name in the answer (``zone`` in ``{"zone": {...}}``), for listApis.
     response_name: str
+    #: The model of that object (of the job's result, for an asynchronous command).
+    response_model: type[ResponseObject]
     is_async: bool = False
     #: False for commands that only read, so they need no write lock.
     writes: bool = True
@@ -95,6 +114,22 @@ class Command(Generic[P]):
         """A listing: served by a read replica when one is configured."""
         return not self.writes and self.name.startswith("list")
 
+    def checked(self, result: Result) -> Result:
+        """``result``, if it answers what the command declares (else a programming error)."""
+        if isinstance(result, Success):
+            fields = set(payload_of(result)) - set(self.response_model.model_fields)
+            if fields:
+                raise TypeError(f"{self.name} answers {sorted(fields)}, undeclared")
+            return result
+        items = [result.item] if isinstance(result, Single) else list(result.items)
+        wrong = [type(i).__name__ for i in items if not isinstance(i, self.response_model)]
+        if result.name != self.response_name or wrong:
+            raise TypeError(
+                f"{self.name} declares {self.response_name} ({self.response_model.__name__}) "
+                f"but answers {result.name} ({', '.join(wrong) or 'as declared'})"
+            )
+        return result
+
 
 class CommandSet:
     """The commands of one area, declared with ``@commands.command(...)``."""
@@ -109,7 +144,7 @@ class CommandSet:
         *,
         description: str,
         allowed: frozenset[RoleType],
-        response: str,
+        response: Response,
         is_async: bool = False,
         writes: bool = True,
         requires_auth: bool = True,
@@ -117,7 +152,10 @@ class CommandSet:
         related: tuple[str, ...] = (),
         job: Job[Any] | None = None,
     ) -> Callable[[Handler[P]], Handler[P]]:
-        """``job``: the command submits it, so it is asynchronous and the job takes its name."""
+        """``response``: ``(name, model)`` of the answer, or of the job's result if ``job``.
+
+        ``job``: the command submits it, so it is asynchronous and the job takes its name.
+        """
 
         def register(handler: Handler[P]) -> Handler[P]:
             if job is not None:
@@ -129,7 +167,8 @@ class CommandSet:
                     params=params,
                     handler=handler,
                     allowed=allowed,
-                    response_name=response,
+                    response_name=response[0],
+                    response_model=response[1],
                     is_async=is_async or job is not None,
                     writes=writes,
                     requires_auth=requires_auth,

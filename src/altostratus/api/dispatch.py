@@ -139,7 +139,7 @@ class Dispatcher:
             )
             return Outcome(_job_answer(job.uuid, result.instance_uuid), {})
         cookies = getattr(result, "cookies", {})
-        payload = payload_of(result)
+        payload = payload_of(command.checked(result))
         if not command.is_async:
             return Outcome(payload, cookies)
         # The command ran to completion inside this request; its job row records the

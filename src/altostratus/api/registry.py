@@ -28,7 +28,7 @@ class Registry:
                 raise ValueError(f"command {command.name} declared twice")
             self._by_name[key] = command
             if command.job is not None:
-                self.job_handlers[command.name] = command.job.handler()
+                self.job_handlers[command.name] = command.job.handler(command.checked)
 
     def get(self, name: str) -> Command[Any] | None:
         return self._by_name.get(name.lower())

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from altostratus.jobs.kinds import JobPayload
 
@@ -21,6 +21,7 @@ __all__ = [
     "Single",
     "Submitted",
     "Success",
+    "SuccessResponse",
     "payload_of",
 ]
 
@@ -75,6 +76,13 @@ class Submitted:
     #: The object the job creates or acts on (``VirtualMachine`` and its uuid).
     instance_type: str | None = None
     instance_uuid: str | None = None
+
+
+class SuccessResponse(ResponseObject):
+    """What a ``Success`` answers, described for ``listApis`` (never built: ``Success`` is)."""
+
+    success: bool = Field(description="true if the operation succeeded")
+    displaytext: str | None = Field(None, description="any text associated with the success")
 
 
 Result = Single | ListResult | Success

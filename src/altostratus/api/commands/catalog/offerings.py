@@ -13,7 +13,7 @@ from typing import Annotated, Self
 
 from pydantic import Field, model_validator
 
-from altostratus.api.declarations import ADMIN, ANYONE, CommandSet
+from altostratus.api.declarations import ADMIN, ANYONE, SUCCESS, CommandSet
 from altostratus.api.params import CommaList, ListParams, Params, Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single, Success
 from altostratus.core.context import ServiceContext
@@ -131,7 +131,7 @@ class CreateServiceOfferingParams(Params):
     CreateServiceOfferingParams,
     description="Creates a service offering (CPU, memory and host tags of VMs)",
     allowed=ADMIN,
-    response="serviceoffering",
+    response=("serviceoffering", ServiceOfferingResponse),
     related=("listServiceOfferings",),
 )
 async def create_service_offering(ctx: ServiceContext, p: CreateServiceOfferingParams) -> Single:
@@ -164,7 +164,7 @@ class UpdateOfferingParams(Params):
     UpdateOfferingParams,
     description="Renames a service offering or changes its display text",
     allowed=ADMIN,
-    response="serviceoffering",
+    response=("serviceoffering", ServiceOfferingResponse),
     related=("listServiceOfferings",),
 )
 async def update_service_offering(ctx: ServiceContext, p: UpdateOfferingParams) -> Single:
@@ -183,7 +183,7 @@ class DeleteParams(Params):
     DeleteParams,
     description="Retires a service offering; VMs built from it keep it",
     allowed=ADMIN,
-    response="success",
+    response=SUCCESS,
 )
 async def delete_service_offering(ctx: ServiceContext, p: DeleteParams) -> Success:
     await offerings.delete_service_offering(ctx, p.id)
@@ -205,7 +205,7 @@ class ListServiceOfferingsParams(ListParams):
     ListServiceOfferingsParams,
     description="Lists the service offerings the caller may use",
     allowed=ANYONE,
-    response="serviceoffering",
+    response=("serviceoffering", ServiceOfferingResponse),
     writes=False,
 )
 async def list_service_offerings(ctx: ServiceContext, p: ListServiceOfferingsParams) -> ListResult:
@@ -291,7 +291,7 @@ class CreateDiskOfferingParams(Params):
     CreateDiskOfferingParams,
     description="Creates a disk offering (a fixed or user-chosen disk size)",
     allowed=ADMIN,
-    response="diskoffering",
+    response=("diskoffering", DiskOfferingResponse),
     related=("listDiskOfferings",),
 )
 async def create_disk_offering(ctx: ServiceContext, p: CreateDiskOfferingParams) -> Single:
@@ -315,7 +315,7 @@ async def create_disk_offering(ctx: ServiceContext, p: CreateDiskOfferingParams)
     UpdateOfferingParams,
     description="Renames a disk offering or changes its display text",
     allowed=ADMIN,
-    response="diskoffering",
+    response=("diskoffering", DiskOfferingResponse),
     related=("listDiskOfferings",),
 )
 async def update_disk_offering(ctx: ServiceContext, p: UpdateOfferingParams) -> Single:
@@ -330,7 +330,7 @@ async def update_disk_offering(ctx: ServiceContext, p: UpdateOfferingParams) -> 
     DeleteParams,
     description="Retires a disk offering; volumes made from it keep it",
     allowed=ADMIN,
-    response="success",
+    response=SUCCESS,
 )
 async def delete_disk_offering(ctx: ServiceContext, p: DeleteParams) -> Success:
     await offerings.delete_disk_offering(ctx, p.id)
@@ -348,7 +348,7 @@ class ListDiskOfferingsParams(ListParams):
     ListDiskOfferingsParams,
     description="Lists the disk offerings the caller may use",
     allowed=ANYONE,
-    response="diskoffering",
+    response=("diskoffering", DiskOfferingResponse),
     writes=False,
 )
 async def list_disk_offerings(ctx: ServiceContext, p: ListDiskOfferingsParams) -> ListResult:
@@ -396,7 +396,7 @@ class ListOsTypesParams(ListParams):
     ListOsTypesParams,
     description="Lists the guest operating system types templates are registered with",
     allowed=ANYONE,
-    response="ostype",
+    response=("ostype", OsTypeResponse),
     writes=False,
 )
 async def list_os_types(ctx: ServiceContext, p: ListOsTypesParams) -> ListResult:
@@ -430,7 +430,7 @@ class ListOsCategoriesParams(ListParams):
     ListOsCategoriesParams,
     description="Lists the categories of guest operating system types",
     allowed=ANYONE,
-    response="oscategory",
+    response=("oscategory", OsCategoryResponse),
     writes=False,
 )
 async def list_os_categories(ctx: ServiceContext, p: ListOsCategoriesParams) -> ListResult:

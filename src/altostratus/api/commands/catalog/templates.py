@@ -13,7 +13,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from altostratus.api.declarations import ANYONE, CommandSet
+from altostratus.api.declarations import ANYONE, SUCCESS, CommandSet
 from altostratus.api.ownership import OwnedListParams, OwnerParams
 from altostratus.api.params import ApiType, Params, Uuid, UuidList, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single, Success
@@ -164,7 +164,7 @@ class RegisterTemplateParams(OwnerParams):
     RegisterTemplateParams,
     description="Registers a template from a URL or a path on the hosts",
     allowed=ANYONE,
-    response="template",
+    response=("template", TemplateResponse),
     related=("listTemplates",),
 )
 async def register_template(ctx: ServiceContext, p: RegisterTemplateParams) -> ListResult:
@@ -208,7 +208,7 @@ class ListTemplatesParams(OwnedListParams):
     ListTemplatesParams,
     description="Lists templates",
     allowed=ANYONE,
-    response="template",
+    response=("template", TemplateResponse),
     writes=False,
 )
 async def list_templates(ctx: ServiceContext, p: ListTemplatesParams) -> ListResult:
@@ -245,7 +245,7 @@ class UpdateTemplateParams(Params):
     UpdateTemplateParams,
     description="Updates a template's attributes (its owner or an admin of the owner)",
     allowed=ANYONE,
-    response="template",
+    response=("template", TemplateResponse),
     related=("listTemplates",),
 )
 async def update_template(ctx: ServiceContext, p: UpdateTemplateParams) -> Single:
@@ -276,7 +276,7 @@ class DeleteTemplateParams(Params):
     DeleteTemplateParams,
     description="Deletes a template; VMs built from it keep working",
     allowed=ANYONE,
-    response="success",
+    response=SUCCESS,
     is_async=True,
 )
 async def delete_template(ctx: ServiceContext, p: DeleteTemplateParams) -> Success:

@@ -12,7 +12,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from altostratus.api.declarations import ANYONE, CommandSet
+from altostratus.api.declarations import ANYONE, SUCCESS, CommandSet
 from altostratus.api.ownership import OwnedListParams, OwnerParams
 from altostratus.api.params import ListParams, Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single, Success
@@ -79,7 +79,7 @@ class CreateGroupParams(OwnerParams):
     CreateGroupParams,
     description="Creates an affinity group (VMs on one host) or anti-affinity group (apart)",
     allowed=ANYONE,
-    response="affinitygroup",
+    response=("affinitygroup", AffinityGroupResponse),
     is_async=True,
     related=("listAffinityGroups",),
 )
@@ -105,7 +105,7 @@ class DeleteGroupParams(OwnerParams):
     DeleteGroupParams,
     description="Deletes an affinity group that no live VM is a member of",
     allowed=ANYONE,
-    response="success",
+    response=SUCCESS,
     is_async=True,
 )
 async def delete_group(ctx: ServiceContext, p: DeleteGroupParams) -> Success:
@@ -128,7 +128,7 @@ class ListGroupsParams(OwnedListParams):
     ListGroupsParams,
     description="Lists affinity groups with their member VMs",
     allowed=ANYONE,
-    response="affinitygroup",
+    response=("affinitygroup", AffinityGroupResponse),
     writes=False,
 )
 async def list_groups(ctx: ServiceContext, p: ListGroupsParams) -> ListResult:
@@ -156,7 +156,7 @@ class AffinityTypeResponse(ResponseObject):
     ListParams,
     description="Lists the affinity group types",
     allowed=ANYONE,
-    response="affinityGroupType",
+    response=("affinityGroupType", AffinityTypeResponse),
     writes=False,
 )
 async def list_group_types(ctx: ServiceContext, p: ListParams) -> ListResult:

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from altostratus.api.declarations import ANYONE, CommandSet
+from altostratus.api.declarations import ANYONE, SUCCESS, CommandSet
 from altostratus.api.ownership import OwnedListParams, OwnerParams
 from altostratus.api.params import Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single, Success
@@ -69,7 +69,7 @@ class CreateKeyPairParams(OwnerParams):
     CreateKeyPairParams,
     description="Creates an RSA key pair and answers its private key (shown only here)",
     allowed=ANYONE,
-    response="keypair",
+    response=("keypair", SshKeyPairResponse),
     related=("listSSHKeyPairs",),
 )
 async def create_keypair(ctx: ServiceContext, p: CreateKeyPairParams) -> Single:
@@ -91,7 +91,7 @@ class RegisterKeyPairParams(OwnerParams):
     RegisterKeyPairParams,
     description="Registers the public key of a key pair the user keeps",
     allowed=ANYONE,
-    response="keypair",
+    response=("keypair", SshKeyPairResponse),
     related=("listSSHKeyPairs",),
 )
 async def register_keypair(ctx: ServiceContext, p: RegisterKeyPairParams) -> Single:
@@ -114,7 +114,7 @@ class ListKeyPairsParams(OwnedListParams):
     ListKeyPairsParams,
     description="Lists SSH key pairs",
     allowed=ANYONE,
-    response="sshkeypair",
+    response=("sshkeypair", SshKeyPairResponse),
     writes=False,
 )
 async def list_keypairs(ctx: ServiceContext, p: ListKeyPairsParams) -> ListResult:
@@ -139,7 +139,7 @@ class DeleteKeyPairParams(OwnerParams):
     DeleteKeyPairParams,
     description="Deletes a key pair (VMs deployed with it keep their key)",
     allowed=ANYONE,
-    response="success",
+    response=SUCCESS,
 )
 async def delete_keypair(ctx: ServiceContext, p: DeleteKeyPairParams) -> Success:
     await keypairs.delete_keypair(ctx, name=p.name, account=p.account, domain_uuid=p.domainid)

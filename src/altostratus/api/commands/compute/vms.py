@@ -23,7 +23,7 @@ from altostratus.api.commands.network.security_groups import (
     security_group_view,
 )
 from altostratus.api.commands.shared.tags import TagResponse, tag_view
-from altostratus.api.declarations import ADMINS, ANYONE, CommandSet, Job, answer_success
+from altostratus.api.declarations import ADMINS, ANYONE, SUCCESS, CommandSet, Job, answer_success
 from altostratus.api.params import (
     CommaList,
     ListParams,
@@ -281,7 +281,7 @@ class DeployParams(Params):
     DeployParams,
     description="Creates a VM and, unless startvm is false, starts it on a host",
     allowed=ANYONE,
-    response="virtualmachine",
+    response=("virtualmachine", VirtualMachineResponse),
     related=("listVirtualMachines", "startVirtualMachine"),
     job=Job(vm_jobs.DEPLOY, _vm_answer),
 )
@@ -308,7 +308,7 @@ class StartParams(IdParams):
     StartParams,
     description="Starts a Stopped VM on a host with room for it",
     allowed=ANYONE,
-    response="virtualmachine",
+    response=("virtualmachine", VirtualMachineResponse),
     job=Job(vm_jobs.START, _vm_answer),
 )
 async def start_virtual_machine(ctx: ServiceContext, p: StartParams) -> Submitted:
@@ -328,7 +328,7 @@ class StopParams(IdParams):
     StopParams,
     description="Stops a Running VM",
     allowed=ANYONE,
-    response="virtualmachine",
+    response=("virtualmachine", VirtualMachineResponse),
     job=Job(vm_jobs.STOP, _vm_answer),
 )
 async def stop_virtual_machine(ctx: ServiceContext, p: StopParams) -> Submitted:
@@ -343,7 +343,7 @@ async def stop_virtual_machine(ctx: ServiceContext, p: StopParams) -> Submitted:
     IdParams,
     description="Reboots a Running VM",
     allowed=ANYONE,
-    response="virtualmachine",
+    response=("virtualmachine", VirtualMachineResponse),
     job=Job(vm_jobs.REBOOT, _vm_answer),
 )
 async def reboot_virtual_machine(ctx: ServiceContext, p: IdParams) -> Submitted:
@@ -364,7 +364,7 @@ class DestroyParams(IdParams):
     DestroyParams,
     description="Destroys a VM; admins may recover it until it is expunged",
     allowed=ANYONE,
-    response="virtualmachine",
+    response=("virtualmachine", VirtualMachineResponse),
     job=Job(vm_jobs.DESTROY, _vm_answer),
 )
 async def destroy_virtual_machine(ctx: ServiceContext, p: DestroyParams) -> Submitted:
@@ -377,7 +377,7 @@ async def destroy_virtual_machine(ctx: ServiceContext, p: DestroyParams) -> Subm
     IdParams,
     description="Expunges a Destroyed VM: deletes it and its root disk for good",
     allowed=ADMINS,
-    response="success",
+    response=SUCCESS,
     job=Job(vm_jobs.EXPUNGE, answer_success),
 )
 async def expunge_virtual_machine(ctx: ServiceContext, p: IdParams) -> Submitted:
@@ -392,7 +392,7 @@ async def expunge_virtual_machine(ctx: ServiceContext, p: IdParams) -> Submitted
     IdParams,
     description="Recovers a Destroyed VM; it comes back Stopped",
     allowed=ADMINS,
-    response="virtualmachine",
+    response=("virtualmachine", VirtualMachineResponse),
 )
 async def recover_virtual_machine(ctx: ServiceContext, p: IdParams) -> Single:
     vm = await get_vm(ctx, p.id)
@@ -414,7 +414,7 @@ class ResetKeyParams(IdParams):
     ResetKeyParams,
     description="Sets the SSH key pair of a Stopped VM; it is installed at the next start",
     allowed=ANYONE,
-    response="virtualmachine",
+    response=("virtualmachine", VirtualMachineResponse),
     job=Job(vm_jobs.RESET_SSH_KEY, _vm_answer),
 )
 async def reset_ssh_key(ctx: ServiceContext, p: ResetKeyParams) -> Submitted:
@@ -436,7 +436,7 @@ class UpdateParams(IdParams):
     UpdateParams,
     description="Updates a VM's display name, group, user data or HA setting",
     allowed=ANYONE,
-    response="virtualmachine",
+    response=("virtualmachine", VirtualMachineResponse),
 )
 async def update_virtual_machine(ctx: ServiceContext, p: UpdateParams) -> Single:
     vm = await get_vm(ctx, p.id)
@@ -466,7 +466,7 @@ class UpdateVmGroupsParams(Params):
     UpdateVmGroupsParams,
     description="Replaces the affinity groups of a stopped VM; they apply from its next start",
     allowed=ANYONE,
-    response="virtualmachine",
+    response=("virtualmachine", VirtualMachineResponse),
     is_async=True,
 )
 async def update_vm_groups(ctx: ServiceContext, p: UpdateVmGroupsParams) -> Single:
@@ -509,7 +509,7 @@ def _tag_pairs(tags: list[dict[str, str]] | None) -> tuple[tuple[str, str], ...]
     ListVmsParams,
     description="Lists the VMs the caller may see",
     allowed=ANYONE,
-    response="virtualmachine",
+    response=("virtualmachine", VirtualMachineResponse),
     writes=False,
 )
 async def list_virtual_machines(ctx: ServiceContext, p: ListVmsParams) -> ListResult:

@@ -15,7 +15,7 @@ from altostratus.api.commands.identity.users import (
     new_user,
     user_view,
 )
-from altostratus.api.declarations import ADMINS, ANYONE, CommandSet
+from altostratus.api.declarations import ADMINS, ANYONE, SUCCESS, CommandSet
 from altostratus.api.params import ListParams, MapParam, Params, Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single, Success
 from altostratus.core.context import ServiceContext
@@ -115,7 +115,7 @@ def _details(entries: list[dict[str, Any]] | None) -> dict[str, str]:
     CreateAccountParams,
     description="Creates an account with its first user",
     allowed=ADMINS,
-    response="account",
+    response=("account", AccountResponse),
     related=("listAccounts",),
 )
 async def create_account(ctx: ServiceContext, p: CreateAccountParams) -> Single:
@@ -157,7 +157,7 @@ class UpdateAccountParams(AccountRefParams):
     UpdateAccountParams,
     description="Renames an account, or changes its network domain or role",
     allowed=ADMINS,
-    response="account",
+    response=("account", AccountResponse),
     related=("listAccounts",),
 )
 async def update_account(ctx: ServiceContext, p: UpdateAccountParams) -> Single:
@@ -176,7 +176,7 @@ class DeleteAccountParams(Params):
     DeleteAccountParams,
     description="Deletes an account and its users (never your own)",
     allowed=ADMINS,
-    response="success",
+    response=SUCCESS,
     is_async=True,
 )
 async def delete_account(ctx: ServiceContext, p: DeleteAccountParams) -> Success:
@@ -193,7 +193,7 @@ class DisableAccountParams(AccountRefParams):
     DisableAccountParams,
     description="Disables or locks an account: none of its users can call the API",
     allowed=ADMINS,
-    response="account",
+    response=("account", AccountResponse),
     is_async=True,
 )
 async def disable_account(ctx: ServiceContext, p: DisableAccountParams) -> Single:
@@ -206,7 +206,7 @@ async def disable_account(ctx: ServiceContext, p: DisableAccountParams) -> Singl
     AccountRefParams,
     description="Enables a disabled or locked account",
     allowed=ADMINS,
-    response="account",
+    response=("account", AccountResponse),
 )
 async def enable_account(ctx: ServiceContext, p: AccountRefParams) -> Single:
     return _single(await accounts.set_account_state(ctx, ref=p.ref(), state=EntityState.ENABLED))
@@ -228,7 +228,7 @@ class ListAccountsParams(ListParams):
     ListAccountsParams,
     description="Lists accounts with their users",
     allowed=ANYONE,
-    response="account",
+    response=("account", AccountResponse),
     writes=False,
 )
 async def list_accounts(ctx: ServiceContext, p: ListAccountsParams) -> ListResult:

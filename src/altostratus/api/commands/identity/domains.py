@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from altostratus.api.declarations import ADMINS, ANYONE, CommandSet
+from altostratus.api.declarations import ADMINS, ANYONE, SUCCESS, CommandSet
 from altostratus.api.params import ApiType, CommaList, ListParams, Params, Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single, Success
 from altostratus.core.context import ServiceContext
@@ -107,7 +107,7 @@ class CreateDomainParams(Params):
     CreateDomainParams,
     description="Creates a domain under a parent domain",
     allowed=ADMINS,
-    response="domain",
+    response=("domain", DomainResponse),
     related=("listDomains", "listDomainChildren"),
 )
 async def create_domain(ctx: ServiceContext, p: CreateDomainParams) -> Single:
@@ -134,7 +134,7 @@ class UpdateDomainParams(Params):
     UpdateDomainParams,
     description="Renames a domain (and the paths below it) or sets its network domain",
     allowed=ADMINS,
-    response="domain",
+    response=("domain", DomainResponse),
     related=("listDomains",),
 )
 async def update_domain(ctx: ServiceContext, p: UpdateDomainParams) -> Single:
@@ -156,7 +156,7 @@ class DeleteDomainParams(Params):
     DeleteDomainParams,
     description="Deletes a domain; one still in use needs cleanup=true",
     allowed=ADMINS,
-    response="success",
+    response=SUCCESS,
     is_async=True,
 )
 async def delete_domain(ctx: ServiceContext, p: DeleteDomainParams) -> Success:
@@ -178,7 +178,7 @@ class ListDomainsParams(ListParams):
     ListDomainsParams,
     description="Lists domains: the caller's own, or every visible one with listall=true",
     allowed=ANYONE,
-    response="domain",
+    response=("domain", DomainResponse),
     writes=False,
 )
 async def list_domains(ctx: ServiceContext, p: ListDomainsParams) -> ListResult:
@@ -205,7 +205,7 @@ class ListDomainChildrenParams(ListParams):
     ListDomainChildrenParams,
     description="Lists the child domains of a domain",
     allowed=ANYONE,
-    response="domain",
+    response=("domain", DomainResponse),
     writes=False,
 )
 async def list_domain_children(ctx: ServiceContext, p: ListDomainChildrenParams) -> ListResult:

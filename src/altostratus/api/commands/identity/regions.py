@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from altostratus.api.declarations import ADMIN, ANYONE, CommandSet
+from altostratus.api.declarations import ADMIN, ANYONE, SUCCESS, CommandSet
 from altostratus.api.params import HttpEndpoint, ListParams, Params, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single, Success
 from altostratus.core.context import ServiceContext
@@ -64,7 +64,7 @@ class AddRegionParams(Params):
     AddRegionParams,
     description="Adds a region to the registry",
     allowed=ADMIN,
-    response="region",
+    response=("region", RegionResponse),
     related=("listRegions",),
 )
 async def add_region(ctx: ServiceContext, p: AddRegionParams) -> Single:
@@ -83,7 +83,7 @@ class UpdateRegionParams(Params):
     UpdateRegionParams,
     description="Updates a region's name or endpoint",
     allowed=ADMIN,
-    response="region",
+    response=("region", RegionResponse),
     related=("listRegions",),
 )
 async def update_region(ctx: ServiceContext, p: UpdateRegionParams) -> Single:
@@ -100,7 +100,7 @@ class RemoveRegionParams(Params):
     RemoveRegionParams,
     description="Removes a region from the registry (not the local region)",
     allowed=ADMIN,
-    response="success",
+    response=SUCCESS,
 )
 async def remove_region(ctx: ServiceContext, p: RemoveRegionParams) -> Success:
     await regions.remove_region(ctx, region_id=p.id)
@@ -117,7 +117,7 @@ class ListRegionsParams(ListParams):
     ListRegionsParams,
     description="Lists the regions of the cloud",
     allowed=ANYONE,
-    response="region",
+    response=("region", RegionResponse),
     writes=False,
 )
 async def list_regions(ctx: ServiceContext, p: ListRegionsParams) -> ListResult:

@@ -7,11 +7,19 @@ from pydantic import Field
 from altostratus.api.auth import JSESSIONID_COOKIE, SESSION_COOKIE
 from altostratus.api.declarations import ANYONE, CommandSet
 from altostratus.api.params import Params, Uuid
-from altostratus.api.results import ResponseObject, Single, Success
+from altostratus.api.results import ResponseObject, Single, Success, SuccessResponse
 from altostratus.core.context import ServiceContext
 from altostratus.services.identity import authentication
 
-__all__ = ["LoginParams", "LoginResponse", "LogoutParams", "commands", "login", "logout"]
+__all__ = [
+    "LoginParams",
+    "LoginResponse",
+    "LogoutParams",
+    "LogoutResponse",
+    "commands",
+    "login",
+    "logout",
+]
 
 commands = CommandSet()
 
@@ -45,7 +53,7 @@ class LoginResponse(ResponseObject):
     LoginParams,
     description="Logs a user into the cloud; answers a session key",
     allowed=ANYONE,
-    response="login",
+    response=("login", LoginResponse),
     requires_auth=False,
     post_only=True,
 )
@@ -79,12 +87,18 @@ class LogoutParams(Params):
     pass
 
 
+class LogoutResponse(SuccessResponse):
+    """What logout answers (described for listApis; the handler answers a ``Success``)."""
+
+    description: str = Field(description="success if the user was logged out")
+
+
 @commands.command(
     "logout",
     LogoutParams,
     description="Logs out the user: the session key stops working in every region",
     allowed=ANYONE,
-    response="logout",
+    response=("logout", LogoutResponse),
 )
 async def logout(ctx: ServiceContext, _p: LogoutParams) -> Success:
     await authentication.logout(ctx)

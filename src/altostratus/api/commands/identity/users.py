@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
-from altostratus.api.declarations import ADMIN, ADMINS, ANYONE, CommandSet
+from altostratus.api.declarations import ADMIN, ADMINS, ANYONE, SUCCESS, CommandSet
 from altostratus.api.params import ApiType, ListParams, Params, Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single, Success
 from altostratus.core.context import ServiceContext
@@ -141,7 +141,7 @@ class CreateUserParams(NewUserParams):
     CreateUserParams,
     description="Creates a user in an existing account",
     allowed=ADMINS,
-    response="user",
+    response=("user", UserResponse),
     related=("listUsers",),
 )
 async def create_user(ctx: ServiceContext, p: CreateUserParams) -> Single:
@@ -169,7 +169,7 @@ class UpdateUserParams(Params):
     UpdateUserParams,
     description="Updates a user's profile or password",
     allowed=ANYONE,
-    response="user",
+    response=("user", UserResponse),
     related=("listUsers",),
 )
 async def update_user(ctx: ServiceContext, p: UpdateUserParams) -> Single:
@@ -196,7 +196,7 @@ class UserIdParams(Params):
     UserIdParams,
     description="Deletes a user (never your own)",
     allowed=ADMINS,
-    response="success",
+    response=SUCCESS,
 )
 async def delete_user(ctx: ServiceContext, p: UserIdParams) -> Success:
     await users.delete_user(ctx, user_uuid=p.id)
@@ -211,7 +211,7 @@ def _state_command(name: str, state: EntityState, description: str, *, is_async:
         UserIdParams,
         description=description,
         allowed=ADMINS,
-        response="user",
+        response=("user", UserResponse),
         is_async=is_async,
     )
     async def handler(ctx: ServiceContext, p: UserIdParams) -> Single:
@@ -249,7 +249,7 @@ def _keys_view(pair: KeyPair | None) -> Single:
     UserIdParams,
     description="Issues a new API key pair for a user; the old one stops working",
     allowed=ANYONE,
-    response="userkeys",
+    response=("userkeys", UserKeysResponse),
 )
 async def register_user_keys(ctx: ServiceContext, p: UserIdParams) -> Single:
     return _keys_view(await users.register_user_keys(ctx, user_uuid=p.id))
@@ -260,7 +260,7 @@ async def register_user_keys(ctx: ServiceContext, p: UserIdParams) -> Single:
     UserIdParams,
     description="Shows a user's API key and secret key",
     allowed=ANYONE,
-    response="userkeys",
+    response=("userkeys", UserKeysResponse),
     writes=False,
 )
 async def get_user_keys(ctx: ServiceContext, p: UserIdParams) -> Single:
@@ -276,7 +276,7 @@ class GetUserParams(Params):
     GetUserParams,
     description="Finds the user owning an API key",
     allowed=ADMIN,
-    response="user",
+    response=("user", UserResponse),
     writes=False,
 )
 async def get_user(ctx: ServiceContext, p: GetUserParams) -> Single:
@@ -300,7 +300,7 @@ class ListUsersParams(ListParams):
     ListUsersParams,
     description="Lists users",
     allowed=ANYONE,
-    response="user",
+    response=("user", UserResponse),
     writes=False,
 )
 async def list_users(ctx: ServiceContext, p: ListUsersParams) -> ListResult:

@@ -67,7 +67,7 @@ class ListCapacityParams(ListParams):
     ListCapacityParams,
     description="Lists the memory, CPU and address capacity of zones, pods or clusters",
     allowed=ADMIN,
-    response="capacity",
+    response=("capacity", CapacityResponse),
     writes=False,
 )
 async def list_capacity(ctx: ServiceContext, p: ListCapacityParams) -> ListResult:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from altostratus.api.address_params import Name
-from altostratus.api.declarations import ADMIN, CommandSet
+from altostratus.api.declarations import ADMIN, SUCCESS, CommandSet
 from altostratus.api.params import DeleteParams, ListParams, Params, Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single, Success
 from altostratus.core.context import ServiceContext
@@ -81,7 +81,7 @@ class AddClusterParams(Params):
     AddClusterParams,
     description="Adds a cluster to a pod",
     allowed=ADMIN,
-    response="cluster",
+    response=("cluster", ClusterResponse),
     related=("listClusters",),
 )
 async def add_cluster(ctx: ServiceContext, p: AddClusterParams) -> ListResult:
@@ -112,7 +112,7 @@ class UpdateClusterParams(Params):
     UpdateClusterParams,
     description="Updates a cluster",
     allowed=ADMIN,
-    response="cluster",
+    response=("cluster", ClusterResponse),
     related=("listClusters",),
 )
 async def update_cluster(ctx: ServiceContext, p: UpdateClusterParams) -> Single:
@@ -133,7 +133,7 @@ async def update_cluster(ctx: ServiceContext, p: UpdateClusterParams) -> Single:
     DeleteParams,
     description="Deletes a cluster",
     allowed=ADMIN,
-    response="success",
+    response=SUCCESS,
 )
 async def delete_cluster(ctx: ServiceContext, p: DeleteParams) -> Success:
     await clusters.delete_cluster(ctx, cluster_uuid=p.id)
@@ -156,7 +156,7 @@ class ListClustersParams(ListParams):
     ListClustersParams,
     description="Lists clusters",
     allowed=ADMIN,
-    response="cluster",
+    response=("cluster", ClusterResponse),
     writes=False,
 )
 async def list_clusters(ctx: ServiceContext, p: ListClustersParams) -> ListResult:

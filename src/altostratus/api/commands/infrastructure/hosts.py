@@ -12,7 +12,7 @@ import enum
 
 from pydantic import Field
 
-from altostratus.api.declarations import ADMIN, CommandSet, Job
+from altostratus.api.declarations import ADMIN, SUCCESS, CommandSet, Job
 from altostratus.api.params import CommaList, ListParams, MapParam, Params, Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single, Submitted, Success
 from altostratus.core.context import ServiceContext
@@ -183,7 +183,7 @@ class AddHostParams(Params):
     AddHostParams,
     description="Adds a host; a Simulator host is brought Up by the in-process simulator",
     allowed=ADMIN,
-    response="host",
+    response=("host", HostResponse),
     related=("listHosts",),
 )
 async def add_host(ctx: ServiceContext, p: AddHostParams) -> ListResult:
@@ -221,7 +221,7 @@ class UpdateHostParams(Params):
     UpdateHostParams,
     description="Updates a host: allocation state, tags, name",
     allowed=ADMIN,
-    response="host",
+    response=("host", HostResponse),
     related=("listHosts",),
 )
 async def update_host(ctx: ServiceContext, p: UpdateHostParams) -> Single:
@@ -241,7 +241,7 @@ class DeleteHostParams(Params):
     DeleteHostParams,
     description="Deletes a host; refused while it holds VMs unless forced",
     allowed=ADMIN,
-    response="success",
+    response=SUCCESS,
 )
 async def delete_host(ctx: ServiceContext, p: DeleteHostParams) -> Success:
     await hosts.delete_host(ctx, p.id, forced=p.forced)
@@ -267,7 +267,7 @@ class ListHostsParams(ListParams):
     ListHostsParams,
     description="Lists hosts",
     allowed=ADMIN,
-    response="host",
+    response=("host", HostResponse),
     writes=False,
 )
 async def list_hosts(ctx: ServiceContext, p: ListHostsParams) -> ListResult:
@@ -310,7 +310,7 @@ async def _host_answer(ctx: ServiceContext, host_uuid: str) -> Single:
     HostIdParams,
     description="Stops the host's VMs and puts it in maintenance",
     allowed=ADMIN,
-    response="host",
+    response=("host", HostResponse),
     job=Job(maintenance.PREPARE_MAINTENANCE, _host_answer),
 )
 async def prepare_host_for_maintenance(ctx: ServiceContext, p: HostIdParams) -> Submitted:
@@ -322,7 +322,7 @@ async def prepare_host_for_maintenance(ctx: ServiceContext, p: HostIdParams) -> 
     HostIdParams,
     description="Takes the host out of maintenance (Enabled)",
     allowed=ADMIN,
-    response="host",
+    response=("host", HostResponse),
     job=Job(host_jobs.CANCEL_MAINTENANCE, _host_answer),
 )
 async def cancel_host_maintenance(ctx: ServiceContext, p: HostIdParams) -> Submitted:
@@ -334,7 +334,7 @@ async def cancel_host_maintenance(ctx: ServiceContext, p: HostIdParams) -> Submi
     HostIdParams,
     description="Makes the host's agent connect again (Connecting until its next heartbeat)",
     allowed=ADMIN,
-    response="host",
+    response=("host", HostResponse),
     job=Job(host_jobs.RECONNECT, _host_answer),
 )
 async def reconnect_host(ctx: ServiceContext, p: HostIdParams) -> Submitted:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from altostratus.api.address_params import Ipv4, Name, Netmask
-from altostratus.api.declarations import ADMIN, CommandSet
+from altostratus.api.declarations import ADMIN, SUCCESS, CommandSet
 from altostratus.api.params import DeleteParams, ListParams, Params, Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single, Success
 from altostratus.core.context import ServiceContext
@@ -75,7 +75,7 @@ class CreatePodParams(Params):
     CreatePodParams,
     description="Creates a pod in a zone",
     allowed=ADMIN,
-    response="pod",
+    response=("pod", PodResponse),
     related=("listPods",),
 )
 async def create_pod(ctx: ServiceContext, p: CreatePodParams) -> Single:
@@ -104,7 +104,7 @@ class UpdatePodParams(Params):
     UpdatePodParams,
     description="Updates a pod",
     allowed=ADMIN,
-    response="pod",
+    response=("pod", PodResponse),
     related=("listPods",),
 )
 async def update_pod(ctx: ServiceContext, p: UpdatePodParams) -> Single:
@@ -126,7 +126,7 @@ async def update_pod(ctx: ServiceContext, p: UpdatePodParams) -> Single:
     DeleteParams,
     description="Deletes a pod that has no clusters",
     allowed=ADMIN,
-    response="success",
+    response=SUCCESS,
 )
 async def delete_pod(ctx: ServiceContext, p: DeleteParams) -> Success:
     await pods.delete_pod(ctx, pod_uuid=p.id)
@@ -145,7 +145,7 @@ class ListPodsParams(ListParams):
     ListPodsParams,
     description="Lists pods",
     allowed=ADMIN,
-    response="pod",
+    response=("pod", PodResponse),
     writes=False,
 )
 async def list_pods(ctx: ServiceContext, p: ListPodsParams) -> ListResult:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from altostratus.api.address_params import GuestCidr, Ipv4, Ipv6, Name, NetworkDomain
-from altostratus.api.declarations import ADMIN, ANYONE, CommandSet
+from altostratus.api.declarations import ADMIN, ANYONE, SUCCESS, CommandSet
 from altostratus.api.params import DeleteParams, ListParams, Params, Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single, Success
 from altostratus.core.context import ServiceContext
@@ -143,7 +143,7 @@ class CreateZoneParams(ZoneSettingsParams):
     CreateZoneParams,
     description="Creates a zone",
     allowed=ADMIN,
-    response="zone",
+    response=("zone", ZoneResponse),
     related=("listZones",),
 )
 async def create_zone(ctx: ServiceContext, p: CreateZoneParams) -> Single:
@@ -169,7 +169,7 @@ class UpdateZoneParams(ZoneSettingsParams):
     UpdateZoneParams,
     description="Updates a zone",
     allowed=ADMIN,
-    response="zone",
+    response=("zone", ZoneResponse),
     related=("listZones",),
 )
 async def update_zone(ctx: ServiceContext, p: UpdateZoneParams) -> Single:
@@ -182,7 +182,7 @@ async def update_zone(ctx: ServiceContext, p: UpdateZoneParams) -> Single:
     DeleteParams,
     description="Deletes a zone that has no pods",
     allowed=ADMIN,
-    response="success",
+    response=SUCCESS,
 )
 async def delete_zone(ctx: ServiceContext, p: DeleteParams) -> Success:
     await zones.delete_zone(ctx, zone_uuid=p.id)
@@ -205,7 +205,7 @@ class ListZonesParams(ListParams):
     ListZonesParams,
     description="Lists the zones the caller may use",
     allowed=ANYONE,
-    response="zone",
+    response=("zone", ZoneResponse),
     writes=False,
 )
 async def list_zones(ctx: ServiceContext, p: ListZonesParams) -> ListResult:

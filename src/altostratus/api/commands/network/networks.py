@@ -14,7 +14,7 @@ from pydantic import Field
 
 from altostratus.api.address_params import Ipv4, Name, Netmask
 from altostratus.api.commands.shared.tags import TagResponse, tag_view
-from altostratus.api.declarations import ADMIN, ANYONE, CommandSet, Job, answer_success
+from altostratus.api.declarations import ADMIN, ANYONE, SUCCESS, CommandSet, Job, answer_success
 from altostratus.api.ownership import OwnedListParams, OwnerParams
 from altostratus.api.params import ListParams, Params, Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single, Submitted
@@ -31,6 +31,7 @@ __all__ = [
     "CreateNetworkParams",
     "DeleteNetworkParams",
     "DisassociateIpAddressParams",
+    "ForwardingRuleResponse",
     "ListForwardingRulesParams",
     "ListNetworkOfferingsParams",
     "ListNetworksParams",
@@ -125,7 +126,7 @@ class ListNetworkOfferingsParams(ListParams):
     ListNetworkOfferingsParams,
     description="Lists network offerings",
     allowed=ANYONE,
-    response="networkoffering",
+    response=("networkoffering", NetworkOfferingResponse),
     writes=False,
 )
 async def list_network_offerings(ctx: ServiceContext, p: ListNetworkOfferingsParams) -> ListResult:
@@ -228,7 +229,7 @@ class CreateNetworkParams(Params):
     CreateNetworkParams,
     description="Creates a shared guest network with an address range",
     allowed=ADMIN,
-    response="network",
+    response=("network", NetworkResponse),
     related=("listNetworks",),
 )
 async def create_network(ctx: ServiceContext, p: CreateNetworkParams) -> Single:
@@ -254,7 +255,7 @@ class DeleteNetworkParams(Params):
     DeleteNetworkParams,
     description="Deletes a network no NIC and no address uses",
     allowed=ADMIN,
-    response="success",
+    response=SUCCESS,
     job=Job(network_jobs.DELETE_NETWORK, answer_success),
 )
 async def delete_network(ctx: ServiceContext, p: DeleteNetworkParams) -> Submitted:
@@ -281,7 +282,7 @@ class ListNetworksParams(ListParams):
     ListNetworksParams,
     description="Lists the networks the caller may use",
     allowed=ANYONE,
-    response="network",
+    response=("network", NetworkResponse),
     writes=False,
 )
 async def list_networks(ctx: ServiceContext, p: ListNetworksParams) -> ListResult:
@@ -344,7 +345,7 @@ class ListNicsParams(ListParams):
     ListNicsParams,
     description="Lists the NICs of a VM",
     allowed=ANYONE,
-    response="nic",
+    response=("nic", NicResponse),
     writes=False,
 )
 async def list_nics(ctx: ServiceContext, p: ListNicsParams) -> ListResult:
@@ -425,7 +426,7 @@ class ListPublicIpAddressesParams(OwnedListParams):
     ListPublicIpAddressesParams,
     description="Lists the public addresses of the caller's account (or those it manages)",
     allowed=ANYONE,
-    response="publicipaddress",
+    response=("publicipaddress", PublicIpAddressResponse),
     writes=False,
 )
 async def list_public_ip_addresses(
@@ -468,7 +469,7 @@ class AssociateIpAddressParams(OwnerParams):
     AssociateIpAddressParams,
     description="Takes a public address for the account from a shared network",
     allowed=ANYONE,
-    response="ipaddress",
+    response=("ipaddress", PublicIpAddressResponse),
     related=("listPublicIpAddresses",),
     job=Job(network_jobs.ASSOCIATE_ADDRESS, _address_answer),
 )
@@ -492,7 +493,7 @@ class DisassociateIpAddressParams(Params):
     DisassociateIpAddressParams,
     description="Gives a public address back to its network",
     allowed=ANYONE,
-    response="success",
+    response=SUCCESS,
     job=Job(network_jobs.DISASSOCIATE_ADDRESS, answer_success),
 )
 async def disassociate_ip_address(ctx: ServiceContext, p: DisassociateIpAddressParams) -> Submitted:
@@ -500,6 +501,22 @@ async def disassociate_ip_address(ctx: ServiceContext, p: DisassociateIpAddressP
 
 
 # --- forwarding rules: none exist at this level ---
+
+
+class ForwardingRuleResponse(ResponseObject):
+    """A port forwarding or static NAT rule, as CloudStack answers one (none exist yet)."""
+
+    id: str = Field(description="the id of the rule")
+    ipaddressid: str = Field(description="the id of the public address of the rule")
+    ipaddress: str = Field(description="the public address of the rule")
+    protocol: str = Field(description="the protocol of the rule")
+    privateport: str | None = Field(None, description="the first private port of the rule")
+    privateendport: str | None = Field(None, description="the last private port of the rule")
+    publicport: str | None = Field(None, description="the first public port of the rule")
+    publicendport: str | None = Field(None, description="the last public port of the rule")
+    virtualmachineid: str | None = Field(None, description="the id of the rule's VM")
+    virtualmachinename: str | None = Field(None, description="the name of the rule's VM")
+    state: str = Field(description="the state of the rule")
 
 
 class ListForwardingRulesParams(OwnedListParams):
@@ -519,7 +536,7 @@ async def _no_rules(ctx: ServiceContext, p: ListForwardingRulesParams, name: str
     ListForwardingRulesParams,
     description="Lists port forwarding rules (none can be created yet)",
     allowed=ANYONE,
-    response="portforwardingrule",
+    response=("portforwardingrule", ForwardingRuleResponse),
     writes=False,
 )
 async def list_port_forwarding_rules(
@@ -533,7 +550,7 @@ async def list_port_forwarding_rules(
     ListForwardingRulesParams,
     description="Lists static NAT (IP forwarding) rules (none can be created yet)",
     allowed=ANYONE,
-    response="ipforwardingrule",
+    response=("ipforwardingrule", ForwardingRuleResponse),
     writes=False,
 )
 async def list_ip_forwarding_rules(ctx: ServiceContext, p: ListForwardingRulesParams) -> ListResult:

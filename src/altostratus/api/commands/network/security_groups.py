@@ -15,7 +15,7 @@ from pydantic import AfterValidator, Field
 
 from altostratus.api.address_params import Name
 from altostratus.api.commands.shared.tags import TagResponse, tag_view
-from altostratus.api.declarations import ANYONE, CommandSet, Job, answer_success
+from altostratus.api.declarations import ANYONE, SUCCESS, CommandSet, Job, answer_success
 from altostratus.api.ownership import OwnedListParams, OwnerParams
 from altostratus.api.params import CommaList, MapParam, Params, Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single, Submitted, Success
@@ -133,7 +133,7 @@ class CreateSecurityGroupParams(OwnerParams):
     CreateSecurityGroupParams,
     description="Creates a security group",
     allowed=ANYONE,
-    response="securitygroup",
+    response=("securitygroup", SecurityGroupResponse),
     related=("listSecurityGroups",),
 )
 async def create_security_group(ctx: ServiceContext, p: CreateSecurityGroupParams) -> Single:
@@ -153,7 +153,7 @@ class DeleteSecurityGroupParams(OwnerParams):
     DeleteSecurityGroupParams,
     description="Deletes a security group no VM uses",
     allowed=ANYONE,
-    response="success",
+    response=SUCCESS,
 )
 async def delete_security_group(ctx: ServiceContext, p: DeleteSecurityGroupParams) -> Success:
     group = await security_groups.find_group(
@@ -175,7 +175,7 @@ class ListSecurityGroupsParams(OwnedListParams):
     ListSecurityGroupsParams,
     description="Lists security groups",
     allowed=ANYONE,
-    response="securitygroup",
+    response=("securitygroup", SecurityGroupResponse),
     # Writes: the caller's ``default`` group is created on first sight, as every
     # account has one.
 )
@@ -293,7 +293,7 @@ def _declare(direction: Direction) -> None:
         AuthorizeParams,
         description=f"Allows {traffic} traffic for the members of a security group",
         allowed=ANYONE,
-        response="securitygroup",
+        response=("securitygroup", SecurityGroupResponse),
         related=("listSecurityGroups",),
         job=Job(network_jobs.AUTHORIZE[direction], _group_answer),
     )(authorize)
@@ -302,7 +302,7 @@ def _declare(direction: Direction) -> None:
         RevokeParams,
         description=f"Removes a rule allowing {traffic} traffic from its security group",
         allowed=ANYONE,
-        response="success",
+        response=SUCCESS,
         job=Job(network_jobs.REVOKE[direction], answer_success),
     )(revoke)
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import types
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Union, get_args, get_origin
 
 from pydantic import Field
+from pydantic.fields import FieldInfo
 
 from altostratus import CLOUDSTACK_API_VERSION, __version__
 from altostratus.api.declarations import ANYONE, Command, CommandSet
-from altostratus.api.params import Params, api_type_of
+from altostratus.api.params import ApiType, Params, api_type_of
 from altostratus.api.results import ListResult, ResponseObject, Single
 from altostratus.core.context import ServiceContext
 from altostratus.errors import InvalidParameter
@@ -23,6 +25,7 @@ __all__ = [
     "ListApisParams",
     "command_set",
     "describe",
+    "response_fields",
 ]
 
 _DEFAULT_LENGTH = 255
@@ -38,9 +41,12 @@ class ApiParam(ResponseObject):
 
 
 class ApiResponseField(ResponseObject):
+    """One field of an answer; a list or object of response objects has its ``response``."""
+
     name: str
     description: str
     type: str
+    response: list[ApiResponseField] | None = None
 
 
 class Api(ResponseObject):
@@ -51,6 +57,99 @@ class Api(ResponseObject):
     since: str | None = None
     params: list[ApiParam]
     response: list[ApiResponseField]
+
+
+#: Descriptions of the fields most objects have, where the model gives none.
+_COMMON_FIELDS = {
+    "id": "the id of the {}",
+    "name": "the name of the {}",
+    "displaytext": "the display text of the {}",
+    "description": "the description of the {}",
+    "state": "the state of the {}",
+    "created": "the date the {} was created",
+    "account": "the account owning the {}",
+    "accountid": "the id of the account owning the {}",
+    "domainid": "the id of the domain of the {}",
+    "domain": "the name of the domain of the {}",
+    "zoneid": "the id of the zone of the {}",
+    "zonename": "the name of the zone of the {}",
+    "tags": "the tags of the {}",
+}
+#: String fields holding a moment (``format_timestamp``), shown as CloudStack's ``date``.
+_DATE_FIELDS = frozenset({"created", "removed", "completed", "lastupdated", "lastpinged"})
+_JOB_ID = ApiResponseField(
+    name="jobid",
+    description="the id of the asynchronous job; queryAsyncJobResult answers the fields "
+    "above under jobresult",
+    type="string",
+)
+
+
+def _element_model(annotation: Any) -> tuple[str, type[ResponseObject]] | None:
+    """``("object", M)`` for a ``M`` field, ``("list", M)`` for ``list[M]`` (``None`` aside)."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        members = [arg for arg in get_args(annotation) if arg is not type(None)]
+        if len(members) != 1:
+            return None
+        annotation = members[0]
+    if isinstance(annotation, type) and issubclass(annotation, ResponseObject):
+        return "object", annotation
+    if get_origin(annotation) in (list, tuple, set, frozenset):
+        (element, *_rest) = get_args(annotation) or (None,)
+        if isinstance(element, type) and issubclass(element, ResponseObject):
+            return "list", element
+    return None
+
+
+def _field_type(name: str, field: FieldInfo) -> str:
+    kind = api_type_of(field)
+    if kind == "long" and not any(isinstance(meta, ApiType) for meta in field.metadata):
+        return "integer"  # CloudStack's Integer; a field says long with ApiType("long")
+    if kind == "string" and name in _DATE_FIELDS:
+        return "date"
+    if kind == "string" and field.annotation is not None:
+        plain = get_args(field.annotation) or (field.annotation,)
+        if float in plain:
+            return "double"
+    return kind
+
+
+def response_fields(
+    model: type[ResponseObject], entity: str, outer: frozenset[type[ResponseObject]] = frozenset()
+) -> list[ApiResponseField]:
+    """The fields of ``model`` as listApis describes them; ``entity`` names the object.
+
+    A model nested in itself (listApis' own ``response``) is described once, not again inside.
+    """
+    outer = outer | {model}
+    described = []
+    for name, field in model.model_fields.items():
+        common = _COMMON_FIELDS.get(name)
+        description = field.description or (common.format(entity) if common else "")
+        nested = _element_model(field.annotation)
+        if nested is None:
+            described.append(
+                ApiResponseField(name=name, description=description, type=_field_type(name, field))
+            )
+            continue
+        kind, element = nested
+        described.append(
+            ApiResponseField(
+                name=name,
+                description=description,
+                type=kind,
+                response=None if element in outer else response_fields(element, name, outer),
+            )
+        )
+    return described
+
+
+def _answer_fields(command: Command[Any]) -> list[ApiResponseField]:
+    """What the answer holds: an asynchronous command's job result, and the job's id."""
+    fields = response_fields(command.response_model, command.response_name)
+    if command.is_async and all(field.name != "jobid" for field in fields):
+        fields.append(_JOB_ID)
+    return fields
 
 
 def describe(command: Command[Any]) -> Api:
@@ -79,7 +178,7 @@ def describe(command: Command[Any]) -> Api:
         isasync=command.is_async,
         related=",".join(command.related),
         params=params,
-        response=[ApiResponseField(name=command.response_name, description="", type="object")],
+        response=_answer_fields(command),
     )
 
 
@@ -120,7 +219,7 @@ def command_set(registry: Iterable[Command[Any]]) -> CommandSet:
         ListApisParams,
         description="Lists the APIs the caller may use, with their parameters",
         allowed=ANYONE,
-        response="api",
+        response=("api", Api),
         writes=False,
     )
     async def list_apis(ctx: ServiceContext, p: ListApisParams) -> ListResult:
@@ -137,7 +236,7 @@ def command_set(registry: Iterable[Command[Any]]) -> CommandSet:
         CapabilitiesParams,
         description="Lists the capabilities of the cloud",
         allowed=ANYONE,
-        response="capability",
+        response=("capability", Capability),
         writes=False,
     )
     async def list_capabilities(ctx: ServiceContext, _p: CapabilitiesParams) -> Single:

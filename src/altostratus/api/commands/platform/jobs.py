@@ -68,7 +68,7 @@ class QueryJobParams(Params):
     QueryJobParams,
     description="Retrieves the current status of an asynchronous job",
     allowed=ANYONE,
-    response="asyncjobs",
+    response=("asyncjobs", JobResponse),
     writes=False,
 )
 async def query_async_job_result(ctx: ServiceContext, p: QueryJobParams) -> Single:
@@ -84,7 +84,7 @@ class ListJobsParams(ListParams):
     ListJobsParams,
     description="Lists asynchronous jobs",
     allowed=ANYONE,
-    response="asyncjobs",
+    response=("asyncjobs", JobResponse),
     writes=False,
 )
 async def list_async_jobs(ctx: ServiceContext, p: ListJobsParams) -> ListResult:

@@ -69,7 +69,7 @@ class ListManagementServersParams(ListParams):
     ListManagementServersParams,
     description="Lists the region's management servers and whether each is Up",
     allowed=ADMIN,
-    response="managementserver",
+    response=("managementserver", ManagementServerResponse),
     writes=False,
 )
 async def list_management_servers(

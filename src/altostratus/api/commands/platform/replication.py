@@ -68,7 +68,7 @@ class ListReplicationStatusParams(Params):
         "last audit results"
     ),
     allowed=ADMIN,
-    response="replicationstatus",
+    response=("replicationstatus", ReplicationStatusResponse),
     writes=False,
     related=("listRegions",),
 )

@@ -68,7 +68,7 @@ class ListEventsParams(ListParams):
     ListEventsParams,
     description="Lists events: what changed, when and by whom",
     allowed=ANYONE,
-    response="event",
+    response=("event", EventResponse),
     writes=False,
 )
 async def list_events(ctx: ServiceContext, p: ListEventsParams) -> ListResult:

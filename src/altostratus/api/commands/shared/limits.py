@@ -91,7 +91,7 @@ class UpdateResourceLimitParams(Params):
     UpdateResourceLimitParams,
     description="Sets the limit of one resource type for an account or a domain",
     allowed=ADMINS,
-    response="resourcelimit",
+    response=("resourcelimit", ResourceLimitResponse),
     related=("listResourceLimits",),
 )
 async def update_resource_limit(ctx: ServiceContext, p: UpdateResourceLimitParams) -> Single:
@@ -137,7 +137,7 @@ class ListResourceLimitsParams(ListParams):
     ListResourceLimitsParams,
     description="Lists the resource limits of an account or domain (default: the caller's)",
     allowed=ANYONE,
-    response="resourcelimit",
+    response=("resourcelimit", ResourceLimitResponse),
     writes=False,
 )
 async def list_resource_limits(ctx: ServiceContext, p: ListResourceLimitsParams) -> ListResult:

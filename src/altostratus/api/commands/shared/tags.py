@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from altostratus.api.declarations import ANYONE, CommandSet
+from altostratus.api.declarations import ANYONE, SUCCESS, CommandSet
 from altostratus.api.ownership import OwnedListParams
 from altostratus.api.params import MapParam, Params, Uuid, UuidList, page_request
 from altostratus.api.results import ListResult, ResponseObject, Success
@@ -95,7 +95,7 @@ class CreateTagsParams(TagTarget):
     CreateTagsParams,
     description="Adds tags to resources",
     allowed=ANYONE,
-    response="success",
+    response=SUCCESS,
     is_async=True,
     related=("listTags",),
 )
@@ -129,7 +129,7 @@ class DeleteTagsParams(TagTarget):
     DeleteTagsParams,
     description="Deletes tags of resources",
     allowed=ANYONE,
-    response="success",
+    response=SUCCESS,
     is_async=True,
 )
 async def delete_tags(ctx: ServiceContext, p: DeleteTagsParams) -> Success:
@@ -154,7 +154,7 @@ class ListTagsParams(OwnedListParams):
     ListTagsParams,
     description="Lists resource tags",
     allowed=ANYONE,
-    response="tag",
+    response=("tag", TagResponse),
     writes=False,
 )
 async def list_tags(ctx: ServiceContext, p: ListTagsParams) -> ListResult:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pydantic import Field
 
 from altostratus.api.commands.shared.tags import TagResponse, tag_view
-from altostratus.api.declarations import ANYONE, CommandSet, Job, answer_success
+from altostratus.api.declarations import ANYONE, SUCCESS, CommandSet, Job, answer_success
 from altostratus.api.ownership import OwnedListParams
 from altostratus.api.params import MapParam, Params, Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single, Submitted
@@ -111,7 +111,7 @@ class CreateSnapshotParams(Params):
     CreateSnapshotParams,
     description="Takes a snapshot of a volume",
     allowed=ANYONE,
-    response="snapshot",
+    response=("snapshot", SnapshotResponse),
     related=("listSnapshots",),
     job=Job(storage_jobs.CREATE_SNAPSHOT, _answer),
 )
@@ -128,7 +128,7 @@ class DeleteSnapshotParams(Params):
     DeleteSnapshotParams,
     description="Deletes a snapshot",
     allowed=ANYONE,
-    response="success",
+    response=SUCCESS,
     job=Job(storage_jobs.DELETE_SNAPSHOT, answer_success),
 )
 async def delete_snapshot(ctx: ServiceContext, p: DeleteSnapshotParams) -> Submitted:
@@ -148,7 +148,7 @@ class ListSnapshotsParams(OwnedListParams):
     ListSnapshotsParams,
     description="Lists volume snapshots",
     allowed=ANYONE,
-    response="snapshot",
+    response=("snapshot", SnapshotResponse),
     writes=False,
 )
 async def list_snapshots(ctx: ServiceContext, p: ListSnapshotsParams) -> ListResult:

@@ -16,7 +16,7 @@ from typing import Annotated
 from pydantic import Field
 
 from altostratus.api.commands.shared.tags import TagResponse, tag_view
-from altostratus.api.declarations import ANYONE, CommandSet, Job
+from altostratus.api.declarations import ANYONE, SUCCESS, CommandSet, Job
 from altostratus.api.ownership import OwnedListParams, OwnerParams
 from altostratus.api.params import MapParam, Params, Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single, Submitted, Success
@@ -143,7 +143,7 @@ class CreateVolumeParams(OwnerParams):
     CreateVolumeParams,
     description="Creates a data disk from a disk offering or a snapshot",
     allowed=ANYONE,
-    response="volume",
+    response=("volume", VolumeResponse),
     related=("listVolumes", "attachVolume"),
     job=Job(storage_jobs.CREATE_VOLUME, _answer),
 )
@@ -180,7 +180,7 @@ class AttachVolumeParams(Params):
     AttachVolumeParams,
     description="Attaches a data disk to a VM of the same account and zone",
     allowed=ANYONE,
-    response="volume",
+    response=("volume", VolumeResponse),
     related=("detachVolume", "listVolumes"),
     job=Job(storage_jobs.ATTACH_VOLUME, _answer),
 )
@@ -199,7 +199,7 @@ class VolumeIdParams(Params):
     VolumeIdParams,
     description="Detaches a data disk from its VM",
     allowed=ANYONE,
-    response="volume",
+    response=("volume", VolumeResponse),
     related=("attachVolume", "listVolumes"),
     job=Job(storage_jobs.DETACH_VOLUME, _answer),
 )
@@ -223,7 +223,7 @@ class ResizeVolumeParams(Params):
     ResizeVolumeParams,
     description="Changes the size of a volume, growing it unless shrinkok is given",
     allowed=ANYONE,
-    response="volume",
+    response=("volume", VolumeResponse),
     related=("listVolumes",),
     job=Job(storage_jobs.RESIZE_VOLUME, _answer),
 )
@@ -243,7 +243,7 @@ async def resize_volume(ctx: ServiceContext, p: ResizeVolumeParams) -> Submitted
     VolumeIdParams,
     description="Deletes a detached data disk",
     allowed=ANYONE,
-    response="success",
+    response=SUCCESS,
 )
 async def delete_volume(ctx: ServiceContext, p: VolumeIdParams) -> Success:
     await volumes.delete_volume(ctx, p.id)
@@ -267,7 +267,7 @@ class ListVolumesParams(OwnedListParams):
     ListVolumesParams,
     description="Lists volumes",
     allowed=ANYONE,
-    response="volume",
+    response=("volume", VolumeResponse),
     writes=False,
 )
 async def list_volumes(ctx: ServiceContext, p: ListVolumesParams) -> ListResult:
