@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.applications import Starlette
 
 from altostratus.db.models import RoleType
@@ -81,3 +83,70 @@ async def test_list_capabilities(clients: Clients) -> None:
         assert isinstance(capability["apilimitmax"], int)
         assert capability["securitygroupsenabled"] is False
         assert capability["altostratusversion"]
+
+
+def _by_name(fields: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {field["name"]: field for field in fields}
+
+
+async def _response_of(api: ApiClient, name: str) -> dict[str, dict[str, Any]]:
+    (described,) = (await api.ok("listApis", name=name))["api"]
+    return _by_name(described["response"])
+
+
+async def test_list_apis_describes_the_fields_of_the_answer(api: ApiClient) -> None:
+    zone = await _response_of(api, "createZone")
+    assert {"id", "name", "networktype", "allocationstate", "securitygroupsenabled"} <= set(zone)
+    assert zone["id"] == {"name": "id", "description": "the id of the zone", "type": "string"}
+    assert zone["name"]["description"] == "the name of the zone"
+    assert (zone["securitygroupsenabled"]["type"], zone["created"]["type"]) == ("boolean", "date")
+    assert all("response" not in field for field in zone.values())
+    # A listing describes its element, as CloudStack does: the same fields.
+    assert await _response_of(api, "listZones") == zone
+
+
+async def test_list_apis_nests_the_fields_of_lists_and_objects(api: ApiClient) -> None:
+    vm = await _response_of(api, "listVirtualMachines")
+    assert vm["cpunumber"]["type"] == "integer"
+    assert vm["nic"]["type"] == "list"
+    nic = _by_name(vm["nic"]["response"])
+    assert {"id", "networkid", "ipaddress", "isdefault", "macaddress"} <= set(nic)
+    assert (nic["id"]["description"], nic["isdefault"]["type"]) == ("the id of the nic", "boolean")
+    account = await _response_of(api, "createAccount")
+    user = _by_name(account["user"]["response"])
+    assert (account["user"]["type"], user["id"]["type"], user["username"]["type"]) == (
+        "list",
+        "string",
+        "string",
+    )
+
+
+async def test_list_apis_describes_what_success_and_jobs_answer(api: ApiClient) -> None:
+    success = await _response_of(api, "deleteZone")
+    assert {name: field["type"] for name, field in success.items()} == {
+        "success": "boolean",
+        "displaytext": "string",
+    }
+    assert set(await _response_of(api, "deleteSnapshot")) == {"success", "displaytext", "jobid"}
+    # An asynchronous command: the fields of its job's result, and the job's id.
+    deploy = await _response_of(api, "deployVirtualMachine")
+    assert list(deploy) == [*await _response_of(api, "listVirtualMachines"), "jobid"]
+    assert deploy["jobid"]["type"] == "string"
+    assert "queryAsyncJobResult" in deploy["jobid"]["description"]
+
+
+async def test_list_apis_response_types_are_cloudstack_names(api: ApiClient) -> None:
+    known = {"string", "integer", "long", "double", "boolean", "date", "list", "map", "object"}
+
+    def check(api_name: str, fields: list[dict[str, Any]]) -> None:
+        for field in fields:
+            assert field["type"] in known, (api_name, field)
+            assert set(field) <= {"name", "type", "description", "response"}, (api_name, field)
+            if "response" in field:
+                assert field["type"] in ("list", "object"), (api_name, field)
+                check(api_name, field["response"])
+
+    for described in (await api.ok("listApis"))["api"]:
+        check(described["name"], described["response"])
+        names = [field["name"] for field in described["response"]]
+        assert len(names) == len(set(names)), described["name"]
