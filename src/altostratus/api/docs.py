@@ -6,7 +6,7 @@ reference from them means it cannot drift from what the server accepts.
 
 from __future__ import annotations
 
-from altostratus.api.commands.platform.discovery import describe
+from altostratus.api.commands.platform.discovery import ApiResponseField, describe
 from altostratus.api.registry import Registry
 
 __all__ = ["render_reference"]
@@ -16,6 +16,16 @@ _ROLES = {"Admin": "root admin", "DomainAdmin": "domain admin", "User": "user"}
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _field_rows(fields: list[ApiResponseField], prefix: str = "") -> list[str]:
+    """One row per field; a nested field as ``nic.id``."""
+    rows = []
+    for field in fields:
+        name = f"{prefix}{field.name}"
+        rows.append(f"| `{name}` | {field.type} | {_cell(field.description)} |")
+        rows += _field_rows(field.response or [], f"{name}.")
+    return rows
 
 
 def render_reference(registry: Registry) -> str:
@@ -37,12 +47,13 @@ def render_reference(registry: Registry) -> str:
         api = describe(command)
         lines += ["", f"## {api.name}", "", api.description, ""]
         lines.append(f"Answer object: `{command.response_name}`.")
-        if not api.params:
-            continue
-        lines += ["", "| parameter | type | required | description |", "|---|---|---|---|"]
-        for param in sorted(api.params, key=lambda p: (not p.required, p.name)):
-            lines.append(
-                f"| `{param.name}` | {param.type} | {'yes' if param.required else ''}"
-                f" | {_cell(param.description)} |"
-            )
+        if api.params:
+            lines += ["", "| parameter | type | required | description |", "|---|---|---|---|"]
+            for param in sorted(api.params, key=lambda p: (not p.required, p.name)):
+                lines.append(
+                    f"| `{param.name}` | {param.type} | {'yes' if param.required else ''}"
+                    f" | {_cell(param.description)} |"
+                )
+        lines += ["", "| response field | type | description |", "|---|---|---|"]
+        lines += _field_rows(api.response)
     return "\n".join(lines) + "\n"

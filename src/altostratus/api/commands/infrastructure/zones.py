@@ -54,7 +54,7 @@ class ZoneResponse(ResponseObject):
     allocationstate: str
     localstorageenabled: bool
     #: The zone's network domain (not the dedicated domain: that is ``domainid``).
-    domain: str | None = None
+    domain: str | None = Field(None, description="the network domain of the zone's guests")
     domainid: str | None = None
     domainname: str | None = None
     dhcpprovider: str = "VirtualRouter"
