@@ -4,7 +4,10 @@ Each area module builds a ``CommandSet`` with the ``@commands.command(...)`` dec
 the registry gathers the sets. The declaration alone drives dispatch, parameter
 validation, permission checks and ``listApis``, and an asynchronous command's
 declaration carries its job (``Job``): the executor runs the jobs it submits under the
-command's name.
+command's name. The declared response (``("zone", ZoneResponse)``: the object's name on
+the wire and its model) is what ``listApis`` describes field by field; the dispatcher and
+the job runner hold every answer to it (``Command.checked``), so the description cannot
+drift from the answers.
 """
 
 from __future__ import annotations
