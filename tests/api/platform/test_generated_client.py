@@ -107,8 +107,25 @@ class Shape:
 class GeneratedApi:
     name: str
     isasync: bool
-    params: dict[str, bool]
+    #: Each parameter's type and whether it is required.
+    params: dict[str, tuple[str, bool]]
     answer: Shape
+
+    def query(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The wire parameters: checked against the description, maps as ``name[i].key``."""
+        unknown = set(params) - set(self.params)
+        missing = {name for name, (_, required) in self.params.items() if required} - set(params)
+        if unknown or missing:
+            raise TypeError(f"{self.name}: unknown {sorted(unknown)}, missing {sorted(missing)}")
+        query = {}
+        for name, value in params.items():
+            if self.params[name][0] == "map":
+                for index, (key, item) in enumerate(dict(value).items()):
+                    query[f"{name}[{index}].key"] = key
+                    query[f"{name}[{index}].value"] = item
+            else:
+                query[name] = value
+        return query
 
 
 class GeneratedClient:
@@ -125,7 +142,7 @@ class GeneratedClient:
             api["name"]: GeneratedApi(
                 name=api["name"],
                 isasync=api["isasync"],
-                params={p["name"]: p["required"] for p in api["params"]},
+                params={p["name"]: (p["type"], p["required"]) for p in api["params"]},
                 answer=Shape.generate(api["name"], api["response"]),
             )
             for api in answer["api"]
@@ -136,11 +153,7 @@ class GeneratedClient:
         api = self.apis[name]
 
         async def call(**params: Any) -> Any:
-            unknown = set(params) - set(api.params)
-            missing = {p for p, required in api.params.items() if required} - set(params)
-            if unknown or missing:
-                raise TypeError(f"{name}: unknown {sorted(unknown)}, missing {sorted(missing)}")
-            answer = await self._transport.call(name, **params)
+            answer = await self._transport.call(name, **api.query(params))
             if answer.status != 200:
                 raise RuntimeError(f"{name} answered {answer.status}: {answer.error_text}")
             if not api.isasync:
@@ -207,6 +220,19 @@ async def test_a_generated_client_creates_and_reads_back_infrastructure(api: Api
     )
     assert [z.id for z in await admin.listZones(id=zone.id)] == [zone.id]
     assert await admin.listZones(name="no such zone") == []
+    pod = await admin.createPod(
+        zoneid=zone.id, name="generated", gateway="10.9.0.1", netmask="255.255.255.0"
+    )
+    assert (pod.name, pod.zoneid) == ("generated", zone.id)
+    assert [p.id for p in await admin.listPods(zoneid=zone.id)] == [pod.id]
+    assert (await admin.deletePod(id=pod.id)).success is True
+    offering = await admin.createServiceOffering(
+        name="generated", displaytext="Generated", cpunumber=2, cpuspeed=1000, memory=512
+    )
+    assert (offering.name, offering.cpunumber, offering.memory) == ("generated", 2, 512)
+    disk = await admin.createDiskOffering(name="generated", displaytext="Generated", disksize=5)
+    (listed_disk,) = await admin.listDiskOfferings(id=disk.id)
+    assert (listed_disk.name, listed_disk.disksize) == ("generated", 5)
     assert (await admin.deleteZone(id=zone.id)).success is True
     with pytest.raises(TypeError, match="missing"):
         await admin.createZone(name="incomplete")
@@ -237,5 +263,30 @@ async def test_a_generated_client_deploys_a_vm(
     assert (listed.id, listed.nic[0].ipaddress) == (vm.id, nic.ipaddress)
     stopped = await alice.stopVirtualMachine(id=vm.id)
     assert (stopped.id, stopped.state) == (vm.id, "Stopped")
-    (volume,) = await alice.listVolumes(virtualmachineid=vm.id)
-    assert (volume.virtualmachineid, volume.type) == (vm.id, "ROOT")
+    (root,) = await alice.listVolumes(virtualmachineid=vm.id)
+    assert (root.virtualmachineid, root.type) == (vm.id, "ROOT")
+
+
+async def test_a_generated_client_creates_storage_network_and_tags(
+    clients: Clients, compute: ComputeWorld
+) -> None:
+    alice = await GeneratedClient.generate(clients.alice)
+    volume = await alice.createVolume(
+        name="generated", zoneid=compute.zone_id, diskofferingid=compute.disk_offering_id
+    )
+    assert (volume.name, volume.type, volume.zoneid) == ("generated", "DATADISK", compute.zone_id)
+    tagged = await alice.createTags(
+        resourceids=volume.id, resourcetype="Volume", tags={"tier": "gold"}
+    )
+    assert tagged.success is True
+    ((listed,),) = [v.tags for v in await alice.listVolumes(id=volume.id)]
+    assert (listed.key, listed.value, listed.resourceid) == ("tier", "gold", volume.id)
+    group = await alice.createSecurityGroup(name="generated")
+    assert [g.id for g in await alice.listSecurityGroups(securitygroupname="generated")] == [
+        group.id
+    ]
+    types = [t.type for t in await alice.listAffinityGroupTypes()]
+    affinity = await alice.createAffinityGroup(name="generated", type=types[-1])
+    assert (affinity.name, affinity.type) == ("generated", types[-1])
+    (network,) = await alice.listNetworks(id=compute.network_id)
+    assert network.id == compute.network_id
