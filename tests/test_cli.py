@@ -6,6 +6,7 @@ import asyncio
 import os
 import pickle
 import re
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -199,6 +200,53 @@ def test_server_hands_its_workers_the_file_not_the_environment(
 
     settings = asyncio.run(worker_settings())
     assert (settings.config, settings.region_name) == (config, "Nordic")
+
+
+def test_server_says_when_its_port_is_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A port already in use: one clear sentence naming it and --port, a non-zero exit,
+    and nothing started (no data directory, no database, uvicorn never runs)."""
+
+    def run(self: uvicorn.Server, sockets: object = None) -> None:
+        raise AssertionError("the server must not start")
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
+    data = tmp_path / "data"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = runner.invoke(
+            app, ["server", "--data-dir", str(data), "--host", "127.0.0.1", "--port", str(port)]
+        )
+    assert result.exit_code != 0
+    output = " ".join(result.output.split())
+    assert f"Cannot listen on 127.0.0.1:{port}" in output
+    assert f"port {port} is already in use" in output
+    assert "--port" in output
+    assert "Traceback" not in output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert not data.exists()
+
+
+def test_server_listens_on_the_socket_it_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The port is free: uvicorn is handed the socket the command bound, on that port."""
+    handed: list[int] = []
+
+    def run(self: uvicorn.Server, sockets: list[socket.socket] | None = None) -> None:
+        assert sockets is not None
+        handed.extend(sock.getsockname()[1] for sock in sockets)
+        self.started = True
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    _alto("server", "--data-dir", tmp_path / "data", "--host", "127.0.0.1", "--port", str(port))
+    assert handed == [port]
 
 
 @pytest.mark.slow

@@ -153,6 +153,26 @@ async def test_unknown_token_and_key_are_refused(app: Starlette, compute: Comput
         assert "no cluster" in answer.json()["error"]
 
 
+async def test_registration_records_the_host_s_address(
+    app: Starlette, api: ApiClient, compute: ComputeWorld
+) -> None:
+    """``listHosts ipaddress``: what the agent reports, else the address it connects from."""
+    token = await _token(app.state.runtime, compute.zone_id)
+    facts = {"hypervisor": "Simulator", "cpu_number": 2, "cpu_speed": 1000, "memory_mb": 2048}
+    transport = httpx.ASGITransport(app=app, client=("192.0.2.41", 50123))
+    async with httpx.AsyncClient(transport=transport, base_url=UP) as client:
+        for name, reported in (("told", "192.0.2.99"), ("untold", None)):
+            answer = await client.post(
+                "/agent/v1/register",
+                json={"token": token, "facts": {**facts, "name": name, "ip_address": reported}},
+            )
+            assert answer.status_code == 200, answer.text
+    told = (await api.ok("listHosts", name="told"))["host"][0]
+    untold = (await api.ok("listHosts", name="untold"))["host"][0]
+    assert told["ipaddress"] == "192.0.2.99"
+    assert untold["ipaddress"] == "192.0.2.41"
+
+
 async def _host_with_command(runtime: Runtime, zone_uuid: str, name: str) -> tuple[int, str]:
     """A host (no agent plays it) and one Pending StartVm for it: their ids."""
     async with runtime.db.transaction() as session:

@@ -81,7 +81,8 @@ async def _host(request: Request, session: AsyncSession) -> AgentHost:
 async def _register(request: Request, runtime: Runtime) -> Registered:
     registration = await _body(request, Registration)
     async with runtime.db.transaction() as session:
-        host, key = await agent_link.register(session, runtime.deps, registration)
+        peer = request.client.host if request.client else None
+        host, key = await agent_link.register(session, runtime.deps, registration, peer)
     log.info("agent of host %s registered", host.name)
     return Registered(
         host_id=host.uuid, key=key, heartbeat_interval=runtime.settings.heartbeat_interval

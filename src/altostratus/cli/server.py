@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 from contextlib import suppress
 from functools import partial
 from typing import Annotated
@@ -60,15 +62,47 @@ def server(
         public_endpoint=public_endpoint,
         quickstart=quickstart,
     )
+    listener = _listen(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     Console(stderr=True).print(
         f"[bold]Altostratus[/] region {settings.region_id} on {settings.endpoint} "
         f"(data in {settings.data_dir.resolve()})"
     )
-    _serve(settings)
+    with listener:
+        _serve(settings, listener)
 
 
-def _serve(settings: Settings) -> None:
+def _listen(settings: Settings) -> socket.socket:
+    """The listening socket, bound before anything starts: a port already taken is one
+    clear sentence and a non-zero exit, not uvicorn's error after the start-up work."""
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((settings.host, settings.port))
+    except OSError as error:
+        listener.close()
+        where = f"{settings.host}:{settings.port}"
+        other = settings.port + 1 if settings.port < 65535 else 8081
+        if error.errno == errno.EADDRINUSE:
+            reason = (
+                f"port {settings.port} is already in use on {settings.host} "
+                "(another server is listening there)"
+            )
+        else:
+            reason = error.strerror or str(error)
+        Console(stderr=True).print(
+            f"[bold red]Cannot listen on {where}[/]: {reason}.\n"
+            f"Choose another port with --port, e.g. alto server --port {other} "
+            f"(scripts/run passes it on: bash scripts/run --port {other}).",
+            highlight=False,
+        )
+        raise typer.Exit(STARTUP_FAILURE) from None
+    listener.set_inheritable(True)
+    return listener
+
+
+def _serve(settings: Settings, listener: socket.socket) -> None:
     """``uvicorn.run`` without its rule that workers need an import string: the factory
     carries the settings themselves, pickled into each worker process, so no worker has
     to rebuild them from a file or an environment that may have changed since."""
@@ -84,8 +118,8 @@ def _serve(settings: Settings) -> None:
     server = uvicorn.Server(config)
     with suppress(KeyboardInterrupt):  # Ctrl-C is how a server in a terminal stops
         if config.workers > 1:
-            Multiprocess(config, sockets=[config.bind_socket()]).run()
+            Multiprocess(config, sockets=[listener]).run()
         else:
-            server.run()
+            server.run(sockets=[listener])
     if config.workers == 1 and not server.started:
         raise typer.Exit(STARTUP_FAILURE)

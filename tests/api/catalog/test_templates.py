@@ -7,6 +7,7 @@ from typing import Any
 from tests.conftest import Clients
 from tests.support.client import ApiClient
 from tests.support.compute_world import ComputeWorld
+from tests.support.jobs import wait_job
 
 UNKNOWN = "6f1d0c2e-1d7a-4a57-9d55-0d6f4a0c9e11"
 
@@ -252,3 +253,58 @@ async def test_template_limit(api: ApiClient, clients: Clients, compute: Compute
         ostypeid=compute.os_type_id,
     )
     assert "template" in text
+
+
+async def test_executable_for_another_account_includes_the_public_templates(
+    api: ApiClient, clients: Clients, compute: ComputeWorld
+) -> None:
+    """An admin listing ``executable`` for an account sees what that account may deploy:
+    the public (featured or not) templates and its own, not other accounts' private ones;
+    and deploying one of them for that account works."""
+    await register(api, compute, "community", ispublic=True)
+    await register(api, compute, "admin-private")
+    await register(clients.alice, compute, "alice-private")
+    await register(clients.carol, compute, "carol-private")
+    alice = (await api.ok("listAccounts", name="alice", listall=True))["account"][0]
+    for_alice = {"account": "alice", "domainid": alice["domainid"]}
+    usable = ["Simulated Linux", "alice-private", "community"]
+    assert await listed(api, "executable", **for_alice) == usable
+    assert await listed(clients.d1admin, "executable", **for_alice) == usable
+    assert await listed(api, "featured", **for_alice) == ["Simulated Linux"]
+    assert await listed(api, "community", **for_alice) == ["community"]
+    # Owned-only filters stay owned-only.
+    assert await listed(api, "self", **for_alice) == ["alice-private"]
+    assert await listed(api, "selfexecutable", **for_alice) == ["alice-private"]
+    # By domain: the public ones and those owned in that domain.
+    assert await listed(api, "executable", domainid=alice["domainid"]) == [
+        "Simulated Linux",
+        "alice-private",
+        "community",
+    ]
+    # Errors as for every listing naming an account.
+    await api.fails("listTemplates", 431, templatefilter="executable", account="alice")
+    await api.fails(
+        "listTemplates",
+        431,
+        templatefilter="executable",
+        account="nobody",
+        domainid=alice["domainid"],
+    )
+    # A user may not list for another account (it is not found, not forbidden).
+    for other in (clients.carol, clients.bob):
+        text = await other.fails("listTemplates", 431, templatefilter="executable", **for_alice)
+        assert "Unable to find account" in text
+    # What the listing offers deploys for that account.
+    featured = await api.ok(
+        "listTemplates", templatefilter="executable", name="Simulated Linux", **for_alice
+    )
+    answer = await api.ok(
+        "deployVirtualMachine",
+        zoneid=compute.zone_id,
+        serviceofferingid=compute.small_offering_id,
+        templateid=featured["template"][0]["id"],
+        startvm=False,
+        **for_alice,
+    )
+    job = await wait_job(api, answer["jobid"])
+    assert job["jobresult"]["virtualmachine"]["account"] == "alice"

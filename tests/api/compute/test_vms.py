@@ -125,7 +125,7 @@ async def test_operations_in_the_wrong_state_are_431_without_a_job(
     clients: Clients, world: ComputeWorld
 ) -> None:
     vm = await deploy(clients.alice, world, startvm=False)
-    for command in ("stopVirtualMachine", "rebootVirtualMachine"):
+    for command in ("rebootVirtualMachine",):  # stopping a Stopped VM succeeds (CloudStack)
         text = await clients.alice.fails(command, 431, id=vm["id"])
         assert "is in state Stopped; it must be Running" in text
     await run_job(clients.alice, "startVirtualMachine", id=vm["id"])
@@ -609,3 +609,127 @@ async def test_concurrent_deploys_of_one_name_create_one_vm(
     assert all("name" in answer.error_text for answer in answers if answer.status == 431)
     listed = await clients.alice.ok("listVirtualMachines", name="twin")
     assert listed["count"] == 1
+
+
+async def test_stopping_a_stopped_vm_answers_it(
+    app: Starlette, clients: Clients, world: ComputeWorld
+) -> None:
+    """CloudStack answers success for a VM already Stopped: the job answers the VM."""
+    vm = await deploy(clients.alice, world, startvm=False)
+    again = await run_job(clients.alice, "stopVirtualMachine", id=vm["id"])
+    assert (again["virtualmachine"]["id"], again["virtualmachine"]["state"]) == (
+        vm["id"],
+        "Stopped",
+    )
+    forced = await run_job(clients.alice, "stopVirtualMachine", id=vm["id"], forced=True)
+    assert forced["virtualmachine"]["state"] == "Stopped"
+    assert set((await allocations(app)).values()) == {(0, 0)}
+    async with app.state.runtime.db.transaction(write=False) as session:
+        commands = list(await session.scalars(select(HostCommand.kind)))
+    assert commands == [], "nothing was sent to a host"
+    # Other states still answer 431, and others' VMs are still not found.
+    text = await clients.bob.fails("stopVirtualMachine", 431, id=vm["id"])
+    assert "Unable to find virtual machine" in text
+    await run_job(clients.alice, "destroyVirtualMachine", id=vm["id"])
+    text = await clients.d1admin.fails("stopVirtualMachine", 431, id=vm["id"])
+    assert "is in state Destroyed; it must be Running" in text
+
+
+async def test_destroy_expunge_expunges_a_destroyed_vm(
+    app: Starlette, clients: Clients, world: ComputeWorld
+) -> None:
+    vm = await deploy(clients.alice, world, name="twice")
+    await run_job(clients.alice, "destroyVirtualMachine", id=vm["id"])
+    # Users may not expunge (as before); destroying a Destroyed VM again is still a 431.
+    await clients.alice.fails("destroyVirtualMachine", 531, id=vm["id"], expunge=True)
+    text = await clients.d1admin.fails("destroyVirtualMachine", 431, id=vm["id"])
+    assert "is in state Destroyed" in text
+    gone = await run_job(clients.d1admin, "destroyVirtualMachine", id=vm["id"], expunge=True)
+    assert gone["virtualmachine"]["id"] == vm["id"]
+    assert await clients.admin.ok("listVirtualMachines", id=vm["id"]) == {}
+    row = await vm_row(app, vm["id"])
+    assert row.removed is not None
+    async with app.state.runtime.db.transaction(write=False) as session:
+        root = await session.scalar(select(Volume).where(Volume.vm_id == row.id))
+        kinds = list(await session.scalars(select(HostCommand.kind).order_by(HostCommand.id)))
+    assert root is not None
+    assert (root.state, root.removed is not None) == ("Expunged", True)
+    assert kinds == ["StartVm", "StopVm", "DestroyVm"], "the host deleted its disks"
+    text = await clients.admin.fails("destroyVirtualMachine", 431, id=vm["id"], expunge=True)
+    assert "Unable to find virtual machine" in text
+    # The name is free again.
+    await deploy(clients.alice, world, name="twice", startvm=False)
+
+
+async def _volume(client: ApiClient, world: ComputeWorld, name: str) -> str:
+    result = await run_job(
+        client,
+        "createVolume",
+        name=name,
+        zoneid=world.zone_id,
+        diskofferingid=world.disk_offering_id,
+    )
+    volume_id: str = result["volume"]["id"]
+    return volume_id
+
+
+async def _volumes_of(client: ApiClient, vm_id: str) -> dict[str, str]:
+    listed = await client.ok("listVolumes", virtualmachineid=vm_id, listall=True)
+    return {volume["id"]: volume["type"] for volume in listed.get("volume", [])}
+
+
+async def test_destroy_with_volumeids_deletes_those_data_disks(
+    app: Starlette, api: ApiClient, clients: Clients, world: ComputeWorld
+) -> None:
+    alice = clients.alice
+    vm = await deploy(alice, world, diskofferingid=world.disk_offering_id)
+    second = await _volume(alice, world, "second")
+    await run_job(alice, "attachVolume", id=second, virtualmachineid=vm["id"])
+    attached = await _volumes_of(alice, vm["id"])
+    (root,) = [uuid for uuid, kind in attached.items() if kind == "ROOT"]
+    (first,) = [uuid for uuid, kind in attached.items() if uuid not in (root, second)]
+    loose = await _volume(alice, world, "loose")
+    other_vm = await deploy(alice, world, startvm=False, diskofferingid=world.disk_offering_id)
+    (others,) = [u for u, k in (await _volumes_of(alice, other_vm["id"])).items() if k != "ROOT"]
+
+    # Checked in the request, before anything changes: 431 naming volumeids, no job.
+    jobs_before = (await alice.ok("listAsyncJobs"))["count"]
+    for bad, words in (
+        (loose, "not attached"),
+        (others, "not attached"),
+        (str(uuid.uuid4()), "not attached"),
+        (root, "only data disks"),
+        (f"{first},{loose}", loose),
+    ):
+        text = await alice.fails("destroyVirtualMachine", 431, id=vm["id"], volumeids=bad)
+        assert "volumeids" in text
+        assert words in text
+    await alice.fails("destroyVirtualMachine", 431, id=vm["id"], volumeids="not-a-uuid")
+    assert (await alice.ok("listAsyncJobs"))["count"] == jobs_before
+    assert (await vm_row(app, vm["id"])).state == "Running"
+    assert set(await _volumes_of(alice, vm["id"])) == {root, first, second}
+
+    destroyed = await run_job(alice, "destroyVirtualMachine", id=vm["id"], volumeids=first)
+    assert destroyed["virtualmachine"]["state"] == "Destroyed"
+    assert await alice.ok("listVolumes", id=first) == {}
+    assert set(await _volumes_of(api, vm["id"])) == {root, second}, "the other disk stays"
+    async with app.state.runtime.db.transaction(write=False) as session:
+        row = await session.scalar(select(Volume).where(Volume.uuid == first))
+        deletions = list(
+            await session.scalars(
+                select(HostCommand.payload).where(HostCommand.kind == "DeleteVolume")
+            )
+        )
+    assert row is not None
+    assert (row.state, row.vm_id, row.removed is not None) == ("Expunged", None, True)
+    assert [orjson.loads(payload)["volume"]["uuid"] for payload in deletions] == [first]
+    events = await alice.ok("listEvents", type="VOLUME.DELETE")
+    assert [first in event["description"] for event in events["event"]] == [True]
+
+    # An admin expunging the Destroyed VM takes the other disk with it too.
+    text = await api.fails("destroyVirtualMachine", 431, id=vm["id"], expunge=True, volumeids=first)
+    assert "not attached" in text
+    await run_job(api, "destroyVirtualMachine", id=vm["id"], expunge=True, volumeids=second)
+    assert await alice.ok("listVolumes", id=second) == {}
+    assert others in await _volumes_of(alice, other_vm["id"]), "another VM's disk stays"
+    assert (await alice.ok("listVolumes", id=loose))["count"] == 1, "a loose disk is untouched"

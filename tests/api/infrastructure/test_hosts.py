@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from starlette.applications import Starlette
@@ -224,3 +225,53 @@ async def test_reconnect_host(app: Starlette, api: ApiClient, compute: ComputeWo
     events = await api.ok("listEvents", type="HOST.RECONNECT")
     assert events["count"] == 1
     await api.fails("reconnectHost", 431, id=compute.zone_id)
+
+
+async def test_every_host_answers_an_ipaddress(
+    app: Starlette, api: ApiClient, compute: ComputeWorld
+) -> None:
+    """``cs_host`` (Ansible) reads ``ipaddress`` of every host: simulated hosts have a
+    stable synthetic one in 198.18.0.0/15 (never contacted), distinct per host."""
+    added = await _add_sim(api, compute, "sim9")
+    await wait_hosts_up(app.state.runtime, [*compute.host_ids, added["id"]])
+    listed = (await api.ok("listHosts"))["host"]
+    addresses = {host["id"]: host["ipaddress"] for host in listed}
+    assert set(addresses) == {*compute.host_ids, added["id"]}
+    assert len(set(addresses.values())) == 3, "one address per host"
+    for address in addresses.values():
+        assert ipaddress.ip_address(address) in ipaddress.ip_network("198.18.0.0/15")
+    assert added["ipaddress"] == addresses[added["id"]], "the same from addHost as listed"
+    # Stable: a rename, a maintenance round trip or a reconnect does not change it.
+    host_id = compute.host_ids[0]
+    await api.ok("updateHost", id=host_id, name="renamed")
+    await run_job(api, "reconnectHost", id=host_id)
+    assert (await _host(api, host_id))["ipaddress"] == addresses[host_id]
+
+
+async def test_a_host_added_by_url_answers_the_url_s_address(
+    api: ApiClient, compute: ComputeWorld
+) -> None:
+    """A KVM host whose agent has not registered yet: the IP its URL names, else its name."""
+    cluster = await api.ok(
+        "addCluster",
+        zoneid=compute.zone_id,
+        podid=compute.pod_id,
+        clustername="kvm-1",
+        clustertype="CloudManaged",
+        hypervisor="KVM",
+    )
+    base = {
+        "zoneid": compute.zone_id,
+        "podid": compute.pod_id,
+        "clusterid": cluster["cluster"][0]["id"],
+        "hypervisor": "KVM",
+    }
+    by_ip = (await api.ok("addHost", **base, url="http://10.20.0.7"))["host"][0]
+    assert (by_ip["name"], by_ip["ipaddress"]) == ("10.20.0.7", "10.20.0.7")
+    bare = (await api.ok("addHost", **base, url="10.20.0.8"))["host"][0]
+    assert bare["ipaddress"] == "10.20.0.8"
+    by_name = (await api.ok("addHost", **base, url="http://kvm-a.example.org"))["host"][0]
+    assert by_name["ipaddress"] == "kvm-a.example.org"
+    assert (await _host(api, by_ip["id"]))["ipaddress"] == "10.20.0.7"
+    text = await api.fails("addHost", 431, **base, url="http://")
+    assert "url" in text

@@ -31,7 +31,7 @@ from altostratus.db.rows import rowcount
 from altostratus.errors import AuthenticationError, InvalidParameter
 from altostratus.security.keyring import Keyring
 from altostratus.services.compute.vms import reconcile_power_states
-from altostratus.services.infrastructure.hosts import host_event, system_context
+from altostratus.services.infrastructure.hosts import host_event, system_context, url_address
 from altostratus.settings import Settings
 from altostratus.timeutil import utcnow
 
@@ -105,7 +105,7 @@ async def _cluster_for(session: AsyncSession, zone: Zone, registration: Registra
     return cluster
 
 
-def _apply_facts(host: Host, facts: HostFacts) -> None:
+def _apply_facts(host: Host, facts: HostFacts, peer_address: str | None) -> None:
     host.cpu_number, host.cpu_speed, host.memory_mb = (
         facts.cpu_number,
         facts.cpu_speed,
@@ -113,18 +113,22 @@ def _apply_facts(host: Host, facts: HostFacts) -> None:
     )
     host.hypervisor_version = facts.hypervisor_version
     host.agent_version = facts.agent_version
-    host.ip_address = facts.ip_address or host.ip_address
+    host.ip_address = facts.ip_address or url_address(host.url) or peer_address or host.ip_address
     if facts.host_tags and not host.host_tags:
         host.host_tags = ",".join(sorted({tag.lower() for tag in facts.host_tags}))
 
 
 async def register(
-    session: AsyncSession, deps: Dependencies, registration: Registration
+    session: AsyncSession,
+    deps: Dependencies,
+    registration: Registration,
+    peer_address: str | None = None,
 ) -> tuple[Host, str]:
     """Adopt the host ``addHost`` created under this name/url, or create it; new key.
 
     The token says which zone the agent may join. The host is ``Connecting`` until its
-    first heartbeat.
+    first heartbeat. Its address is the one the agent reports, else the IP its URL
+    names, else ``peer_address``: the address the agent's request came from.
     """
     zone = await _zone_of_token(session, deps.keyring, registration.token)
     url = registration.url or f"agent://{registration.facts.name}"
@@ -149,7 +153,7 @@ async def register(
         )
         session.add(host)
     key = secrets.token_urlsafe(32)
-    _apply_facts(host, registration.facts)
+    _apply_facts(host, registration.facts, peer_address)
     host.agent_key_hash = _hash(key)
     host.state = HostState.CONNECTING
     host.state_changed = await database_now(session)

@@ -68,6 +68,10 @@ class TemplateFilter(enum.StrEnum):
     ALL = "all"
 
 
+#: The filters whose public templates every account may use, whoever owns them.
+_FOR_EVERYONE = (TemplateFilter.EXECUTABLE, TemplateFilter.FEATURED, TemplateFilter.COMMUNITY)
+
+
 def check_url(url: str) -> str:
     """``http(s)://host/…`` or ``file:///absolute/path``; anything else is a ``ValueError``."""
     parts = urlsplit(url)
@@ -279,17 +283,29 @@ async def list_templates(
     owner: OwnerScope,
     page: PageRequest,
 ) -> Page[Template]:
-    """Templates of the filter ``which``; a zone lists its own and the cross-zone ones."""
+    """Templates of the filter ``which``; a zone lists its own and the cross-zone ones.
+
+    ``account``/``domainid`` narrow the owned ones to that account or domain; with
+    ``executable``, ``featured`` and ``community`` the public ones stay, as CloudStack
+    lists what that account may launch.
+    """
+    narrowed = owner.account is not None or owner.domain_uuid is not None
     query = with_owner_joins(Template).where(
         Template.removed.is_(None),
-        _filtered(ctx.caller, which, owner.listall),
+        # Naming an account or a domain implies listall within it (``listed_owners``).
+        _filtered(ctx.caller, which, owner.listall or narrowed),
         equal_if_given(
             (Template.uuid, uuid), (Template.name, name), (Template.hypervisor, hypervisor)
         ),
         keyword_filter(keyword, Template.name, Template.display_text),
     )
-    if owner.account is not None or owner.domain_uuid is not None:
-        query = query.where(await listed_owners(ctx, owner))
+    if narrowed:
+        owners = await listed_owners(ctx, owner)
+        if which in _FOR_EVERYONE:
+            # The public templates are the named account's to use too (an admin listing
+            # what it may deploy for that account), besides the ones it owns.
+            owners = or_(Template.is_public, owners)
+        query = query.where(owners)
     if zone is not None:
         query = query.where(or_(Template.zone_id.is_(None), Template.zone_id == zone.id))
     return await paginate(ctx.session, query.order_by(Template.id), page)

@@ -67,6 +67,8 @@ class StopPayload(VmPayload):
 
 class DestroyPayload(VmPayload):
     expunge: bool
+    #: Data disks of the VM to delete with it (``volumeids``; stored without it before).
+    volume_ids: tuple[str, ...] = ()
 
 
 class ResetSshKeyPayload(VmPayload):
@@ -211,10 +213,18 @@ async def _reboot(run: JobRun, payload: VmPayload) -> str:
 
 
 async def _destroy(run: JobRun, payload: DestroyPayload) -> str:
-    """Stop the VM if it runs, destroy it, and expunge it too when asked."""
+    """Stop the VM if it runs, destroy it (and the data disks named), expunge it if asked.
+
+    A VM the request found Destroyed and moved to Expunging is only expunged.
+    """
     vm_uuid, expunge = payload.id, payload.expunge
     await _stop_vm(run, vm_uuid, forced=False, requested=True)
     await run.step("destroyed", lambda ctx: lifecycle.mark_destroyed(ctx, vm_uuid, expunge))
+    if payload.volume_ids:
+        volume_ids = list(payload.volume_ids)
+        await run.step(
+            "data disks", lambda ctx: lifecycle.destroy_data_disks(ctx, vm_uuid, volume_ids)
+        )
     if expunge:
         await _expunge_vm(run, vm_uuid)
     return vm_uuid

@@ -4,7 +4,7 @@
        ▲                  └──(no capacity, agent failed)──▶ Stopped (Error at deploy)
        └──── Stopped ◀──(agent stopped it)── Stopping ◀──stop── Running
     Running/Stopped/Error ──destroy──▶ Destroyed ──recover──▶ Stopped
-    Destroyed ──expunge──▶ Expunging ──(agent deleted it)──▶ removed
+    Destroyed ──expunge (or destroy expunge=true)──▶ Expunging ──(agent deleted it)──▶ removed
 
 A request moves the VM into its transitional state (``Starting``, ``Stopping``, …) with a
 conditional UPDATE, so of two concurrent requests only one gets a job and the other a
@@ -21,9 +21,9 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from altostratus.agent.protocol import NicSpec, StartVm, VolumeSpec
+from altostratus.agent.protocol import CommandKind, NicSpec, StartVm, VolumeCommand, VolumeSpec
 from altostratus.core.context import ServiceContext
-from altostratus.db.models import Host, SshKeyPair, VirtualMachine, Volume
+from altostratus.db.models import Host, HostCommand, SshKeyPair, VirtualMachine, Volume
 from altostratus.db.models.compute import PowerState, VmState, VolumeState, VolumeType
 from altostratus.db.models.network import vm_security_groups
 from altostratus.db.models.tenancy import affinity_group_members
@@ -48,6 +48,7 @@ __all__ = [
     "DESTROYABLE",
     "Placed",
     "Stopping",
+    "destroy_data_disks",
     "destroy_on_request",
     "expunge_failed",
     "mark_destroyed",
@@ -64,6 +65,7 @@ __all__ = [
     "start_failed",
     "start_on_request",
     "stop_failed",
+    "stop_on_request",
     "to_stopping",
     "update_vm",
 ]
@@ -286,6 +288,20 @@ async def start_failed(
 # --- stop ---
 
 
+async def stop_on_request(ctx: ServiceContext, vm: VirtualMachine) -> bool:
+    """Running → Stopping for stopVirtualMachine; whether the job owns the stop.
+
+    A Stopped VM is already where the caller wants it: CloudStack answers success, so
+    the request submits a job that finds nothing to stop and answers the VM (``False``:
+    the job owns no stop; a VM started again meanwhile is stopped as maintenance would).
+    """
+    if vm.state == VmState.STOPPED:
+        return False
+    await move(ctx, vm, (VmState.RUNNING,), VmState.STOPPING, "stop")
+    await record_vm_event(ctx, vm, "VM.STOP", "Stopping")
+    return True
+
+
 @dataclass(frozen=True)
 class Stopping:
     """A VM a stop job found Stopping: its host, and whether this job owns the stop."""
@@ -359,22 +375,107 @@ async def _destroy_now(ctx: ServiceContext, vm: VirtualMachine, expunge: bool) -
     await record_vm_event(ctx, vm, "VM.DESTROY", "Destroyed")
 
 
-async def destroy_on_request(ctx: ServiceContext, vm_uuid: str, expunge: bool) -> VirtualMachine:
+async def _check_data_disks(
+    ctx: ServiceContext, vm: VirtualMachine, volume_uuids: Collection[str]
+) -> list[str]:
+    """``volumeids`` of destroyVirtualMachine: data disks attached to ``vm``, else 431."""
+    wanted = list(dict.fromkeys(volume_uuids))
+    if not wanted:
+        return []
+    rows = await ctx.session.execute(
+        select(Volume.uuid, Volume.type).where(
+            Volume.uuid.in_(wanted), Volume.vm_id == vm.id, Volume.removed.is_(None)
+        )
+    )
+    found = {row.uuid: row.type for row in rows}
+    strangers = [uuid for uuid in wanted if uuid not in found]
+    if strangers:
+        raise invalid(
+            "volumeids",
+            f"not attached to VM {vm.name} ({vm.uuid}): {', '.join(strangers)}",
+            value=",".join(wanted),
+        )
+    roots = [uuid for uuid in wanted if found[uuid] != VolumeType.DATADISK]
+    if roots:
+        raise invalid(
+            "volumeids",
+            f"only data disks may be listed; the ROOT volume goes with the VM: {', '.join(roots)}",
+            value=",".join(wanted),
+        )
+    return wanted
+
+
+async def destroy_on_request(
+    ctx: ServiceContext, vm_uuid: str, expunge: bool, volume_uuids: Collection[str] = ()
+) -> tuple[VirtualMachine, list[str]]:
     """A Running VM moves to Stopping (the job stops it); any other is destroyed at once.
 
     Only admins may expunge at once; that is checked before the VM is even looked up.
+    A VM already Destroyed is expunged when ``expunge`` is given (as CloudStack does),
+    else it is a 431. ``volume_uuids`` (``volumeids``) are checked here, before anything
+    changes: data disks attached to the VM, which the job destroys with it. Returns the
+    VM and those volumes' uuids.
     """
     caller = ctx.caller
     if expunge and not (caller.is_root_admin or caller.is_domain_admin):
         raise PermissionDenied("Parameter expunge can be passed by admins only")
     vm = await get_vm(ctx, vm_uuid)
+    if expunge and vm.state == VmState.DESTROYED:
+        volumes = await _check_data_disks(ctx, vm, volume_uuids)
+        await move(ctx, vm, (VmState.DESTROYED,), VmState.EXPUNGING, "expunge")
+        await record_vm_event(ctx, vm, "VM.EXPUNGE", "Expunging")
+        return vm, volumes
     require_state(vm, DESTROYABLE, "destroy")
+    volumes = await _check_data_disks(ctx, vm, volume_uuids)
     if vm.state == VmState.RUNNING:
         await move(ctx, vm, (VmState.RUNNING,), VmState.STOPPING, "destroy")
         await record_vm_event(ctx, vm, "VM.STOP", "Stopping, to destroy it,")
     else:
         await _destroy_now(ctx, vm, expunge)
-    return vm
+    return vm, volumes
+
+
+async def destroy_data_disks(ctx: ServiceContext, vm_uuid: str, volume_uuids: list[str]) -> None:
+    """Detach and delete the data disks ``volumeids`` named, once their VM is stopped.
+
+    As ``deleteVolume`` deletes a detached disk: the host holding its storage (if it is
+    still there) is told to delete the file. A disk no longer attached to the VM (a
+    concurrent change) is left alone.
+    """
+    vm = await vm_by_uuid(ctx.session, vm_uuid)
+    disks = await ctx.session.scalars(
+        select(Volume).where(
+            Volume.uuid.in_(volume_uuids),
+            Volume.vm_id == vm.id,
+            Volume.type == VolumeType.DATADISK,
+            Volume.removed.is_(None),
+        )
+    )
+    now = utcnow()
+    for disk in disks:
+        host_id = disk.host_id and await ctx.session.scalar(
+            select(Host.id).where(Host.id == disk.host_id, Host.removed.is_(None))
+        )
+        if host_id:
+            spec = VolumeSpec(uuid=disk.uuid, device_id=disk.device_id or 0, size=disk.size)
+            ctx.session.add(
+                HostCommand(
+                    host_id=host_id,
+                    kind=CommandKind.DELETE_VOLUME,
+                    payload=VolumeCommand(volume=spec).model_dump_json(),
+                )
+            )
+        disk.vm_id, disk.device_id, disk.attached = None, None, None
+        disk.state, disk.removed = VolumeState.EXPUNGED, now
+        await tags.delete_tags_of(ctx.session, "Volume", disk.uuid)
+        await record_event(
+            ctx,
+            "VOLUME.DELETE",
+            f"Deleted volume {disk.name} ({disk.uuid}) with VM {vm.name}",
+            resource_type="Volume",
+            resource_uuid=disk.uuid,
+            owner=vm.account,
+        )
 
 
 async def mark_destroyed(ctx: ServiceContext, vm_uuid: str, expunge: bool) -> None:

@@ -7,6 +7,7 @@ declares it), so the services check input and rules, not permissions.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -37,11 +38,13 @@ from altostratus.timeutil import utcnow
 
 __all__ = [
     "ACTIVE_VM_STATES",
+    "SIMULATED_ADDRESSES",
     "HostSpec",
     "add_host",
     "cancel_maintenance",
     "delete_host",
     "get_host",
+    "host_address",
     "host_event",
     "list_hosts",
     "start_maintenance",
@@ -49,6 +52,7 @@ __all__ = [
     "system_caller",
     "system_context",
     "update_host",
+    "url_address",
     "vms_on",
 ]
 
@@ -56,6 +60,9 @@ __all__ = [
 ACTIVE_VM_STATES = (VmState.STARTING, VmState.RUNNING, VmState.STOPPING, VmState.MIGRATING)
 #: A simulated host without details: CloudStack's simulator defaults.
 _SIM_DEFAULTS = {"cpu_number": 4, "cpu_speed": 2000, "memory_mb": 8192}
+#: Where simulated hosts' synthetic addresses come from: RFC 2544's benchmarking block,
+#: never routed, and never contacted (the in-process simulator plays those hosts).
+SIMULATED_ADDRESSES = ipaddress.IPv4Network("198.18.0.0/15")
 _MAINTENANCE_STATES = (
     ResourceState.PREPARE_FOR_MAINTENANCE,
     ResourceState.MAINTENANCE,
@@ -117,6 +124,37 @@ class HostSpec:
     latency_ms: int | None = None
 
 
+def _simulated_address(host_id: int) -> str:
+    """A ``sim://`` host's stable address: its id's place in ``SIMULATED_ADDRESSES``
+    (198.18.0.1 for host 1), unique among the region's first 131,070 hosts."""
+    usable = SIMULATED_ADDRESSES.num_addresses - 2
+    return str(SIMULATED_ADDRESSES.network_address + 1 + (host_id - 1) % usable)
+
+
+def host_address(host: Host) -> str:
+    """The host's ``ipaddress``: every host has one, as in CloudStack.
+
+    The address recorded for it (what its agent reported when it registered, else the
+    address it connected from, else the IP its ``addHost`` URL named); a simulated host
+    a synthetic one (``_simulated_address``); a host added by name whose agent has not
+    registered yet, the host name of its URL.
+    """
+    if host.ip_address:
+        return host.ip_address
+    if host.url.startswith("sim://"):
+        return _simulated_address(host.id)
+    return urlsplit(host.url).hostname or host.name
+
+
+def url_address(url: str) -> str | None:
+    """The IP address an ``addHost`` URL names (``http://10.0.0.5``, ``10.0.0.5``), if any."""
+    name = urlsplit(url).hostname if "://" in url else url
+    try:
+        return str(ipaddress.ip_address(name or ""))
+    except ValueError:
+        return None
+
+
 def _name_from_url(spec: HostSpec) -> str:
     parts = urlsplit(spec.url)
     if spec.hypervisor is Hypervisor.SIMULATOR:
@@ -176,6 +214,8 @@ async def add_host(ctx: ServiceContext, spec: HostSpec) -> Host:
         host.memory_mb = spec.memory_mb or _SIM_DEFAULTS["memory_mb"]
         host.hypervisor_version = "simulator-1"
         host.details = orjson.dumps({"latency_ms": spec.latency_ms or 0}).decode()
+    else:
+        host.ip_address = url_address(spec.url)
     ctx.session.add(host)
     await ctx.session.flush()
     await host_event(ctx, host, "HOST.CREATE", f"Added host {name}")

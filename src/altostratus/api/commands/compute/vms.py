@@ -326,16 +326,15 @@ class StopParams(IdParams):
 @commands.command(
     "stopVirtualMachine",
     StopParams,
-    description="Stops a Running VM",
+    description="Stops a Running VM; a Stopped one is answered as it is",
     allowed=ANYONE,
     response=("virtualmachine", VirtualMachineResponse),
     job=Job(vm_jobs.STOP, _vm_answer),
 )
 async def stop_virtual_machine(ctx: ServiceContext, p: StopParams) -> Submitted:
     vm = await get_vm(ctx, p.id)
-    await lifecycle.move(ctx, vm, (VmState.RUNNING,), VmState.STOPPING, "stop")
-    await lifecycle.record_vm_event(ctx, vm, "VM.STOP", "Stopping")
-    return _submitted(vm_jobs.StopPayload(id=vm.uuid, forced=p.forced, requested=True))
+    requested = await lifecycle.stop_on_request(ctx, vm)
+    return _submitted(vm_jobs.StopPayload(id=vm.uuid, forced=p.forced, requested=requested))
 
 
 @commands.command(
@@ -356,7 +355,12 @@ async def reboot_virtual_machine(ctx: ServiceContext, p: IdParams) -> Submitted:
 
 
 class DestroyParams(IdParams):
-    expunge: bool = Field(False, description="Admins: expunge at once instead of keeping it")
+    expunge: bool = Field(
+        False, description="Admins: expunge at once instead of keeping it (also a Destroyed VM)"
+    )
+    volumeids: UuidList | None = Field(
+        None, description="Data volumes attached to the VM to delete with it"
+    )
 
 
 @commands.command(
@@ -368,8 +372,10 @@ class DestroyParams(IdParams):
     job=Job(vm_jobs.DESTROY, _vm_answer),
 )
 async def destroy_virtual_machine(ctx: ServiceContext, p: DestroyParams) -> Submitted:
-    vm = await lifecycle.destroy_on_request(ctx, p.id, p.expunge)
-    return _submitted(vm_jobs.DestroyPayload(id=vm.uuid, expunge=p.expunge))
+    vm, volumes = await lifecycle.destroy_on_request(ctx, p.id, p.expunge, p.volumeids or ())
+    return _submitted(
+        vm_jobs.DestroyPayload(id=vm.uuid, expunge=p.expunge, volume_ids=tuple(volumes))
+    )
 
 
 @commands.command(

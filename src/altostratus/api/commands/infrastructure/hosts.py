@@ -73,7 +73,7 @@ class HostResponse(ResponseObject):
     memoryallocated: int
     memoryallocatedbytes: int
     memoryallocatedpercentage: str
-    ipaddress: str | None = None
+    ipaddress: str
     version: str | None = None
     lastpinged: str | None = None
     disconnected: str | None = None
@@ -113,7 +113,7 @@ def host_view(host: Host) -> HostResponse:
         memoryallocated=memory_allocated,
         memoryallocatedbytes=memory_allocated,
         memoryallocatedpercentage=_percent(memory_allocated, memory_total),
-        ipaddress=host.ip_address,
+        ipaddress=hosts.host_address(host),
         version=host.agent_version or host.hypervisor_version,
         lastpinged=format_timestamp(host.last_heartbeat) if host.last_heartbeat else None,
         disconnected=format_timestamp(host.state_changed) if down and host.state_changed else None,
