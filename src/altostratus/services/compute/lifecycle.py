@@ -21,9 +21,9 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from altostratus.agent.protocol import CommandKind, NicSpec, StartVm, VolumeCommand, VolumeSpec
+from altostratus.agent.protocol import NicSpec, StartVm, VolumeSpec
 from altostratus.core.context import ServiceContext
-from altostratus.db.models import Host, HostCommand, SshKeyPair, VirtualMachine, Volume
+from altostratus.db.models import Host, SshKeyPair, VirtualMachine, Volume
 from altostratus.db.models.compute import PowerState, VmState, VolumeState, VolumeType
 from altostratus.db.models.network import vm_security_groups
 from altostratus.db.models.tenancy import affinity_group_members
@@ -42,6 +42,7 @@ from altostratus.services.network import networks
 from altostratus.services.shared import limits, tags
 from altostratus.services.shared.events import record_event
 from altostratus.services.shared.limits import ResourceType
+from altostratus.services.storage import volumes
 from altostratus.timeutil import utcnow
 
 __all__ = [
@@ -438,9 +439,8 @@ async def destroy_on_request(
 async def destroy_data_disks(ctx: ServiceContext, vm_uuid: str, volume_uuids: list[str]) -> None:
     """Detach and delete the data disks ``volumeids`` named, once their VM is stopped.
 
-    As ``deleteVolume`` deletes a detached disk: the host holding its storage (if it is
-    still there) is told to delete the file. A disk no longer attached to the VM (a
-    concurrent change) is left alone.
+    Each goes as ``deleteVolume`` deletes a detached disk (``volumes.retire_disk``). A disk
+    no longer attached to the VM (a concurrent change) is left alone.
     """
     vm = await vm_by_uuid(ctx.session, vm_uuid)
     disks = await ctx.session.scalars(
@@ -451,31 +451,8 @@ async def destroy_data_disks(ctx: ServiceContext, vm_uuid: str, volume_uuids: li
             Volume.removed.is_(None),
         )
     )
-    now = utcnow()
     for disk in disks:
-        host_id = disk.host_id and await ctx.session.scalar(
-            select(Host.id).where(Host.id == disk.host_id, Host.removed.is_(None))
-        )
-        if host_id:
-            spec = VolumeSpec(uuid=disk.uuid, device_id=disk.device_id or 0, size=disk.size)
-            ctx.session.add(
-                HostCommand(
-                    host_id=host_id,
-                    kind=CommandKind.DELETE_VOLUME,
-                    payload=VolumeCommand(volume=spec).model_dump_json(),
-                )
-            )
-        disk.vm_id, disk.device_id, disk.attached = None, None, None
-        disk.state, disk.removed = VolumeState.EXPUNGED, now
-        await tags.delete_tags_of(ctx.session, "Volume", disk.uuid)
-        await record_event(
-            ctx,
-            "VOLUME.DELETE",
-            f"Deleted volume {disk.name} ({disk.uuid}) with VM {vm.name}",
-            resource_type="Volume",
-            resource_uuid=disk.uuid,
-            owner=vm.account,
-        )
+        await volumes.retire_disk(ctx, disk, with_vm=vm.name)
 
 
 async def mark_destroyed(ctx: ServiceContext, vm_uuid: str, expunge: bool) -> None:

@@ -76,6 +76,7 @@ __all__ = [
     "plug_call",
     "release_claim",
     "resize_call",
+    "retire_disk",
     "tagged",
 ]
 
@@ -226,6 +227,15 @@ async def delete_volume(ctx: ServiceContext, uuid: str) -> None:
         raise ResourceInUse(
             f"Volume {volume.name} is attached to a VM; detach it before deleting it"
         )
+    await retire_disk(ctx, volume)
+
+
+async def retire_disk(ctx: ServiceContext, volume: Volume, *, with_vm: str | None = None) -> None:
+    """Delete a data disk for good: its host (if it has storage there) deletes the file.
+
+    ``deleteVolume`` retires a detached disk; ``destroyVirtualMachine volumeids=`` one
+    still attached to the VM being destroyed (``with_vm`` names it in the event).
+    """
     host_id = await _live_host(ctx, volume.host_id)
     if host_id is not None:
         spec = VolumeCommand(volume=_spec(volume))
@@ -236,10 +246,19 @@ async def delete_volume(ctx: ServiceContext, uuid: str) -> None:
                 payload=spec.model_dump_json(),
             )
         )
+    volume.vm_id, volume.device_id, volume.attached = None, None, None
     volume.state = VolumeState.EXPUNGED
     volume.removed = utcnow()
     await tags.delete_tags_of(ctx.session, "Volume", volume.uuid)
-    await _event(ctx, volume, "VOLUME.DELETE", "Deleted")
+    suffix = f" with VM {with_vm}" if with_vm else ""
+    await record_event(
+        ctx,
+        "VOLUME.DELETE",
+        f"Deleted volume {volume.name} ({volume.uuid}){suffix}",
+        resource_type="Volume",
+        resource_uuid=volume.uuid,
+        owner=volume.account,
+    )
 
 
 # --- attach, detach, resize: checked in the request, carried out by the job ---
