@@ -42,6 +42,7 @@ __all__ = [
     "collect_params",
     "page_request",
     "parse_params",
+    "plain_type",
     "string_values",
 ]
 
@@ -147,7 +148,7 @@ class ListParams(Params):
         return self
 
 
-def _plain_type(annotation: Any) -> Any:
+def plain_type(annotation: Any) -> Any:
     """Strip ``Optional`` so ``str | None`` reads as ``str``."""
     if get_origin(annotation) in (Union, types.UnionType):
         members = [arg for arg in get_args(annotation) if arg is not type(None)]
@@ -159,7 +160,7 @@ def api_type_of(field: FieldInfo) -> str:
     for meta in field.metadata:
         if isinstance(meta, ApiType):
             return meta.name
-    plain = _plain_type(field.annotation)
+    plain = plain_type(field.annotation)
     if get_origin(plain) is Annotated:
         for meta in get_args(plain)[1:]:
             if isinstance(meta, ApiType):

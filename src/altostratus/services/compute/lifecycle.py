@@ -421,14 +421,14 @@ async def destroy_on_request(
     if expunge and not (caller.is_root_admin or caller.is_domain_admin):
         raise PermissionDenied("Parameter expunge can be passed by admins only")
     vm = await get_vm(ctx, vm_uuid)
-    if expunge and vm.state == VmState.DESTROYED:
-        volumes = await _check_data_disks(ctx, vm, volume_uuids)
+    expunge_only = expunge and vm.state == VmState.DESTROYED
+    if not expunge_only:
+        require_state(vm, DESTROYABLE, "destroy")
+    volumes = await _check_data_disks(ctx, vm, volume_uuids)
+    if expunge_only:
         await move(ctx, vm, (VmState.DESTROYED,), VmState.EXPUNGING, "expunge")
         await record_vm_event(ctx, vm, "VM.EXPUNGE", "Expunging")
-        return vm, volumes
-    require_state(vm, DESTROYABLE, "destroy")
-    volumes = await _check_data_disks(ctx, vm, volume_uuids)
-    if vm.state == VmState.RUNNING:
+    elif vm.state == VmState.RUNNING:
         await move(ctx, vm, (VmState.RUNNING,), VmState.STOPPING, "destroy")
         await record_vm_event(ctx, vm, "VM.STOP", "Stopping, to destroy it,")
     else:

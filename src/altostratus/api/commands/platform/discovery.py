@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import types
 from collections.abc import Iterable
-from typing import Any, Union, get_args, get_origin
+from typing import Any, get_args, get_origin
 
 from pydantic import Field
 from pydantic.fields import FieldInfo
 
 from altostratus import CLOUDSTACK_API_VERSION, __version__
 from altostratus.api.declarations import ANYONE, Command, CommandSet
-from altostratus.api.params import ApiType, Params, api_type_of
+from altostratus.api.params import ApiType, Params, api_type_of, plain_type
 from altostratus.api.results import ListResult, ResponseObject, Single
 from altostratus.core.context import ServiceContext
 from altostratus.errors import InvalidParameter
@@ -87,11 +86,7 @@ _JOB_ID = ApiResponseField(
 
 def _element_model(annotation: Any) -> tuple[str, type[ResponseObject]] | None:
     """``("object", M)`` for a ``M`` field, ``("list", M)`` for ``list[M]`` (``None`` aside)."""
-    if get_origin(annotation) in (Union, types.UnionType):
-        members = [arg for arg in get_args(annotation) if arg is not type(None)]
-        if len(members) != 1:
-            return None
-        annotation = members[0]
+    annotation = plain_type(annotation)
     if isinstance(annotation, type) and issubclass(annotation, ResponseObject):
         return "object", annotation
     if get_origin(annotation) in (list, tuple, set, frozenset):
