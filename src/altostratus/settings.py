@@ -112,6 +112,53 @@ class Settings(BaseSettings):
     host_down_after: float = Field(
         60.0, gt=0, description="Seconds without heartbeat after which a host is Down."
     )
+    host_ha: bool = Field(
+        True,
+        description="The kill switch of host HA: off, no host is investigated, fenced or "
+        "has its VMs restarted (states stay as they are).",
+    )
+    ha_suspect_after: float = Field(
+        15.0,
+        gt=0,
+        description="Seconds without an agent heartbeat after which an HA-enabled host is "
+        "Suspect and investigated.",
+    )
+    ha_investigation_timeout: float = Field(
+        5.0, gt=0, description="Seconds an HA investigation waits for the neighbours' reports."
+    )
+    ha_neighbours: int = Field(
+        3, ge=0, description="Neighbour hosts of the same cluster asked to check a suspect host."
+    )
+    ha_activity_period: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds without a storage heartbeat or disk activity that prove a silent "
+        "host off without a fence; longer than the agents' lease TTL.",
+    )
+    ha_fence_timeout: float = Field(
+        10.0, gt=0, description="Seconds a BMC has to answer a fencing power action."
+    )
+    ha_fence_active_hosts: bool = Field(
+        True,
+        description="Fence a silent host even when its neighbours still see it alive (it can "
+        "no longer be managed); off, such a host is Degraded and left running.",
+    )
+    ha_max_down_fraction: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="When at least this fraction of a cluster's hosts (two or more) is silent "
+        "at once, the network is assumed broken: those hosts are Degraded, none is fenced.",
+    )
+    ha_recheck_interval: float = Field(
+        30.0, gt=0, description="Seconds between investigations of a Degraded host."
+    )
+    ha_restart_attempts: int = Field(
+        10,
+        ge=1,
+        description="Starts an HA restart tries while the VM's disk is still leased by its "
+        "fenced host (the lease runs out after the agent's lease TTL).",
+    )
     cpu_overcommit_ratio: float = Field(1.0, ge=1.0, description="CPU MHz placed per host MHz.")
     memory_overcommit_ratio: float = Field(1.0, ge=1.0, description="Memory placed per host MB.")
     scheduler_weigher: str = Field(

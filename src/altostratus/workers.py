@@ -18,6 +18,7 @@ from altostratus.federation.gc import Collector
 from altostratus.federation.notifier import NOTIFY_TIMEOUT, Notifier
 from altostratus.federation.peers import PeerClient
 from altostratus.federation.puller import Puller
+from altostratus.ha.hosts.monitor import HostHaMonitor
 from altostratus.ha.membership import MembershipMonitor
 from altostratus.jobs.executor import Executor, JobHandler
 from altostratus.runtime import Runtime
@@ -91,7 +92,7 @@ async def federation_workers(runtime: Runtime) -> AsyncIterator[list[Worker]]:
 async def compute_workers(
     runtime: Runtime, job_handlers: Mapping[str, JobHandler[Any]]
 ) -> AsyncIterator[list[Worker]]:
-    """The job executor, the simulator fleet and the host monitor; none with
+    """The job executor, the simulator fleet, the host monitor and host HA; none with
     ``compute_workers`` off (an API-only server)."""
     if not runtime.settings.compute_workers:
         yield []
@@ -104,6 +105,7 @@ async def compute_workers(
             executor.renewal,
             *fleet.workers(),
             HostMonitor(runtime.db, runtime.deps),
+            HostHaMonitor(runtime.db, runtime.deps),
         ]
     finally:
         await executor.stop()

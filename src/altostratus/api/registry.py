@@ -8,7 +8,10 @@ from typing import Any
 from altostratus.api.commands import COMMAND_SETS
 from altostratus.api.commands.platform import discovery
 from altostratus.api.declarations import Command, CommandSet
+from altostratus.ha.hosts.investigation import INVESTIGATE
 from altostratus.jobs.executor import JobHandler
+from altostratus.jobs.kinds import JobKind
+from altostratus.jobs.run import JobRun
 
 __all__ = ["Registry", "build_registry"]
 
@@ -30,6 +33,16 @@ class Registry:
             if command.job is not None:
                 self.job_handlers[command.name] = command.job.handler(command.checked)
 
+    def add_internal(self, kind: JobKind[Any, Any]) -> None:
+        """A kind no command submits (the region's own work): its result is the body's."""
+        if not kind.internal:
+            raise ValueError(f"{kind.name} is a command's job; declare it with the command")
+
+        async def drive(run: JobRun, payload: Any) -> dict[str, Any]:
+            return {"outcome": await kind.body(run, payload)}
+
+        self.job_handlers[kind.name] = JobHandler(kind.payload, drive)
+
     def get(self, name: str) -> Command[Any] | None:
         return self._by_name.get(name.lower())
 
@@ -44,4 +57,5 @@ def build_registry() -> Registry:
     registry = Registry(COMMAND_SETS)
     # listApis describes the registry it belongs to, itself included.
     registry.add(discovery.command_set(registry))
+    registry.add_internal(INVESTIGATE)
     return registry

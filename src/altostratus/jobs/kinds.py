@@ -36,10 +36,19 @@ R = TypeVar("R")
 class JobKind(Generic[P, R]):
     """A body taking a ``P`` and returning ``R``: a domain value (a uuid), never an answer."""
 
-    def __init__(self, payload: type[P], body: Callable[[JobRun, P], Awaitable[R]]) -> None:
+    def __init__(
+        self,
+        payload: type[P],
+        body: Callable[[JobRun, P], Awaitable[R]],
+        *,
+        internal: str | None = None,
+    ) -> None:
+        """``internal`` names a kind no command submits (the region's own work, such as
+        an HA investigation); a command's kind takes the command's name."""
         self.payload = payload
         self.body = body
-        self._name: str | None = None
+        self._name: str | None = internal
+        self.internal = internal is not None
 
     @property
     def name(self) -> str:

@@ -136,26 +136,58 @@ class JobRun:
         ``ResourceUnavailable`` (534) when no answer came within ``answer_within`` seconds (the
         command is then cancelled, so a late agent does not run it).
         """
+        (outcome,) = await self.host_commands(
+            name, [(host_id, kind, payload)], answer_within=answer_within
+        )
+        if isinstance(outcome, CloudError):
+            raise outcome
+        return outcome
 
-        async def queue(ctx: ServiceContext) -> str:
-            command = HostCommand(
-                host_id=host_id,
-                job_id=self.job_id,
-                kind=kind,
-                payload=orjson.dumps(payload).decode(),
-                # The answer's deadline counts from here, possibly on another server.
-                created=await database_now(ctx.session),
-            )
-            ctx.session.add(command)
+    async def host_commands(
+        self,
+        name: str,
+        commands: Sequence[tuple[int, str, dict[str, Any]]],
+        *,
+        answer_within: float | None = None,
+    ) -> list[dict[str, Any] | CloudError]:
+        """Queue ``(host id, kind, payload)`` commands in one step; wait for every answer.
+
+        For asking several hosts at once (an HA investigation's neighbours): each
+        outcome is the answer, or the ``AgentCommandFailed``/``ResourceUnavailable``
+        that ``host_command`` would have raised, in the order of ``commands``.
+        """
+
+        async def queue(ctx: ServiceContext) -> list[str]:
+            # The answers' deadline counts from here, possibly on another server.
+            now = await database_now(ctx.session)
+            queued = [
+                HostCommand(
+                    host_id=host_id,
+                    job_id=self.job_id,
+                    kind=kind,
+                    payload=orjson.dumps(payload).decode(),
+                    created=now,
+                )
+                for host_id, kind, payload in commands
+            ]
+            ctx.session.add_all(queued)
             await ctx.session.flush()
-            return command.uuid
+            return [command.uuid for command in queued]
 
-        command_uuid = await self.step(name, queue)
+        recorded: list[str] | str = await self.step(name, queue)
+        # A job queued by a server before batches recorded a single command's uuid.
+        command_uuids = [recorded] if isinstance(recorded, str) else recorded
         self.deps.signals.commands_queued()
         limit = (
             answer_within if answer_within is not None else self.deps.settings.agent_command_timeout
         )
-        return await self._answer(command_uuid, limit)
+        outcomes: list[dict[str, Any] | CloudError] = []
+        for command_uuid in command_uuids:
+            try:
+                outcomes.append(await self._answer(command_uuid, limit))
+            except (AgentCommandFailed, ResourceUnavailable) as error:
+                outcomes.append(error)
+        return outcomes
 
     async def _answer(self, command_uuid: str, limit: float) -> dict[str, Any]:
         while True:

@@ -11,6 +11,7 @@ from altostratus.db.models.federation import (
     ReplicationEntry,
     ReplicationVector,
 )
+from altostratus.db.models.host_ha import HaScope, HostHa
 from altostratus.db.models.hosts import Host, HostCommand
 from altostratus.db.models.identity import (
     Account,
@@ -50,8 +51,10 @@ __all__ = [
     "EntityState",
     "EntityVersion",
     "Event",
+    "HaScope",
     "Host",
     "HostCommand",
+    "HostHa",
     "IpAddress",
     "Lease",
     "ManagementServer",

@@ -65,6 +65,9 @@ class Host(PublicEntity):
     host_tags: Mapped[str] = mapped_column(String(1024), default="")
     hypervisor_version: Mapped[str | None] = mapped_column(String(64))
     agent_version: Mapped[str | None] = mapped_column(String(64))
+    #: ``ADDRESS:PORT`` of the agent's probe listener, which neighbours check in an HA
+    #: investigation (``None``: the agent has none).
+    probe_address: Mapped[str | None] = mapped_column(String(255))
     #: SHA-256 of the secret the agent authenticates with (``None``: in-process simulator).
     agent_key_hash: Mapped[str | None] = mapped_column(String(64))
     #: Settings of a simulated host (JSON: command latency, …); agents report the rest.

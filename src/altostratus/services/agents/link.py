@@ -113,6 +113,7 @@ def _apply_facts(host: Host, facts: HostFacts, peer_address: str | None) -> None
     )
     host.hypervisor_version = facts.hypervisor_version
     host.agent_version = facts.agent_version
+    host.probe_address = facts.probe_address
     host.ip_address = facts.ip_address or url_address(host.url) or peer_address or host.ip_address
     if facts.host_tags and not host.host_tags:
         host.host_tags = ",".join(sorted({tag.lower() for tag in facts.host_tags}))

@@ -9,9 +9,11 @@ uuid of the VM it leaves behind (expunge: nothing), for the command's answer.
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import select
 
-from altostratus.agent.protocol import CommandKind, DestroyVm, RebootVm, StopVm
+from altostratus.agent.protocol import LEASE_HELD, CommandKind, DestroyVm, RebootVm, StopVm
 from altostratus.core.context import ServiceContext
 from altostratus.db.failover import resumable
 from altostratus.db.models import Host, Volume
@@ -38,6 +40,9 @@ __all__ = [
     "VmPayload",
 ]
 
+#: Seconds between HA restarts refused by a disk lease: a fraction of a lease's life.
+_LEASE_RETRY_SECONDS = 1.0
+
 #: What a host command may fail with: the agent's error, or no answer in time.
 _HOST_FAILURES = (AgentCommandFailed, ResourceUnavailable)
 
@@ -56,6 +61,9 @@ class DeployPayload(VmPayload):
 class StartPayload(VmPayload):
     #: The host an admin chose (``hostid``).
     host_id: int | None
+    #: Submitted by host HA for a VM of a fenced host: a start refused because the dead
+    #: host's disk lease has not run out yet is tried again (``ha_restart_attempts``).
+    ha: bool = False
 
 
 class StopPayload(VmPayload):
@@ -76,18 +84,26 @@ class ResetSshKeyPayload(VmPayload):
 
 
 async def _start_vm(
-    run: JobRun, vm_uuid: str, *, pinned_host_id: int | None, failure_state: str
+    run: JobRun,
+    vm_uuid: str,
+    *,
+    pinned_host_id: int | None,
+    failure_state: str,
+    attempt: int = 0,
 ) -> None:
     """Place a Starting VM and start it there; on failure it ends ``failure_state``.
+
+    ``attempt`` numbers the steps of a start tried again, so each try is recorded apart.
 
     Any failure compensates, not only a CloudError: an unexpected error (a bug, a
     DataError) after ``place`` reserved capacity would otherwise leave the VM Starting
     for ever, holding capacity, and impossible to destroy. Errors after which the job
     goes on (``_resumed_later``) are the exception.
     """
+    suffix = f" #{attempt}" if attempt else ""
     try:
         placed = await run.step(
-            "place",
+            f"place{suffix}",
             lambda ctx: lifecycle.place(ctx, vm_uuid, pinned_host_id),
             result_type=lifecycle.Placed,
         )
@@ -96,22 +112,24 @@ async def _start_vm(
             raise
         reason = _reason(error)
         await run.step(
-            "not placed",
+            f"not placed{suffix}",
             lambda ctx: lifecycle.start_failed(ctx, vm_uuid, None, failure_state, reason),
         )
         raise
     host_id = placed.host_id
     try:
         await run.host_command(
-            "start", host_id, CommandKind.START_VM, placed.command.model_dump(mode="json")
+            f"start{suffix}", host_id, CommandKind.START_VM, placed.command.model_dump(mode="json")
         )
-        await run.step("started", lambda ctx: lifecycle.mark_running(ctx, vm_uuid, host_id))
+        await run.step(
+            f"started{suffix}", lambda ctx: lifecycle.mark_running(ctx, vm_uuid, host_id)
+        )
     except Exception as error:
         if _resumed_later(error):
             raise
         reason = _reason(error)
         await run.step(
-            "start failed",
+            f"start failed{suffix}",
             lambda ctx: lifecycle.start_failed(ctx, vm_uuid, host_id, failure_state, reason),
         )
         raise
@@ -192,8 +210,26 @@ async def _deploy(run: JobRun, payload: DeployPayload) -> str:
 
 
 async def _start(run: JobRun, payload: StartPayload) -> str:
-    await _start_vm(run, payload.id, pinned_host_id=payload.host_id, failure_state=VmState.STOPPED)
-    return payload.id
+    attempts = run.deps.settings.ha_restart_attempts if payload.ha else 1
+    for attempt in range(attempts):
+        try:
+            await _start_vm(
+                run,
+                payload.id,
+                pinned_host_id=payload.host_id,
+                failure_state=VmState.STOPPED,
+                attempt=attempt,
+            )
+            return payload.id
+        except AgentCommandFailed as error:
+            if attempt + 1 == attempts or LEASE_HELD not in error.text:
+                raise
+        await asyncio.sleep(_LEASE_RETRY_SECONDS)
+        await run.step(
+            f"start again #{attempt + 1}",
+            lambda ctx: lifecycle.start_again(ctx, payload.id),
+        )
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 async def _stop(run: JobRun, payload: StopPayload) -> str:

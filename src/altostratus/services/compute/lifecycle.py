@@ -52,6 +52,7 @@ __all__ = [
     "destroy_data_disks",
     "destroy_on_request",
     "expunge_failed",
+    "lock_host",
     "mark_destroyed",
     "mark_expunged",
     "mark_running",
@@ -63,6 +64,7 @@ __all__ = [
     "recover",
     "require_state",
     "reset_keypair",
+    "start_again",
     "start_failed",
     "start_on_request",
     "stop_failed",
@@ -109,7 +111,7 @@ async def _transition(
     )
 
 
-async def _lock_host(ctx: ServiceContext, host_id: int) -> None:
+async def lock_host(ctx: ServiceContext, host_id: int) -> None:
     """Lock the host's row before the VM's: the order heartbeats take them in.
 
     A heartbeat updates its hosts and then reconciles their VMs; a step that changed
@@ -156,6 +158,17 @@ async def start_on_request(
     await move(ctx, vm, (VmState.STOPPED,), VmState.STARTING, "start")
     await record_vm_event(ctx, vm, "VM.START", "Starting")
     return host_id
+
+
+async def start_again(ctx: ServiceContext, vm_uuid: str) -> None:
+    """Stopped → Starting for a start tried again (an HA restart a disk lease refused).
+
+    A VM someone moved meanwhile (destroyed it, started it) is left as it is: the next
+    ``place`` refuses it and the job ends.
+    """
+    vm = await vm_by_uuid(ctx.session, vm_uuid)
+    if await _transition(ctx, vm, (VmState.STOPPED,), VmState.STARTING):
+        await record_vm_event(ctx, vm, "VM.START", "Starting again")
 
 
 @dataclass(frozen=True)
@@ -276,7 +289,7 @@ async def start_failed(
     twice.
     """
     if host_id is not None:
-        await _lock_host(ctx, host_id)
+        await lock_host(ctx, host_id)
     vm = await vm_by_uuid(ctx.session, vm_uuid)
     if not await _transition(ctx, vm, (VmState.STARTING,), failure_state):
         return
@@ -332,7 +345,7 @@ async def to_stopping(ctx: ServiceContext, vm_uuid: str, requested: bool) -> Sto
 
 async def mark_stopped(ctx: ServiceContext, vm_uuid: str, host_id: int) -> None:
     """Stopping → Stopped and the capacity back; a no-op if another job stopped it first."""
-    await _lock_host(ctx, host_id)
+    await lock_host(ctx, host_id)
     vm = await vm_by_uuid(ctx.session, vm_uuid)
     if vm.host_id != host_id or not await _transition(
         ctx, vm, (VmState.STOPPING,), VmState.STOPPED

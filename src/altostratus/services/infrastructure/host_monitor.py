@@ -3,9 +3,9 @@
 It runs under the ``host-monitor`` lease, so one server of the region decides. A host
 is Disconnected after ``host_disconnect_after`` seconds without a heartbeat and Down
 after ``host_down_after``; each change is an event. A host that registered but never
-sent a heartbeat is timed from when it entered its state (else its creation). It never
-restarts VMs: that needs the host proven dead or fenced (docs/design.md, "What it is
-for").
+sent a heartbeat is timed from when it entered its state (else its creation). It only
+says what the heartbeats say: deciding that a silent host is dead, fencing it and
+restarting its VMs is host HA's work (``ha.hosts``), which needs proof, not silence.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from altostratus.db.models.hosts import HostState
 from altostratus.db.rows import rowcount
 from altostratus.services.infrastructure.hosts import host_event, system_context
 
-__all__ = ["LEASE", "Checked", "HostMonitor"]
+__all__ = ["LEASE", "Checked", "HostMonitor", "last_heard"]
 
 LEASE = "host-monitor"
 
@@ -36,7 +36,7 @@ _SILENT_FOR = (
 )
 
 
-def _last_heard() -> ColumnElement[datetime]:
+def last_heard() -> ColumnElement[datetime]:
     """When the host last gave a sign of life: its last heartbeat, else when it entered
     its state (registration), else its creation.
 
@@ -99,7 +99,7 @@ class HostMonitor:
                         .where(
                             Host.removed.is_(None),
                             Host.state.in_(sources),
-                            _last_heard() < silent_since,
+                            last_heard() < silent_since,
                         )
                         .execution_options(populate_existing=True)
                     )

@@ -12,14 +12,16 @@ import enum
 
 from pydantic import Field
 
+from altostratus.api.commands.ha.host_ha import HostHaResponse, host_ha_view
 from altostratus.api.declarations import ADMIN, SUCCESS, CommandSet, Job
 from altostratus.api.params import CommaList, ListParams, MapParam, Params, Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single, Submitted, Success
 from altostratus.core.context import ServiceContext
-from altostratus.db.models import Host
+from altostratus.db.models import Host, HostHa
 from altostratus.db.models.hosts import HostState, ResourceState
 from altostratus.db.models.inventory import Hypervisor
 from altostratus.errors import invalid
+from altostratus.ha.hosts import config as ha_config
 from altostratus.services.compute import maintenance
 from altostratus.services.infrastructure import hosts
 from altostratus.services.infrastructure import jobs as host_jobs
@@ -78,6 +80,7 @@ class HostResponse(ResponseObject):
     lastpinged: str | None = None
     disconnected: str | None = None
     islocalstorageactive: bool = False
+    hostha: HostHaResponse
     created: str
 
 
@@ -85,7 +88,8 @@ def _percent(used: int, total: int) -> str:
     return f"{(100.0 * used / total) if total else 0.0:.2f}%"
 
 
-def host_view(host: Host) -> HostResponse:
+def host_view(host: Host, ha: HostHa | None = None) -> HostResponse:
+    """``ha``: the host's HA resource, if it has one (listHosts loads them for a page)."""
     memory_total = host.memory_mb * 1024 * 1024
     memory_allocated = host.memory_allocated_mb * 1024 * 1024
     cpu_allocated = _percent(host.cpu_allocated_mhz, host.cpu_total_mhz)
@@ -117,6 +121,7 @@ def host_view(host: Host) -> HostResponse:
         version=host.agent_version or host.hypervisor_version,
         lastpinged=format_timestamp(host.last_heartbeat) if host.last_heartbeat else None,
         disconnected=format_timestamp(host.state_changed) if down and host.state_changed else None,
+        hostha=host_ha_view(host, ha),
         created=format_timestamp(host.created),
     )
 
@@ -285,7 +290,8 @@ async def list_hosts(ctx: ServiceContext, p: ListHostsParams) -> ListResult:
         keyword=p.keyword,
         page=page_request(ctx, p),
     )
-    return ListResult("host", [host_view(host) for host in page.items], page.total)
+    ha = await ha_config.resources_of(ctx.session, [host.id for host in page.items])
+    return ListResult("host", [host_view(host, ha.get(host.id)) for host in page.items], page.total)
 
 
 # --- maintenance and reconnection (asynchronous) ---
