@@ -57,6 +57,8 @@ def test_settings(data_dir: Path, database_url: str, key_file: Path, **extra: ob
             "host_disconnect_after": 3.0,
             "host_down_after": 6.0,
             "agent_command_timeout": 20.0,
+            "ha_suspect_after": 3.0,
+            "ha_investigation_timeout": 2.0,
             **extra,
         },
     )
