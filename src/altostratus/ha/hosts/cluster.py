@@ -7,6 +7,7 @@ host of it is fenced: they are Degraded until they are heard again or an operato
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,7 +19,7 @@ from altostratus.db.models.hosts import ResourceState
 from altostratus.services.infrastructure.host_monitor import last_heard
 from altostratus.settings import Settings
 
-__all__ = ["ClusterSilence", "cluster_silence"]
+__all__ = ["ClusterSilence", "cluster_silence", "cluster_silences"]
 
 
 @dataclass(frozen=True)
@@ -35,21 +36,32 @@ class ClusterSilence:
         )
 
 
+async def cluster_silences(
+    session: AsyncSession, settings: Settings, cluster_ids: Collection[int], now: datetime
+) -> dict[int, ClusterSilence]:
+    """Per cluster: its enabled hosts, and how many were not heard for ``ha_suspect_after``."""
+    if not cluster_ids:
+        return {}
+    silent_since = now - timedelta(seconds=settings.ha_suspect_after)
+    rows = await session.execute(
+        select(
+            Host.cluster_id,
+            func.count(),
+            func.coalesce(func.sum(case((last_heard() < silent_since, 1), else_=0)), 0),
+        )
+        .where(
+            Host.cluster_id.in_(list(cluster_ids)),
+            Host.removed.is_(None),
+            Host.resource_state == ResourceState.ENABLED,
+        )
+        .group_by(Host.cluster_id)
+    )
+    return {row[0]: ClusterSilence(silent=int(row[2]), total=int(row[1])) for row in rows}
+
+
 async def cluster_silence(
     session: AsyncSession, settings: Settings, cluster_id: int, now: datetime
 ) -> ClusterSilence:
-    """The cluster's enabled hosts, and how many were not heard for ``ha_suspect_after``."""
-    silent_since = now - timedelta(seconds=settings.ha_suspect_after)
-    row = (
-        await session.execute(
-            select(
-                func.count(),
-                func.coalesce(func.sum(case((last_heard() < silent_since, 1), else_=0)), 0),
-            ).where(
-                Host.cluster_id == cluster_id,
-                Host.removed.is_(None),
-                Host.resource_state == ResourceState.ENABLED,
-            )
-        )
-    ).one()
-    return ClusterSilence(silent=int(row[1]), total=int(row[0]))
+    """``cluster_silences`` of one cluster."""
+    found = await cluster_silences(session, settings, [cluster_id], now)
+    return found.get(cluster_id, ClusterSilence(silent=0, total=0))

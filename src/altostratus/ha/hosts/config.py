@@ -84,8 +84,7 @@ async def set_host_enabled(
     target = HaState.AVAILABLE if enabled else HaState.DISABLED
     if resource.state in (HaState.DISABLED, HaState.INELIGIBLE) or not enabled:
         await states.move(
-            ctx.session,
-            ctx.deps,
+            ctx,
             resource,
             host,
             target,

@@ -216,9 +216,7 @@ async def _decide(
         VerdictKind.DEGRADED: HaState.DEGRADED,
     }[kind]
     was_degraded = resource.state == HaState.DEGRADED
-    if target != resource.state and not await states.move(
-        ctx.session, ctx.deps, resource, host, target, why
-    ):
+    if target != resource.state and not await states.move(ctx, resource, host, target, why):
         return Verdict(VerdictKind.NOTHING)
     if kind is VerdictKind.DEGRADED and not was_degraded:
         await raise_alert(
@@ -253,22 +251,17 @@ async def _fence(run: JobRun, host_id: int, activity: Activity) -> bool:
             return False
         resource, host = found
         if off:
-            return await states.move(
-                ctx.session, ctx.deps, resource, host, HaState.FENCED, "power is Off"
-            )
+            return await states.move(ctx, resource, host, HaState.FENCED, "power is Off")
         why = error or f"power reads {state} after OFF"
         if activity is Activity.SILENT:
             return await states.move(
-                ctx.session,
-                ctx.deps,
+                ctx,
                 resource,
                 host,
                 HaState.FENCED,
                 f"fence failed ({why}), but no activity for the activity period: proven off",
             )
-        await states.move(
-            ctx.session, ctx.deps, resource, host, HaState.DEGRADED, f"fence failed: {why}"
-        )
+        await states.move(ctx, resource, host, HaState.DEGRADED, f"fence failed: {why}")
         await raise_alert(
             ctx.session,
             AlertType.HA_ACTION,
@@ -293,9 +286,7 @@ async def _recover(ctx: ServiceContext, host_id: int) -> list[str]:
     if found is None or found[0].state != HaState.FENCED:
         return []
     resource, host = found
-    if not await states.move(
-        ctx.session, ctx.deps, resource, host, HaState.RECOVERING, "restarting its HA VMs"
-    ):
+    if not await states.move(ctx, resource, host, HaState.RECOVERING, "restarting its HA VMs"):
         return []
     evacuated = await evacuation.evacuate(ctx, host_id)
     resource.recovery_jobs = orjson.dumps(evacuated.restart_jobs).decode()

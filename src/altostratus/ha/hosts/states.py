@@ -8,15 +8,14 @@ finds the state changed and does nothing.
 from __future__ import annotations
 
 from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from altostratus.core.context import Dependencies
+from altostratus.core.context import ServiceContext
 from altostratus.db.clock import database_now
 from altostratus.db.models import Host, HostHa
 from altostratus.db.models.host_ha import HaState
 from altostratus.db.rows import rowcount
-from altostratus.services.infrastructure.hosts import host_event, system_context
+from altostratus.services.infrastructure.hosts import host_event
 
 __all__ = ["ALLOWED", "EVENT_TYPE", "PROVIDERS", "SETTLED", "move"]
 
@@ -47,19 +46,14 @@ ALLOWED: dict[HaState, frozenset[HaState]] = {
 SETTLED = frozenset({_S.FENCING, _S.FENCED, _S.RECOVERING})
 
 
-async def move(
-    session: AsyncSession,
-    deps: Dependencies,
-    resource: HostHa,
-    host: Host,
-    to: HaState,
-    why: str,
-) -> bool:
+async def move(ctx: ServiceContext, resource: HostHa, host: Host, to: HaState, why: str) -> bool:
     """``resource`` from the state it was read in to ``to``, with an event saying ``why``.
 
     False, changing nothing, if another server moved it first. A move the table does not
-    allow is a programming error.
+    allow is a programming error. The event is the caller's (``ctx``): an operator's
+    enable, or the system's monitor and investigations.
     """
+    session = ctx.session
     before = HaState(resource.state)
     if to == before:
         return False
@@ -76,6 +70,5 @@ async def move(
         return False
     set_committed_value(resource, "state", to)
     set_committed_value(resource, "state_changed", now)
-    ctx = await system_context(session, deps)
     await host_event(ctx, host, EVENT_TYPE, f"Host {host.name} HA {before} -> {to}: {why}")
     return True
