@@ -19,13 +19,25 @@ from altostratus.ha.hosts import config
 from altostratus.services.infrastructure import hosts
 
 __all__ = [
+    "ClusterIdParams",
+    "ConfigureHaParams",
     "HaProviderResponse",
     "HostHaIdParams",
     "HostHaResponse",
     "ListHostHaProvidersParams",
     "ListHostHaResourcesParams",
+    "ZoneIdParams",
     "commands",
+    "configure_ha_for_host",
+    "disable_ha_for_cluster",
+    "disable_ha_for_host",
+    "disable_ha_for_zone",
+    "enable_ha_for_cluster",
+    "enable_ha_for_host",
+    "enable_ha_for_zone",
     "host_ha_view",
+    "list_host_ha_providers",
+    "list_host_ha_resources",
 ]
 
 commands = CommandSet()
