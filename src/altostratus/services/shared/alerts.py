@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
 
-from sqlalchemy import ColumnElement, Select, and_, delete, select, update
+from sqlalchemy import ColumnElement, and_, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from altostratus.core.context import ServiceContext
@@ -256,7 +256,7 @@ class AlertSelection:
     end: datetime | None = None
 
     def criteria(self) -> ColumnElement[bool]:
-        criteria = [Alert.archived.is_(False)]
+        criteria: list[ColumnElement[bool]] = [Alert.archived.is_(False)]
         if self.uuids is not None:
             criteria.append(Alert.uuid.in_(self.uuids))
         if self.alert_type is not None:
@@ -286,7 +286,7 @@ async def _check_ids(ctx: ServiceContext, selection: AlertSelection) -> None:
     already archived, or outside the type or dates also given."""
     if selection.uuids is None:
         return
-    selected: Select[tuple[str]] = select(Alert.uuid).where(selection.criteria())
+    selected = select(Alert.uuid).where(selection.criteria())
     found = set((await ctx.session.scalars(selected)).all())
     missing = [uuid for uuid in selection.uuids if uuid not in found]
     if missing:
