@@ -12,6 +12,7 @@ from pydantic import Field, model_validator
 
 from altostratus.api.declarations import ADMIN, SUCCESS, CommandSet
 from altostratus.api.params import (
+    ApiType,
     EndTimestamp,
     ListParams,
     Params,
@@ -45,8 +46,9 @@ __all__ = [
 
 commands = CommandSet()
 
-#: CloudStack stores an alert's type as a SMALLINT.
-_TypeNumber = Annotated[int, Field(ge=-(1 << 15), lt=1 << 15)]
+#: CloudStack stores an alert's type as a SMALLINT (``listAlerts`` takes it as a string,
+#: but only a number can match).
+_TypeNumber = Annotated[int, ApiType("short"), Field(ge=-(1 << 15), lt=1 << 15)]
 
 
 class AlertResponse(ResponseObject):
