@@ -80,7 +80,7 @@ async def test_a_raised_alert_is_listed_and_logged(
     }
     (record,) = caplog.records
     assert record.levelno == logging.WARNING
-    assert "ALERT.COMPUTE.HOST" in record.getMessage()
+    assert f"ALERT.COMPUTE.HOST {raised[0]}" in record.getMessage()
     assert f"zone {zone_key}" in record.getMessage()
     assert "host h1 could not be proven dead" in record.getMessage()
 

@@ -163,12 +163,12 @@ async def _record(session: AsyncSession, alert: Alert) -> Alert:
         if key is not None
     )
     log.warning(
-        "alert %s (type %d%s): %s",
+        "alert %s %s (type %d%s): %s",
         alert.name,
+        alert.uuid,
         alert.type,
         f", {where}" if where else "",
         alert.subject,
-        extra={"alert_uuid": alert.uuid},
     )
     return alert
 
