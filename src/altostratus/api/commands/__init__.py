@@ -8,7 +8,7 @@ from altostratus.api.commands.identity import accounts, domains, regions, sessio
 from altostratus.api.commands.infrastructure import capacity, clusters, hosts, pods, zones
 from altostratus.api.commands.network import networks, security_groups
 from altostratus.api.commands.platform import jobs, management, replication
-from altostratus.api.commands.shared import events, limits, tags
+from altostratus.api.commands.shared import alerts, events, limits, tags
 from altostratus.api.commands.storage import snapshots, volumes
 
 COMMAND_SETS = (
@@ -36,6 +36,7 @@ COMMAND_SETS = (
     affinity.commands,
     tags.commands,
     events.commands,
+    alerts.commands,
     jobs.commands,
     management.commands,
 )

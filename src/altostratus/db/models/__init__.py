@@ -1,5 +1,6 @@
 """All tables; importing this module registers every model on ``Base.metadata``."""
 
+from altostratus.db.models.alerts import Alert
 from altostratus.db.models.base import Base, PublicEntity, new_uuid
 from altostratus.db.models.catalog import DiskOffering, OsType, ServiceOffering, Template
 from altostratus.db.models.compute import Snapshot, VirtualMachine, Volume
@@ -43,6 +44,7 @@ __all__ = [
     "Account",
     "AccountType",
     "AffinityGroup",
+    "Alert",
     "AsyncJob",
     "Base",
     "Cluster",

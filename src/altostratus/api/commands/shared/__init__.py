@@ -1,1 +1,1 @@
-"""Commands of ``services.shared``: events, tags, resource limits."""
+"""Commands of ``services.shared``: events, alerts, tags, resource limits."""
