@@ -12,7 +12,8 @@ from starlette.applications import Starlette
 from altostratus.db.models import AsyncJob
 from altostratus.ha.hosts.monitor import HostHaMonitor
 from altostratus.settings import Settings
-from tests.conftest import Template, test_settings
+from tests.conftest import Template
+from tests.conftest import test_settings as settings_for
 from tests.ha.hosts.support import enable_ha, hastate, silence
 from tests.support.client import ApiClient
 from tests.support.compute_world import ComputeWorld, wait_hosts_up
@@ -20,7 +21,7 @@ from tests.support.compute_world import ComputeWorld, wait_hosts_up
 
 @pytest.fixture
 def settings(database: tuple[str, Template], tmp_path: Path, key_file: Path) -> Settings:
-    return test_settings(tmp_path / "data", database[0], key_file, host_ha=False)
+    return settings_for(tmp_path / "data", database[0], key_file, host_ha=False)
 
 
 async def test_a_silent_host_is_left_alone(

@@ -39,7 +39,7 @@ async def test_a_silent_host_that_cannot_be_proven_off_is_degraded_and_keeps_its
     url = await silence(runtime, suspect)
     await wait_hastate(api, suspect, "Degraded")
     alerts = (await api.ok("listAlerts"))["alert"]
-    assert any("could not be proven off" in alert["subject"] for alert in alerts), alerts
+    assert any("could not be proven off" in alert["description"] for alert in alerts), alerts
     vm = await _vm(api, vm_id)
     assert (vm["state"], vm["hostid"]) == ("Running", suspect)
     async with runtime.db.transaction(write=False) as session:
@@ -74,7 +74,7 @@ async def test_half_a_cluster_silent_at_once_is_taken_for_a_network_failure(
     for host_id in cut:
         await wait_hastate(api, host_id, "Degraded")
     alerts = (await api.ok("listAlerts"))["alert"]
-    assert any("other host(s) of its cluster" in alert["subject"] for alert in alerts), alerts
+    assert any("other host(s) of its cluster" in alert["description"] for alert in alerts), alerts
     async with runtime.db.transaction(write=False) as session:
         investigations = await session.scalars(
             select(AsyncJob).where(AsyncJob.kind == "ha.investigateHost")
