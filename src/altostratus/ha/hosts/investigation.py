@@ -48,7 +48,7 @@ from altostratus.services.compute import evacuation
 from altostratus.services.infrastructure.hosts import host_event
 from altostratus.services.shared.alerts import AlertType, raise_alert
 
-__all__ = ["INVESTIGATE", "Activity", "HostRef", "Plan", "Verdict", "VerdictKind"]
+__all__ = ["INVESTIGATE", "Activity", "HostRef", "Plan", "Verdict", "VerdictKind", "activity_of"]
 
 
 class HostRef(JobPayload):
@@ -137,7 +137,7 @@ async def _plan(ctx: ServiceContext, host_id: int) -> Plan | None:
     )
 
 
-def _activity(reports: list[HostCheck], period: float) -> Activity:
+def activity_of(reports: list[HostCheck], period: float) -> Activity:
     """What the neighbours' reports say of the suspect's activity.
 
     Alive if any neighbour reached it or saw a recent write. Silent only if at least one
@@ -186,7 +186,7 @@ async def _decide(
     settings = ctx.deps.settings
     now = await database_now(ctx.session)
     reports, neighbours = _findings(plan, outcomes)
-    activity = _activity(reports, settings.ha_activity_period)
+    activity = activity_of(reports, settings.ha_activity_period)
     silence = await cluster_silence(ctx.session, settings, host.cluster_id, now)
     fenceable = await oobm_effective(ctx.session, host.id)
     findings: dict[str, Any] = {
