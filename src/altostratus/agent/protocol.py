@@ -13,7 +13,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 __all__ = [
+    "LEASE_HELD",
     "Answer",
+    "CheckHost",
     "CommandKind",
     "Delivery",
     "DestroyVm",
@@ -21,6 +23,7 @@ __all__ = [
     "ExchangeReply",
     "Heartbeat",
     "HeartbeatReply",
+    "HostCheck",
     "HostFacts",
     "NicSpec",
     "RebootVm",
@@ -34,6 +37,11 @@ __all__ = [
 ]
 
 
+#: In the error of a start refused because another host holds a live lease on one of the
+#: VM's disks; host HA's restarts look for it to try again once the lease ran out.
+LEASE_HELD = "is leased by host"
+
+
 class CommandKind(enum.StrEnum):
     START_VM = "StartVm"
     STOP_VM = "StopVm"
@@ -45,6 +53,7 @@ class CommandKind(enum.StrEnum):
     DELETE_VOLUME = "DeleteVolume"
     CREATE_SNAPSHOT = "CreateSnapshot"
     DELETE_SNAPSHOT = "DeleteSnapshot"
+    CHECK_HOST = "CheckHost"
 
 
 class _Message(BaseModel):
@@ -64,6 +73,8 @@ class HostFacts(_Message):
     agent_version: str | None = None
     ip_address: str | None = None
     host_tags: list[str] = []
+    #: ``ADDRESS:PORT`` of the agent's probe listener, for neighbours' HA checks.
+    probe_address: str | None = None
 
 
 class VolumeSpec(_Message):
@@ -127,6 +138,23 @@ class SnapshotVolume(_Message):
     snapshot_uuid: str
     volume_uuid: str
     instance_name: str | None = None
+
+
+class CheckHost(_Message):
+    """Ask a neighbour about a suspect host; answered with a ``HostCheck``."""
+
+    host_name: str
+    probe_address: str | None = None
+    volume_uuids: list[str] = []
+
+
+class HostCheck(_Message):
+    #: Whether the suspect's probe listener answered (``None``: it has none).
+    reachable: bool | None = None
+    #: Seconds since the suspect's storage heartbeat (``None``: no shared storage/file).
+    heartbeat_age: float | None = None
+    #: Seconds since the freshest lease renewal of the listed disks (``None``: none).
+    disk_activity_age: float | None = None
 
 
 # --- the wire between an agent and a management server (``/agent/v1``) ---
