@@ -7,11 +7,11 @@ The core runs every start and stop through them, whatever the driver:
   (``SharedStorage.acquire``); a disk another host holds, live, refuses the start with
   a ``DriverError`` naming the disk and the holder, and nothing is started;
 * a stop or destroy gives the leases back once the driver stopped the VM;
-* every ``heartbeat_interval`` (``keep_alive``) the agent writes its storage heartbeat
-  and renews the leases of its VMs; a VM the hypervisor no longer runs (its guest shut
-  down, it crashed) has its leases given back, and one whose lease another host took
-  (this host was cut off longer than the TTL, and the VM was restarted elsewhere) is
-  powered off here, as sanlock would;
+* every ``heartbeat_interval`` (``keep_alive``; one round is ``beat``) the agent
+  writes its storage heartbeat and renews the leases of its VMs; a VM the hypervisor
+  no longer runs (its guest shut down, it crashed) has its leases given back, and one
+  whose lease another host took (this host was cut off longer than the TTL, and the VM
+  was restarted elsewhere) is powered off here, as sanlock would;
 * the ledger, when there is one, records each start before it and each stop after it;
 * ``check_host`` answers a neighbour check (``CheckHost``) about another host.
 
@@ -99,20 +99,27 @@ class SafetyBelts:
             self._busy.discard(instance_name)
 
     async def keep_alive(self) -> None:
-        """Write the storage heartbeat and renew leases every interval, until cancelled."""
+        """``beat`` every heartbeat interval, until cancelled (at once without storage)."""
         storage = self.storage
         if storage is None:
             return
         while True:
             try:
-                await self._adopt()
-                await asyncio.to_thread(storage.write_heartbeat, self.host_name)
-                await self._renew(storage)
+                await self.beat()
             except OSError as error:
                 log.warning("host %s: shared storage %s: %s", self.host_name, storage.root, error)
             except Exception:  # a belt that failed once must not end the agent
                 log.exception("host %s: renewing disk leases failed", self.host_name)
             await asyncio.sleep(storage.heartbeat_interval)
+
+    async def beat(self) -> None:
+        """Write the storage heartbeat and renew the leases of the VMs still running."""
+        storage = self.storage
+        if storage is None:
+            return
+        await self._adopt()
+        await asyncio.to_thread(storage.write_heartbeat, self.host_name)
+        await self._renew(storage)
 
     async def check_host(self, command: CheckHost) -> HostCheck:
         """What this host sees of another: its probe listener, storage heartbeat, disks."""
@@ -184,6 +191,7 @@ class SafetyBelts:
                     log.info("host %s: keeping the disk leases of VM %s", self.host_name, name)
                 else:
                     await asyncio.to_thread(storage.release, self.host_name, uuids)
+                    await self._record(name, Action.STOP)
             self._adopted = True
 
 
