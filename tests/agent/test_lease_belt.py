@@ -205,3 +205,12 @@ async def test_a_restarted_agent_keeps_the_leases_of_vms_still_running(rig: Rig)
         assert LEASE_HELD in answer.result["error"]
     else:
         assert not answer.failed
+
+
+async def test_without_its_leases_storage_a_vm_does_not_start(rig: Rig) -> None:
+    a = rig.core(rig.a, "host-a")
+    (rig.shared / "leases").rmdir()
+    (rig.shared / "leases").write_text("the storage went away")  # every lease fails
+    refused = await _run(a, CommandKind.START_VM, _start(rig.template))
+    assert f"cannot lease the disks of {VM}" in refused.result["error"]
+    assert await _power(a) is None

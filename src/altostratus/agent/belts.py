@@ -26,7 +26,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
-from altostratus.agent.drivers.base import Driver
+from altostratus.agent.drivers.base import Driver, DriverError
 from altostratus.agent.ledger import Action, Ledger
 from altostratus.agent.probe import probe
 from altostratus.agent.protocol import CheckHost, HostCheck, StartVm, StopVm
@@ -73,9 +73,13 @@ class SafetyBelts:
         uuids = frozenset(volume.uuid for volume in command.volumes)
         self._busy.add(name)
         try:
-            await self._adopt()
+            try:
+                await self._adopt()
+                if self.storage is not None:
+                    await asyncio.to_thread(self.storage.acquire, self.host_name, name, uuids)
+            except OSError as error:  # no lease, no start
+                raise DriverError(f"cannot lease the disks of {name}: {error}") from error
             if self.storage is not None:
-                await asyncio.to_thread(self.storage.acquire, self.host_name, name, uuids)
                 known = self._held.get(name)
                 self._held[name] = _Held(uuids | (known.volume_uuids if known else frozenset()))
             await self._record(name, Action.START)
