@@ -166,8 +166,7 @@ async def test_a_lease_no_longer_renewed_expires_and_its_vm_is_powered_off(rig: 
     assert await _power(b) == "PowerOn"
     storage = b.belts.storage
     assert storage is not None
-    assert [lease.volume_uuid for lease in storage.leases_of("host-b")] == [ROOT]
-    assert storage.leases_of("host-a") == []
+    assert [(lease.volume_uuid, lease.host) for lease in storage.leases()] == [(ROOT, "host-b")]
 
 
 async def test_a_refused_start_takes_none_of_the_vms_disks(rig: Rig) -> None:
@@ -214,3 +213,19 @@ async def test_without_its_leases_storage_a_vm_does_not_start(rig: Rig) -> None:
     refused = await _run(a, CommandKind.START_VM, _start(rig.template))
     assert f"cannot lease the disks of {VM}" in refused.result["error"]
     assert await _power(a) is None
+
+
+async def test_a_restarted_agent_powers_off_a_vm_restarted_elsewhere_meanwhile(rig: Rig) -> None:
+    """A was away longer than the TTL and B restarted the VM: A's copy must not run on."""
+    a = rig.core(rig.a, "host-a", SHORT_TTL)
+    await _run(a, CommandKind.START_VM, _start(rig.template))
+    await asyncio.sleep(SHORT_TTL * 1.5)
+    b = rig.core(rig.b, "host-b", SHORT_TTL)
+    assert not (await _run(b, CommandKind.START_VM, _start(rig.template))).failed
+    restarted = rig.core(rig.reopened(), "host-a", SHORT_TTL)
+    await restarted.belts.beat()
+    assert await _power(restarted) != "PowerOn"
+    assert await _power(b) == "PowerOn"
+    storage = b.belts.storage
+    assert storage is not None
+    assert [lease.host for lease in storage.leases()] == ["host-b"]

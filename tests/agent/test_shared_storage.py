@@ -49,7 +49,10 @@ def test_of_hosts_racing_for_a_vms_disks_exactly_one_wins(tmp_path: Path) -> Non
     assert sorted(outcomes) == ["held"] * 5 + ["won"]
     winner = hosts[outcomes.index("won")]
     storage = SharedStorage(tmp_path)
-    assert sorted(lease.volume_uuid for lease in storage.leases_of(winner)) == ["disk-1", "disk-2"]
+    assert [(lease.volume_uuid, lease.host) for lease in storage.leases()] == [
+        ("disk-1", winner),
+        ("disk-2", winner),
+    ]
 
 
 def test_a_host_gives_back_only_its_own_leases(tmp_path: Path) -> None:

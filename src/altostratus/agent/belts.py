@@ -16,7 +16,8 @@ The core runs every start and stop through them, whatever the driver:
 * ``check_host`` answers a neighbour check (``CheckHost``) about another host.
 
 An agent that restarts finds its own leases on the storage: those of VMs its hypervisor
-still runs (persistent drivers) it keeps, the others it gives back.
+still runs (persistent drivers) it keeps, the others it gives back; a VM still running
+whose disk another host has leased meanwhile it powers off.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from altostratus.agent.drivers.base import Driver, DriverError
 from altostratus.agent.ledger import Action, Ledger
 from altostratus.agent.probe import probe
 from altostratus.agent.protocol import CheckHost, HostCheck, StartVm, StopVm
-from altostratus.agent.shared_storage import SharedStorage
+from altostratus.agent.shared_storage import Lease, SharedStorage
 
 __all__ = ["SafetyBelts"]
 
@@ -152,19 +153,19 @@ class SafetyBelts:
                 continue
             lost = await asyncio.to_thread(storage.renew, self.host_name, name, held.volume_uuids)
             if lost and self._held.get(name) is held:
-                await self._lost(name, lost[0].volume_uuid, lost[0].host)
+                await self._lost(name, lost[0])
 
-    async def _lost(self, name: str, volume_uuid: str, holder: str) -> None:
+    async def _lost(self, name: str, taken: Lease) -> None:
+        """Another host took a disk of the VM: it may run there now, so not here too."""
         log.error(
             "host %s: disk %s of VM %s is leased by host %s now: powering the VM off",
             self.host_name,
-            volume_uuid,
+            taken.volume_uuid,
             name,
-            holder,
+            taken.host,
         )
-        self._held.pop(name, None)
         await self.driver.stop_vm(StopVm(instance_name=name, forced=True))
-        await self._record(name, Action.STOP)
+        await self._ended(name)
 
     async def _ended(self, name: str) -> None:
         """The VM is not running here (any more): its leases go back, the ledger says so."""
@@ -178,24 +179,37 @@ class SafetyBelts:
             await asyncio.to_thread(self.ledger.record, self.host_name, name, action)
 
     async def _adopt(self) -> None:
-        """Once: take over the leases this host held before the agent (re)started."""
+        """Once: take over the leases this host held before the agent (re)started.
+
+        A VM the hypervisor still runs keeps its leases; the others' go back. A running
+        VM whose disk another host leases now was restarted there while this agent was
+        away: it is powered off here.
+        """
         storage = self.storage
         if storage is None or self._adopted:
             return
         async with self._adopting:
             if self._adopted:
                 return
-            leases = await asyncio.to_thread(storage.leases_of, self.host_name)
+            leases = await asyncio.to_thread(storage.leases)
             states = await self.driver.power_states()
-            for name, uuids in _by_instance(
-                (lease.instance, lease.volume_uuid) for lease in leases
-            ).items():
-                if states.get(name) == "PowerOn":
+            running = {name for name, state in states.items() if state == "PowerOn"}
+            mine = _by_instance(
+                (lease.instance, lease.volume_uuid)
+                for lease in leases
+                if lease.host == self.host_name
+            )
+            for name, uuids in mine.items():
+                if name in running:
                     self._held[name] = _Held(uuids)
                     log.info("host %s: keeping the disk leases of VM %s", self.host_name, name)
                 else:
                     await asyncio.to_thread(storage.release, self.host_name, uuids)
                     await self._record(name, Action.STOP)
+            for lease in leases:
+                if lease.host != self.host_name and lease.instance in running:
+                    running.discard(lease.instance)
+                    await self._lost(lease.instance, lease)
             self._adopted = True
 
 

@@ -165,10 +165,10 @@ class SharedStorage:
                 if lease is not None and lease.host == host:
                     (self._leases / uuid).unlink()
 
-    def leases_of(self, host: str) -> list[Lease]:
-        """The leases ``host`` holds, live or not: what an agent that restarted finds."""
+    def leases(self) -> list[Lease]:
+        """Every lease on the storage, live or not: what an agent that restarted reads."""
         found = (self._read_locked(path.name) for path in sorted(self._leases.iterdir()))
-        return [lease for lease in found if lease is not None and lease.host == host]
+        return [lease for lease in found if lease is not None]
 
     def _read_locked(self, uuid: str) -> Lease | None:
         try:
