@@ -2,10 +2,11 @@
 
 Three things run side by side: heartbeats every interval the server gave at
 registration, a long poll for commands, and one task per command that posts its answer
-as soon as the driver is done. Beside them, from before registration on (a host cut
-off from every server still writes to its storage), the core's safety belts write the
-storage heartbeat and renew disk leases. A server that no longer knows the agent's key (the host
+as soon as the driver is done. A server that no longer knows the agent's key (the host
 was reconnected or the database restored) answers 401, and the agent registers again.
+Beside them, from before registration on (a host cut off from every server still
+writes to its storage), the core's safety belts write the storage heartbeat and renew
+the disk leases.
 """
 
 from __future__ import annotations

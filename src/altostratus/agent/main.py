@@ -109,5 +109,6 @@ async def run_agents(options: AgentOptions, make_driver: Callable[[], Driver]) -
         finally:
             if probe_server is not None:
                 probe_server.close()
+                await probe_server.wait_closed()
             for driver in drivers:
                 await driver.close()

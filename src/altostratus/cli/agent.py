@@ -4,7 +4,7 @@
         --driver libvirt --libvirt-uri qemu:///system --name kvm1
     alto agent --endpoint http://127.0.0.1:8080 --token T --driver simulator \\
         --hosts 100 --name-prefix sim-
-    alto agent --endpoint http://127.0.0.1:8080 --token T --driver simulator \
+    alto agent --endpoint http://127.0.0.1:8080 --token T --driver simulator \\
         --shared-storage /mnt/primary --probe-listen 10.0.0.5:7070 --name-prefix a-
     alto agent token --zone zone1        # reads the database, like ``alto admin``
 """
