@@ -37,7 +37,7 @@ DATA = VolumeSpec(uuid="data-1", device_id=1, size=1 << 20)
 #: Long enough that a lease taken in a test stays live for the whole test.
 LONG_TTL = 60.0
 #: Short enough to wait out.
-SHORT_TTL = 0.5
+SHORT_TTL = 1.0
 
 
 @dataclass
