@@ -4,6 +4,10 @@ A management server redelivers a command whose answer it did not get (its connec
 broke, or the server that sent it died). The core keeps the answers of recent commands
 and joins a command still running, so a redelivered id is answered from the first
 execution instead of starting a VM twice.
+
+Starts and stops go through the host's ``SafetyBelts`` (disk leases on shared storage,
+the ledger), so every driver honours them alike; a neighbour check (``CheckHost``) is
+answered by the belts alone.
 """
 
 from __future__ import annotations
@@ -16,9 +20,12 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from altostratus.agent.belts import SafetyBelts
 from altostratus.agent.drivers.base import Driver, DriverError
+from altostratus.agent.ledger import Ledger
 from altostratus.agent.protocol import (
     Answer,
+    CheckHost,
     CommandKind,
     Delivery,
     DestroyVm,
@@ -28,6 +35,7 @@ from altostratus.agent.protocol import (
     StopVm,
     VolumeCommand,
 )
+from altostratus.agent.shared_storage import SharedStorage
 
 __all__ = ["AgentCore"]
 
@@ -38,8 +46,17 @@ _REMEMBERED = 4096
 
 
 class AgentCore:
-    def __init__(self, driver: Driver, *, remembered: int = _REMEMBERED) -> None:
+    def __init__(
+        self,
+        driver: Driver,
+        *,
+        remembered: int = _REMEMBERED,
+        host_name: str | None = None,
+        storage: SharedStorage | None = None,
+        ledger: Ledger | None = None,
+    ) -> None:
         self.driver = driver
+        self.belts = SafetyBelts(driver, host_name, storage=storage, ledger=ledger)
         self._remembered = remembered
         self._answers: OrderedDict[str, Answer] = OrderedDict()
         self._running: dict[str, asyncio.Task[Answer]] = {}
@@ -76,8 +93,20 @@ class AgentCore:
     async def _dispatch(self, kind: CommandKind, payload: dict[str, Any]) -> dict[str, Any]:
         driver = self.driver
         if kind is CommandKind.START_VM:
-            await driver.start_vm(StartVm.model_validate(payload))
+            start = StartVm.model_validate(payload)
+            await self.belts.start(start, lambda: driver.start_vm(start))
             return {"power_state": "PowerOn"}
+        if kind is CommandKind.STOP_VM:
+            stop = StopVm.model_validate(payload)
+            await self.belts.stop(stop.instance_name, lambda: driver.stop_vm(stop))
+            return {}
+        if kind is CommandKind.DESTROY_VM:
+            destroy = DestroyVm.model_validate(payload)
+            await self.belts.stop(destroy.instance_name, lambda: driver.destroy_vm(destroy))
+            return {}
+        if kind is CommandKind.CHECK_HOST:
+            check = await self.belts.check_host(CheckHost.model_validate(payload))
+            return check.model_dump(mode="json")
         if kind is CommandKind.CREATE_SNAPSHOT:
             return dict(await driver.create_snapshot(SnapshotVolume.model_validate(payload)))
         model, action = _ACTIONS[kind](driver)
@@ -93,9 +122,7 @@ def _simple(
 
 #: Commands answered ``{}`` on success: their payload model and driver method.
 _ACTIONS = {
-    CommandKind.STOP_VM: _simple(StopVm, "stop_vm"),
     CommandKind.REBOOT_VM: _simple(RebootVm, "reboot_vm"),
-    CommandKind.DESTROY_VM: _simple(DestroyVm, "destroy_vm"),
     CommandKind.ATTACH_VOLUME: _simple(VolumeCommand, "attach_volume"),
     CommandKind.DETACH_VOLUME: _simple(VolumeCommand, "detach_volume"),
     CommandKind.RESIZE_VOLUME: _simple(VolumeCommand, "resize_volume"),

@@ -4,6 +4,9 @@ Three things run side by side: heartbeats every interval the server gave at
 registration, a long poll for commands, and one task per command that posts its answer
 as soon as the driver is done. A server that no longer knows the agent's key (the host
 was reconnected or the database restored) answers 401, and the agent registers again.
+Beside them, from before registration on (a host cut off from every server still
+writes to its storage), the core's safety belts write the storage heartbeat and renew
+the disk leases.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ class HostAgent:
         cluster: str | None = None,
         host_tags: list[str] | None = None,
         poll_wait: float = 10.0,
+        probe_address: str | None = None,
     ) -> None:
         self.link = link
         self.core = core
@@ -51,6 +55,7 @@ class HostAgent:
         self._cluster = cluster
         self._host_tags = host_tags or []
         self._poll_wait = poll_wait
+        self._probe_address = probe_address
         self._registered: Registered | None = None
         self._registering = asyncio.Lock()
         self._answering: set[asyncio.Task[None]] = set()
@@ -60,12 +65,13 @@ class HostAgent:
         return self._registered.host_id if self._registered else None
 
     async def run(self) -> None:
-        await self._register()
-        tasks = [
-            asyncio.create_task(self._heartbeats(), name=f"{self.name} heartbeats"),
-            asyncio.create_task(self._commands(), name=f"{self.name} commands"),
-        ]
+        tasks = [asyncio.create_task(self.core.belts.keep_alive(), name=f"{self.name} storage")]
         try:
+            await self._register()
+            tasks += [
+                asyncio.create_task(self._heartbeats(), name=f"{self.name} heartbeats"),
+                asyncio.create_task(self._commands(), name=f"{self.name} commands"),
+            ]
             await asyncio.gather(*tasks)
         finally:
             for task in [*tasks, *self._answering]:
@@ -78,7 +84,11 @@ class HostAgent:
             if self._registered is not None and self._registered is not stale:
                 return self._registered
             facts = (await self.core.driver.facts(self.name)).model_copy(
-                update={"agent_version": _AGENT_VERSION, "host_tags": self._host_tags}
+                update={
+                    "agent_version": _AGENT_VERSION,
+                    "host_tags": self._host_tags,
+                    "probe_address": self._probe_address,
+                }
             )
             registration = Registration(token=self._token, facts=facts, cluster=self._cluster)
             while True:

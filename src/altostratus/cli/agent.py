@@ -4,6 +4,8 @@
         --driver libvirt --libvirt-uri qemu:///system --name kvm1
     alto agent --endpoint http://127.0.0.1:8080 --token T --driver simulator \\
         --hosts 100 --name-prefix sim-
+    alto agent --endpoint http://127.0.0.1:8080 --token T --driver simulator \\
+        --shared-storage /mnt/primary --probe-listen 10.0.0.5:7070 --name-prefix a-
     alto agent token --zone zone1        # reads the database, like ``alto admin``
 """
 
@@ -20,6 +22,8 @@ from rich.console import Console
 from sqlalchemy import select
 
 from altostratus.agent.main import AgentOptions, libvirt_driver, run_agents, simulator_driver
+from altostratus.agent.probe import parse_address
+from altostratus.agent.shared_storage import DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_LEASE_TTL
 from altostratus.cli.options import ConfigOption, DatabaseUrlOption, DataDirOption
 from altostratus.db.models import Zone
 from altostratus.runtime import Runtime
@@ -65,6 +69,37 @@ def agent(
         str | None, typer.Option(help="The cluster a new host joins (default: by hypervisor).")
     ] = None,
     host_tag: Annotated[list[str] | None, typer.Option(help="A tag of the host (repeat).")] = None,
+    shared_storage: Annotated[
+        Path | None,
+        typer.Option(
+            help="The cluster's shared primary storage, for storage heartbeats and disk "
+            "leases (libvirt: default the storage directory; simulator: none)."
+        ),
+    ] = None,
+    ledger: Annotated[
+        Path | None,
+        typer.Option(
+            help="The ledger of VM starts and stops (default: ledger.jsonl on the shared storage)."
+        ),
+    ] = None,
+    probe_listen: Annotated[
+        str | None,
+        typer.Option(
+            help="ADDRESS:PORT of the probe listener neighbours check this host with "
+            "(this host's own address, reachable from its neighbours)."
+        ),
+    ] = None,
+    lease_ttl: Annotated[
+        float,
+        typer.Option(min=0.1, help="Seconds a disk lease stays live without renewal."),
+    ] = DEFAULT_LEASE_TTL,
+    storage_heartbeat_interval: Annotated[
+        float,
+        typer.Option(
+            min=0.05,
+            help="Seconds between storage heartbeats and lease renewals (under the TTL).",
+        ),
+    ] = DEFAULT_HEARTBEAT_INTERVAL,
 ) -> None:
     if ctx.invoked_subcommand is not None:
         return
@@ -76,17 +111,39 @@ def agent(
     elif driver == "libvirt":
         names = [name or socket.gethostname()]
         make_driver = libvirt_driver(libvirt_uri, storage_dir)
+        shared_storage = shared_storage or storage_dir
     else:
         raise typer.BadParameter(f"unknown driver {driver}: use libvirt or simulator")
+    if storage_heartbeat_interval >= lease_ttl:
+        raise typer.BadParameter("--storage-heartbeat-interval must be shorter than --lease-ttl")
+    if probe_listen is not None:
+        _check_probe_address(probe_listen)
     options = AgentOptions(
         endpoints=endpoint,
         token=token,
         names=names,
         cluster=cluster,
         host_tags=tuple(host_tag or ()),
+        shared_storage=shared_storage,
+        ledger=ledger,
+        probe_listen=probe_listen,
+        lease_ttl=lease_ttl,
+        storage_heartbeat_interval=storage_heartbeat_interval,
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_agents(options, make_driver))
+
+
+def _check_probe_address(address: str) -> None:
+    """Neighbours connect to the address the agent reports: a wildcard reaches no one."""
+    try:
+        host, _port = parse_address(address)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--probe-listen") from error
+    if host in ("0.0.0.0", "::"):
+        raise typer.BadParameter(
+            "give this host's own address, which neighbours can reach", param_hint="--probe-listen"
+        )
 
 
 @app.command("token")
