@@ -39,18 +39,32 @@ from types import TracebackType
 from typing import Any, Self
 
 import httpx
+from sqlalchemy import select
 
+from altostratus.db.models import Zone
+from altostratus.runtime import Runtime
+from altostratus.services.agents.link import zone_token
+from altostratus.settings import Settings
 from tests.support import host_power
 from tests.support.client import ApiClient
 from tests.support.host_power import LauncherSpec, StandInBmc
 from tests.support.netns import Drop, Namespace, NamespaceSet, veth
 from tests.support.postgres import TemporaryPostgres
 
-__all__ = ["HaRig", "RigHost", "RigServer", "postgres_url", "rig_missing"]
+__all__ = [
+    "API_PORT",
+    "ZONE",
+    "AgentArgs",
+    "HaRig",
+    "RigHost",
+    "RigServer",
+    "postgres_url",
+    "rig_missing",
+]
 
-ALTO = str(Path(sys.executable).parent / "alto")
+_ALTO = str(Path(sys.executable).parent / "alto")
 API_PORT = 8080
-BMC_USER = ("admin", "rig-secret")
+_BMC_USER = ("admin", "rig-secret")
 ZONE = "z1"
 #: Rigs made by this process so far: with the xdist worker, picks the rig's subnet.
 _rig_count = 0
@@ -70,7 +84,9 @@ def rig_missing() -> str | None:
     """Why no rig can run here (not root, or which packages to install), or None."""
     if os.geteuid() != 0:
         return "network namespaces need root"
-    missing = sorted({package for program, package in _PROGRAMS.items() if not shutil.which(program)})
+    missing = sorted(
+        {package for program, package in _PROGRAMS.items() if not shutil.which(program)}
+    )
     return f"apt-get install {' '.join(missing)}" if missing else None
 
 
@@ -164,7 +180,7 @@ class RigServer:
         with self.log_path.open("ab") as log:
             self.process = self.m.popen(
                 [
-                    *(ALTO, "server", "--data-dir", str(self.data_dir)),
+                    *(_ALTO, "server", "--data-dir", str(self.data_dir)),
                     *("--host", self.address, "--port", str(API_PORT)),
                     *("--database-url", self.database_url),
                 ],
@@ -229,9 +245,10 @@ class HaRig:
     cluster ``c1`` (Simulator) that the hosts join, and their agents running.
 
     ``server_env`` adds ``ALTO_*`` settings (e.g. short heartbeat clocks);
-    ``extra_agent_args(rig, host)`` adds arguments to each host's ``alto agent``, read
-    again at each power on. ``shared_storage`` is a directory every host sees; ``ledger``
-    is the file launchers append ``host-off`` entries to.
+    ``extra_agent_args(rig, host)`` adds arguments to each host's ``alto agent`` (asked
+    once, when the rig is built: every power on starts the same command).
+    ``shared_storage`` is a directory every host sees; ``ledger`` is the file launchers
+    append ``host-off`` entries to.
     """
 
     def __init__(
@@ -254,6 +271,9 @@ class HaRig:
         self._server_count = servers
         self._server_env = dict(server_env or {})
         self._agent_args = extra_agent_args
+        #: The rig's addresses are 10.251.B.0/22: B servers, B+1 management links, B+2
+        #: BMC links, B+3 the cluster bridge.
+        self._base = _subnet_base()
         self._stack = ExitStack()
         self.hosts: list[RigHost] = []
         self.servers: list[RigServer] = []
@@ -298,14 +318,12 @@ class HaRig:
             self.servers.append(server)
             self._stack.callback(server.stop)
             server.start()  # one after the other: the first bootstraps the database
-        asyncio.run(self._seed())
-        token = self._token(env)
+        token = asyncio.run(self._seed())
         for host in self.hosts:
             self._start_bmc(host, token)
 
     def _wire(self, namespaces: NamespaceSet) -> None:
-        base = _subnet_base()
-        self._subnet = f"10.251.{base}.0/22"
+        base = self._base
         self.m = namespaces.create("m")
         self.s = namespaces.create("s")
         self.s.ip("link", "add", "br0", "type", "bridge")
@@ -336,12 +354,11 @@ class HaRig:
             self.hosts.append(host)
 
     def _new_servers(self, sockets: Path, env: dict[str, str]) -> list[RigServer]:
-        base = self._subnet.split(".")[2]
         return [
             RigServer(
                 number,
                 m=self.m,
-                address=f"10.251.{base}.{number}",
+                address=f"10.251.{self._base}.{number}",
                 data_dir=self.dir / f"server{number}",
                 socket_path=sockets / f"api{number}.sock",
                 database_url=self.database_url,
@@ -350,7 +367,8 @@ class HaRig:
             for number in range(1, self._server_count + 1)
         ]
 
-    async def _seed(self) -> None:
+    async def _seed(self) -> str:
+        """Create the zone, pod and cluster the hosts join; return the zone's token."""
         async with self.api() as admin:
             zone = (
                 await admin.ok(
@@ -378,21 +396,25 @@ class HaRig:
                 clustertype="CloudManaged",
                 hypervisor="Simulator",
             )
+        return await self._token()
 
-    def _token(self, env: dict[str, str]) -> str:
-        """The zone's agent token, read from the database as an operator would."""
-        return subprocess.run(
-            [
-                *(ALTO, "agent", "token", "--zone", ZONE),
-                *("--data-dir", str(self.servers[0].data_dir)),
-                *("--database-url", self.database_url),
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
-        ).stdout.strip()
+    async def _token(self) -> str:
+        """The zone's agent token, read in this process the way ``alto agent token``
+        reads it (the command would import the whole CLI again: seconds of CPU)."""
+        settings = Settings(
+            data_dir=self.servers[0].data_dir,
+            database_url=self.database_url,
+            key_file=self.dir / "secret.key",
+            background_workers=False,
+        )
+        runtime = await Runtime.start(settings)
+        try:
+            async with runtime.db.transaction() as session:
+                zone = await session.scalar(select(Zone).where(Zone.name == ZONE))
+                assert zone is not None
+                return await zone_token(session, runtime.deps.keyring, zone)
+        finally:
+            await runtime.close()
 
     def _start_bmc(self, host: RigHost, token: str) -> None:
         spec_path = self.dir / f"host{host.number}.json"
@@ -410,8 +432,8 @@ class HaRig:
             address=host.bmc_address,
             startcmd=startcmd,
             state_dir=self.dir / f"bmc{host.number}",
-            username=BMC_USER[0],
-            password=BMC_USER[1],
+            username=_BMC_USER[0],
+            password=_BMC_USER[1],
         )
         self.bmcs.append(bmc)
         self._stack.enter_context(bmc)
@@ -420,7 +442,7 @@ class HaRig:
         """``alto agent`` for ``host``: every server, in order, then the extra arguments."""
         endpoints = [arg for server in self.servers for arg in ("--endpoint", server.endpoint)]
         return [
-            *(ALTO, "agent", *endpoints, "--driver", "simulator"),
+            *(_ALTO, "agent", *endpoints, "--driver", "simulator"),
             *("--hosts", "1", "--name-prefix", f"host{host.number}-"),
             *self._agent_args(self, host),
         ]
@@ -440,7 +462,9 @@ class HaRig:
         """The rig's hosts by name, and their state in ``listHosts``."""
         body = await api.ok("listHosts")
         names = {host.name for host in self.hosts}
-        return {host["name"]: host["state"] for host in body.get("host", []) if host["name"] in names}
+        return {
+            host["name"]: host["state"] for host in body.get("host", []) if host["name"] in names
+        }
 
     async def wait_for_states(
         self, api: ApiClient, wanted: Mapping[str, str], *, within: float
@@ -459,7 +483,7 @@ class HaRig:
         """``ipmitool … chassis power ACTION`` run inside m against ``host``'s BMC."""
         return self.m.run(
             *("ipmitool", "-I", "lanplus", "-C", "3", "-H", host.bmc_address),
-            *("-U", BMC_USER[0], "-P", BMC_USER[1], "chassis", "power", action),
+            *("-U", _BMC_USER[0], "-P", _BMC_USER[1], "chassis", "power", action),
         ).strip()
 
     def agent_pids(self, host: RigHost) -> list[int]:

@@ -21,6 +21,7 @@ the shared ``tests/support/bmc.py`` ``IpmiSim`` replaces it.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -168,10 +169,8 @@ class StandInBmc:
 
     def _signal_host(self, bmc_pid: int, signum: signal.Signals) -> None:
         for pid in self._host_pids(bmc_pid):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signum)
-            except ProcessLookupError:
-                pass
 
     def _host_gone(self, bmc_pid: int, *, within: float) -> bool:
         deadline = time.monotonic() + within

@@ -11,6 +11,7 @@ processes (same prefix, a pid that no longer runs), which a SIGKILLed run leaves
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
@@ -26,8 +27,8 @@ from typing import IO, Literal, Self
 
 __all__ = ["Drop", "Namespace", "NamespaceSet", "Reach", "veth"]
 
-#: Every namespace a test creates is named PREFIX-<pid>-<n>-<role>.
-PREFIX = "altorig"
+#: Every namespace a test creates is named _PREFIX-<pid>-<n>-<role>.
+_PREFIX = "altorig"
 _sets = itertools.count(1)
 
 #: What a TCP connection attempt found: a listener, a host that refused (so the path
@@ -65,7 +66,9 @@ class Drop:
 
     def remove(self) -> None:
         for chain, handle in self.handles:
-            self.namespace.nft("delete", "rule", "inet", Namespace.TABLE, chain, "handle", str(handle))
+            self.namespace.nft(
+                "delete", "rule", "inet", Namespace.TABLE, chain, "handle", str(handle)
+            )
 
     def __enter__(self) -> Self:
         return self
@@ -95,9 +98,7 @@ class Namespace:
     def popen(
         self, argv: Sequence[str], *, log: IO[bytes], env: dict[str, str] | None = None
     ) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            self.command(*argv), stdout=log, stderr=subprocess.STDOUT, env=env
-        )
+        return subprocess.Popen(self.command(*argv), stdout=log, stderr=subprocess.STDOUT, env=env)
 
     def ip(self, *args: str) -> str:
         return _run(["ip", "-n", self.name, *args])
@@ -117,10 +118,8 @@ class Namespace:
         deadline = time.monotonic() + timeout
         while pids := self.pids():
             for pid in pids:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
             if time.monotonic() > deadline:
                 raise RuntimeError(f"processes {pids} survive SIGKILL in {self.name}")
             time.sleep(0.05)
@@ -142,10 +141,15 @@ class Namespace:
         if source is None and destination is None:
             raise ValueError("a drop needs a source, a destination or both")
         self._ensure_table()
-        match = [*(["ip", "saddr", source] if source else []), *(["ip", "daddr", destination] if destination else [])]
+        match = [
+            *(["ip", "saddr", source] if source else []),
+            *(["ip", "daddr", destination] if destination else []),
+        ]
         handles = []
         for chain in self._CHAINS:
-            echoed = self.nft("--echo", "--handle", "add", "rule", "inet", self.TABLE, chain, *match, "drop")
+            echoed = self.nft(
+                "--echo", "--handle", "add", "rule", "inet", self.TABLE, chain, *match, "drop"
+            )
             found = re.search(r"# handle (\d+)", echoed)
             if found is None:
                 raise RuntimeError(f"nft did not say the rule's handle: {echoed!r}")
@@ -170,7 +174,23 @@ class Namespace:
 def veth(a: Namespace, a_device: str, b: Namespace, b_device: str) -> None:
     """A veth pair made directly inside the two namespaces (never in the root one), both
     ends up."""
-    _run(["ip", "link", "add", a_device, "netns", a.name, "type", "veth", "peer", "name", b_device, "netns", b.name])
+    _run(
+        [
+            "ip",
+            "link",
+            "add",
+            a_device,
+            "netns",
+            a.name,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            b_device,
+            "netns",
+            b.name,
+        ]
+    )
     a.set_link(a_device, up=True)
     b.set_link(b_device, up=True)
 
@@ -180,7 +200,7 @@ class NamespaceSet:
     and the processes in them, newest namespace first."""
 
     def __init__(self) -> None:
-        self.prefix = f"{PREFIX}-{os.getpid()}-{next(_sets)}"
+        self.prefix = f"{_PREFIX}-{os.getpid()}-{next(_sets)}"
         self._created: list[Namespace] = []
         _sweep_dead_runs()
 
@@ -219,6 +239,6 @@ def _sweep_dead_runs() -> None:
     netns_dir = Path("/run/netns")
     names = [path.name for path in netns_dir.iterdir()] if netns_dir.is_dir() else []
     for name in names:
-        found = re.fullmatch(rf"{PREFIX}-(\d+)-\d+-\w+", name)
+        found = re.fullmatch(rf"{_PREFIX}-(\d+)-\d+-\w+", name)
         if found and not Path(f"/proc/{found.group(1)}").exists():
             _remove(Namespace(name))

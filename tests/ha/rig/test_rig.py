@@ -32,7 +32,9 @@ _databases = itertools.count(1)
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def rig(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HaRig]:
+def rig(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[HaRig]:
     if (why := rig_missing()) is not None:
         if os.environ.get("ALTO_REQUIRE_HA") == "1":
             pytest.fail(f"ALTO_REQUIRE_HA=1 but {why}")
