@@ -96,7 +96,7 @@ class Namespace:
         return _run(self.command(*argv), timeout=timeout)
 
     def popen(
-        self, argv: Sequence[str], *, log: IO[bytes], env: dict[str, str] | None = None
+        self, argv: Sequence[str], *, log: IO[bytes] | int, env: dict[str, str] | None = None
     ) -> subprocess.Popen[bytes]:
         return subprocess.Popen(self.command(*argv), stdout=log, stderr=subprocess.STDOUT, env=env)
 
