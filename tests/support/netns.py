@@ -23,11 +23,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Literal, Self
+from typing import IO, Literal, Self, cast
 
 __all__ = ["Drop", "Namespace", "NamespaceSet", "Reach", "veth"]
 
-#: Every namespace a test creates is named _PREFIX-<pid>-<n>-<role>.
+#: Every namespace a test creates is named altorig-<pid>-<n>-<role>.
 _PREFIX = "altorig"
 _sets = itertools.count(1)
 
@@ -168,7 +168,7 @@ class Namespace:
             sys.executable, "-c", _PROBE, address, str(port), str(timeout), timeout=timeout + 30
         ).strip()
         assert found in ("open", "refused", "silent"), found
-        return found  # type: ignore[return-value]
+        return cast(Reach, found)
 
 
 def veth(a: Namespace, a_device: str, b: Namespace, b_device: str) -> None:
@@ -176,19 +176,8 @@ def veth(a: Namespace, a_device: str, b: Namespace, b_device: str) -> None:
     ends up."""
     _run(
         [
-            "ip",
-            "link",
-            "add",
-            a_device,
-            "netns",
-            a.name,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            b_device,
-            "netns",
-            b.name,
+            *("ip", "link", "add", a_device, "netns", a.name, "type", "veth"),
+            *("peer", "name", b_device, "netns", b.name),
         ]
     )
     a.set_link(a_device, up=True)
