@@ -94,7 +94,7 @@ async def test_bmc_power_off_kills_the_agent_and_power_on_brings_it_back(
     assert rig.power(host, "status") == "Chassis Power is on"
 
 
-async def _partitioned_then_healed(rig: HaRig, admin: ApiClient, host: RigHost) -> list[int]:
+async def _disconnected_but_alive(rig: HaRig, admin: ApiClient, host: RigHost) -> list[int]:
     """Wait until ``host`` is Disconnected while its agent lives on and its neighbours
     still reach it over the cluster link; return the agent's pids."""
     pids = rig.agent_pids(host)
@@ -113,7 +113,7 @@ async def test_a_cut_management_link_disconnects_a_running_host(
     host = rig.hosts[1]
     rig.cut_management(host)
     try:
-        pids = await _partitioned_then_healed(rig, admin, host)
+        pids = await _disconnected_but_alive(rig, admin, host)
     finally:
         rig.cut_management(host, cut=False)
     await rig.wait_for_states(admin, {host.name: "Up"}, within=30)
@@ -125,7 +125,7 @@ async def test_an_nftables_drop_disconnects_and_its_removal_heals(
 ) -> None:
     host = rig.hosts[2]
     with rig.drop_to_host(host):
-        pids = await _partitioned_then_healed(rig, admin, host)
+        pids = await _disconnected_but_alive(rig, admin, host)
     await rig.wait_for_states(admin, {host.name: "Up"}, within=30)
     assert rig.agent_pids(host) == pids
 
