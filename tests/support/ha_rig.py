@@ -218,11 +218,12 @@ class RigServer:
             self.process.kill()
             self.process.wait()
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 15.0) -> None:
+        """SIGTERM, SIGKILL after ``grace`` seconds; and the forwarder."""
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
-                self.process.wait(timeout=15)
+                self.process.wait(timeout=grace)
             except subprocess.TimeoutExpired:
                 self.kill()
         if self._forwarder is not None:
@@ -316,7 +317,9 @@ class HaRig:
         }
         for server in self._new_servers(sockets, env):
             self.servers.append(server)
-            self._stack.callback(server.stop)
+            # A graceful stop on PostgreSQL waits ~10 s for long polls of agents that
+            # are gone by then: the rig's teardown does not wait for that.
+            self._stack.callback(server.stop, grace=2.0)
             server.start()  # one after the other: the first bootstraps the database
         token = asyncio.run(self._seed())
         for host in self.hosts:

@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import BACKENDS
 from tests.support.client import ApiClient
-from tests.support.ha_rig import HaRig, RigHost, postgres_url, rig_missing
+from tests.support.ha_rig import API_PORT, HaRig, RigHost, postgres_url, rig_missing
 from tests.support.postgres import TemporaryPostgres
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ha_rig")]
@@ -72,7 +72,7 @@ async def test_hosts_come_up_through_their_management_links(rig: HaRig, admin: A
         assert len(rig.agent_pids(host)) == 1
         assert rig.power(host, "status") == "Chassis Power is on"
         # Each host reaches the servers over its management link only.
-        assert host.netns.reach(rig.servers[0].address, 8080) == "open"
+        assert host.netns.reach(rig.servers[0].address, API_PORT) == "open"
 
 
 async def test_bmc_power_off_kills_the_agent_and_power_on_brings_it_back(
