@@ -288,6 +288,11 @@ async def _recover(ctx: ServiceContext, host_id: int) -> list[str]:
     resource, host = found
     if not await states.move(ctx, resource, host, HaState.RECOVERING, "restarting its HA VMs"):
         return []
+    if host.state != HostState.DOWN:
+        # The host monitor may not have judged the silence yet: without this the
+        # scheduler could place a restart back on the dead host.
+        host.state, host.state_changed = HostState.DOWN, await database_now(ctx.session)
+        await host_event(ctx, host, "HOST.DOWN", f"Host {host.name} is Down: fenced")
     evacuated = await evacuation.evacuate(ctx, host_id)
     resource.recovery_jobs = orjson.dumps(evacuated.restart_jobs).decode()
     await host_event(
