@@ -34,6 +34,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from altostratus.agent.ledger import record_host_off
+
 __all__ = ["LauncherSpec", "StandInBmc", "main"]
 
 _PR_SET_PDEATHSIG = 1
@@ -61,17 +63,6 @@ class LauncherSpec:
         return cls(**json.loads(path.read_text()))
 
 
-def _record_host_off(ledger: Path, host: str) -> None:
-    # TODO(lead): use altostratus.agent.ledger.record_host_off(ledger, host) once that
-    # module is merged; this writes the line it is specified to write.
-    line = json.dumps({"action": "host-off", "host": host, "t": time.monotonic_ns()}) + "\n"
-    fd = os.open(ledger, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line.encode())
-    finally:
-        os.close(fd)
-
-
 def _in_the_agent() -> None:
     """Between fork and exec of the agent: die with the launcher, take power-off signals
     again (the launcher blocks them to wait for them)."""
@@ -97,7 +88,7 @@ def main(argv: list[str]) -> int:
     signal.sigwaitinfo(_POWER_OFF)
     agent.kill()
     agent.wait()
-    _record_host_off(Path(spec.ledger), spec.host)
+    record_host_off(Path(spec.ledger), spec.host)
     return 0
 
 

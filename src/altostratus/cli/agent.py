@@ -7,6 +7,10 @@
     alto agent --endpoint http://127.0.0.1:8080 --token T --driver simulator \\
         --shared-storage /mnt/primary --probe-listen 10.0.0.5:7070 --name-prefix a-
     alto agent token --zone zone1        # reads the database, like ``alto admin``
+
+``alto-agent`` is the same command on its own: ``alto`` loads every command of the
+server (seconds of imports), ``alto-agent`` only the agent, so a host that powers on
+registers sooner. What only ``token`` needs (the database) is imported when it runs.
 """
 
 from __future__ import annotations
@@ -19,15 +23,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from sqlalchemy import select
 
 from altostratus.agent.main import AgentOptions, libvirt_driver, run_agents, simulator_driver
 from altostratus.agent.probe import parse_address
 from altostratus.agent.shared_storage import DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_LEASE_TTL
 from altostratus.cli.options import ConfigOption, DatabaseUrlOption, DataDirOption
-from altostratus.db.models import Zone
-from altostratus.runtime import Runtime
-from altostratus.services.agents.link import zone_token
 from altostratus.settings import load_settings
 
 __all__ = ["agent", "app", "token_command"]
@@ -154,6 +154,12 @@ def token_command(
     database_url: DatabaseUrlOption = None,
 ) -> None:
     """Print the zone's agent registration token (created on first use)."""
+    from sqlalchemy import select
+
+    from altostratus.db.models import Zone
+    from altostratus.runtime import Runtime
+    from altostratus.services.agents.link import zone_token
+
     settings = load_settings(config, data_dir=data_dir, database_url=database_url)
 
     async def read() -> str | None:

@@ -26,7 +26,7 @@ FAST_CLOCK = {
     "ALTO_HOST_DISCONNECT_AFTER": "2",
     "ALTO_HOST_DOWN_AFTER": "120",
 }
-#: Seconds an agent may take to start: ``alto agent`` imports the whole CLI (~5 s of CPU).
+#: Seconds an agent may take to start and register on a loaded machine.
 AGENT_START = 45.0
 _databases = itertools.count(1)
 
