@@ -53,6 +53,7 @@ from tests.support.postgres import TemporaryPostgres
 
 __all__ = [
     "API_PORT",
+    "BMC_CREDENTIALS",
     "ZONE",
     "AgentArgs",
     "HaRig",
@@ -66,7 +67,7 @@ _ALTO = str(Path(sys.executable).parent / "alto")
 #: The agent alone: it starts in about a second, where ``alto agent`` takes several.
 _ALTO_AGENT = str(Path(sys.executable).parent / "alto-agent")
 API_PORT = 8080
-_BMC_USER = ("admin", "rig-secret")
+BMC_CREDENTIALS = ("admin", "rig-secret")
 ZONE = "z1"
 #: Rigs made by this process so far: with the xdist worker, picks the rig's subnet.
 _rig_count = 0
@@ -437,8 +438,8 @@ class HaRig:
             address=host.bmc_address,
             startcmd=startcmd,
             state_dir=self.dir / f"bmc{host.number}",
-            username=_BMC_USER[0],
-            password=_BMC_USER[1],
+            username=BMC_CREDENTIALS[0],
+            password=BMC_CREDENTIALS[1],
         )
         self.bmcs.append(bmc)
         self._stack.enter_context(bmc)
@@ -488,7 +489,7 @@ class HaRig:
         """``ipmitool … chassis power ACTION`` run inside m against ``host``'s BMC."""
         return self.m.run(
             *("ipmitool", "-I", "lanplus", "-C", "3", "-H", host.bmc_address),
-            *("-U", _BMC_USER[0], "-P", _BMC_USER[1], "chassis", "power", action),
+            *("-U", BMC_CREDENTIALS[0], "-P", BMC_CREDENTIALS[1], "chassis", "power", action),
         ).strip()
 
     def agent_pids(self, host: RigHost) -> list[int]:
