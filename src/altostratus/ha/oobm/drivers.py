@@ -1,4 +1,5 @@
-"""What every BMC driver offers: one power call that answers the state read after it.
+"""What every BMC driver offers: a power call that answers the state read after it, and
+a password change on the BMC.
 
 A driver talks to one BMC with one set of credentials. Every failure (the BMC refused
 the request, the credentials are wrong, it could not be reached in time) is an
@@ -87,4 +88,8 @@ class BmcDriver(Protocol):
 
         Raises ``OutOfBandError``.
         """
+        ...
+
+    async def change_password(self, new_password: str) -> None:
+        """Set the target user's password on the BMC; raises ``OutOfBandError``."""
         ...

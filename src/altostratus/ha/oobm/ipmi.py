@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from pyghmi.exceptions import IpmiException
 from pyghmi.ipmi.command import Command
@@ -39,6 +41,7 @@ _CMD_CHASSIS_CONTROL = 0x02
 _SETTLE_POLL_SECONDS = 0.2
 _SETTLED = {PowerAction.ON: PowerState.ON, PowerAction.OFF: PowerState.OFF}
 
+T = TypeVar("T")
 _Key = tuple[str, int, str, str]
 _commands: dict[_Key, Command] = {}
 _locks: dict[_Key, threading.Lock] = {}
@@ -70,27 +73,36 @@ class IpmiDriver:
         self._key: _Key = (target.address, target.port, target.username, target.password)
 
     async def power(self, action: PowerAction) -> PowerState:
+        return await self._in_thread(str(action), lambda command: self._act(command, action))
+
+    async def change_password(self, new_password: str) -> None:
+        await self._in_thread(
+            "password change", lambda command: self._set_password(command, new_password)
+        )
+        _commands.pop(self._key, None)  # its session logged in with the old password
+
+    async def _in_thread(self, what: str, work: Callable[[Command], T]) -> T:
         target = self._target
         try:
             return await asyncio.wait_for(
-                asyncio.to_thread(self._power, action), timeout=target.timeout
+                asyncio.to_thread(self._call, what, work), timeout=target.timeout
             )
         except TimeoutError:
             raise OutOfBandError(
                 f"The BMC at {target.name} did not answer IPMI within {target.timeout:g} s"
             ) from None
 
-    def _power(self, action: PowerAction) -> PowerState:
+    def _call(self, what: str, work: Callable[[Command], T]) -> T:
         with _registry_lock:
             lock = _locks.setdefault(self._key, threading.Lock())
         with lock:
             command = self._command()
             try:
-                return self._act(command, action)
+                return work(command)
             except (IpmiException, OSError) as error:
                 _commands.pop(self._key, None)
                 raise OutOfBandError(
-                    f"IPMI {action} failed: {_described(self._target, error)}"
+                    f"IPMI {what} failed: {_described(self._target, error)}"
                 ) from None
 
     def _command(self) -> Command:
@@ -121,3 +133,15 @@ class IpmiDriver:
             time.sleep(_SETTLE_POLL_SECONDS)
             state = _state(command)
         return state
+
+    def _set_password(self, command: Command, new_password: str) -> None:
+        users = command.get_users()
+        uid = next(
+            (uid for uid, user in users.items() if user.get("name") == self._target.username),
+            None,
+        )
+        if uid is None:
+            raise OutOfBandError(
+                f"The BMC at {self._target.name} lists no user {self._target.username}"
+            )
+        command.set_user_password(uid, password=new_password)

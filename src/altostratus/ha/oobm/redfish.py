@@ -13,13 +13,16 @@ system allows (``ResetType@Redfish.AllowableValues``) among the ones that mean i
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import httpx
 
 from altostratus.ha.oobm.drivers import BmcTarget, OutOfBandError, PowerAction, PowerState
 
 __all__ = ["RedfishDriver", "base_url"]
+
+T = TypeVar("T")
 
 #: The reset types that do an action, in order of preference.
 _RESET_TYPES: dict[PowerAction, tuple[str, ...]] = {
@@ -69,6 +72,12 @@ class RedfishDriver:
         self._url, self._verify = base_url(target.address, target.port)
 
     async def power(self, action: PowerAction) -> PowerState:
+        return await self._session(lambda client: self._power(client, action))
+
+    async def change_password(self, new_password: str) -> None:
+        await self._session(lambda client: self._set_password(client, new_password))
+
+    async def _session(self, work: Callable[[httpx.AsyncClient], Awaitable[T]]) -> T:
         target = self._target
         try:
             async with httpx.AsyncClient(
@@ -77,7 +86,7 @@ class RedfishDriver:
                 verify=self._verify,
                 timeout=target.timeout,
             ) as client:
-                return await asyncio.wait_for(self._power(client, action), target.timeout)
+                return await asyncio.wait_for(work(client), target.timeout)
         except (TimeoutError, httpx.TimeoutException):
             raise OutOfBandError(
                 f"The BMC at {target.name} did not answer Redfish within {target.timeout:g} s"
@@ -133,3 +142,15 @@ class RedfishDriver:
             await asyncio.sleep(_SETTLE_POLL_SECONDS)
             state = _power_state(await self._get(client, path))
         return state
+
+    async def _set_password(self, client: httpx.AsyncClient, new_password: str) -> None:
+        accounts = await self._get(client, "/redfish/v1/AccountService/Accounts")
+        for member in accounts.get("Members") or []:
+            path = str(member["@odata.id"])
+            if (await self._get(client, path)).get("UserName") == self._target.username:
+                response = await client.patch(path, json={"Password": new_password})
+                self._check(response, "the password change")
+                return
+        raise OutOfBandError(
+            f"The BMC at {self._target.name} lists no account {self._target.username}"
+        )
