@@ -7,8 +7,9 @@ may keep the abandoned thread a little longer).
 pyghmi keeps one session per BMC and credentials alive (its keepalive thread), and a
 second ``Command`` for a BMC whose session is logged in waits forever for a login that
 already happened. So one ``Command`` per BMC and credentials is kept and reused, one
-call at a time; a call that fails drops it (its session is broken then, and pyghmi
-forgets broken sessions), so the next call logs in again.
+call at a time. It is dropped only once its session is broken or logged out (pyghmi
+forgets such sessions, so the next call logs in again); a request the BMC refused
+leaves the session as it was.
 """
 
 from __future__ import annotations
@@ -79,7 +80,6 @@ class IpmiDriver:
         await self._in_thread(
             "password change", lambda command: self._set_password(command, new_password)
         )
-        _commands.pop(self._key, None)  # its session logged in with the old password
 
     async def _in_thread(self, what: str, work: Callable[[Command], T]) -> T:
         target = self._target
@@ -100,7 +100,9 @@ class IpmiDriver:
             try:
                 return work(command)
             except (IpmiException, OSError) as error:
-                _commands.pop(self._key, None)
+                session = command.ipmi_session
+                if session.broken or not session.logged:
+                    _commands.pop(self._key, None)
                 raise OutOfBandError(
                     f"IPMI {what} failed: {_described(self._target, error)}"
                 ) from None
