@@ -22,6 +22,7 @@ from typing import TypeVar
 
 from pyghmi.exceptions import IpmiException
 from pyghmi.ipmi.command import Command
+from pyghmi.ipmi.private.session import Session
 
 from altostratus.ha.oobm.drivers import BmcTarget, OutOfBandError, PowerAction, PowerState
 
@@ -111,6 +112,12 @@ class IpmiDriver:
         command = _commands.get(self._key)
         if command is None:
             target = self._target
+            # A login that failed (a wrong password) stays in pyghmi's table of logins
+            # under way, and the next login with the same credentials would wait for it
+            # forever; no login of ours is under way for this key (we hold its lock).
+            Session.initting_sessions.pop(
+                (target.address, target.username, target.password, target.port, None), None
+            )
             try:
                 command = Command(
                     bmc=target.address,
