@@ -3,7 +3,9 @@ Redfish emulator, each cross-checked with an independent client (ipmitool, plain
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -181,3 +183,17 @@ def test_redfish_address_says_how_to_reach_the_bmc() -> None:
     assert base_url("https://bmc.example", 8443) == ("https://bmc.example:8443", True)
     assert base_url("https+insecure://10.0.0.5", 443) == ("https://10.0.0.5:443", False)
     assert base_url("http://127.0.0.1", 8000) == ("http://127.0.0.1:8000", True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
+async def test_ipmi_sim_in_a_network_namespace() -> None:
+    namespace = f"alto-bmc-{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", namespace], check=True)
+    try:
+        subprocess.run(["ip", "-n", namespace, "link", "set", "lo", "up"], check=True)
+        with IpmiSim(netns=namespace) as sim:
+            assert sim.port == 623
+            assert sim.ipmitool("chassis", "power", "on").returncode == 0
+            assert sim.power_is_on()
+    finally:
+        subprocess.run(["ip", "netns", "del", namespace], check=False)

@@ -133,8 +133,8 @@ class IpmiSim:
                 "    guid a123456789abcdefa123456789abcdef",
                 "  endlan",
                 # Channel 15 (the system interface) is what powers the startcmd on and off;
-                # nothing connects to its port, so it is bound to loopback on a free one.
-                f"  serial 15 127.0.0.1 {free_tcp_port()} codec VM",
+                # nothing connects to its port (bound next to the LAN one, in the namespace).
+                f"  serial 15 {self.address} {free_tcp_port()} codec VM",
                 f'  startcmd "{self.startcmd}"',
                 f"  startnow {'true' if self._powered_on else 'false'}",
                 "  poweroff_wait 0",
