@@ -186,7 +186,7 @@ def test_redfish_address_says_how_to_reach_the_bmc() -> None:
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
-async def test_ipmi_sim_in_a_network_namespace() -> None:
+def test_ipmi_sim_in_a_network_namespace() -> None:
     namespace = f"alto-bmc-{os.getpid()}"
     subprocess.run(["ip", "netns", "add", namespace], check=True)
     try:
