@@ -3,6 +3,7 @@ registry serves, in the order `listApis` and `docs/api.md` show them."""
 
 from altostratus.api.commands.catalog import offerings, templates
 from altostratus.api.commands.compute import affinity, keypairs, vms
+from altostratus.api.commands.ha import oobm
 from altostratus.api.commands.identity import accounts, domains, regions, sessions, users
 from altostratus.api.commands.infrastructure import capacity, clusters, hosts, pods, zones
 from altostratus.api.commands.network import networks, security_groups
@@ -21,6 +22,7 @@ COMMAND_SETS = (
     pods.commands,
     clusters.commands,
     hosts.commands,
+    oobm.commands,
     offerings.commands,
     templates.commands,
     vms.commands,

@@ -34,6 +34,7 @@ from altostratus.db.models.network import (
     SecurityGroup,
     SecurityGroupRule,
 )
+from altostratus.db.models.oobm import OutOfBandCluster, OutOfBandManagement, OutOfBandZone
 from altostratus.db.models.regions import Region
 from altostratus.db.models.servers import ManagementServer
 from altostratus.db.models.system import SystemValue
@@ -61,6 +62,9 @@ __all__ = [
     "NetworkOffering",
     "Nic",
     "OsType",
+    "OutOfBandCluster",
+    "OutOfBandManagement",
+    "OutOfBandZone",
     "PeerPull",
     "PeerVector",
     "Pod",

@@ -12,6 +12,7 @@ import enum
 
 from pydantic import Field
 
+from altostratus.api.commands.ha.oobm import OutOfBandManagementResponse, oobm_view
 from altostratus.api.declarations import ADMIN, SUCCESS, CommandSet, Job
 from altostratus.api.params import CommaList, ListParams, MapParam, Params, Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single, Submitted, Success
@@ -20,6 +21,7 @@ from altostratus.db.models import Host
 from altostratus.db.models.hosts import HostState, ResourceState
 from altostratus.db.models.inventory import Hypervisor
 from altostratus.errors import invalid
+from altostratus.ha.oobm.service import rows_for_hosts
 from altostratus.services.compute import maintenance
 from altostratus.services.infrastructure import hosts
 from altostratus.services.infrastructure import jobs as host_jobs
@@ -79,13 +81,15 @@ class HostResponse(ResponseObject):
     disconnected: str | None = None
     islocalstorageactive: bool = False
     created: str
+    #: The BMC's settings (never its password); listHosts answers it for every host.
+    outofbandmanagement: OutOfBandManagementResponse | None = None
 
 
 def _percent(used: int, total: int) -> str:
     return f"{(100.0 * used / total) if total else 0.0:.2f}%"
 
 
-def host_view(host: Host) -> HostResponse:
+def host_view(host: Host, oobm: OutOfBandManagementResponse | None = None) -> HostResponse:
     memory_total = host.memory_mb * 1024 * 1024
     memory_allocated = host.memory_allocated_mb * 1024 * 1024
     cpu_allocated = _percent(host.cpu_allocated_mhz, host.cpu_total_mhz)
@@ -118,6 +122,7 @@ def host_view(host: Host) -> HostResponse:
         lastpinged=format_timestamp(host.last_heartbeat) if host.last_heartbeat else None,
         disconnected=format_timestamp(host.state_changed) if down and host.state_changed else None,
         created=format_timestamp(host.created),
+        outofbandmanagement=oobm,
     )
 
 
@@ -285,7 +290,9 @@ async def list_hosts(ctx: ServiceContext, p: ListHostsParams) -> ListResult:
         keyword=p.keyword,
         page=page_request(ctx, p),
     )
-    return ListResult("host", [host_view(host) for host in page.items], page.total)
+    bmcs = await rows_for_hosts(ctx.session, (host.id for host in page.items))
+    views = [host_view(host, oobm_view(bmcs.get(host.id))) for host in page.items]
+    return ListResult("host", views, page.total)
 
 
 # --- maintenance and reconnection (asynchronous) ---

@@ -1,0 +1,1 @@
+"""Commands of ``ha``: out-of-band management of hosts."""
