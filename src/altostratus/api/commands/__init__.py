@@ -3,7 +3,7 @@ registry serves, in the order `listApis` and `docs/api.md` show them."""
 
 from altostratus.api.commands.catalog import offerings, templates
 from altostratus.api.commands.compute import affinity, keypairs, vms
-from altostratus.api.commands.ha import host_ha
+from altostratus.api.commands.ha import host_ha, oobm
 from altostratus.api.commands.identity import accounts, domains, regions, sessions, users
 from altostratus.api.commands.infrastructure import capacity, clusters, hosts, pods, zones
 from altostratus.api.commands.network import networks, security_groups
@@ -23,6 +23,7 @@ COMMAND_SETS = (
     clusters.commands,
     hosts.commands,
     host_ha.commands,
+    oobm.commands,
     offerings.commands,
     templates.commands,
     vms.commands,

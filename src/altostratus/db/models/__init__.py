@@ -35,6 +35,7 @@ from altostratus.db.models.network import (
     SecurityGroup,
     SecurityGroupRule,
 )
+from altostratus.db.models.oobm import OutOfBandCluster, OutOfBandManagement, OutOfBandZone
 from altostratus.db.models.regions import Region
 from altostratus.db.models.servers import ManagementServer
 from altostratus.db.models.system import SystemValue
@@ -64,6 +65,9 @@ __all__ = [
     "NetworkOffering",
     "Nic",
     "OsType",
+    "OutOfBandCluster",
+    "OutOfBandManagement",
+    "OutOfBandZone",
     "PeerPull",
     "PeerVector",
     "Pod",

@@ -22,7 +22,6 @@ recorded evacuation never is.
 
 from __future__ import annotations
 
-import asyncio
 import enum
 from dataclasses import dataclass, field
 from typing import Any
@@ -237,11 +236,13 @@ async def _fence(run: JobRun, host_id: int, activity: Activity) -> bool:
     settings = run.deps.settings
     error: str | None = None
     state = PowerState.UNKNOWN
+    timeout = settings.ha_fence_timeout
     try:
-        async with asyncio.timeout(settings.ha_fence_timeout):
-            await issue_power_action(run.db, run.deps, host_id, PowerAction.OFF)
-            state = await issue_power_action(run.db, run.deps, host_id, PowerAction.STATUS)
-    except (OutOfBandError, TimeoutError) as failure:
+        await issue_power_action(run.db, run.deps, host_id, PowerAction.OFF, bmc_timeout=timeout)
+        state = await issue_power_action(
+            run.db, run.deps, host_id, PowerAction.STATUS, bmc_timeout=timeout
+        )
+    except OutOfBandError as failure:
         error = str(failure) or "the BMC did not answer in time"
     off = state is PowerState.OFF
 

@@ -9,19 +9,22 @@ in the request (so bad input never creates a job) and their jobs
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 
 from pydantic import Field
 
 from altostratus.api.commands.ha.host_ha import HostHaResponse, host_ha_view
+from altostratus.api.commands.ha.oobm import OutOfBandManagementResponse, oobm_view
 from altostratus.api.declarations import ADMIN, SUCCESS, CommandSet, Job
 from altostratus.api.params import CommaList, ListParams, MapParam, Params, Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single, Submitted, Success
 from altostratus.core.context import ServiceContext
-from altostratus.db.models import Host, HostHa
+from altostratus.db.models import Host, HostHa, OutOfBandManagement
 from altostratus.db.models.hosts import HostState, ResourceState
 from altostratus.db.models.inventory import Hypervisor
 from altostratus.errors import invalid
 from altostratus.ha.hosts import config as ha_config
+from altostratus.ha.oobm.service import rows_for_hosts
 from altostratus.services.compute import maintenance
 from altostratus.services.infrastructure import hosts
 from altostratus.services.infrastructure import jobs as host_jobs
@@ -41,6 +44,7 @@ __all__ = [
     "commands",
     "delete_host",
     "host_view",
+    "host_views",
     "list_hosts",
     "prepare_host_for_maintenance",
     "reconnect_host",
@@ -82,14 +86,19 @@ class HostResponse(ResponseObject):
     islocalstorageactive: bool = False
     hostha: HostHaResponse
     created: str
+    #: The BMC's settings (never its password); listHosts answers it for every host.
+    #: The BMC's settings (never its password).
+    outofbandmanagement: OutOfBandManagementResponse
 
 
 def _percent(used: int, total: int) -> str:
     return f"{(100.0 * used / total) if total else 0.0:.2f}%"
 
 
-def host_view(host: Host, ha: HostHa | None = None) -> HostResponse:
-    """``ha``: the host's HA resource, if it has one (listHosts loads them for a page)."""
+def host_view(
+    host: Host, ha: HostHa | None = None, bmc: OutOfBandManagement | None = None
+) -> HostResponse:
+    """The host with its HA resource and its BMC's settings, if it has them."""
     memory_total = host.memory_mb * 1024 * 1024
     memory_allocated = host.memory_allocated_mb * 1024 * 1024
     cpu_allocated = _percent(host.cpu_allocated_mhz, host.cpu_total_mhz)
@@ -123,7 +132,16 @@ def host_view(host: Host, ha: HostHa | None = None) -> HostResponse:
         disconnected=format_timestamp(host.state_changed) if down and host.state_changed else None,
         hostha=host_ha_view(host, ha),
         created=format_timestamp(host.created),
+        outofbandmanagement=oobm_view(bmc),
     )
+
+
+async def host_views(ctx: ServiceContext, found: Sequence[Host]) -> list[HostResponse]:
+    """``host_view`` of each host, their HA resources and BMCs read in one query each."""
+    ids = [host.id for host in found]
+    ha = await ha_config.resources_of(ctx.session, ids)
+    bmcs = await rows_for_hosts(ctx.session, ids)
+    return [host_view(host, ha.get(host.id), bmcs.get(host.id)) for host in found]
 
 
 class AllocationChange(enum.StrEnum):
@@ -206,7 +224,7 @@ async def add_host(ctx: ServiceContext, p: AddHostParams) -> ListResult:
     )
     if p.allocationstate is AllocationChange.DISABLE:
         host = await hosts.update_host(ctx, host.uuid, enable=False, host_tags=None, name=None)
-    return ListResult("host", [host_view(host)], 1)
+    return ListResult("host", await host_views(ctx, [host]), 1)
 
 
 # --- updateHost, deleteHost, listHosts ---
@@ -232,7 +250,7 @@ class UpdateHostParams(Params):
 async def update_host(ctx: ServiceContext, p: UpdateHostParams) -> Single:
     enable = None if p.allocationstate is None else p.allocationstate is AllocationChange.ENABLE
     host = await hosts.update_host(ctx, p.id, enable=enable, host_tags=p.hosttags, name=p.name)
-    return Single("host", host_view(host))
+    return Single("host", (await host_views(ctx, [host]))[0])
 
 
 class DeleteHostParams(Params):
@@ -290,8 +308,7 @@ async def list_hosts(ctx: ServiceContext, p: ListHostsParams) -> ListResult:
         keyword=p.keyword,
         page=page_request(ctx, p),
     )
-    ha = await ha_config.resources_of(ctx.session, [host.id for host in page.items])
-    return ListResult("host", [host_view(host, ha.get(host.id)) for host in page.items], page.total)
+    return ListResult("host", await host_views(ctx, page.items), page.total)
 
 
 # --- maintenance and reconnection (asynchronous) ---
@@ -308,7 +325,7 @@ def _submitted(host: Host) -> Submitted:
 
 
 async def _host_answer(ctx: ServiceContext, host_uuid: str) -> Single:
-    return Single("host", host_view(await hosts.get_host(ctx, host_uuid)))
+    return Single("host", (await host_views(ctx, [await hosts.get_host(ctx, host_uuid)]))[0])
 
 
 @commands.command(
