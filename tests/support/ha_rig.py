@@ -46,8 +46,9 @@ from altostratus.runtime import Runtime
 from altostratus.services.agents.link import zone_token
 from altostratus.settings import Settings
 from tests.support import host_power
+from tests.support.bmc import IpmiSim
 from tests.support.client import ApiClient
-from tests.support.host_power import LauncherSpec, StandInBmc
+from tests.support.host_power import LauncherSpec
 from tests.support.netns import Drop, Namespace, NamespaceSet, veth
 from tests.support.postgres import TemporaryPostgres
 
@@ -281,7 +282,7 @@ class HaRig:
         self._stack = ExitStack()
         self.hosts: list[RigHost] = []
         self.servers: list[RigServer] = []
-        self.bmcs: list[StandInBmc] = []
+        self.bmcs: list[IpmiSim] = []
 
     # -- building ---------------------------------------------------------------------
 
@@ -433,13 +434,13 @@ class HaRig:
             ledger=str(self.ledger),
         ).write(spec_path)
         startcmd = shlex.join([sys.executable, host_power.__file__, str(spec_path)])
-        bmc = StandInBmc(
+        bmc = IpmiSim(
             netns=host.bmc_netns.name,
             address=host.bmc_address,
             startcmd=startcmd,
-            state_dir=self.dir / f"bmc{host.number}",
             username=BMC_CREDENTIALS[0],
             password=BMC_CREDENTIALS[1],
+            powered_on=True,
         )
         self.bmcs.append(bmc)
         self._stack.enter_context(bmc)
@@ -514,12 +515,16 @@ class HaRig:
 
     def diagnosis(self, tail: int = 1500) -> str:
         """The end of every log of the rig, for an assertion's message."""
-        logs = [
-            *sorted(self.dir.glob("server*.log")),
-            *sorted(self.dir.glob("host*.log")),
-            *sorted(self.dir.glob("bmc*/ipmi_sim.log")),
-        ]
+        logs = [*sorted(self.dir.glob("server*.log")), *sorted(self.dir.glob("host*.log"))]
         return "\n".join(
-            f"--- {path.relative_to(self.dir)}\n{path.read_text(errors='replace')[-tail:]}"
-            for path in logs
+            [
+                *(
+                    f"--- {path.relative_to(self.dir)}\n{path.read_text(errors='replace')[-tail:]}"
+                    for path in logs
+                ),
+                *(
+                    f"--- bmc of {host.name}\n{bmc.log()[-tail:]}"
+                    for host, bmc in zip(self.hosts, self.bmcs, strict=False)
+                ),
+            ]
         )
