@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from altostratus.api.registry import build_registry
+from altostratus.ha.hosts.investigation import INVESTIGATE
 from altostratus.jobs.kinds import JobKind, JobPayload
 from altostratus.jobs.run import JobRun
 from altostratus.services.compute import jobs as vm_jobs
@@ -20,9 +21,11 @@ async def _body(run: JobRun, payload: JobPayload) -> None:
 
 
 def test_the_executor_runs_the_job_of_every_command_declaring_one() -> None:
+    """And the region's own jobs, which no command submits (host HA's investigation)."""
     registry = build_registry()
     declaring = {command.name for command in registry if command.job is not None}
-    assert set(registry.job_handlers) == declaring
+    assert set(registry.job_handlers) == declaring | {INVESTIGATE.name}
+    assert INVESTIGATE.name not in {command.name for command in registry}
     assert {"deployVirtualMachine", "createVolume", "reconnectHost"} <= declaring
     assert all(command.is_async for command in registry if command.job is not None)
 

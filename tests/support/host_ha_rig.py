@@ -40,15 +40,16 @@ __all__ = [
 LEASE_TTL = 4.0
 PROBE_PORT = 7070
 
-#: Host HA on a short clock: silent for 2 s → investigated; storage silent for 6 s →
-#: proven off without a fence. Disconnected after 2 s, never Down on its own in a test.
+#: Host HA on a short clock: silent for 4 s → investigated; storage silent for 8 s →
+#: proven off without a fence. Disconnected after 4 s, never Down on its own in a test.
+#: (Shorter silences made hosts of a loaded 2-core machine look dead.)
 HA_CLOCK = {
     "ALTO_HEARTBEAT_INTERVAL": "0.5",
-    "ALTO_HOST_DISCONNECT_AFTER": "2",
+    "ALTO_HOST_DISCONNECT_AFTER": "4",
     "ALTO_HOST_DOWN_AFTER": "600",
-    "ALTO_HA_SUSPECT_AFTER": "2",
+    "ALTO_HA_SUSPECT_AFTER": "4",
     "ALTO_HA_INVESTIGATION_TIMEOUT": "3",
-    "ALTO_HA_ACTIVITY_PERIOD": "6",
+    "ALTO_HA_ACTIVITY_PERIOD": "8",
     "ALTO_HA_FENCE_TIMEOUT": "10",
     "ALTO_HA_RECHECK_INTERVAL": "5",
     "ALTO_AGENT_COMMAND_TIMEOUT": "15",

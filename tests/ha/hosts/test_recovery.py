@@ -41,7 +41,7 @@ from tests.support.jobs import run_job
 
 #: A disk lease lives longer than the activity period that proves a host off, so the
 #: first HA restart is refused by the dead host's lease and has to be tried again.
-LEASE_TTL = 5.0
+LEASE_TTL = 10.0
 
 
 @pytest.fixture
@@ -53,6 +53,8 @@ def settings(database: tuple[str, Template], tmp_path: Path, key_file: Path) -> 
         ha_suspect_after=2.0,
         ha_activity_period=2.0,
         ha_investigation_timeout=3.0,
+        # Tries a second apart: enough to outlast the dead host's lease on a loaded machine.
+        ha_restart_attempts=40,
     )
 
 
