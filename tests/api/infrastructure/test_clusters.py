@@ -10,6 +10,7 @@ from tests.api.infrastructure.test_pods import make_pod
 from tests.api.infrastructure.test_zones import UNKNOWN, make_zone
 from tests.conftest import Clients
 from tests.support.client import ApiClient
+from tests.support.compute_world import ComputeWorld
 
 
 @pytest.fixture
@@ -220,6 +221,14 @@ async def test_delete_cluster(api: ApiClient, pod: dict[str, Any]) -> None:
     assert await cluster_names(api) == ["c2"]
     assert "Unable to find cluster" in await api.fails("deleteCluster", 431, id=cluster["id"])
     assert "parameter id" in await api.fails("deleteCluster", 431)
+
+
+async def test_a_cluster_with_hosts_is_in_use(api: ApiClient, compute: ComputeWorld) -> None:
+    hosts = (await api.ok("listHosts", clusterid=compute.cluster_id))["host"]
+    text = await api.fails("deleteCluster", 536, id=compute.cluster_id)
+    assert "cannot be deleted as it has hosts" in text
+    assert all(host["name"] in text for host in hosts)
+    assert (await api.ok("listClusters", id=compute.cluster_id))["count"] == 1
 
 
 async def test_only_root_admins_manage_or_list_clusters(
