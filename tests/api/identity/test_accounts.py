@@ -11,6 +11,7 @@ from typing import Any
 from tests.api.identity.test_domains import TIMESTAMP, job_result, names
 from tests.conftest import Clients
 from tests.support.client import ApiClient
+from tests.support.jobs import wait_job
 from tests.support.world import Identity
 
 EVERYONE = ["admin", "alice", "bob", "carol", "d1admin"]
@@ -238,7 +239,7 @@ async def test_delete_account_is_an_async_job(
     api, alice = clients.admin, identities["alice"]
     answer = await api.ok("deleteAccount", id=alice.account_id)
     assert set(answer) == {"jobid"}
-    job = await api.ok("queryAsyncJobResult", jobid=answer["jobid"])
+    job = await wait_job(api, answer["jobid"])
     assert (job["jobstatus"], job["jobresult"]) == (1, {"success": "true"})
     assert await accounts(api, listall=True) == ["admin", "bob", "carol", "d1admin"]
     assert await names(api, "listUsers", "user", listall=True, username="alice") == []

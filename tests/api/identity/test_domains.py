@@ -16,6 +16,7 @@ from altostratus.db.models import Domain, Zone
 from altostratus.settings import Settings
 from tests.conftest import Clients
 from tests.support.client import ApiClient
+from tests.support.jobs import wait_job
 from tests.support.world import Identity
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0000$")
@@ -24,7 +25,7 @@ TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0000$")
 async def job_result(client: ApiClient, command: str, **params: Any) -> dict[str, Any]:
     """Run an async command and return its job's result, checking that the job succeeded."""
     answer = await client.ok(command, **params)
-    job = await client.ok("queryAsyncJobResult", jobid=answer["jobid"])
+    job = await wait_job(client, answer["jobid"])
     assert (job["jobstatus"], job["jobresultcode"], job["cmd"]) == (1, 0, command)
     result: dict[str, Any] = job["jobresult"]
     return result
@@ -179,7 +180,7 @@ async def test_delete_empty_domain_is_an_async_job(api: ApiClient) -> None:
     created = (await api.ok("createDomain", name="gone"))["domain"]
     answer = await api.ok("deleteDomain", id=created["id"])
     assert set(answer) == {"jobid"}
-    job = await api.ok("queryAsyncJobResult", jobid=answer["jobid"])
+    job = await wait_job(api, answer["jobid"])
     assert (job["jobstatus"], job["jobresult"]) == (1, {"success": "true"})
     assert await all_domains(api) == WORLD
     assert [

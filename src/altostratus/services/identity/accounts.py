@@ -48,9 +48,10 @@ __all__ = [
     "AccountRef",
     "AccountWithUsers",
     "create_account",
-    "delete_account",
     "list_accounts",
+    "remove_account",
     "set_account_state",
+    "start_account_deletion",
     "update_account",
 ]
 
@@ -206,10 +207,26 @@ async def update_account(
     return (await _with_users(ctx, [account]))[0]
 
 
-async def delete_account(ctx: ServiceContext, *, account_uuid: str) -> None:
-    """Delete an account and its users."""
+async def start_account_deletion(ctx: ServiceContext, *, account_uuid: str) -> Account:
+    """Check that the caller may delete the account, and disable it for the cleanup.
+
+    ``deleteAccount``'s job then removes what the account owns (``compute.teardown``)
+    and finally the account (``remove_account``). Disabled at once, none of its users
+    can create anything more meanwhile; if the cleanup fails it stays disabled, and
+    ``deleteAccount`` may be called again.
+    """
     account = await _managed_account(ctx, AccountRef(account_uuid, None, None))
     require_not_self(ctx.caller, account, "delete")
+    account.state = EntityState.DISABLED
+    await ctx.session.flush()
+    return account
+
+
+async def remove_account(ctx: ServiceContext, account: Account) -> None:
+    """Delete an account and its users, once nothing else refers to it (a tombstone).
+
+    The rows go through the ORM, so each deletion reaches the replication log.
+    """
     await _record(ctx, "ACCOUNT.DELETE", "Deleted", account)
     users = (await ctx.session.scalars(select(User).where(User.account_id == account.id))).all()
     await execute_delete(ctx, [*users, account], f"Account {account.name}")

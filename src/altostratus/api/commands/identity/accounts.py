@@ -15,11 +15,12 @@ from altostratus.api.commands.identity.users import (
     new_user,
     user_view,
 )
-from altostratus.api.declarations import ADMINS, ANYONE, SUCCESS, CommandSet
+from altostratus.api.declarations import ADMINS, ANYONE, SUCCESS, CommandSet, Job, answer_success
 from altostratus.api.params import ListParams, MapParam, Params, Uuid, page_request
-from altostratus.api.results import ListResult, ResponseObject, Single, Success
+from altostratus.api.results import ListResult, ResponseObject, Single, Submitted
 from altostratus.core.context import ServiceContext
 from altostratus.db.models import AccountType, EntityState
+from altostratus.services.compute import teardown
 from altostratus.services.identity import accounts
 from altostratus.services.identity.accounts import AccountRef, AccountWithUsers
 from altostratus.services.shared.access import ListScope
@@ -174,14 +175,17 @@ class DeleteAccountParams(Params):
 @commands.command(
     "deleteAccount",
     DeleteAccountParams,
-    description="Deletes an account and its users (never your own)",
+    description=(
+        "Deletes an account (never your own): its job destroys and expunges the VMs, "
+        "deletes volumes, addresses, groups, key pairs and limits, then the account"
+    ),
     allowed=ADMINS,
     response=SUCCESS,
-    is_async=True,
+    job=Job(teardown.DELETE_ACCOUNT, answer_success),
 )
-async def delete_account(ctx: ServiceContext, p: DeleteAccountParams) -> Success:
-    await accounts.delete_account(ctx, account_uuid=p.id)
-    return Success()
+async def delete_account(ctx: ServiceContext, p: DeleteAccountParams) -> Submitted:
+    account = await accounts.start_account_deletion(ctx, account_uuid=p.id)
+    return Submitted(teardown.AccountPayload(id=account.uuid), instance_type="Account")
 
 
 class DisableAccountParams(AccountRefParams):

@@ -7,10 +7,11 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from altostratus.api.declarations import ADMINS, ANYONE, SUCCESS, CommandSet
+from altostratus.api.declarations import ADMINS, ANYONE, SUCCESS, CommandSet, Job, answer_success
 from altostratus.api.params import ApiType, CommaList, ListParams, Params, Uuid, page_request
-from altostratus.api.results import ListResult, ResponseObject, Single, Success
+from altostratus.api.results import ListResult, ResponseObject, Single, Submitted
 from altostratus.core.context import ServiceContext
+from altostratus.services.compute import teardown
 from altostratus.services.identity import domains
 from altostratus.services.identity.domains import DomainSummary
 from altostratus.timeutil import format_timestamp
@@ -147,7 +148,10 @@ async def update_domain(ctx: ServiceContext, p: UpdateDomainParams) -> Single:
 class DeleteDomainParams(Params):
     id: Uuid = Field(description="The id of the domain to delete")
     cleanup: bool = Field(
-        False, description="Also delete its child domains, their accounts and users"
+        False,
+        description=(
+            "Also delete its child domains and every account in them, as deleteAccount does"
+        ),
     )
 
 
@@ -157,11 +161,14 @@ class DeleteDomainParams(Params):
     description="Deletes a domain; one still in use needs cleanup=true",
     allowed=ADMINS,
     response=SUCCESS,
-    is_async=True,
+    job=Job(teardown.DELETE_DOMAIN, answer_success),
 )
-async def delete_domain(ctx: ServiceContext, p: DeleteDomainParams) -> Success:
-    await domains.delete_domain(ctx, domain_uuid=p.id, cleanup=p.cleanup)
-    return Success()
+async def delete_domain(ctx: ServiceContext, p: DeleteDomainParams) -> Submitted:
+    deletion = await domains.start_domain_deletion(ctx, domain_uuid=p.id, cleanup=p.cleanup)
+    payload = teardown.DomainPayload(
+        id=deletion.domain_uuid, account_ids=tuple(deletion.account_uuids)
+    )
+    return Submitted(payload, instance_type="Domain")
 
 
 class ListDomainsParams(ListParams):
