@@ -43,6 +43,8 @@ async def all_domains(client: ApiClient) -> list[str]:
     return sorted(domain["path"] for domain in listing["domain"])
 
 
+#: The endings of the resource-limit fields (``vmlimit``, ``vmtotal``, ``vmavailable``, …).
+LIMIT_SUFFIXES = ("limit", "total", "available")
 WORLD = ["ROOT", "ROOT/d1", "ROOT/d1/sub", "ROOT/d2"]
 
 
@@ -55,6 +57,13 @@ async def test_create_domain_answer_and_listing(
     root = identities["admin"].domain_id
     assert TIMESTAMP.match(created.pop("created"))
     assert uuid.UUID(created.pop("id"))
+    counts = {k: created.pop(k) for k in list(created) if k.endswith(LIMIT_SUFFIXES)}
+    assert (counts["vmlimit"], counts["vmtotal"], counts["vmavailable"]) == (
+        "Unlimited",
+        0,
+        "Unlimited",
+    )
+    assert len(counts) == 30
     assert created == {
         "name": "sales",
         "level": 1,

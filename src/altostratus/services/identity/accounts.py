@@ -7,10 +7,10 @@ admin role, and nobody changes the role of, disables or deletes their own accoun
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from altostratus.core.context import ServiceContext
 from altostratus.core.paging import (
@@ -28,8 +28,10 @@ from altostratus.db.models import (
     Role,
     RoleType,
     User,
+    VirtualMachine,
     new_uuid,
 )
+from altostratus.db.models.compute import VmState
 from altostratus.errors import InvalidParameter, PermissionDenied
 from altostratus.services.identity.users import NewUser, add_user
 from altostratus.services.shared.access import (
@@ -43,6 +45,7 @@ from altostratus.services.shared.access import (
     require_not_self,
 )
 from altostratus.services.shared.events import record_event
+from altostratus.services.shared.limits import ResourceType, Usage, account_usage
 
 __all__ = [
     "AccountRef",
@@ -67,8 +70,23 @@ class AccountRef:
 
 @dataclass(frozen=True)
 class AccountWithUsers:
+    """An account with what its response shows: users, limits and use, VMs by state."""
+
     account: Account
     users: Sequence[User]
+    usage: Mapping[ResourceType, Usage]
+    vms_running: int
+    vms_stopped: int
+
+
+async def _vm_states(ctx: ServiceContext, account_ids: list[int]) -> dict[tuple[int, str], int]:
+    """How many live VMs each account has in each state."""
+    rows = await ctx.session.execute(
+        select(VirtualMachine.account_id, VirtualMachine.state, func.count())
+        .where(VirtualMachine.account_id.in_(account_ids), VirtualMachine.removed.is_(None))
+        .group_by(VirtualMachine.account_id, VirtualMachine.state)
+    )
+    return {(account_id, state): count for account_id, state, count in rows}
 
 
 async def _with_users(ctx: ServiceContext, accounts: Sequence[Account]) -> list[AccountWithUsers]:
@@ -78,7 +96,17 @@ async def _with_users(ctx: ServiceContext, accounts: Sequence[Account]) -> list[
     )
     for user in found:
         users[user.account_id].append(user)
-    return [AccountWithUsers(account, users[account.id]) for account in accounts]
+    states = await _vm_states(ctx, list(users))
+    return [
+        AccountWithUsers(
+            account,
+            users[account.id],
+            await account_usage(ctx.session, account),
+            vms_running=states.get((account.id, VmState.RUNNING), 0),
+            vms_stopped=states.get((account.id, VmState.STOPPED), 0),
+        )
+        for account in accounts
+    ]
 
 
 async def _managed_account(ctx: ServiceContext, ref: AccountRef) -> Account:
@@ -168,8 +196,8 @@ async def create_account(
         resource_uuid=account.uuid,
         owner=account,
     )
-    first = await add_user(ctx, account, user)
-    return AccountWithUsers(account, [first])
+    await add_user(ctx, account, user)
+    return (await _with_users(ctx, [account]))[0]
 
 
 async def _record(ctx: ServiceContext, event_type: str, verb: str, account: Account) -> None:

@@ -7,7 +7,7 @@ keep the path they were written with: they record what was true then.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Select, delete, select, update
@@ -40,6 +40,7 @@ from altostratus.services.shared.access import (
     visible_domains,
 )
 from altostratus.services.shared.events import record_event
+from altostratus.services.shared.limits import ResourceType, Usage, domain_usage
 from altostratus.services.shared.visibility import subtree_filter
 
 __all__ = [
@@ -60,6 +61,8 @@ class DomainSummary:
 
     domain: Domain
     has_child: bool
+    #: Limits and use of the domain's subtree.
+    usage: Mapping[ResourceType, Usage]
 
 
 async def _summaries(ctx: ServiceContext, domains: Sequence[Domain]) -> list[DomainSummary]:
@@ -67,7 +70,10 @@ async def _summaries(ctx: ServiceContext, domains: Sequence[Domain]) -> list[Dom
     parents = set(
         await ctx.session.scalars(select(Domain.parent_id).where(Domain.parent_id.in_(ids)))
     )
-    return [DomainSummary(domain, domain.id in parents) for domain in domains]
+    return [
+        DomainSummary(domain, domain.id in parents, await domain_usage(ctx.session, domain))
+        for domain in domains
+    ]
 
 
 async def _require_free_name(ctx: ServiceContext, parent: Domain, name: str) -> None:
@@ -112,7 +118,7 @@ async def create_domain(
         resource_type="Domain",
         resource_uuid=domain.uuid,
     )
-    return DomainSummary(domain, has_child=False)
+    return (await _summaries(ctx, [domain]))[0]
 
 
 async def _subtree(ctx: ServiceContext, domain: Domain) -> Sequence[Domain]:

@@ -15,9 +15,10 @@ from altostratus.api.commands.identity.users import (
     new_user,
     user_view,
 )
+from altostratus.api.commands.shared.limits import ResourceCountResponse, resource_count_fields
 from altostratus.api.declarations import ADMINS, ANYONE, SUCCESS, CommandSet, Job, answer_success
 from altostratus.api.params import ListParams, MapParam, Params, Uuid, page_request
-from altostratus.api.results import ListResult, ResponseObject, Single, Submitted
+from altostratus.api.results import ListResult, Single, Submitted
 from altostratus.core.context import ServiceContext
 from altostratus.db.models import AccountType, EntityState
 from altostratus.services.compute import teardown
@@ -47,7 +48,7 @@ __all__ = [
 commands = CommandSet()
 
 
-class AccountResponse(ResponseObject):
+class AccountResponse(ResourceCountResponse):
     id: str
     name: str
     accounttype: int
@@ -61,6 +62,8 @@ class AccountResponse(ResponseObject):
     networkdomain: str | None = None
     accountdetails: dict[str, str] | None = None
     created: str
+    vmrunning: int
+    vmstopped: int
     user: list[UserResponse]
 
 
@@ -80,7 +83,10 @@ def account_view(found: AccountWithUsers) -> AccountResponse:
         networkdomain=account.network_domain,
         accountdetails=account.details or None,
         created=format_timestamp(account.created),
+        vmrunning=found.vms_running,
+        vmstopped=found.vms_stopped,
         user=[user_view(user) for user in found.users],
+        **resource_count_fields(found.usage),
     )
 
 

@@ -7,9 +7,10 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
+from altostratus.api.commands.shared.limits import ResourceCountResponse, resource_count_fields
 from altostratus.api.declarations import ADMINS, ANYONE, SUCCESS, CommandSet, Job, answer_success
 from altostratus.api.params import ApiType, CommaList, ListParams, Params, Uuid, page_request
-from altostratus.api.results import ListResult, ResponseObject, Single, Submitted
+from altostratus.api.results import ListResult, Single, Submitted
 from altostratus.core.context import ServiceContext
 from altostratus.services.compute import teardown
 from altostratus.services.identity import domains
@@ -62,7 +63,7 @@ DetailLevels = Annotated[CommaList, AfterValidator(_detail_levels)]
 DomainName = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^/]+$")]
 
 
-class DomainResponse(ResponseObject):
+class DomainResponse(ResourceCountResponse):
     id: str
     name: str
     level: int
@@ -87,6 +88,7 @@ def domain_view(summary: DomainSummary) -> DomainResponse:
         path=domain.path,
         networkdomain=domain.network_domain,
         created=format_timestamp(domain.created),
+        **resource_count_fields(summary.usage),
     )
 
 
