@@ -87,7 +87,7 @@ async def _left_over(app: Starlette, account_uuid: str) -> dict[str, int]:
             return {}
         counts = {}
         for model in _OWNED:
-            column = model.account_id  # type: ignore[attr-defined]
+            column = model.account_id
             counts[model.__name__] = await session.scalar(
                 select(func.count()).where(column == account_id)
             )

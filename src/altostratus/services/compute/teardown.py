@@ -65,6 +65,8 @@ __all__ = [
     "DELETE_DOMAIN",
     "AccountPayload",
     "DomainPayload",
+    "remove_accounts",
+    "remove_domain_tree",
     "remove_owned",
     "submit_destroys",
 ]
@@ -215,7 +217,8 @@ async def _settle_templates(ctx: ServiceContext, account_ids: Sequence[int]) -> 
     )
 
 
-async def _remove_accounts(ctx: ServiceContext, account_uuids: list[str]) -> None:
+async def remove_accounts(ctx: ServiceContext, account_uuids: list[str]) -> None:
+    """The last step of ``deleteAccount``: what the accounts own, then the accounts."""
     await remove_owned(ctx, account_uuids)
     for account in await ctx.session.scalars(
         select(Account).where(Account.uuid.in_(account_uuids)).order_by(Account.id)
@@ -230,22 +233,23 @@ async def _expunge_vms(run: JobRun, account_uuids: list[str]) -> None:
     await watch(run, lambda ctx: _settled(ctx, account_uuids, destroy_jobs), within)
 
 
+async def remove_domain_tree(ctx: ServiceContext, deletion: domains.DomainDeletion) -> None:
+    """The last step of ``deleteDomain``: its accounts as above, then the domains."""
+    await remove_accounts(ctx, deletion.account_uuids)
+    await domains.remove_domain(ctx, deletion.domain_uuid)
+
+
 async def _delete_account(run: JobRun, payload: AccountPayload) -> None:
     account_uuids = [payload.id]
     await _expunge_vms(run, account_uuids)
-    await run.step("removed", lambda ctx: _remove_accounts(ctx, account_uuids))
+    await run.step("removed", lambda ctx: remove_accounts(ctx, account_uuids))
 
 
 async def _delete_domain(run: JobRun, payload: DomainPayload) -> None:
-    account_uuids, domain_uuid = list(payload.account_ids), payload.id
-
-    async def remove(ctx: ServiceContext) -> None:
-        await _remove_accounts(ctx, account_uuids)
-        await domains.remove_domain(ctx, domain_uuid)
-
-    if account_uuids:
-        await _expunge_vms(run, account_uuids)
-    await run.step("removed", remove)
+    deletion = domains.DomainDeletion(payload.id, list(payload.account_ids))
+    if deletion.account_uuids:
+        await _expunge_vms(run, deletion.account_uuids)
+    await run.step("removed", lambda ctx: remove_domain_tree(ctx, deletion))
 
 
 DELETE_ACCOUNT = JobKind(AccountPayload, _delete_account)
