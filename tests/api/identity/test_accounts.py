@@ -324,7 +324,9 @@ async def test_list_accounts_visibility(clients: Clients, identities: dict[str, 
         "d1admin",
     ]
     assert await accounts(clients.admin, id=identities["carol"].account_id) == ["carol"]
-    assert await accounts(clients.d1admin) == ["alice", "d1admin"]
+    # Without listall (or a domainid) an admin lists its own account, as in CloudStack.
+    assert await accounts(clients.d1admin) == ["d1admin"]
+    assert await accounts(clients.d1admin, domainid=d1) == ["alice", "d1admin"]
     assert await accounts(clients.d1admin, listall=True) == ["alice", "carol", "d1admin"]
     assert await accounts(clients.d1admin, id=identities["carol"].account_id) == ["carol"]
     assert await accounts(clients.d1admin, id=identities["bob"].account_id) == []

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, select
 
 from altostratus.core.context import ServiceContext
 from altostratus.core.paging import (
@@ -282,6 +282,20 @@ async def set_account_state(
     return (await _with_users(ctx, [account]))[0]
 
 
+async def _listed(
+    ctx: ServiceContext, scope: ListScope, account_uuid: str | None
+) -> ColumnElement[bool]:
+    """CloudStack's ``listAccounts`` scope: without ``id``, ``listall`` (admins only) or an
+    admin's ``domainid``, the caller's own account, for admins too."""
+    caller = ctx.caller
+    admin = caller.is_root_admin or caller.is_domain_admin
+    own_only = not admin or scope.domain_uuid is None
+    if account_uuid is None and not (scope.listall and admin) and own_only:
+        own = Account.id == caller.account_id
+        return own if scope.domain_uuid is None else and_(own, Domain.uuid == scope.domain_uuid)
+    return await list_scope(ctx, scope, account_column=Account.id, by_id=account_uuid is not None)
+
+
 async def list_accounts(
     ctx: ServiceContext,
     *,
@@ -296,10 +310,7 @@ async def list_accounts(
     query = (
         select(Account)
         .join(Domain, Account.domain_id == Domain.id)
-        .where(
-            await list_scope(ctx, scope, account_column=Account.id, by_id=account_uuid is not None),
-            keyword_filter(keyword, Account.name),
-        )
+        .where(await _listed(ctx, scope, account_uuid), keyword_filter(keyword, Account.name))
     )
     query = query.where(
         equal_if_given(
