@@ -344,8 +344,22 @@ async def test_list_accounts_filters_and_paging(api: ApiClient) -> None:
     assert (page["count"], len(page["account"])) == (5, 2)
     for params, parameter in (
         ({"accounttype": 7}, "accounttype"),
-        ({"state": "gone"}, "state"),
         ({"domainid": "d1"}, "domainid"),
         ({"pagesize": 2}, "page"),
     ):
         assert parameter in await api.fails("listAccounts", 431, **params)
+
+
+async def test_harmless_filter_values_list_nothing_while_changes_stay_431(
+    api: ApiClient, identities: dict[str, Identity]
+) -> None:
+    """As CloudStack: ``id=-1`` or an unknown ``state`` in a listing matches nothing, but
+    the same values where they would change something are refused."""
+    assert await api.ok("listAccounts", id="-1") == {}
+    assert await api.ok("listAccounts", listall=True, state="gone") == {}
+    assert await api.ok("listUsers", listall=True, state="asleep", id="-1") == {}
+    assert "parameter id" in await api.fails("listAccounts", 431, id="not-a-uuid")
+    assert "parameter domainid" in await api.fails("listAccounts", 431, domainid="-1")
+    assert "parameter id" in await api.fails("deleteAccount", 431, id="-1")
+    assert "parameter id" in await api.fails("updateAccount", 431, id="-1", newname="x")
+    assert await accounts(api, listall=True) == EVERYONE
