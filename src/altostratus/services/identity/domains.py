@@ -259,11 +259,15 @@ async def list_domains(
     listall: bool,
     page: PageRequest,
 ) -> Page[DomainSummary]:
-    """By id: any visible domain; with ``listall``: the visible tree; else the caller's own."""
+    """By id: any visible domain; with ``listall``: the visible tree; else the caller's own.
+
+    A root admin lists every domain either way (CloudStack narrows only other callers to
+    their own domain), so ``level=1`` alone lists the domains below ROOT.
+    """
     query = select(Domain).where(visible_domains(ctx.caller), keyword_filter(keyword, Domain.name))
     if domain_uuid is not None:
         query = query.where(Domain.uuid == domain_uuid)
-    elif not listall:
+    elif not listall and not ctx.caller.is_root_admin:
         query = query.where(Domain.id == ctx.caller.domain_id)
     query = query.where(equal_if_given((Domain.name, name), (Domain.level, level)))
     return await _summarised_page(ctx, query.order_by(Domain.path), page)

@@ -185,7 +185,10 @@ class ListDomainsParams(ListParams):
 @commands.command(
     "listDomains",
     ListDomainsParams,
-    description="Lists domains: the caller's own, or every visible one with listall=true",
+    description=(
+        "Lists domains: a root admin every one; others their own, or every visible one "
+        "with listall=true"
+    ),
     allowed=ANYONE,
     response=("domain", DomainResponse),
     writes=False,
