@@ -14,7 +14,8 @@ from sqlalchemy import event, select
 
 from altostratus.db.models import Account, EntityVersion, User
 from altostratus.runtime import Runtime
-from altostratus.services.identity.accounts import delete_account
+from altostratus.services.compute import teardown
+from altostratus.services.identity.accounts import start_account_deletion
 from tests.federation.support import (
     as_admin,
     dump,
@@ -64,7 +65,8 @@ async def test_one_batch_ends_as_entry_by_entry(tmp_path: Path) -> None:
         async with as_admin(a) as ctx:
             gone = await ctx.session.scalar(select(Account).where(Account.name == "gone"))
             assert gone is not None
-            await delete_account(ctx, account_uuid=gone.uuid)
+            await start_account_deletion(ctx, account_uuid=gone.uuid)
+            await teardown.remove_accounts(ctx, [gone.uuid])
 
         assert (await exchange(a, b))[2] == 0
         for entry in await log_entries(a):
@@ -93,7 +95,8 @@ async def test_update_of_a_user_deleted_with_its_account_in_the_batch(tmp_path: 
             user.email = "late@example.org"
             user_uuid = user.uuid
         async with as_admin(a) as ctx:
-            await delete_account(ctx, account_uuid=account_uuid)
+            await start_account_deletion(ctx, account_uuid=account_uuid)
+            await teardown.remove_accounts(ctx, [account_uuid])
 
         await exchange(a, c, await log_entries(a) + await log_entries(b))
 

@@ -32,9 +32,14 @@ from altostratus.errors import CloudError
 from altostratus.federation.apply import WireEntry
 from altostratus.federation.entities import spec_named
 from altostratus.runtime import Runtime
-from altostratus.services.identity.accounts import AccountRef, delete_account
+from altostratus.services.compute import teardown
+from altostratus.services.identity.accounts import AccountRef, start_account_deletion
 from altostratus.services.identity.accounts import set_account_state as set_account_state_
-from altostratus.services.identity.domains import create_domain, delete_domain, update_domain
+from altostratus.services.identity.domains import (
+    create_domain,
+    start_domain_deletion,
+    update_domain,
+)
 from altostratus.services.identity.users import (
     create_user,
     delete_user,
@@ -161,12 +166,15 @@ async def _delete_user(ctx: ServiceContext, uuids: dict[str, str], arg: str) -> 
 
 
 async def _delete_account(ctx: ServiceContext, uuids: dict[str, str], arg: str) -> object:
-    await delete_account(ctx, account_uuid=uuids[arg])
+    # The request and then its job's last step, in one transaction (no VMs to expunge).
+    account = await start_account_deletion(ctx, account_uuid=uuids[arg])
+    await teardown.remove_accounts(ctx, [account.uuid])
     return None
 
 
 async def _delete_domain(ctx: ServiceContext, uuids: dict[str, str], arg: str) -> object:
-    await delete_domain(ctx, domain_uuid=uuids[arg], cleanup=True)
+    deletion = await start_domain_deletion(ctx, domain_uuid=uuids[arg], cleanup=True)
+    await teardown.remove_domain_tree(ctx, deletion)
     return None
 
 

@@ -29,7 +29,8 @@ from altostratus.federation.gc import (
 from altostratus.federation.peers import PeerClient
 from altostratus.federation.puller import Puller, peer_regions
 from altostratus.runtime import Runtime
-from altostratus.services.identity.domains import create_domain, delete_domain
+from altostratus.services.compute import teardown
+from altostratus.services.identity.domains import create_domain, start_domain_deletion
 from altostratus.services.identity.regions import remove_region
 from altostratus.settings import Settings
 from tests.federation.support import (
@@ -99,7 +100,8 @@ async def _create_and_delete_domain(runtime: Runtime, name: str = "emea") -> str
             domain_uuid=None,
         )
     async with as_admin(runtime) as ctx:
-        await delete_domain(ctx, domain_uuid=domain.domain.uuid, cleanup=False)
+        deletion = await start_domain_deletion(ctx, domain_uuid=domain.domain.uuid, cleanup=False)
+        await teardown.remove_domain_tree(ctx, deletion)
     return domain.domain.uuid
 
 

@@ -6,6 +6,7 @@ what the join does; the API calls go through A's and B's real dispatchers.
 
 from __future__ import annotations
 
+import asyncio
 import stat
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -15,16 +16,19 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from starlette.applications import Starlette
 
 from altostratus.api.dispatch import ApiRequest, Dispatcher
 from altostratus.api.federation.join import join_routes
 from altostratus.api.registry import build_registry
-from altostratus.db.models import EntityVersion, Region, ReplicationEntry
+from altostratus.core.worker import running
+from altostratus.db.models import AsyncJob, EntityVersion, Region, ReplicationEntry
 from altostratus.federation.apply import store_entries
 from altostratus.federation.join import JOIN_PATH, JoinError, JoinRequest, join_region, request_join
 from altostratus.federation.snapshot import DEPENDENCY_ORDER, read_snapshot
+from altostratus.jobs.executor import Executor
+from altostratus.jobs.status import JobStatus
 from altostratus.runtime import Runtime
 from altostratus.security.signatures import sign
 from altostratus.settings import Settings
@@ -103,6 +107,25 @@ async def add_user(a: RegionA, name: str, **params: str) -> tuple[dict[str, Any]
     return account, Keys(keys["apikey"], keys["secretkey"])
 
 
+async def finish_jobs(runtime: Runtime, *, within: float = 20.0) -> None:
+    """Run the submitted jobs to their end with an executor, as a server's lifespan would."""
+    executor = Executor(runtime.db, runtime.deps, build_registry().job_handlers)
+    deadline = asyncio.get_running_loop().time() + within
+    try:
+        async with running([executor, executor.renewal]):
+            while True:
+                async with runtime.db.transaction(write=False) as session:
+                    pending = await session.scalar(
+                        select(func.count()).where(AsyncJob.status == JobStatus.PENDING)
+                    )
+                if not pending:
+                    return
+                assert asyncio.get_running_loop().time() < deadline, "jobs still pending"
+                await asyncio.sleep(0.05)
+    finally:
+        await executor.stop()
+
+
 async def populate(a: RegionA) -> None:
     """Logged changes of every kind on A: a domain tree, accounts, users, a deletion."""
     assert a.runtime.new_admin is not None
@@ -111,6 +134,7 @@ async def populate(a: RegionA) -> None:
     await add_user(a, "alice", domainid=emea["id"], accounttype="0")
     doomed, _ = await add_user(a, "doomed", accounttype="0")
     await call(a.runtime, a.admin, "deleteAccount", id=doomed["id"])
+    await finish_jobs(a.runtime)
     login = await call(
         a.runtime, a.admin, "login", username="admin", password=a.runtime.new_admin.password
     )

@@ -25,12 +25,14 @@ from altostratus.api.results import (
     Success,
     SuccessResponse,
     payload_of,
+    with_job,
 )
 from altostratus.core.context import ServiceContext
 from altostratus.db.models import RoleType
 from altostratus.jobs.executor import JobHandler
 from altostratus.jobs.kinds import JobKind, JobPayload
 from altostratus.jobs.run import JobRun
+from altostratus.jobs.status import JobStatus
 
 __all__ = [
     "ADMIN",
@@ -86,7 +88,9 @@ class Job(Generic[R]):
 
         async def drive(run: JobRun, payload: JobPayload) -> dict[str, Any]:
             outcome = await self.kind.body(run, payload)
-            return payload_of(check(await run.read(lambda ctx: self.present(ctx, outcome))))
+            result = check(await run.read(lambda ctx: self.present(ctx, outcome)))
+            # Built while the job is still pending, as CloudStack builds it.
+            return payload_of(with_job(result, run.job_uuid, JobStatus.PENDING))
 
         return JobHandler(self.kind.payload, drive)
 

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from altostratus.api.auth import authenticate
 from altostratus.api.declarations import Command
-from altostratus.api.params import parse_params, string_values
+from altostratus.api.params import NothingMatches, parse_params, string_values
 from altostratus.api.registry import Registry
 from altostratus.api.results import Result, Single, Submitted, payload_of
 from altostratus.core.context import Caller, Dependencies, ServiceContext
@@ -109,7 +109,10 @@ class Dispatcher:
             if command is None:
                 raise UnknownCommand(f"{_UNKNOWN}: {name}" if name else _UNKNOWN)
             _authorise(command, caller)
-            params = parse_params(command.name, command.params, request.params)
+            try:
+                params = parse_params(command.name, command.params, request.params)
+            except NothingMatches:
+                return Outcome({}, {})  # CloudStack's empty list
             ctx = ServiceContext(session, caller or Caller.anonymous(), self._deps)
             try:
                 result = await command.handler(ctx, params)

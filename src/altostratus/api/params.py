@@ -14,7 +14,8 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Self, TypeVar, Union, get_args, get_origin
+from enum import Enum
+from typing import Annotated, Any, Literal, Self, TypeVar, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
@@ -34,7 +35,9 @@ __all__ = [
     "HttpEndpoint",
     "ListParams",
     "MapParam",
+    "NothingMatches",
     "Params",
+    "Strict",
     "Timestamp",
     "Uuid",
     "UuidList",
@@ -204,8 +207,63 @@ def _absent(value: Any, field: FieldInfo) -> bool:
     return value.lower() == "none" and api_type_of(field) != "string"
 
 
+@dataclass(frozen=True)
+class Strict:
+    """Metadata of a list filter whose bad values stay a 431 (not CloudStack's: it has no
+    such filter to be lenient about), e.g. ``Annotated[ServerState, Strict()]``."""
+
+
+class NothingMatches(Exception):
+    """A listing's filter holds a value no object can have: the answer is an empty list."""
+
+
+#: List parameters whose values must exist (CloudStack looks the domain up first).
+_SCOPING = frozenset({"domainid"})
+#: Filters CloudStack compares as plain strings, so an unknown value matches nothing.
+_LENIENT_CHOICES = frozenset({"hypervisor", "state"})
+
+
+def _strict(field: FieldInfo) -> bool:
+    plain = plain_type(field.annotation)
+    metadata = [*field.metadata, *(get_args(plain)[1:] if get_origin(plain) is Annotated else ())]
+    return any(isinstance(meta, Strict) for meta in metadata)
+
+
+def _is_choice(annotation: Any) -> bool:
+    """An enumeration (``Hypervisor``, ``VmState``, …), under ``Optional`` or ``Annotated``."""
+    plain = plain_type(annotation)
+    if get_origin(plain) is Annotated:
+        plain = get_args(plain)[0]
+    return get_origin(plain) is Literal or (isinstance(plain, type) and issubclass(plain, Enum))
+
+
+def _harmless(model: type[BaseModel], error: Any, given: Mapping[str, Any]) -> bool:
+    """An invalid value of a list filter that only narrows the listing, as CloudStack
+    treats it: an internal integer id where a UUID goes (``id=-1``), or an unknown
+    ``hypervisor`` or ``state`` (``hypervisor=Docker``, ``state=Sleeping``)."""
+    if not error["loc"]:
+        return False
+    name = str(error["loc"][0])
+    field = model.model_fields.get(name)
+    if field is None or field.is_required() or name in _SCOPING:
+        return False
+    if name in ListParams.model_fields or _strict(field):
+        return False
+    if api_type_of(field) == "uuid":
+        return bool(_INTEGER.match(str(given.get(name, ""))))
+    return name in _LENIENT_CHOICES and _is_choice(field.annotation)
+
+
+_INTEGER = re.compile(r"^-?\d+$")
+
+
 def parse_params(command: str, model: type[P], raw: Mapping[str, Any]) -> P:
-    """Validate ``raw`` against ``model``; any problem is a 431 naming the parameter."""
+    """Validate ``raw`` against ``model``; any problem is a 431 naming the parameter.
+
+    A listing whose only problems are harmless filter values (``_harmless``) raises
+    ``NothingMatches`` instead: CloudStack answers those with an empty list, while a bad
+    value of a parameter that changes something stays a 431.
+    """
     given = {
         name: raw[name]
         for name, field in model.model_fields.items()
@@ -214,6 +272,9 @@ def parse_params(command: str, model: type[P], raw: Mapping[str, Any]) -> P:
     try:
         return model.model_validate(given)
     except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        if issubclass(model, ListParams) and all(_harmless(model, e, given) for e in errors):
+            raise NothingMatches(command) from None
         raise _to_cloud_error(command, exc, given) from None
 
 

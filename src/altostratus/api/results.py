@@ -7,7 +7,7 @@ decides how (JSON or XML, under ``<command>response``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,13 +23,28 @@ __all__ = [
     "Success",
     "SuccessResponse",
     "payload_of",
+    "with_job",
 ]
 
 
 class ResponseObject(BaseModel):
-    """A CloudStack response object; ``None`` fields are left out of the answer."""
+    """A CloudStack response object; ``None`` fields are left out of the answer.
+
+    ``jobid`` and ``jobstatus`` are CloudStack's fields of every response: the job still
+    acting on the object. The result of an asynchronous job carries them (its own job,
+    pending while it builds the result: ``with_job``), as CloudStack's answers do.
+    """
 
     model_config = ConfigDict(frozen=True)
+
+    jobid: str | None = Field(
+        None,
+        description="the id of the asynchronous job acting on the object; "
+        "queryAsyncJobResult answers the other fields under jobresult",
+    )
+    jobstatus: int | None = Field(
+        None, description="the status of that job: 0 pending, 1 succeeded, 2 failed"
+    )
 
     def to_wire(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)
@@ -86,6 +101,16 @@ class SuccessResponse(ResponseObject):
 
 
 Result = Single | ListResult | Success
+
+
+def with_job(result: Result, job_uuid: str, status: int) -> Result:
+    """``result`` with ``jobid`` and ``jobstatus`` set on the objects it answers."""
+    job = {"jobid": job_uuid, "jobstatus": int(status)}
+    if isinstance(result, Single):
+        return replace(result, item=result.item.model_copy(update=job))
+    if isinstance(result, ListResult):
+        return replace(result, items=[item.model_copy(update=job) for item in result.items])
+    return result
 
 
 def payload_of(result: Result) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import Any
 from tests.api.identity.test_domains import TIMESTAMP, job_result, names
 from tests.conftest import Clients
 from tests.support.client import ApiClient
+from tests.support.jobs import wait_job
 from tests.support.world import Identity
 
 EVERYONE = ["admin", "alice", "bob", "carol", "d1admin"]
@@ -238,7 +239,7 @@ async def test_delete_account_is_an_async_job(
     api, alice = clients.admin, identities["alice"]
     answer = await api.ok("deleteAccount", id=alice.account_id)
     assert set(answer) == {"jobid"}
-    job = await api.ok("queryAsyncJobResult", jobid=answer["jobid"])
+    job = await wait_job(api, answer["jobid"])
     assert (job["jobstatus"], job["jobresult"]) == (1, {"success": "true"})
     assert await accounts(api, listall=True) == ["admin", "bob", "carol", "d1admin"]
     assert await names(api, "listUsers", "user", listall=True, username="alice") == []
@@ -323,7 +324,9 @@ async def test_list_accounts_visibility(clients: Clients, identities: dict[str, 
         "d1admin",
     ]
     assert await accounts(clients.admin, id=identities["carol"].account_id) == ["carol"]
-    assert await accounts(clients.d1admin) == ["alice", "d1admin"]
+    # Without listall (or a domainid) an admin lists its own account, as in CloudStack.
+    assert await accounts(clients.d1admin) == ["d1admin"]
+    assert await accounts(clients.d1admin, domainid=d1) == ["alice", "d1admin"]
     assert await accounts(clients.d1admin, listall=True) == ["alice", "carol", "d1admin"]
     assert await accounts(clients.d1admin, id=identities["carol"].account_id) == ["carol"]
     assert await accounts(clients.d1admin, id=identities["bob"].account_id) == []
@@ -341,8 +344,22 @@ async def test_list_accounts_filters_and_paging(api: ApiClient) -> None:
     assert (page["count"], len(page["account"])) == (5, 2)
     for params, parameter in (
         ({"accounttype": 7}, "accounttype"),
-        ({"state": "gone"}, "state"),
         ({"domainid": "d1"}, "domainid"),
         ({"pagesize": 2}, "page"),
     ):
         assert parameter in await api.fails("listAccounts", 431, **params)
+
+
+async def test_harmless_filter_values_list_nothing_while_changes_stay_431(
+    api: ApiClient, identities: dict[str, Identity]
+) -> None:
+    """As CloudStack: ``id=-1`` or an unknown ``state`` in a listing matches nothing, but
+    the same values where they would change something are refused."""
+    assert await api.ok("listAccounts", id="-1") == {}
+    assert await api.ok("listAccounts", listall=True, state="gone") == {}
+    assert await api.ok("listUsers", listall=True, state="asleep", id="-1") == {}
+    assert "parameter id" in await api.fails("listAccounts", 431, id="not-a-uuid")
+    assert "parameter domainid" in await api.fails("listAccounts", 431, domainid="-1")
+    assert "parameter id" in await api.fails("deleteAccount", 431, id="-1")
+    assert "parameter id" in await api.fails("updateAccount", 431, id="-1", newname="x")
+    assert await accounts(api, listall=True) == EVERYONE

@@ -16,6 +16,7 @@ from altostratus.db.models import Domain, Zone
 from altostratus.settings import Settings
 from tests.conftest import Clients
 from tests.support.client import ApiClient
+from tests.support.jobs import wait_job
 from tests.support.world import Identity
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0000$")
@@ -24,7 +25,7 @@ TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0000$")
 async def job_result(client: ApiClient, command: str, **params: Any) -> dict[str, Any]:
     """Run an async command and return its job's result, checking that the job succeeded."""
     answer = await client.ok(command, **params)
-    job = await client.ok("queryAsyncJobResult", jobid=answer["jobid"])
+    job = await wait_job(client, answer["jobid"])
     assert (job["jobstatus"], job["jobresultcode"], job["cmd"]) == (1, 0, command)
     result: dict[str, Any] = job["jobresult"]
     return result
@@ -42,6 +43,8 @@ async def all_domains(client: ApiClient) -> list[str]:
     return sorted(domain["path"] for domain in listing["domain"])
 
 
+#: The endings of the resource-limit fields (``vmlimit``, ``vmtotal``, ``vmavailable``, …).
+LIMIT_SUFFIXES = ("limit", "total", "available")
 WORLD = ["ROOT", "ROOT/d1", "ROOT/d1/sub", "ROOT/d2"]
 
 
@@ -54,6 +57,13 @@ async def test_create_domain_answer_and_listing(
     root = identities["admin"].domain_id
     assert TIMESTAMP.match(created.pop("created"))
     assert uuid.UUID(created.pop("id"))
+    counts = {k: created.pop(k) for k in list(created) if k.endswith(LIMIT_SUFFIXES)}
+    assert (counts["vmlimit"], counts["vmtotal"], counts["vmavailable"]) == (
+        "Unlimited",
+        0,
+        "Unlimited",
+    )
+    assert len(counts) == 30
     assert created == {
         "name": "sales",
         "level": 1,
@@ -179,7 +189,7 @@ async def test_delete_empty_domain_is_an_async_job(api: ApiClient) -> None:
     created = (await api.ok("createDomain", name="gone"))["domain"]
     answer = await api.ok("deleteDomain", id=created["id"])
     assert set(answer) == {"jobid"}
-    job = await api.ok("queryAsyncJobResult", jobid=answer["jobid"])
+    job = await wait_job(api, answer["jobid"])
     assert (job["jobstatus"], job["jobresult"]) == (1, {"success": "true"})
     assert await all_domains(api) == WORLD
     assert [
@@ -254,9 +264,13 @@ async def test_list_domains_visibility(clients: Clients, identities: dict[str, I
         listing = await client.ok("listDomains", **params)
         return sorted(domain["path"] for domain in listing.get("domain", []))
 
-    assert await paths(clients.admin) == ["ROOT"]
+    # As CloudStack: a root admin lists every domain, listall or not; others their own.
+    assert await paths(clients.admin) == WORLD
+    assert await paths(clients.admin, level=1) == ["ROOT/d1", "ROOT/d2"]
     assert await paths(clients.admin, listall=True) == WORLD
     assert await paths(clients.d1admin) == ["ROOT/d1"]
+    assert await paths(clients.d1admin, level=2) == []
+    assert await paths(clients.d1admin, listall=True, level=2) == ["ROOT/d1/sub"]
     assert await paths(clients.d1admin, listall=True) == ["ROOT/d1", "ROOT/d1/sub"]
     assert await paths(clients.d1admin, id=identities["carol"].domain_id) == ["ROOT/d1/sub"]
     assert await paths(clients.d1admin, id=identities["bob"].domain_id) == []

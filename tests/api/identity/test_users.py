@@ -352,8 +352,7 @@ async def test_list_users_filters_and_paging(api: ApiClient) -> None:
     assert (page["count"], len(page["user"])) == (5, 1)
     for params, parameter in (
         ({"accounttype": "x"}, "accounttype"),
-        ({"state": "asleep"}, "state"),
-        ({"id": "1"}, "id"),
+        ({"id": "x"}, "id"),
         ({"page": 0, "pagesize": 1}, "page"),
     ):
         assert parameter in await api.fails("listUsers", 431, **params)

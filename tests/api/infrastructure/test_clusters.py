@@ -10,6 +10,7 @@ from tests.api.infrastructure.test_pods import make_pod
 from tests.api.infrastructure.test_zones import UNKNOWN, make_zone
 from tests.conftest import Clients
 from tests.support.client import ApiClient
+from tests.support.compute_world import ComputeWorld
 
 
 @pytest.fixture
@@ -222,6 +223,14 @@ async def test_delete_cluster(api: ApiClient, pod: dict[str, Any]) -> None:
     assert "parameter id" in await api.fails("deleteCluster", 431)
 
 
+async def test_a_cluster_with_hosts_is_in_use(api: ApiClient, compute: ComputeWorld) -> None:
+    hosts = (await api.ok("listHosts", clusterid=compute.cluster_id))["host"]
+    text = await api.fails("deleteCluster", 536, id=compute.cluster_id)
+    assert "cannot be deleted as it has hosts" in text
+    assert all(host["name"] in text for host in hosts)
+    assert (await api.ok("listClusters", id=compute.cluster_id))["count"] == 1
+
+
 async def test_only_root_admins_manage_or_list_clusters(
     api: ApiClient, clients: Clients, pod: dict[str, Any]
 ) -> None:
@@ -268,7 +277,8 @@ async def test_list_clusters_filters_and_pages(
     assert [c["name"] for c in page["cluster"]] == ["vmw-1"]
     assert "parameter zoneid" in await api.fails("listClusters", 431, zoneid=UNKNOWN)
     assert "parameter podid" in await api.fails("listClusters", 431, podid=UNKNOWN)
-    assert "parameter hypervisor" in await api.fails("listClusters", 431, hypervisor="Docker")
+    assert await api.ok("listClusters", hypervisor="Docker") == {}
+    assert await api.ok("listClusters", id="-1") == {}
 
 
 async def test_cluster_changes_are_events(api: ApiClient, pod: dict[str, Any]) -> None:

@@ -149,7 +149,7 @@ async def test_list_hosts_filters_and_pages(
     page = await api.ok("listHosts", page=2, pagesize=1)
     assert page["count"] == 2
     assert page["host"][0]["id"] == compute.host_ids[1]
-    await api.fails("listHosts", 431, state="Sleepy")
+    assert await api.ok("listHosts", state="Sleepy") == {}
     await api.fails("listHosts", 431, podid=compute.zone_id)
 
 

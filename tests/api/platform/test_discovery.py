@@ -127,10 +127,15 @@ async def test_list_apis_describes_what_success_and_jobs_answer(api: ApiClient) 
         "success": "boolean",
         "displaytext": "string",
     }
-    assert set(await _response_of(api, "deleteSnapshot")) == {"success", "displaytext", "jobid"}
-    # An asynchronous command: the fields of its job's result, and the job's id.
+    assert set(await _response_of(api, "deleteSnapshot")) == {
+        "success",
+        "displaytext",
+        "jobid",
+        "jobstatus",
+    }
+    # An asynchronous command: the fields of its job's result, and the job's id and status.
     deploy = await _response_of(api, "deployVirtualMachine")
-    assert list(deploy) == [*await _response_of(api, "listVirtualMachines"), "jobid"]
+    assert list(deploy) == [*await _response_of(api, "listVirtualMachines"), "jobid", "jobstatus"]
     assert deploy["jobid"]["type"] == "string"
     assert "queryAsyncJobResult" in deploy["jobid"]["description"]
 

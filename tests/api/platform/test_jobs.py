@@ -14,8 +14,11 @@ from starlette.applications import Starlette
 
 from altostratus.db.models import AsyncJob
 from altostratus.timeutil import utcnow
+from tests.api.compute.vm_support import deploy_args, hosts_up
 from tests.conftest import Clients
 from tests.support.client import ApiClient
+from tests.support.compute_world import ComputeWorld
+from tests.support.jobs import wait_job
 from tests.support.world import Identity
 
 
@@ -124,3 +127,16 @@ async def test_list_async_jobs(
     assert {j["jobid"] for j in d1["asyncjobs"]} == set(alice_jobs)
     page = await clients.alice.ok("listAsyncJobs", page=2, pagesize=2)
     assert (page["count"], [j["jobid"] for j in page["asyncjobs"]]) == (3, alice_jobs[:1])
+
+
+async def test_a_job_s_result_carries_its_jobid_and_jobstatus(
+    app: Starlette, clients: Clients, compute: ComputeWorld
+) -> None:
+    """As CloudStack's: the object in ``jobresult`` names the job, pending as it was built."""
+    world = await hosts_up(app, compute)
+    answer = await clients.alice.ok("deployVirtualMachine", **deploy_args(world))
+    job = await wait_job(clients.alice, answer["jobid"])
+    vm = job["jobresult"]["virtualmachine"]
+    assert (vm["id"], vm["jobid"], vm["jobstatus"]) == (answer["id"], answer["jobid"], 0)
+    listed = (await clients.alice.ok("listVirtualMachines", id=vm["id"]))["virtualmachine"][0]
+    assert "jobid" not in listed  # no job acts on it any more

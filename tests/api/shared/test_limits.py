@@ -287,3 +287,41 @@ async def test_deploy_beyond_the_instance_limit_fails_532(
     assert "'user_vm' for account name=alice" in text
     # Another account of the same domain is not held back by alice's own limit.
     await clients.d1admin.ok("deployVirtualMachine", **deploy)
+
+
+async def test_account_and_domain_answers_show_limits_and_use(
+    app: Starlette, compute: ComputeWorld, clients: Clients, identities: dict[str, Identity]
+) -> None:
+    """``vmlimit``/``vmtotal``/``vmavailable``, … as CloudStack's account and domain show them."""
+    alice = identities["alice"]
+    offering = (await clients.admin.ok("listServiceOfferings", id=compute.small_offering_id))[
+        "serviceoffering"
+    ][0]
+    await clients.admin.ok(
+        "updateResourceLimit", account="alice", domainid=alice.domain_id, resourcetype=0, max=5
+    )
+    await clients.admin.ok("updateResourceLimit", domainid=alice.domain_id, resourcetype=8, max=40)
+    account_id = await _account_id(app, "alice")
+    await _add_vm(app, compute, account_id, "one")
+    await _add_vm(app, compute, account_id, "two")
+
+    account = (await clients.alice.ok("listAccounts"))["account"][0]
+    assert (account["vmlimit"], account["vmtotal"], account["vmavailable"]) == ("5", 2, "3")
+    assert (account["vmstopped"], account["vmrunning"]) == (2, 0)
+    assert (account["cpulimit"], account["cputotal"], account["cpuavailable"]) == (
+        "Unlimited",
+        2 * offering["cpunumber"],
+        "Unlimited",
+    )
+    assert (account["memorytotal"], account["primarystoragetotal"]) == (
+        2 * offering["memory"],
+        4,
+    )
+    domain = (await clients.admin.ok("listDomains", id=alice.domain_id))["domain"][0]
+    assert (domain["cpulimit"], domain["cputotal"]) == ("40", 2 * offering["cpunumber"])
+    assert domain["cpuavailable"] == str(40 - 2 * offering["cpunumber"])
+    assert (domain["vmlimit"], domain["vmtotal"]) == ("Unlimited", 2)
+    root = (await clients.admin.ok("listDomains", id=identities["admin"].domain_id))["domain"][0]
+    assert (root["vmlimit"], root["vmtotal"]) == ("Unlimited", 2)
+    admin = (await clients.admin.ok("listAccounts", id=identities["admin"].account_id))["account"]
+    assert (admin[0]["vmlimit"], admin[0]["vmavailable"]) == ("Unlimited", "Unlimited")

@@ -389,3 +389,31 @@ async def test_a_volume_on_a_removed_host_needs_nothing_from_a_host(
     assert await host_commands(app, "CreateSnapshot") == []
     assert (await alice.ok("deleteVolume", id=volume["id"])) == {"success": "true"}
     assert await host_commands(app, "DeleteVolume") == []
+
+
+async def test_list_volumes_scopes_as_cloudstack(
+    clients: Clients, identities: dict[str, Identity], compute: ComputeWorld
+) -> None:
+    """Own volumes by default, for admins too; ``listall``, ``domainid`` and
+    ``isrecursive`` widen the listing; an unknown ``id`` form matches nothing."""
+    for who in ("alice", "carol", "bob"):
+        await create_volume(getattr(clients, who), compute, f"{who}-disk")
+    await create_volume(clients.d1admin, compute, "admin-disk")
+
+    async def names(client: ApiClient, **params: Any) -> list[str]:
+        listed = await client.ok("listVolumes", **params)
+        return sorted(v["name"] for v in listed.get("volume", []))
+
+    d1 = identities["alice"].domain_id
+    assert await names(clients.admin) == []
+    assert await names(clients.d1admin) == ["admin-disk"]
+    assert await names(clients.d1admin, isrecursive=True) == ["admin-disk"]
+    assert await names(clients.d1admin, listall=True) == ["admin-disk", "alice-disk", "carol-disk"]
+    assert await names(clients.admin, domainid=d1) == ["admin-disk", "alice-disk"]
+    assert await names(clients.admin, domainid=d1, isrecursive=True) == [
+        "admin-disk",
+        "alice-disk",
+        "carol-disk",
+    ]
+    assert await names(clients.alice, listall=True) == ["alice-disk"]
+    assert await names(clients.admin, listall=True, id="-1") == []

@@ -7,10 +7,10 @@ admin role, and nobody changes the role of, disables or deletes their own accoun
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, func, select
 
 from altostratus.core.context import ServiceContext
 from altostratus.core.paging import (
@@ -28,8 +28,10 @@ from altostratus.db.models import (
     Role,
     RoleType,
     User,
+    VirtualMachine,
     new_uuid,
 )
+from altostratus.db.models.compute import VmState
 from altostratus.errors import InvalidParameter, PermissionDenied
 from altostratus.services.identity.users import NewUser, add_user
 from altostratus.services.shared.access import (
@@ -43,14 +45,16 @@ from altostratus.services.shared.access import (
     require_not_self,
 )
 from altostratus.services.shared.events import record_event
+from altostratus.services.shared.limits import ResourceType, Usage, account_usage
 
 __all__ = [
     "AccountRef",
     "AccountWithUsers",
     "create_account",
-    "delete_account",
     "list_accounts",
+    "remove_account",
     "set_account_state",
+    "start_account_deletion",
     "update_account",
 ]
 
@@ -66,8 +70,23 @@ class AccountRef:
 
 @dataclass(frozen=True)
 class AccountWithUsers:
+    """An account with what its response shows: users, limits and use, VMs by state."""
+
     account: Account
     users: Sequence[User]
+    usage: Mapping[ResourceType, Usage]
+    vms_running: int
+    vms_stopped: int
+
+
+async def _vm_states(ctx: ServiceContext, account_ids: list[int]) -> dict[tuple[int, str], int]:
+    """How many live VMs each account has in each state."""
+    rows = await ctx.session.execute(
+        select(VirtualMachine.account_id, VirtualMachine.state, func.count())
+        .where(VirtualMachine.account_id.in_(account_ids), VirtualMachine.removed.is_(None))
+        .group_by(VirtualMachine.account_id, VirtualMachine.state)
+    )
+    return {(account_id, state): count for account_id, state, count in rows}
 
 
 async def _with_users(ctx: ServiceContext, accounts: Sequence[Account]) -> list[AccountWithUsers]:
@@ -77,7 +96,17 @@ async def _with_users(ctx: ServiceContext, accounts: Sequence[Account]) -> list[
     )
     for user in found:
         users[user.account_id].append(user)
-    return [AccountWithUsers(account, users[account.id]) for account in accounts]
+    states = await _vm_states(ctx, list(users))
+    return [
+        AccountWithUsers(
+            account,
+            users[account.id],
+            await account_usage(ctx.session, account),
+            vms_running=states.get((account.id, VmState.RUNNING), 0),
+            vms_stopped=states.get((account.id, VmState.STOPPED), 0),
+        )
+        for account in accounts
+    ]
 
 
 async def _managed_account(ctx: ServiceContext, ref: AccountRef) -> Account:
@@ -167,8 +196,8 @@ async def create_account(
         resource_uuid=account.uuid,
         owner=account,
     )
-    first = await add_user(ctx, account, user)
-    return AccountWithUsers(account, [first])
+    await add_user(ctx, account, user)
+    return (await _with_users(ctx, [account]))[0]
 
 
 async def _record(ctx: ServiceContext, event_type: str, verb: str, account: Account) -> None:
@@ -206,10 +235,26 @@ async def update_account(
     return (await _with_users(ctx, [account]))[0]
 
 
-async def delete_account(ctx: ServiceContext, *, account_uuid: str) -> None:
-    """Delete an account and its users."""
+async def start_account_deletion(ctx: ServiceContext, *, account_uuid: str) -> Account:
+    """Check that the caller may delete the account, and disable it for the cleanup.
+
+    ``deleteAccount``'s job then removes what the account owns (``compute.teardown``)
+    and finally the account (``remove_account``). Disabled at once, none of its users
+    can create anything more meanwhile; if the cleanup fails it stays disabled, and
+    ``deleteAccount`` may be called again.
+    """
     account = await _managed_account(ctx, AccountRef(account_uuid, None, None))
     require_not_self(ctx.caller, account, "delete")
+    account.state = EntityState.DISABLED
+    await ctx.session.flush()
+    return account
+
+
+async def remove_account(ctx: ServiceContext, account: Account) -> None:
+    """Delete an account and its users, once nothing else refers to it (a tombstone).
+
+    The rows go through the ORM, so each deletion reaches the replication log.
+    """
     await _record(ctx, "ACCOUNT.DELETE", "Deleted", account)
     users = (await ctx.session.scalars(select(User).where(User.account_id == account.id))).all()
     await execute_delete(ctx, [*users, account], f"Account {account.name}")
@@ -237,6 +282,20 @@ async def set_account_state(
     return (await _with_users(ctx, [account]))[0]
 
 
+async def _listed(
+    ctx: ServiceContext, scope: ListScope, account_uuid: str | None
+) -> ColumnElement[bool]:
+    """CloudStack's ``listAccounts`` scope: without ``id``, ``listall`` (admins only) or an
+    admin's ``domainid``, the caller's own account, for admins too."""
+    caller = ctx.caller
+    admin = caller.is_root_admin or caller.is_domain_admin
+    own_only = not admin or scope.domain_uuid is None
+    if account_uuid is None and not (scope.listall and admin) and own_only:
+        own = Account.id == caller.account_id
+        return own if scope.domain_uuid is None else and_(own, Domain.uuid == scope.domain_uuid)
+    return await list_scope(ctx, scope, account_column=Account.id, by_id=account_uuid is not None)
+
+
 async def list_accounts(
     ctx: ServiceContext,
     *,
@@ -251,10 +310,7 @@ async def list_accounts(
     query = (
         select(Account)
         .join(Domain, Account.domain_id == Domain.id)
-        .where(
-            await list_scope(ctx, scope, account_column=Account.id, by_id=account_uuid is not None),
-            keyword_filter(keyword, Account.name),
-        )
+        .where(await _listed(ctx, scope, account_uuid), keyword_filter(keyword, Account.name))
     )
     query = query.where(
         equal_if_given(

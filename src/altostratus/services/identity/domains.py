@@ -7,10 +7,10 @@ keep the path they were written with: they record what was true then.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, delete, select, update
 
 from altostratus.core.context import ServiceContext
 from altostratus.core.paging import (
@@ -20,7 +20,16 @@ from altostratus.core.paging import (
     keyword_filter,
     paginate,
 )
-from altostratus.db.models import Account, Domain, User, new_uuid
+from altostratus.db.models import (
+    Account,
+    DiskOffering,
+    Domain,
+    EntityState,
+    ResourceLimit,
+    ServiceOffering,
+    Zone,
+    new_uuid,
+)
 from altostratus.errors import InvalidParameter, PermissionDenied, ResourceInUse
 from altostratus.services.shared.access import (
     container_domain,
@@ -31,14 +40,17 @@ from altostratus.services.shared.access import (
     visible_domains,
 )
 from altostratus.services.shared.events import record_event
+from altostratus.services.shared.limits import ResourceType, Usage, domain_usage
 from altostratus.services.shared.visibility import subtree_filter
 
 __all__ = [
+    "DomainDeletion",
     "DomainSummary",
     "create_domain",
-    "delete_domain",
     "list_domain_children",
     "list_domains",
+    "remove_domain",
+    "start_domain_deletion",
     "update_domain",
 ]
 
@@ -49,6 +61,8 @@ class DomainSummary:
 
     domain: Domain
     has_child: bool
+    #: Limits and use of the domain's subtree.
+    usage: Mapping[ResourceType, Usage]
 
 
 async def _summaries(ctx: ServiceContext, domains: Sequence[Domain]) -> list[DomainSummary]:
@@ -56,7 +70,10 @@ async def _summaries(ctx: ServiceContext, domains: Sequence[Domain]) -> list[Dom
     parents = set(
         await ctx.session.scalars(select(Domain.parent_id).where(Domain.parent_id.in_(ids)))
     )
-    return [DomainSummary(domain, domain.id in parents) for domain in domains]
+    return [
+        DomainSummary(domain, domain.id in parents, await domain_usage(ctx.session, domain))
+        for domain in domains
+    ]
 
 
 async def _require_free_name(ctx: ServiceContext, parent: Domain, name: str) -> None:
@@ -101,7 +118,7 @@ async def create_domain(
         resource_type="Domain",
         resource_uuid=domain.uuid,
     )
-    return DomainSummary(domain, has_child=False)
+    return (await _summaries(ctx, [domain]))[0]
 
 
 async def _subtree(ctx: ServiceContext, domain: Domain) -> Sequence[Domain]:
@@ -141,8 +158,47 @@ async def update_domain(
     return (await _summaries(ctx, [domain]))[0]
 
 
-async def delete_domain(ctx: ServiceContext, *, domain_uuid: str, cleanup: bool) -> None:
-    """Delete a domain; with ``cleanup`` also everything below it, accounts and users too."""
+@dataclass(frozen=True)
+class DomainDeletion:
+    """What ``deleteDomain``'s job removes: the accounts first, then the domains."""
+
+    domain_uuid: str
+    account_uuids: list[str]
+
+
+async def _require_undedicated(ctx: ServiceContext, domain: Domain, ids: list[int]) -> None:
+    """536 while zones or live offerings are dedicated to the subtree: deleting its
+    accounts first and then failing on those would leave half a domain."""
+    queries = {
+        "zone": select(Zone.name).where(Zone.domain_id.in_(ids)),
+        "service offering": select(ServiceOffering.name).where(
+            ServiceOffering.domain_id.in_(ids), ServiceOffering.removed.is_(None)
+        ),
+        "disk offering": select(DiskOffering.name).where(
+            DiskOffering.domain_id.in_(ids), DiskOffering.removed.is_(None)
+        ),
+    }
+    dedicated = [
+        f"{kind} {name}"
+        for kind, query in queries.items()
+        for name in await ctx.session.scalars(query)
+    ]
+    if dedicated:
+        raise ResourceInUse(
+            f"Domain {domain.path} is still in use by resources dedicated to it: "
+            f"{', '.join(dedicated)}"
+        )
+
+
+async def start_domain_deletion(
+    ctx: ServiceContext, *, domain_uuid: str, cleanup: bool
+) -> DomainDeletion:
+    """Check that the caller may delete the domain; with ``cleanup``, disable its accounts.
+
+    Without ``cleanup`` a domain with child domains or accounts is refused, as
+    CloudStack refuses it. With it, the job removes every account of the subtree as
+    ``deleteAccount`` does (``compute.teardown``), then the domains (``remove_domain``).
+    """
     domain = await get_domain(ctx, domain_uuid)
     if domain.parent is None:
         raise InvalidParameter("The ROOT domain cannot be deleted")
@@ -155,23 +211,42 @@ async def delete_domain(ctx: ServiceContext, *, domain_uuid: str, cleanup: bool)
     accounts = (await ctx.session.scalars(select(Account).where(Account.domain_id.in_(ids)))).all()
     if not cleanup and (len(subtree) > 1 or accounts):
         raise ResourceInUse(
-            f"Domain {domain.path} still has {len(subtree) - 1} child domain(s) and "
-            f"{len(accounts)} account(s); delete them first or use cleanup=true"
+            f"Delete failed on domain {domain.path} (id: {domain.uuid}): it still has "
+            f"{len(subtree) - 1} child domain(s) and {len(accounts)} account(s); remove them "
+            "from the domain before deleting it, or use cleanup=true"
         )
     for account in accounts:
         # A domain admin must not delete a root admin's account by deleting its domain.
         require_managed_account(ctx.caller, account)
+    await _require_undedicated(ctx, domain, ids)
+    for account in accounts:
+        account.state = EntityState.DISABLED
+    await ctx.session.flush()
+    return DomainDeletion(domain.uuid, [account.uuid for account in accounts])
+
+
+async def remove_domain(ctx: ServiceContext, domain_uuid: str) -> None:
+    """Delete the domain, its sub-domains and their limits, once their accounts are gone."""
+    domain = await get_domain(ctx, domain_uuid)
+    subtree = await _subtree(ctx, domain)
+    ids = [member.id for member in subtree]
+    await ctx.session.execute(delete(ResourceLimit).where(ResourceLimit.domain_id.in_(ids)))
+    for retired in (ServiceOffering, DiskOffering):
+        # Retired offerings stay for the VMs that used them, offered to nobody now.
+        await ctx.session.execute(
+            update(retired)
+            .where(retired.domain_id.in_(ids), retired.removed.is_not(None))
+            .values(domain_id=None)
+        )
     await record_event(
         ctx,
         "DOMAIN.DELETE",
-        f"Deleted domain {domain.path} with {len(subtree) - 1} child domain(s) and "
-        f"{len(accounts)} account(s)",
+        f"Deleted domain {domain.path} with {len(subtree) - 1} child domain(s)",
         resource_type="Domain",
         resource_uuid=domain.uuid,
     )
-    users = (await ctx.session.scalars(select(User).where(User.domain_id.in_(ids)))).all()
-    # Users before their accounts, accounts before their domains, deepest domains first.
-    await execute_delete(ctx, [*users, *accounts, *subtree], f"Domain {domain.path}")
+    # Deepest domains first.
+    await execute_delete(ctx, subtree, f"Domain {domain.path}")
 
 
 async def list_domains(
@@ -184,11 +259,15 @@ async def list_domains(
     listall: bool,
     page: PageRequest,
 ) -> Page[DomainSummary]:
-    """By id: any visible domain; with ``listall``: the visible tree; else the caller's own."""
+    """By id: any visible domain; with ``listall``: the visible tree; else the caller's own.
+
+    A root admin lists every domain either way (CloudStack narrows only other callers to
+    their own domain), so ``level=1`` alone lists the domains below ROOT.
+    """
     query = select(Domain).where(visible_domains(ctx.caller), keyword_filter(keyword, Domain.name))
     if domain_uuid is not None:
         query = query.where(Domain.uuid == domain_uuid)
-    elif not listall:
+    elif not listall and not ctx.caller.is_root_admin:
         query = query.where(Domain.id == ctx.caller.domain_id)
     query = query.where(equal_if_given((Domain.name, name), (Domain.level, level)))
     return await _summarised_page(ctx, query.order_by(Domain.path), page)

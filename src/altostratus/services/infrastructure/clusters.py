@@ -17,14 +17,14 @@ from altostratus.core.paging import (
     keyword_filter,
     paginate,
 )
-from altostratus.db.models import Cluster, Pod, Zone
+from altostratus.db.models import Cluster, Host, Pod, Zone
 from altostratus.db.models.inventory import (
     AllocationState,
     ClusterType,
     Hypervisor,
     ManagedState,
 )
-from altostratus.errors import invalid
+from altostratus.errors import ResourceInUse, invalid
 from altostratus.services.shared.lookup import ensure_name_free, find_by_uuid, record_change
 
 __all__ = ["add_cluster", "delete_cluster", "list_clusters", "update_cluster"]
@@ -109,12 +109,20 @@ async def update_cluster(
 
 
 async def delete_cluster(ctx: ServiceContext, *, cluster_uuid: str) -> None:
-    """Delete a cluster.
-
-    Hosts arrive in a later issue: this is where a cluster that still has hosts (or
-    cluster-scoped primary storage) must be refused with ``ResourceInUse`` (536).
-    """
+    """Delete a cluster; 536 naming its hosts while it has any (remove them first)."""
     cluster = await find_by_uuid(ctx, Cluster, cluster_uuid, "id")
+    hosts = (
+        await ctx.session.scalars(
+            select(Host.name)
+            .where(Host.cluster_id == cluster.id, Host.removed.is_(None))
+            .order_by(Host.name)
+        )
+    ).all()
+    if hosts:
+        raise ResourceInUse(
+            f"Cluster {cluster.name} cannot be deleted as it has hosts: {', '.join(hosts)}; "
+            "remove them first"
+        )
     await record_change(ctx, cluster, "DELETE")
     await ctx.session.delete(cluster)
 

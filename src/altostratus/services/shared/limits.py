@@ -59,8 +59,11 @@ __all__ = [
     "UNLIMITED",
     "LimitEntry",
     "ResourceType",
+    "Usage",
+    "account_usage",
     "check",
     "domain_chain_paths",
+    "domain_usage",
     "limits_of",
     "list_limits",
     "update_limit",
@@ -215,6 +218,49 @@ async def limits_of(
         for kind, maximum in await session.execute(query)
         if kind in known
     }
+
+
+@dataclass(frozen=True)
+class Usage:
+    """One resource type's limit and use, in the API's units (GiB for storage).
+
+    What account and domain responses show (``vmlimit``, ``vmtotal``, ``vmavailable``, …);
+    ``maximum`` is ``UNLIMITED`` where no limit is set, or for a root admin's account,
+    which no limit binds (as CloudStack shows it).
+    """
+
+    maximum: int
+    used: int
+
+    @property
+    def available(self) -> int | None:
+        """What is left; ``None``: unlimited."""
+        return None if self.maximum == UNLIMITED else self.maximum - self.used
+
+
+async def _usage_by_kind(
+    session: AsyncSession, owned: Owned, set_limits: Mapping[ResourceType, int], unbound: bool
+) -> dict[ResourceType, Usage]:
+    found = {}
+    for kind in ResourceType:
+        used = await _usage(session, kind, owned) // kind.unit
+        maximum = UNLIMITED if unbound else set_limits.get(kind, UNLIMITED)
+        found[kind] = Usage(maximum, used)
+    return found
+
+
+async def account_usage(session: AsyncSession, account: Account) -> dict[ResourceType, Usage]:
+    """Every resource type's limit and use of one account."""
+    set_limits = await limits_of(session, account_id=account.id)
+    unbound = account.role.type is RoleType.ADMIN
+    return await _usage_by_kind(session, _of_account(account.id), set_limits, unbound)
+
+
+async def domain_usage(session: AsyncSession, domain: Domain) -> dict[ResourceType, Usage]:
+    """Every resource type's limit and use of a domain: its accounts and its sub-domains'."""
+    set_limits = await limits_of(session, domain_id=domain.id)
+    unbound = domain.parent_id is None
+    return await _usage_by_kind(session, _in_subtree(domain.path), set_limits, unbound)
 
 
 def _exceeded(kind: ResourceType, owner: str, maximum: int, used: int, wanted: int) -> str:

@@ -15,11 +15,13 @@ from altostratus.api.commands.identity.users import (
     new_user,
     user_view,
 )
-from altostratus.api.declarations import ADMINS, ANYONE, SUCCESS, CommandSet
+from altostratus.api.commands.shared.limits import ResourceCountResponse, resource_count_fields
+from altostratus.api.declarations import ADMINS, ANYONE, SUCCESS, CommandSet, Job, answer_success
 from altostratus.api.params import ListParams, MapParam, Params, Uuid, page_request
-from altostratus.api.results import ListResult, ResponseObject, Single, Success
+from altostratus.api.results import ListResult, Single, Submitted
 from altostratus.core.context import ServiceContext
 from altostratus.db.models import AccountType, EntityState
+from altostratus.services.compute import teardown
 from altostratus.services.identity import accounts
 from altostratus.services.identity.accounts import AccountRef, AccountWithUsers
 from altostratus.services.shared.access import ListScope
@@ -46,7 +48,7 @@ __all__ = [
 commands = CommandSet()
 
 
-class AccountResponse(ResponseObject):
+class AccountResponse(ResourceCountResponse):
     id: str
     name: str
     accounttype: int
@@ -60,6 +62,8 @@ class AccountResponse(ResponseObject):
     networkdomain: str | None = None
     accountdetails: dict[str, str] | None = None
     created: str
+    vmrunning: int
+    vmstopped: int
     user: list[UserResponse]
 
 
@@ -79,7 +83,10 @@ def account_view(found: AccountWithUsers) -> AccountResponse:
         networkdomain=account.network_domain,
         accountdetails=account.details or None,
         created=format_timestamp(account.created),
+        vmrunning=found.vms_running,
+        vmstopped=found.vms_stopped,
         user=[user_view(user) for user in found.users],
+        **resource_count_fields(found.usage),
     )
 
 
@@ -174,14 +181,17 @@ class DeleteAccountParams(Params):
 @commands.command(
     "deleteAccount",
     DeleteAccountParams,
-    description="Deletes an account and its users (never your own)",
+    description=(
+        "Deletes an account (never your own): its job destroys and expunges the VMs, "
+        "deletes volumes, addresses, groups, key pairs and limits, then the account"
+    ),
     allowed=ADMINS,
     response=SUCCESS,
-    is_async=True,
+    job=Job(teardown.DELETE_ACCOUNT, answer_success),
 )
-async def delete_account(ctx: ServiceContext, p: DeleteAccountParams) -> Success:
-    await accounts.delete_account(ctx, account_uuid=p.id)
-    return Success()
+async def delete_account(ctx: ServiceContext, p: DeleteAccountParams) -> Submitted:
+    account = await accounts.start_account_deletion(ctx, account_uuid=p.id)
+    return Submitted(teardown.AccountPayload(id=account.uuid), instance_type="Account")
 
 
 class DisableAccountParams(AccountRefParams):

@@ -7,10 +7,12 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from altostratus.api.declarations import ADMINS, ANYONE, SUCCESS, CommandSet
+from altostratus.api.commands.shared.limits import ResourceCountResponse, resource_count_fields
+from altostratus.api.declarations import ADMINS, ANYONE, SUCCESS, CommandSet, Job, answer_success
 from altostratus.api.params import ApiType, CommaList, ListParams, Params, Uuid, page_request
-from altostratus.api.results import ListResult, ResponseObject, Single, Success
+from altostratus.api.results import ListResult, Single, Submitted
 from altostratus.core.context import ServiceContext
+from altostratus.services.compute import teardown
 from altostratus.services.identity import domains
 from altostratus.services.identity.domains import DomainSummary
 from altostratus.timeutil import format_timestamp
@@ -61,7 +63,7 @@ DetailLevels = Annotated[CommaList, AfterValidator(_detail_levels)]
 DomainName = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^/]+$")]
 
 
-class DomainResponse(ResponseObject):
+class DomainResponse(ResourceCountResponse):
     id: str
     name: str
     level: int
@@ -86,6 +88,7 @@ def domain_view(summary: DomainSummary) -> DomainResponse:
         path=domain.path,
         networkdomain=domain.network_domain,
         created=format_timestamp(domain.created),
+        **resource_count_fields(summary.usage),
     )
 
 
@@ -147,7 +150,10 @@ async def update_domain(ctx: ServiceContext, p: UpdateDomainParams) -> Single:
 class DeleteDomainParams(Params):
     id: Uuid = Field(description="The id of the domain to delete")
     cleanup: bool = Field(
-        False, description="Also delete its child domains, their accounts and users"
+        False,
+        description=(
+            "Also delete its child domains and every account in them, as deleteAccount does"
+        ),
     )
 
 
@@ -157,11 +163,14 @@ class DeleteDomainParams(Params):
     description="Deletes a domain; one still in use needs cleanup=true",
     allowed=ADMINS,
     response=SUCCESS,
-    is_async=True,
+    job=Job(teardown.DELETE_DOMAIN, answer_success),
 )
-async def delete_domain(ctx: ServiceContext, p: DeleteDomainParams) -> Success:
-    await domains.delete_domain(ctx, domain_uuid=p.id, cleanup=p.cleanup)
-    return Success()
+async def delete_domain(ctx: ServiceContext, p: DeleteDomainParams) -> Submitted:
+    deletion = await domains.start_domain_deletion(ctx, domain_uuid=p.id, cleanup=p.cleanup)
+    payload = teardown.DomainPayload(
+        id=deletion.domain_uuid, account_ids=tuple(deletion.account_uuids)
+    )
+    return Submitted(payload, instance_type="Domain")
 
 
 class ListDomainsParams(ListParams):
@@ -176,7 +185,10 @@ class ListDomainsParams(ListParams):
 @commands.command(
     "listDomains",
     ListDomainsParams,
-    description="Lists domains: the caller's own, or every visible one with listall=true",
+    description=(
+        "Lists domains: a root admin every one; others their own, or every visible one "
+        "with listall=true"
+    ),
     allowed=ANYONE,
     response=("domain", DomainResponse),
     writes=False,

@@ -82,6 +82,11 @@ _JOB_ID = ApiResponseField(
     "above under jobresult",
     type="string",
 )
+_JOB_STATUS = ApiResponseField(
+    name="jobstatus",
+    description="in a job's result: the status of the job, 0 (pending) as it was built",
+    type="integer",
+)
 
 
 def _element_model(annotation: Any) -> tuple[str, type[ResponseObject]] | None:
@@ -109,6 +114,16 @@ def _field_type(name: str, field: FieldInfo) -> str:
     return kind
 
 
+def _common_job_field(model: type[ResponseObject], name: str) -> bool:
+    """``jobid``/``jobstatus`` as every response object has them, not declared by ``model``
+    itself (``queryAsyncJobResult``'s answer declares its own)."""
+    return name in ResponseObject.model_fields and not any(
+        name in vars(cls).get("__annotations__", {})
+        for cls in model.__mro__
+        if cls is not ResponseObject and issubclass(cls, ResponseObject)
+    )
+
+
 def response_fields(
     model: type[ResponseObject], entity: str, outer: frozenset[type[ResponseObject]] = frozenset()
 ) -> list[ApiResponseField]:
@@ -119,6 +134,8 @@ def response_fields(
     outer = outer | {model}
     described = []
     for name, field in model.model_fields.items():
+        if _common_job_field(model, name):
+            continue  # only in job results (``_answer_fields``)
         common = _COMMON_FIELDS.get(name)
         description = field.description or (common.format(entity) if common else "")
         nested = _element_model(field.annotation)
@@ -140,10 +157,11 @@ def response_fields(
 
 
 def _answer_fields(command: Command[Any]) -> list[ApiResponseField]:
-    """What the answer holds: an asynchronous command's job result, and the job's id."""
+    """What the answer holds: an asynchronous command's job result, and the job's id and
+    status (inside the result's object, as CloudStack answers them)."""
     fields = response_fields(command.response_model, command.response_name)
-    if command.is_async and all(field.name != "jobid" for field in fields):
-        fields.append(_JOB_ID)
+    if command.is_async:
+        fields += [_JOB_ID, _JOB_STATUS]
     return fields
 
 

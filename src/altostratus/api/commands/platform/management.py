@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field
 
 from altostratus.api.declarations import ADMIN, CommandSet
-from altostratus.api.params import ListParams, Uuid, page_request
+from altostratus.api.params import ListParams, Strict, Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject
 from altostratus.core.context import ServiceContext
 from altostratus.db.models import ManagementServer
@@ -61,7 +63,7 @@ def server_view(server: ManagementServer) -> ManagementServerResponse:
 class ListManagementServersParams(ListParams):
     id: Uuid | None = Field(None, description="List the management server of this id")
     name: str | None = Field(None, max_length=255, description="List servers of this host name")
-    state: ServerState | None = Field(None, description="Up or Down")
+    state: Annotated[ServerState, Strict()] | None = Field(None, description="Up or Down")
 
 
 @commands.command(

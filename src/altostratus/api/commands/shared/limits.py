@@ -6,6 +6,7 @@ what Libcloud's ``ex_limits`` looks up; storage limits are in GiB.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, model_validator
@@ -15,14 +16,16 @@ from altostratus.api.params import ListParams, Params, Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single
 from altostratus.core.context import ServiceContext
 from altostratus.services.shared import limits
-from altostratus.services.shared.limits import LimitEntry, ResourceType
+from altostratus.services.shared.limits import LimitEntry, ResourceType, Usage
 
 __all__ = [
     "ListResourceLimitsParams",
+    "ResourceCountResponse",
     "ResourceLimitResponse",
     "UpdateResourceLimitParams",
     "commands",
     "list_resource_limits",
+    "resource_count_fields",
     "resource_limit_view",
     "update_resource_limit",
 ]
@@ -146,3 +149,78 @@ async def list_resource_limits(ctx: ServiceContext, p: ListResourceLimitsParams)
     )
     views = [resource_limit_view(entry) for entry in page_request(ctx, p).slice(entries)]
     return ListResult("resourcelimit", views, len(entries))
+
+
+# --- the limit fields of account and domain responses ---
+
+_UNLIMITED = "Unlimited"
+#: Each resource type's prefix in ``vmlimit``, ``vmtotal``, ``vmavailable``, …
+_PREFIXES = {
+    ResourceType.INSTANCE: "vm",
+    ResourceType.PUBLIC_IP: "ip",
+    ResourceType.VOLUME: "volume",
+    ResourceType.SNAPSHOT: "snapshot",
+    ResourceType.TEMPLATE: "template",
+    ResourceType.NETWORK: "network",
+    ResourceType.CPU: "cpu",
+    ResourceType.MEMORY: "memory",
+    ResourceType.PRIMARY_STORAGE: "primarystorage",
+    ResourceType.SECONDARY_STORAGE: "secondarystorage",
+}
+
+
+class ResourceCountResponse(ResponseObject):
+    """The limit, total and available fields of CloudStack's account and domain responses.
+
+    Limits and what is available are strings, ``Unlimited`` where no limit binds;
+    totals are numbers. Storage is in GiB.
+    """
+
+    vmlimit: str = Field(description="The limit of VMs, or Unlimited")
+    vmtotal: int = Field(description="The VMs in use")
+    vmavailable: str = Field(description="The VMs still available, or Unlimited")
+    iplimit: str = Field(description="The limit of public IP addresses, or Unlimited")
+    iptotal: int = Field(description="The public IP addresses in use")
+    ipavailable: str = Field(description="The public IP addresses still available, or Unlimited")
+    volumelimit: str = Field(description="The limit of volumes, or Unlimited")
+    volumetotal: int = Field(description="The volumes in use")
+    volumeavailable: str = Field(description="The volumes still available, or Unlimited")
+    snapshotlimit: str = Field(description="The limit of snapshots, or Unlimited")
+    snapshottotal: int = Field(description="The snapshots in use")
+    snapshotavailable: str = Field(description="The snapshots still available, or Unlimited")
+    templatelimit: str = Field(description="The limit of templates, or Unlimited")
+    templatetotal: int = Field(description="The templates in use")
+    templateavailable: str = Field(description="The templates still available, or Unlimited")
+    networklimit: str = Field(description="The limit of networks, or Unlimited")
+    networktotal: int = Field(description="The networks in use")
+    networkavailable: str = Field(description="The networks still available, or Unlimited")
+    cpulimit: str = Field(description="The limit of CPU cores, or Unlimited")
+    cputotal: int = Field(description="The CPU cores in use")
+    cpuavailable: str = Field(description="The CPU cores still available, or Unlimited")
+    memorylimit: str = Field(description="The limit of memory (MiB), or Unlimited")
+    memorytotal: int = Field(description="The memory (MiB) in use")
+    memoryavailable: str = Field(description="The memory (MiB) still available, or Unlimited")
+    primarystoragelimit: str = Field(description="The limit of primary storage (GiB), or Unlimited")
+    primarystoragetotal: int = Field(description="The primary storage (GiB) in use")
+    primarystorageavailable: str = Field(
+        description="The primary storage (GiB) still available, or Unlimited"
+    )
+    secondarystoragelimit: str = Field(
+        description="The limit of secondary storage (GiB), or Unlimited"
+    )
+    secondarystoragetotal: int = Field(description="The secondary storage (GiB) in use")
+    secondarystorageavailable: str = Field(
+        description="The secondary storage (GiB) still available, or Unlimited"
+    )
+
+
+def resource_count_fields(usage: Mapping[ResourceType, Usage]) -> dict[str, str | int]:
+    """The fields of ``ResourceCountResponse`` for one account's or domain's usage."""
+    fields: dict[str, str | int] = {}
+    for kind, prefix in _PREFIXES.items():
+        used = usage[kind]
+        available = used.available
+        fields[f"{prefix}limit"] = _UNLIMITED if available is None else str(used.maximum)
+        fields[f"{prefix}total"] = used.used
+        fields[f"{prefix}available"] = _UNLIMITED if available is None else str(available)
+    return fields
