@@ -70,6 +70,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import re
 import shutil
@@ -104,7 +105,7 @@ from tests.support.jobs import run_job
 AGENT_START = 60.0
 POLL = 0.2
 _TRANSITION = re.compile(r"HA (\w+) -> (\w+):")
-#: HA states a cut host may reach; the last three mean it was fenced (a false restart).
+#: Where a cut host's HA goes from Available: Degraded, or a fence begun (and maybe done).
 _SETTLED_UNDER_CUT = frozenset({"Degraded", "Fencing", "Fenced", "Recovering", "Recovered"})
 
 
@@ -117,6 +118,8 @@ class Profile:
     storage_heartbeat_interval: float | None
     #: ``ha_recheck_interval``: how long a partition is held once its hosts are Degraded.
     recheck: float
+    #: ``ha_fence_timeout``: a BMC call abandoned after it may still arrive a little later.
+    fence_timeout: float
     #: Seconds a failover may take before the run counts as failed.
     limit: float
 
@@ -130,7 +133,7 @@ class Profile:
 
 
 PROFILES = {
-    "default": Profile("default", {}, None, None, recheck=30.0, limit=180.0),
+    "default": Profile("default", {}, None, None, recheck=30.0, fence_timeout=10.0, limit=180.0),
     "tuned": Profile(
         "tuned",
         {
@@ -145,6 +148,7 @@ PROFILES = {
         lease_ttl=4.0,
         storage_heartbeat_interval=1.0,
         recheck=10.0,
+        fence_timeout=5.0,
         limit=90.0,
     ),
 }
@@ -164,8 +168,11 @@ class Failover:
 class Partition:
     scenario: str
     vms: int = 0
+    #: VMs of the cut hosts the ledger shows started on another host.
     false_restarts: int = 0
-    fenced_hosts: list[str] = field(default_factory=list)
+    #: Hosts HA recorded Fenced, and hosts whose power went off, during the run.
+    fenced: list[str] = field(default_factory=list)
+    powered_off: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -244,16 +251,22 @@ async def _host_ids(api: ApiClient) -> dict[str, str]:
     return {host["name"]: host["id"] for host in (await api.ok("listHosts"))["host"]}
 
 
-async def _restore(rig: HaRig, api: ApiClient) -> None:
-    """Every link healed (management first), every host powered on, Up and HA Available."""
+async def _restore(rig: HaRig, api: ApiClient, bmc_cut: Sequence[RigHost] = ()) -> None:
+    """Every link healed, every host powered on, Up and HA Available.
+
+    A host whose BMC link was cut too gets its management link back first and its BMC
+    only once it is Available: a Degraded host still silent when its BMC returns is
+    fenced then, as it should be (it cannot be managed, and now it can be proven off).
+    """
     for host in rig.hosts:
         rig.cut_management(host, cut=False)
         rig.cut_cluster(host, cut=False)
-    for host in rig.hosts:
-        if await hastate(api, host) == "Degraded":
-            await _wait_hastate(api, host, {"Available"}, within=AGENT_START)
+    for host in bmc_cut:
+        await _wait_hastate(api, host, {"Available"}, within=AGENT_START)
         rig.cut_bmc(host, cut=False)
+    for host in rig.hosts:
         if rig.power(host, "status") != "Chassis Power is on":
+            # A recovery under way powers it off again: let it end first.
             await _wait_hastate(
                 api, host, {"Recovered", "Degraded", "Available"}, within=AGENT_START
             )
@@ -319,7 +332,7 @@ def _phases(
     ]
     return {
         phase: (later - earlier).total_seconds()
-        for phase, earlier, later in zip(PHASES, marks, marks[1:], strict=True)
+        for phase, (earlier, later) in zip(PHASES, itertools.pairwise(marks), strict=True)
     }, refused
 
 
@@ -355,6 +368,7 @@ async def _failover(
 async def _partition(
     rig: HaRig,
     api: ApiClient,
+    db: Database,
     catalog: Catalog,
     scenario: str,
     cut: Sequence[RigHost],
@@ -380,27 +394,35 @@ async def _partition(
             rig.cut_management(host)
             if bmc_cut:
                 rig.cut_bmc(host)
-        limit = profile.limit
-        states = [await _wait_hastate(api, h, _SETTLED_UNDER_CUT, within=limit) for h in cut]
+        for host in cut:
+            await _wait_hastate(api, host, _SETTLED_UNDER_CUT, within=profile.limit)
         await asyncio.sleep(profile.recheck + 2.0)
-        outcome.fenced_hosts = [
-            host.name
-            for host, state in zip(cut, states, strict=True)
-            if state != "Degraded" or await hastate(api, host) != "Degraded"
-        ]
     finally:
-        await _restore(rig, api)
+        await _restore(rig, api, cut if bmc_cut else ())
         for host in cut if without_bmc else ():
             await run_job(api, "enableOutOfBandManagementForHost", hostid=ids[host.name])
-    restarted = {
-        entry["instance"]
-        for entry in rig.ledger_entries()
-        if entry["action"] == "start"
-        and entry["monotonic_ns"] > began
-        and entry["instance"] in home
-        and entry["host"] != home[entry["instance"]]
-    }
-    outcome.false_restarts = len(restarted)
+    # A power action abandoned after its timeout may still reach a BMC: wait it out.
+    await asyncio.sleep(2 * profile.fence_timeout)
+    entries = [entry for entry in rig.ledger_entries() if entry["monotonic_ns"] > began]
+    outcome.false_restarts = len(
+        {
+            entry["instance"]
+            for entry in entries
+            if entry["action"] == "start"
+            and entry["instance"] in home
+            and entry["host"] != home[entry["instance"]]
+        }
+    )
+    outcome.powered_off = sorted({e["host"] for e in entries if e["action"] == "host-off"})
+    host_uuids = [ids[host.name] for host in rig.hosts]
+    outcome.fenced = sorted(
+        {
+            match[1]
+            for event in await _events(db, host_uuids, _wall(began))
+            if (match := re.search(r"Host (\S+) HA \w+ -> Fenced:", event.description))
+        }
+    )
+    await _restore(rig, api)
     await _destroy(api, placed.values())
     return outcome
 
@@ -455,6 +477,7 @@ async def _bench(rig: HaRig, args: argparse.Namespace, figures: Figures) -> None
                     outcome = await _partition(
                         rig,
                         api,
+                        db,
                         catalog,
                         name,
                         cut,
@@ -501,13 +524,16 @@ def report(figures: Figures) -> str:
         )
     refused = sum(run.refused_starts for run in figures.failovers)
     lines += ["", f"starts refused by a live disk lease: {refused}", ""]
-    lines.append(f"{'partition':<18} {'runs':>5} {'VMs':>5} {'false restarts':>15} fenced")
+    lines.append(
+        f"{'partition':<18} {'runs':>5} {'VMs':>5} {'false restarts':>15}  fenced / powered off"
+    )
     for name in dict.fromkeys(p.scenario for p in figures.partitions):
         of = [p for p in figures.partitions if p.scenario == name]
-        fenced = ", ".join(h for p in of for h in p.fenced_hosts) or "-"
+        fenced = ", ".join(h for p in of for h in p.fenced) or "-"
+        powered_off = ", ".join(h for p in of for h in p.powered_off) or "-"
         lines.append(
             f"{name:<18} {len(of):>5} {sum(p.vms for p in of):>5} "
-            f"{sum(p.false_restarts for p in of):>15} {fenced}"
+            f"{sum(p.false_restarts for p in of):>15}  {fenced} / {powered_off}"
         )
     lines += [f"failed: {why}" for why in figures.failed_runs]
     return "\n".join(lines)
