@@ -70,6 +70,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import os
 import re
@@ -184,6 +185,8 @@ class Figures:
     failed_runs: list[str] = field(default_factory=list)
     partitions: list[Partition] = field(default_factory=list)
     overlaps: int = 0
+    #: Power-offs in failover runs other than the bench's own (one per run).
+    stray_power_offs: list[str] = field(default_factory=list)
     load: list[tuple[float, float, float]] = field(default_factory=list)
 
 
@@ -444,10 +447,23 @@ def _log(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
+async def _poll_bmcs(api: ApiClient, host_ids: Sequence[str], every: float) -> None:
+    """Read every host's power STATUS through the API every ``every`` seconds, as
+    CloudStack's out-of-band power-state sync does; it keeps the server's IPMI sessions
+    in use (docs/ha.md, "Host HA figures": a session idle for half a minute hangs)."""
+    while True:
+        for host_id in host_ids:
+            with contextlib.suppress(AssertionError):
+                await run_job(
+                    api, "issueOutOfBandManagementPowerAction", hostid=host_id, action="STATUS"
+                )
+        await asyncio.sleep(every)
+
+
 async def _bench(rig: HaRig, args: argparse.Namespace, figures: Figures) -> None:
     db = Database(rig.database_url)
     try:
-        async with rig.api() as api:
+        async with rig.api() as api, rig.api() as poller:
             await rig.wait_for_states(
                 api, {host.name: "Up" for host in rig.hosts}, within=AGENT_START
             )
@@ -456,41 +472,73 @@ async def _bench(rig: HaRig, args: argparse.Namespace, figures: Figures) -> None
                 await protect(api, host, bmc=True)
             for host in rig.hosts:
                 await _wait_hastate(api, host, {"Available"}, within=AGENT_START)
-            figures.load.append(os.getloadavg())
-            for number in range(args.runs):
-                host = rig.hosts[number % len(rig.hosts)]
-                try:
-                    run = await _failover(
-                        rig, api, db, catalog, host, vms=args.vms, limit=figures.profile.limit
-                    )
-                except (AssertionError, KeyError) as failure:
-                    figures.failed_runs.append(f"run {number + 1} on {host.name}: {failure}")
-                    _log(f"run {number + 1}: FAILED {failure}")
-                    await _restore(rig, api)
-                    continue
-                figures.failovers.append(run)
-                phases = " ".join(f"{k} {v:.1f}" for k, v in run.phases.items())
-                _log(f"run {number + 1} {host.name}: {run.seconds:.1f} s ({phases})")
-            figures.load.append(os.getloadavg())
-            for _ in range(args.partition_runs):
-                for name, cut, bmc_cut, without_bmc in _partition_scenarios(rig):
-                    outcome = await _partition(
-                        rig,
-                        api,
-                        db,
-                        catalog,
-                        name,
-                        cut,
-                        bmc_cut=bmc_cut,
-                        without_bmc=without_bmc,
-                        profile=figures.profile,
-                    )
-                    figures.partitions.append(outcome)
-                    _log(f"{name}: {outcome.false_restarts} false restart(s) {outcome}")
-            figures.load.append(os.getloadavg())
+            host_ids = list((await _host_ids(api)).values())
+            keepalive = (
+                asyncio.create_task(_poll_bmcs(poller, host_ids, args.bmc_poll))
+                if args.bmc_poll
+                else None
+            )
+            try:
+                await _runs(rig, api, db, catalog, args, figures)
+            finally:
+                if keepalive is not None:
+                    keepalive.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await keepalive
     finally:
         await db.close()
         figures.overlaps = len(overlaps(rig))
+
+
+async def _runs(
+    rig: HaRig,
+    api: ApiClient,
+    db: Database,
+    catalog: Catalog,
+    args: argparse.Namespace,
+    figures: Figures,
+) -> None:
+    figures.load.append(os.getloadavg())
+    for number in range(args.runs):
+        host = rig.hosts[number % len(rig.hosts)]
+        began = time.monotonic_ns()
+        try:
+            run = await _failover(
+                rig, api, db, catalog, host, vms=args.vms, limit=figures.profile.limit
+            )
+        except (AssertionError, KeyError) as failure:
+            first_line = str(failure).splitlines()[0]
+            figures.failed_runs.append(f"run {number + 1} on {host.name}: {first_line}")
+            _log(f"run {number + 1}: FAILED {failure}")
+            await _restore(rig, api)
+        else:
+            figures.failovers.append(run)
+            phases = " ".join(f"{k} {v:.1f}" for k, v in run.phases.items())
+            _log(f"run {number + 1} {host.name}: {run.seconds:.1f} s ({phases})")
+        # The bench powers one host off per run; any other power-off is a stray.
+        offs = [
+            f"run {number + 1}: {e['host']} at {_wall(e['monotonic_ns']):%H:%M:%S.%f}"
+            for e in rig.ledger_entries()
+            if e["action"] == "host-off" and e["monotonic_ns"] > began
+        ]
+        figures.stray_power_offs += offs[1:]
+    figures.load.append(os.getloadavg())
+    for _ in range(args.partition_runs):
+        for name, cut, bmc_cut, without_bmc in _partition_scenarios(rig):
+            outcome = await _partition(
+                rig,
+                api,
+                db,
+                catalog,
+                name,
+                cut,
+                bmc_cut=bmc_cut,
+                without_bmc=without_bmc,
+                profile=figures.profile,
+            )
+            figures.partitions.append(outcome)
+            _log(f"{name}: {outcome.false_restarts} false restart(s) {outcome}")
+    figures.load.append(os.getloadavg())
 
 
 def _quantile(values: Sequence[float], q: int) -> float:
@@ -523,7 +571,13 @@ def report(figures: Figures) -> str:
             f"{max(values, default=float('nan')):>7.2f}"
         )
     refused = sum(run.refused_starts for run in figures.failovers)
-    lines += ["", f"starts refused by a live disk lease: {refused}", ""]
+    lines += [
+        "",
+        f"starts refused by a live disk lease: {refused}",
+        f"power-offs the bench did not ask for: {len(figures.stray_power_offs)}",
+        *(f"  {stray}" for stray in figures.stray_power_offs),
+        "",
+    ]
     lines.append(
         f"{'partition':<18} {'runs':>5} {'VMs':>5} {'false restarts':>15}  fenced / powered off"
     )
@@ -547,6 +601,12 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=4, help="hosts of the cluster (4 or more)")
     parser.add_argument("--partition-runs", type=int, default=1, help="runs of each partition")
     parser.add_argument("--database-url", default=None, help="an empty database (unix socket)")
+    parser.add_argument(
+        "--bmc-poll",
+        type=float,
+        default=0.0,
+        help="read every BMC's power STATUS through the API every this many seconds (0: never)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the rig's directory and logs")
     args = parser.parse_args()
     if (why := rig_missing()) is not None:
@@ -555,7 +615,9 @@ def main() -> None:
         parser.error("--hosts must be at least 4: half a cluster is cut at once")
     profile = PROFILES[args.profile]
     backend = "PostgreSQL" if args.database_url else "SQLite"
-    figures = Figures(profile, f"{args.hosts} hosts, {args.vms} HA VMs per power-off, {backend}")
+    poll = f", BMC STATUS every {args.bmc_poll:g} s" if args.bmc_poll else ""
+    setup = f"{args.hosts} hosts, {args.vms} HA VMs per power-off, {backend}{poll}"
+    figures = Figures(profile, setup)
     directory = Path(tempfile.mkdtemp(prefix="alto-failover-bench-"))
     _log(f"rig in {directory}")
     try:
