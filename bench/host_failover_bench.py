@@ -7,7 +7,8 @@ cluster, each an ``alto-agent`` in its own network namespace with the safety bel
 host HA-enabled with out-of-band management. The database is SQLite in the rig's
 directory, or ``--database-url`` (an empty PostgreSQL database reached through its unix
 socket directory, ``postgresql://alto@/NAME?host=DIR&port=PORT``: the server runs in a
-namespace where the root's loopback does not exist).
+namespace where the root's loopback does not exist), or ``--postgres`` (a throwaway
+cluster of the tests' kind, fsync off).
 
 **Failover runs** (``--runs``), each on the next host in turn: deploy ``--vms`` HA VMs on
 it, power it off through its BMC (``ipmitool chassis power off``: the agent is SIGKILLed,
@@ -98,7 +99,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from altostratus.db.engine import Database
 from altostratus.db.models import Event
 from tests.support.client import ApiClient
-from tests.support.ha_rig import HaRig, RigHost, rig_missing
+from tests.support.ha_rig import HaRig, RigHost, postgres_url, rig_missing
 from tests.support.host_ha_rig import (
     Catalog,
     belt_args,
@@ -109,6 +110,7 @@ from tests.support.host_ha_rig import (
     seed_catalog,
 )
 from tests.support.jobs import run_job
+from tests.support.postgres import TemporaryPostgres, find_pg_bin
 
 #: Seconds a powered-on host may take to start its agent and come Up on a loaded machine.
 AGENT_START = 60.0
@@ -601,6 +603,19 @@ def report(figures: Figures) -> str:
     return "\n".join(lines)
 
 
+def _throwaway_postgres(stack: contextlib.ExitStack) -> str:
+    """A PostgreSQL cluster of the tests' kind (``tests/support/postgres.py``), stopped
+    with the stack; the URL of its empty database through the unix socket directory."""
+    bin_dir = find_pg_bin()
+    if bin_dir is None:
+        raise SystemExit("--postgres: PostgreSQL's binaries are not installed")
+    postgres = TemporaryPostgres(bin_dir)
+    postgres.start()
+    stack.callback(postgres.stop)
+    postgres.create_database("alto_failover_bench")
+    return postgres_url(postgres, "alto_failover_bench")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", choices=sorted(PROFILES), default="tuned")
@@ -609,6 +624,9 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=4, help="hosts of the cluster (4 or more)")
     parser.add_argument("--partition-runs", type=int, default=1, help="runs of each partition")
     parser.add_argument("--database-url", default=None, help="an empty database (unix socket)")
+    parser.add_argument(
+        "--postgres", action="store_true", help="a throwaway PostgreSQL (the tests' own, fsync off)"
+    )
     parser.add_argument(
         "--bmc-poll",
         type=float,
@@ -622,20 +640,24 @@ def main() -> None:
     if args.hosts < 4:
         parser.error("--hosts must be at least 4: half a cluster is cut at once")
     profile = PROFILES[args.profile]
-    backend = "PostgreSQL" if args.database_url else "SQLite"
+    backend = "PostgreSQL" if args.database_url or args.postgres else "SQLite"
     poll = f", BMC STATUS every {args.bmc_poll:g} s" if args.bmc_poll else ""
     setup = f"{args.hosts} hosts, {args.vms} HA VMs per power-off, {backend}{poll}"
     figures = Figures(profile, setup)
     directory = Path(tempfile.mkdtemp(prefix="alto-failover-bench-"))
     _log(f"rig in {directory}")
     try:
-        with HaRig(
-            directory,
-            hosts=args.hosts,
-            database_url=args.database_url,
-            server_env=profile.server_env,
-            extra_agent_args=profile.agent_args,
-        ) as rig:
+        with contextlib.ExitStack() as stack:
+            database_url = _throwaway_postgres(stack) if args.postgres else args.database_url
+            rig = stack.enter_context(
+                HaRig(
+                    directory,
+                    hosts=args.hosts,
+                    database_url=database_url,
+                    server_env=profile.server_env,
+                    extra_agent_args=profile.agent_args,
+                )
+            )
             asyncio.run(_bench(rig, args, figures))
     finally:
         if not args.keep:
