@@ -66,8 +66,8 @@ Profiles:
   one server absorbs with ``bench/heartbeat_bench.py`` before tuning a large region).
 
 ``--bmc-poll S`` reads every host's power STATUS through the API every S seconds (a
-periodic power-state read, like OpenStack Ironic's power sync). It keeps the server's IPMI sessions in
-use: without it, a fence on a session idle for half a minute times out and its
+periodic power-state read, like OpenStack Ironic's power sync). It keeps the server's
+IPMI sessions in use: without it, a fence on a session idle for half a minute times out and its
 abandoned OFF reaches the BMC later (docs/ha.md, "Host HA figures"), which the report
 shows as failed runs and power-offs the bench did not ask for.
 
@@ -458,8 +458,9 @@ def _log(text: str) -> None:
 
 
 async def _poll_bmcs(api: ApiClient, host_ids: Sequence[str], every: float) -> None:
-    """Read every host's power STATUS through the API every ``every`` seconds, a
-    periodic power-state read; it keeps the server's IPMI sessions in use (docs/ha.md, "Host HA figures": a session idle for half a minute hangs)."""
+    """Read every host's power STATUS through the API every ``every`` seconds: it keeps
+    the server's IPMI sessions in use (docs/ha.md, "Host HA figures": a session idle for
+    half a minute hangs)."""
     while True:
         for host_id in host_ids:
             with contextlib.suppress(AssertionError):
