@@ -25,6 +25,7 @@ __all__ = [
     "LEASE_TTL",
     "PROBE_PORT",
     "Catalog",
+    "belt_args",
     "belts",
     "deploy",
     "hastate",
@@ -59,12 +60,31 @@ HA_CLOCK = {
 
 def belts(rig: HaRig, host: RigHost) -> Sequence[str]:
     """``extra_agent_args`` for ``HaRig``: shared storage, ledger, probe listener."""
+    return belt_args(rig, host, lease_ttl=LEASE_TTL, storage_heartbeat_interval=0.5)
+
+
+def belt_args(
+    rig: HaRig,
+    host: RigHost,
+    *,
+    lease_ttl: float | None,
+    storage_heartbeat_interval: float | None,
+) -> list[str]:
+    """The belts' agent arguments on a clock of one's own; ``None`` keeps the agent's
+    default (a benchmark of the default settings passes neither)."""
+    clock = [
+        *(("--lease-ttl", str(lease_ttl)) if lease_ttl is not None else ()),
+        *(
+            ("--storage-heartbeat-interval", str(storage_heartbeat_interval))
+            if storage_heartbeat_interval is not None
+            else ()
+        ),
+    ]
     return [
         *("--shared-storage", str(rig.shared_storage)),
         *("--ledger", str(rig.ledger)),
         *("--probe-listen", f"{host.cluster_address}:{PROBE_PORT}"),
-        *("--lease-ttl", str(LEASE_TTL)),
-        *("--storage-heartbeat-interval", "0.5"),
+        *clock,
     ]
 
 
