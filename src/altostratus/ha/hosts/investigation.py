@@ -232,8 +232,19 @@ async def _decide(
 
 
 async def _fence(run: JobRun, host_id: int, activity: Activity) -> bool:
-    """Power the host OFF and read STATUS back; whether it is proven off (and moved)."""
+    """Power the host OFF and read STATUS back; whether it is proven off (and moved).
+
+    Only while the host is still Fencing: an operator may have disabled its HA, or a
+    resumed job may come after the host was healed; neither may power it off.
+    """
     settings = run.deps.settings
+
+    async def fencing(ctx: ServiceContext) -> bool:
+        found = await _resource(ctx, host_id)
+        return found is not None and found[0].state == HaState.FENCING
+
+    if not await run.read(fencing):
+        return False
     error: str | None = None
     state = PowerState.UNKNOWN
     timeout = settings.ha_fence_timeout
