@@ -233,9 +233,9 @@ async def test_5_half_the_cluster_cut_at_once_is_degraded_never_fenced(
 # -- scenario 6 ---------------------------------------------------------------------------
 
 
-async def _investigation_owner(db: Database, host: RigHost, *, within: float) -> str:
-    """The server id driving ``host``'s investigation once it went past its verdict
-    (the host Fencing, Fenced or Recovering, or a ``verdict`` step recorded)."""
+async def _investigation_past_verdict(db: Database, host: RigHost, *, within: float) -> AsyncJob:
+    """``host``'s investigation once it recorded its verdict (the host Fencing, Fenced
+    or Recovering next): ``owner`` is the server driving it."""
     deadline = time.monotonic() + within
     while True:
         async with db.transaction(write=False) as session:
@@ -250,10 +250,25 @@ async def _investigation_owner(db: Database, host: RigHost, *, within: float) ->
                 )
                 .order_by(AsyncJob.id.desc())
             )
-        if job is not None and job.owner is not None and '"verdict"' in (job.progress or ""):
-            return job.owner
+        if job is not None and '"verdict"' in (job.progress or ""):
+            return job
         assert time.monotonic() < deadline, f"no investigation of {host.name} went that far"
         await asyncio.sleep(0.05)
+
+
+@pytest.mark.timeout(300)
+async def _wait_done(db: Database, job_id: int, *, within: float) -> None:
+    """Until the job succeeded; it must have been resumed (claimed a second time)."""
+    deadline = time.monotonic() + within
+    while True:
+        async with db.transaction(write=False) as session:
+            job = await session.get_one(AsyncJob, job_id)
+        if job.status != JobStatus.PENDING:
+            assert job.status == JobStatus.SUCCEEDED, job.result
+            assert job.attempts >= 2, "the investigation was not resumed"
+            return
+        assert time.monotonic() < deadline, f"the investigation is still at {job.progress}"
+        await asyncio.sleep(0.2)
 
 
 @pytest.mark.timeout(300)
@@ -272,24 +287,24 @@ async def test_6_the_server_running_a_recovery_is_killed_and_the_other_finishes_
     rig.power(host, "off")
     db = Database(rig.database_url)
     try:
-        owner = await _investigation_owner(db, host, within=RECOVERY)
+        job = await _investigation_past_verdict(db, host, within=RECOVERY)
+        assert job.owner is not None
+        killed = rig.server_of(job.owner)
+        killed.kill()
+        survivor = next(server for server in rig.servers if server is not killed)
+        print(f"\nkilled server {killed.number} after {job.progress}")
+        await _wait_done(db, job.id, within=RECOVERY)
     finally:
         await db.close()
-    killed = rig.server_of(owner)
-    killed.kill()
-    survivor = next(server for server in rig.servers if server is not killed)
-    print(f"\nkilled server {killed.number} ({owner}); server {survivor.number} finishes")
-    try:
-        async with rig.api(survivor.number) as api:
-            host_id = (await api.ok("listHosts", name=host.name))["host"][0]["id"]
-            for v in ha_vms:
-                await wait_vm(api, v, "Running", not_on=host_id, within=RECOVERY)
-            await wait_hastate(api, host, "Recovered", within=RECOVERY)
-            placed = {v: (await vm(api, v))["hostname"] for v in ha_vms}
-    finally:
-        killed.start()
+    async with rig.api(survivor.number) as api:
+        host_id = (await api.ok("listHosts", name=host.name))["host"][0]["id"]
+        for v in ha_vms:
+            await wait_vm(api, v, "Running", not_on=host_id, within=RECOVERY)
+        await wait_hastate(api, host, "Recovered", within=RECOVERY)
+        placed = {v: (await vm(api, v))["hostname"] for v in ha_vms}
+    killed.start()  # (the fixture's restore starts it too, should this test fail first)
     entries = _entries_since(rig, mark)
-    copies = _running_copies(entries)
+    copies = _running_copies(read_ledger(rig.ledger))
     for v, instance in instances.items():
         assert copies[instance] == {placed[v]}, instance
         starts = [e.host for e in entries if e.instance == instance and e.action is Action.START]
@@ -387,7 +402,7 @@ async def _check_the_rule(
     its old host's power went off; none of a host never off moved; no host off but the
     ones the test powered off or cut from the servers (a fence); no overlap."""
     entries = _entries_since(rig, mark)
-    copies = _running_copies(entries)
+    copies = _running_copies(read_ledger(rig.ledger))
     off_at = defaultdict(list)
     for entry in entries:
         if entry.action is Action.HOST_OFF:
