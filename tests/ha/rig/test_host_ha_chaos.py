@@ -323,6 +323,8 @@ class Chaos:
     powered_off: set[str] = field(default_factory=set)
     #: Hosts whose management link the test cut: the only ones a fence may hit.
     management_cut: set[str] = field(default_factory=set)
+    #: Hosts whose BMC link is cut now: the rig cannot power them off.
+    bmc_cut: set[str] = field(default_factory=set)
     steps: list[str] = field(default_factory=list)
 
 
@@ -334,16 +336,19 @@ def _live_server(rig: HaRig) -> RigServer:
 
 
 def _apply(rig: HaRig, chaos: Chaos, step: str, index: int) -> None:
-    """Do one step to the rig. A power-off only while no host is off: two hosts off at
-    once are half the cluster, held Degraded by design until one is heard again, and a
-    host powered back on before its VMs were restarted loses them (no VM-level HA)."""
+    """Do one step to the rig. A power-off goes through the host's BMC (so not while its
+    link is cut), and only while no host is off: two hosts off at once are half the
+    cluster, held Degraded by design until one is heard again, and a host powered back
+    on before its VMs were restarted loses them (no VM-level HA)."""
     host = rig.hosts[index % len(rig.hosts)]
     server = rig.servers[index % len(rig.servers)]
     done = {"kill-server": f"{step} {server.number}", "revive-servers": step}.get(
         step, f"{step} {host.name}"
     )
     if step == "power-off":
-        if all(_running(rig, other) for other in rig.hosts):
+        if host.name in chaos.bmc_cut:
+            done += " skipped (its BMC is cut)"
+        elif all(_running(rig, other) for other in rig.hosts):
             rig.power(host, "off")
             chaos.powered_off.add(host.name)
         else:
@@ -353,8 +358,10 @@ def _apply(rig: HaRig, chaos: Chaos, step: str, index: int) -> None:
         chaos.management_cut.add(host.name)
     elif step == "cut-bmc":
         rig.cut_bmc(host)
+        chaos.bmc_cut.add(host.name)
     elif step == "heal":
         _heal_links(rig, host)
+        chaos.bmc_cut.discard(host.name)
     elif step == "kill-server":
         if sum(other.running for other in rig.servers) > 1 and server.running:
             server.kill()
