@@ -372,29 +372,55 @@ def _apply(rig: HaRig, chaos: Chaos, step: str, index: int) -> None:
     chaos.steps.append(done)
 
 
+async def _investigations_pending(db: Database) -> int:
+    async with db.transaction(write=False) as session:
+        return len(
+            (
+                await session.scalars(
+                    select(AsyncJob.id).where(
+                        AsyncJob.instance_type == "Host", AsyncJob.status == JobStatus.PENDING
+                    )
+                )
+            ).all()
+        )
+
+
 async def _settle(rig: HaRig, deadline: float) -> None:
     """Heal everything: servers, links; a host that is off is powered on once its HA VMs
-    were restarted elsewhere (Recovered). Until every host is on, Up and Available."""
+    were restarted elsewhere (Recovered). Until every host is on, Up and Available, and
+    no investigation is left running (one that fenced after the test turned HA off
+    would leave a host off with nothing to recover it)."""
     _revive_servers(rig)
     for host in rig.hosts:
         _heal_links(rig, host)
-    async with rig.api(_live_server(rig).number) as api:
-        while True:
-            settled = True
-            for host in rig.hosts:
-                state = await hastate(api, host)
-                if not _running(rig, host):
-                    settled = False
-                    if state == "Recovered" and not _powered_on(rig, host):
-                        rig.power(host, "on")
-                elif state != "Available":
-                    settled = False
-            if settled and set((await rig.host_states(api)).values()) == {"Up"}:
-                return
-            assert time.monotonic() < deadline, (
-                f"not settled: {[await hastate(api, h) for h in rig.hosts]}\n{rig.diagnosis()}"
-            )
-            await asyncio.sleep(0.5)
+    db = Database(rig.database_url)
+    try:
+        async with rig.api(_live_server(rig).number) as api:
+            while not await _settled(rig, api, db):
+                assert time.monotonic() < deadline, (
+                    f"not settled: {[await hastate(api, h) for h in rig.hosts]}\n{rig.diagnosis()}"
+                )
+                await asyncio.sleep(0.5)
+    finally:
+        await db.close()
+
+
+async def _settled(rig: HaRig, api: ApiClient, db: Database) -> bool:
+    """One look; powers on a host that is off and Recovered."""
+    settled = True
+    for host in rig.hosts:
+        state = await hastate(api, host)
+        if not _running(rig, host):
+            settled = False
+            if state == "Recovered" and not _powered_on(rig, host):
+                rig.power(host, "on")
+        elif state != "Available":
+            settled = False
+    return (
+        settled
+        and set((await rig.host_states(api)).values()) == {"Up"}
+        and not await _investigations_pending(db)
+    )
 
 
 async def _check_the_rule(
