@@ -141,18 +141,44 @@ def _running(rig: HaRig, host: RigHost) -> bool:
     return bool(rig.agent_pids(host))
 
 
+async def _investigations_pending(db: Database) -> int:
+    async with db.transaction(write=False) as session:
+        return len(
+            (
+                await session.scalars(
+                    select(AsyncJob.id).where(
+                        AsyncJob.instance_type == "Host", AsyncJob.status == JobStatus.PENDING
+                    )
+                )
+            ).all()
+        )
+
+
 async def _restore(rig: HaRig, api: ApiClient) -> None:
-    """Every server running, every link healed, every host powered on and Up, HA off,
-    no VM left. ``api`` goes through server 1, which is started first if it was killed."""
+    """Every server running, every link healed, HA off, every host powered on and Up, no
+    VM left. ``api`` goes through server 1, which is started first if it was killed.
+
+    HA goes off before the hosts are powered on, and its last investigations are let
+    finish: a host silent for a moment while its link heals may still be fenced by one.
+    """
     _revive_servers(rig)
     for host in rig.hosts:
         _heal_links(rig, host)
-        if not _powered_on(rig, host):
-            rig.power(host, "on")
-    await _all_up(rig, api)
     for host in (await api.ok("listHostHAResources")).get("hostha", []):
         if host["haenable"]:
             await run_job(api, "disableHAForHost", hostid=host["hostid"])
+    db = Database(rig.database_url)
+    try:
+        deadline = time.monotonic() + RECOVERY
+        while await _investigations_pending(db):
+            assert time.monotonic() < deadline, "investigations still running"
+            await asyncio.sleep(0.5)
+    finally:
+        await db.close()
+    for host in rig.hosts:
+        if not _powered_on(rig, host):
+            rig.power(host, "on")
+    await _all_up(rig, api)
     for machine in (await api.ok("listVirtualMachines", listall=True)).get("virtualmachine", []):
         await run_job(api, "destroyVirtualMachine", id=machine["id"], expunge=True)
 
@@ -370,19 +396,6 @@ def _apply(rig: HaRig, chaos: Chaos, step: str, index: int) -> None:
     else:
         _revive_servers(rig)
     chaos.steps.append(done)
-
-
-async def _investigations_pending(db: Database) -> int:
-    async with db.transaction(write=False) as session:
-        return len(
-            (
-                await session.scalars(
-                    select(AsyncJob.id).where(
-                        AsyncJob.instance_type == "Host", AsyncJob.status == JobStatus.PENDING
-                    )
-                )
-            ).all()
-        )
 
 
 async def _settle(rig: HaRig, deadline: float) -> None:
