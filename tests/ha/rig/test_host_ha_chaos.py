@@ -28,7 +28,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from altostratus.agent.ledger import Action, LedgerEntry, read_ledger
 from altostratus.db.engine import Database
@@ -142,16 +142,14 @@ def _running(rig: HaRig, host: RigHost) -> bool:
 
 
 async def _investigations_pending(db: Database) -> int:
+    """Host HA investigations not finished yet (the only jobs about a host here)."""
     async with db.transaction(write=False) as session:
-        return len(
-            (
-                await session.scalars(
-                    select(AsyncJob.id).where(
-                        AsyncJob.instance_type == "Host", AsyncJob.status == JobStatus.PENDING
-                    )
-                )
-            ).all()
+        pending = await session.scalar(
+            select(func.count()).where(
+                AsyncJob.instance_type == "Host", AsyncJob.status == JobStatus.PENDING
+            )
         )
+    return pending or 0
 
 
 async def _restore(rig: HaRig, api: ApiClient) -> None:
