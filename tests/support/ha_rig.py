@@ -486,6 +486,15 @@ class HaRig:
                 raise AssertionError(f"hosts are {states}, not {dict(wanted)}\n{self.diagnosis()}")
             await asyncio.sleep(0.2)
 
+    def server_of(self, owner: str) -> RigServer:
+        """The rig's server whose identity is ``owner`` (``host:pid:random``, as written in
+        ``async_jobs.owner`` and on leases): the one whose process has that pid."""
+        pid = int(owner.split(":")[1])
+        for server in self.servers:
+            if server.process is not None and server.process.pid == pid:
+                return server
+        raise LookupError(f"no server of the rig is {owner}")
+
     def power(self, host: RigHost, action: str) -> str:
         """``ipmitool … chassis power ACTION`` run inside m against ``host``'s BMC."""
         return self.m.run(
