@@ -175,3 +175,28 @@ async def test_a_dead_hosts_ha_vms_run_again_elsewhere_and_never_twice(
     assert any(kind == "VM.START" and "Starting again" in text for kind, text in seen)
     resources = (await api.ok("listHostHAResources", hostid=dead))["hostha"]
     assert resources[0]["hastate"] == "Recovered"
+
+
+async def test_an_ha_vm_that_fits_nowhere_stays_stopped_with_an_alert(
+    api: ApiClient, world: ComputeWorld, rack: Rack
+) -> None:
+    """Its host proven off, the other hosts disabled for new VMs: no restart can be
+    placed, so the VM ends Stopped and the alert names it."""
+    hosts = await _hosts_up(api, 3)
+    dead = hosts["agent1"]
+    ha_vm = await _deploy(api, world, await ha_offering(api), dead)
+    for name in ("agent2", "agent3"):
+        await api.ok("updateHost", id=hosts[name], allocationstate="Disable")
+    await enable_ha(api, dead)
+    await wait_hastate(api, dead, "Available")
+
+    await rack.power_off("agent1")
+    await wait_hastate(api, dead, "Recovered", within=90)
+
+    assert (await _vm(api, ha_vm))["state"] == "Stopped"
+    alerts = (await api.ok("listAlerts"))["alert"]
+    assert any(
+        ha_vm in alert["description"] and "could not be restarted" in alert["description"]
+        for alert in alerts
+    ), alerts
+    assert find_overlaps(read_ledger(rack.ledger)) == []
