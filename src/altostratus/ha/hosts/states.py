@@ -26,7 +26,8 @@ EVENT_TYPE = "HA.STATE.TRANSITION"
 
 _S = HaState
 #: Where each state may go. Fencing, Fenced and Recovering run to their end once begun
-#: (a fence half done must be confirmed or called failed), Disabled aside.
+#: (a fence half done must be confirmed or called failed), unless an operator disables
+#: HA: the investigation then stops at its next step; restarts submitted run on.
 ALLOWED: dict[HaState, frozenset[HaState]] = {
     _S.DISABLED: frozenset({_S.AVAILABLE, _S.INELIGIBLE}),
     _S.INELIGIBLE: frozenset({_S.AVAILABLE, _S.DISABLED}),
@@ -37,8 +38,8 @@ ALLOWED: dict[HaState, frozenset[HaState]] = {
     ),
     _S.DEGRADED: frozenset({_S.AVAILABLE, _S.FENCING, _S.FENCED, _S.INELIGIBLE, _S.DISABLED}),
     _S.FENCING: frozenset({_S.FENCED, _S.DEGRADED, _S.DISABLED}),
-    _S.FENCED: frozenset({_S.RECOVERING}),
-    _S.RECOVERING: frozenset({_S.RECOVERED}),
+    _S.FENCED: frozenset({_S.RECOVERING, _S.DISABLED}),
+    _S.RECOVERING: frozenset({_S.RECOVERED, _S.DISABLED}),
     _S.RECOVERED: frozenset({_S.AVAILABLE, _S.INELIGIBLE, _S.DISABLED}),
 }
 
