@@ -22,6 +22,7 @@ A rig is entered from synchronous code (a module-scoped fixture): it seeds its z
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import shlex
@@ -39,6 +40,7 @@ from types import TracebackType
 from typing import Any, Self
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from altostratus.db.models import Zone
@@ -61,6 +63,7 @@ __all__ = [
     "RigHost",
     "RigServer",
     "postgres_url",
+    "rig_database",
     "rig_missing",
 ]
 
@@ -98,6 +101,29 @@ def postgres_url(postgres: TemporaryPostgres, database: str) -> str:
     """A URL of ``database`` through the cluster's unix socket directory: sockets on the
     filesystem work from every namespace, its TCP port only on the root's loopback."""
     return f"postgresql://alto@/{database}?host={postgres.root}&port={postgres.port}"
+
+
+#: Databases made for rigs by this process so far, for unique names.
+_rig_databases = itertools.count(1)
+
+
+def rig_database(request: pytest.FixtureRequest, backend: str) -> str | None:
+    """The ``database_url`` of a rig on ``backend`` (``None``: the rig's own SQLite file),
+    after skipping the test if no rig can run here (failing it with ``ALTO_REQUIRE_HA=1``).
+
+    PostgreSQL is a new database of the session's ``postgres`` fixture, reached through
+    its unix socket directory (``postgres_url``).
+    """
+    if (why := rig_missing()) is not None:
+        if os.environ.get("ALTO_REQUIRE_HA") == "1":
+            pytest.fail(f"ALTO_REQUIRE_HA=1 but {why}")
+        pytest.skip(why)
+    if backend != "postgresql":
+        return None
+    postgres: TemporaryPostgres = request.getfixturevalue("postgres")
+    name = f"alto_rig_{os.getpid()}_{next(_rig_databases)}"
+    postgres.create_database(name)
+    return postgres_url(postgres, name)
 
 
 def _subnet_base() -> int:

@@ -17,8 +17,6 @@ killed server's jobs are taken over in seconds rather than the production half m
 from __future__ import annotations
 
 import asyncio
-import itertools
-import os
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Iterator
@@ -36,7 +34,7 @@ from altostratus.db.models import AsyncJob, Host
 from altostratus.jobs.status import JobStatus
 from tests.conftest import BACKENDS
 from tests.support.client import ApiClient
-from tests.support.ha_rig import HaRig, RigHost, RigServer, postgres_url, rig_missing
+from tests.support.ha_rig import HaRig, RigHost, RigServer, rig_database
 from tests.support.host_ha_rig import (
     HA_CLOCK,
     Catalog,
@@ -51,7 +49,6 @@ from tests.support.host_ha_rig import (
     wait_vm,
 )
 from tests.support.jobs import run_job
-from tests.support.postgres import TemporaryPostgres
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ha_rig")]
 
@@ -66,23 +63,13 @@ FAILOVER_CLOCK = {
     "ALTO_SERVER_DOWN_AFTER": "4",
     "ALTO_JOB_LEASE_SECONDS": "6",
 }
-_databases = itertools.count(1)
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def rig(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[HaRig]:
-    if (why := rig_missing()) is not None:
-        if os.environ.get("ALTO_REQUIRE_HA") == "1":
-            pytest.fail(f"ALTO_REQUIRE_HA=1 but {why}")
-        pytest.skip(why)
-    database_url = None
-    if request.param == "postgresql":
-        postgres: TemporaryPostgres = request.getfixturevalue("postgres")
-        name = f"alto_chaos_{os.getpid()}_{next(_databases)}"
-        postgres.create_database(name)
-        database_url = postgres_url(postgres, name)
+    database_url = rig_database(request, request.param)
     with HaRig(
         tmp_path_factory.mktemp(f"chaos-{request.param}"),
         hosts=4,

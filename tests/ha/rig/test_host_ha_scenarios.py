@@ -10,8 +10,6 @@ on, linked and Up, and its VMs destroyed.
 from __future__ import annotations
 
 import asyncio
-import itertools
-import os
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -23,7 +21,7 @@ from altostratus.db.models import Host, HostCommand
 from altostratus.db.models.hosts import CommandState
 from tests.conftest import BACKENDS
 from tests.support.client import ApiClient
-from tests.support.ha_rig import HaRig, postgres_url, rig_missing
+from tests.support.ha_rig import HaRig, rig_database
 from tests.support.host_ha_rig import (
     HA_CLOCK,
     Catalog,
@@ -37,7 +35,6 @@ from tests.support.host_ha_rig import (
     wait_vm,
 )
 from tests.support.jobs import run_job
-from tests.support.postgres import TemporaryPostgres
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ha_rig")]
 
@@ -46,23 +43,13 @@ AGENT_START = 45.0
 #: Seconds for a dead host's HA VMs to run elsewhere on the rig's clock (15 s goal, slack
 #: for a loaded 2-core machine).
 RECOVERY = 60.0
-_databases = itertools.count(1)
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def rig(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[HaRig]:
-    if (why := rig_missing()) is not None:
-        if os.environ.get("ALTO_REQUIRE_HA") == "1":
-            pytest.fail(f"ALTO_REQUIRE_HA=1 but {why}")
-        pytest.skip(why)
-    database_url = None
-    if request.param == "postgresql":
-        postgres: TemporaryPostgres = request.getfixturevalue("postgres")
-        name = f"alto_hostha_{os.getpid()}_{next(_databases)}"
-        postgres.create_database(name)
-        database_url = postgres_url(postgres, name)
+    database_url = rig_database(request, request.param)
     with HaRig(
         tmp_path_factory.mktemp(f"hostha-{request.param}"),
         hosts=3,

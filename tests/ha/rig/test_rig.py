@@ -6,8 +6,6 @@ One rig per backend for the whole module; every test leaves it with all hosts Up
 
 from __future__ import annotations
 
-import itertools
-import os
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
@@ -15,8 +13,7 @@ import pytest
 
 from tests.conftest import BACKENDS
 from tests.support.client import ApiClient
-from tests.support.ha_rig import API_PORT, HaRig, RigHost, postgres_url, rig_missing
-from tests.support.postgres import TemporaryPostgres
+from tests.support.ha_rig import API_PORT, HaRig, RigHost, rig_database
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ha_rig")]
 
@@ -28,23 +25,13 @@ FAST_CLOCK = {
 }
 #: Seconds an agent may take to start and register on a loaded machine.
 AGENT_START = 45.0
-_databases = itertools.count(1)
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def rig(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[HaRig]:
-    if (why := rig_missing()) is not None:
-        if os.environ.get("ALTO_REQUIRE_HA") == "1":
-            pytest.fail(f"ALTO_REQUIRE_HA=1 but {why}")
-        pytest.skip(why)
-    database_url = None
-    if request.param == "postgresql":
-        postgres: TemporaryPostgres = request.getfixturevalue("postgres")
-        name = f"alto_rig_{os.getpid()}_{next(_databases)}"
-        postgres.create_database(name)
-        database_url = postgres_url(postgres, name)
+    database_url = rig_database(request, request.param)
     with HaRig(
         tmp_path_factory.mktemp(f"rig-{request.param}"),
         hosts=3,
