@@ -39,9 +39,14 @@ from tests.support.client import ApiClient
 from tests.support.compute_world import ComputeWorld, seed_compute
 from tests.support.jobs import run_job
 
-#: A disk lease lives longer than the activity period that proves a host off, so the
-#: first HA restart is refused by the dead host's lease and has to be tried again.
-LEASE_TTL = 14.0
+#: A disk lease lives longer than the silence that makes a host suspect plus the activity
+#: period that proves it off, so the first HA restart is refused by the dead host's lease
+#: and has to be tried again.
+LEASE_TTL = 30.0
+
+#: Three agents, the server and its workers share one event loop here: on a loaded CI
+#: machine a round from silence to Recovered takes minutes, not the seconds it takes idle.
+pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture
@@ -50,8 +55,10 @@ def settings(database: tuple[str, Template], tmp_path: Path, key_file: Path) -> 
         tmp_path / "data",
         database[0],
         key_file,
-        # Silences a loaded machine's event loop will not cause by itself.
-        ha_suspect_after=4.0,
+        # A silence a loaded machine's event loop will not cause by itself, and longer
+        # than the activity period: a host suspected after its power-off is proven off by
+        # the first investigation (one suspected while alive goes Degraded, then Fenced).
+        ha_suspect_after=8.0,
         ha_activity_period=4.0,
         ha_investigation_timeout=3.0,
         ha_recheck_interval=3.0,
@@ -158,7 +165,7 @@ async def test_a_dead_hosts_ha_vms_run_again_elsewhere_and_never_twice(
     await wait_hastate(api, dead, "Available")
 
     await rack.power_off("agent1")
-    await wait_hastate(api, dead, "Recovered", within=90)
+    await wait_hastate(api, dead, "Recovered", within=200)
 
     restarted = await _vm(api, ha_vm)
     assert restarted["state"] == "Running"
@@ -168,11 +175,13 @@ async def test_a_dead_hosts_ha_vms_run_again_elsewhere_and_never_twice(
 
     events = await api.ok("listEvents", pagesize=500, page=1)
     seen = [(event["type"], event["description"]) for event in events["event"]]
-    assert any(kind == "VM.HA.RESTART" and ha_vm in text for kind, text in seen)
-    assert any(kind == "VM.HA.STOPPED" and plain_vm in text for kind, text in seen)
-    assert any("Checking -> Fenced" in text and "proven off" in text for _, text in seen)
+    assert any(kind == "VM.HA.RESTART" and ha_vm in text for kind, text in seen), seen
+    assert any(kind == "VM.HA.STOPPED" and plain_vm in text for kind, text in seen), seen
+    # Proven off before anything restarted: at the first investigation (Checking) or at a
+    # later one, if the loaded loop made the host look silent while it was still alive.
+    assert any("-> Fenced" in text and "proven off" in text for _, text in seen), seen
     # The dead host's lease outlived the proof: the restart was refused, then tried again.
-    assert any(kind == "VM.START" and "Starting again" in text for kind, text in seen)
+    assert any(kind == "VM.START" and "Starting again" in text for kind, text in seen), seen
     resources = (await api.ok("listHostHAResources", hostid=dead))["hostha"]
     assert resources[0]["hastate"] == "Recovered"
 
@@ -191,7 +200,7 @@ async def test_an_ha_vm_that_fits_nowhere_stays_stopped_with_an_alert(
     await wait_hastate(api, dead, "Available")
 
     await rack.power_off("agent1")
-    await wait_hastate(api, dead, "Recovered", within=90)
+    await wait_hastate(api, dead, "Recovered", within=200)
 
     assert (await _vm(api, ha_vm))["state"] == "Stopped"
     alerts = (await api.ok("listAlerts"))["alert"]
