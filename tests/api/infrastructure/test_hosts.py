@@ -215,6 +215,21 @@ async def test_delete_host(app: Starlette, api: ApiClient, compute: ComputeWorld
     assert (await api.ok("deleteHost", id=compute.host_ids[1]))["success"] == "true"
 
 
+async def test_a_cluster_goes_once_its_hosts_are_deleted(
+    app: Starlette, api: ApiClient, compute: ComputeWorld
+) -> None:
+    """Removed hosts no longer hold their cluster (nor its pod) in place, and the VM that
+    last ran on one of them stays, with no host."""
+    await wait_hosts_up(app.state.runtime, compute.host_ids)
+    vm_id = await _deploy(api, compute, compute.host_ids[0])
+    for host_id in compute.host_ids:
+        await api.ok("deleteHost", id=host_id, forced=True)
+    assert (await api.ok("deleteCluster", id=compute.cluster_id))["success"] == "true"
+    assert await api.ok("listClusters", id=compute.cluster_id) == {}
+    vm = (await api.ok("listVirtualMachines", id=vm_id))["virtualmachine"][0]
+    assert vm["state"] == "Stopped" and "hostid" not in vm
+
+
 async def test_reconnect_host(app: Starlette, api: ApiClient, compute: ComputeWorld) -> None:
     host_id = compute.host_ids[0]
     await wait_hosts_up(app.state.runtime, compute.host_ids)

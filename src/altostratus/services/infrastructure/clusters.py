@@ -25,6 +25,7 @@ from altostratus.db.models.inventory import (
     ManagedState,
 )
 from altostratus.errors import ResourceInUse, invalid
+from altostratus.services.infrastructure.hosts import forget_removed_hosts
 from altostratus.services.shared.lookup import ensure_name_free, find_by_uuid, record_change
 
 __all__ = ["add_cluster", "delete_cluster", "list_clusters", "update_cluster"]
@@ -123,6 +124,7 @@ async def delete_cluster(ctx: ServiceContext, *, cluster_uuid: str) -> None:
             f"Cluster {cluster.name} cannot be deleted as it has hosts: {', '.join(hosts)}; "
             "remove them first"
         )
+    await forget_removed_hosts(ctx, cluster.id)
     await record_change(ctx, cluster, "DELETE")
     await ctx.session.delete(cluster)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import orjson
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from altostratus.core.context import Caller, Dependencies, ServiceContext
@@ -26,6 +26,7 @@ from altostratus.db.models import (
     Pod,
     User,
     VirtualMachine,
+    Volume,
     Zone,
 )
 from altostratus.db.models.compute import PowerState, VmState
@@ -43,6 +44,7 @@ __all__ = [
     "add_host",
     "cancel_maintenance",
     "delete_host",
+    "forget_removed_hosts",
     "get_host",
     "host_address",
     "host_event",
@@ -383,3 +385,24 @@ async def start_reconnect(ctx: ServiceContext, uuid: str) -> Host:
     await ctx.session.flush()
     await host_event(ctx, host, "HOST.RECONNECT", f"Reconnecting host {host.name}")
     return host
+
+
+async def forget_removed_hosts(ctx: ServiceContext, cluster_id: int) -> None:
+    """Delete the rows of a cluster's removed hosts, as the cluster itself goes.
+
+    A removed host keeps its row while its cluster lives, so the VMs and volumes that
+    ran or lived on it still say where; a cluster cannot be deleted under rows that
+    name it, so they go with it, and the references to them are cleared first (their
+    HA, out-of-band and command rows cascade).
+    """
+    removed = select(Host.id).where(Host.cluster_id == cluster_id, Host.removed.is_not(None))
+    for column in (VirtualMachine.host_id, VirtualMachine.last_host_id, Volume.host_id):
+        await ctx.session.execute(
+            update(column.class_)
+            .where(column.in_(removed))
+            .values({column.key: None})
+            .execution_options(synchronize_session=False)
+        )
+    await ctx.session.execute(
+        delete(Host).where(Host.id.in_(removed)).execution_options(synchronize_session=False)
+    )
