@@ -21,7 +21,8 @@ from tests.clients.conftest import admin_client, ssh_public_key, unique
 from tests.support.ansible import PlaybookRun, run_playbook
 from tests.support.server import LiveServer
 
-pytestmark = pytest.mark.slow
+#: Every task is a module process of its own, a second or more each on two busy cores.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 PLAYBOOKS = Path(__file__).parent / "playbooks"
 
