@@ -17,6 +17,7 @@ from altostratus.federation.context import Federation
 from altostratus.federation.hlc import HybridClock
 from altostratus.federation.outbox import Outbox, resume_clock
 from altostratus.security.keyring import Keyring
+from altostratus.security.login_throttle import LoginThrottle
 from altostratus.security.passwords import Passwords
 from altostratus.security.sessions import SessionSigner
 from altostratus.services.identity.bootstrap import AdminCredentials, bootstrap
@@ -74,6 +75,10 @@ class Runtime:
             keyring=keyring,
             passwords=passwords,
             sessions=SessionSigner(state.session_key),
+            login_throttle=LoginThrottle(
+                max_failures=settings.login_source_failures,
+                window_seconds=settings.login_source_window,
+            ),
             local_region_id=state.local_region_id,
             server_id=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}",
         )

@@ -21,7 +21,11 @@ from altostratus.core.paging import (
 from altostratus.db.models import Account, AccountType, Domain, EntityState, User, new_uuid
 from altostratus.errors import InvalidParameter, PermissionDenied
 from altostratus.security.apikeys import KeyPair
-from altostratus.services.identity.credentials import issue_key_pair, set_password
+from altostratus.services.identity.credentials import (
+    change_password,
+    issue_key_pair,
+    set_password,
+)
 from altostratus.services.shared.access import (
     ListScope,
     execute_delete,
@@ -163,7 +167,7 @@ async def update_user(
         user.username = username
     if password is not None:
         await _check_current_password(ctx, user, current_password)
-        await set_password(user, password, ctx.deps.passwords)
+        await change_password(ctx.session, ctx.deps, user, password)
     for field, value in (
         ("email", email),
         ("firstname", firstname),
