@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from altostratus.core.context import Dependencies
-from altostratus.core.files import write_private_json
+from altostratus.core.files import make_private_dir, write_private_json
 from altostratus.db import migrate
 from altostratus.db.engine import Database
 from altostratus.federation.context import Federation
@@ -44,7 +44,7 @@ class Runtime:
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
         """Open the database, migrate it, bootstrap it on first start."""
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(settings.data_dir)
         keyring = Keyring.load_or_create(settings.resolved_key_file)
         read_url = settings.read_database_url
         db = Database(
