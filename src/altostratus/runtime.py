@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from altostratus.core.context import Dependencies
-from altostratus.core.files import write_private_json
+from altostratus.core.files import make_private_dir, write_private_json
 from altostratus.db import migrate
 from altostratus.db.engine import Database
 from altostratus.federation.context import Federation
 from altostratus.federation.hlc import HybridClock
 from altostratus.federation.outbox import Outbox, resume_clock
 from altostratus.security.keyring import Keyring
+from altostratus.security.login_throttle import LoginThrottle
 from altostratus.security.passwords import Passwords
 from altostratus.security.sessions import SessionSigner
 from altostratus.services.identity.bootstrap import AdminCredentials, bootstrap
@@ -43,7 +44,7 @@ class Runtime:
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
         """Open the database, migrate it, bootstrap it on first start."""
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(settings.data_dir)
         keyring = Keyring.load_or_create(settings.resolved_key_file)
         read_url = settings.read_database_url
         db = Database(
@@ -74,6 +75,10 @@ class Runtime:
             keyring=keyring,
             passwords=passwords,
             sessions=SessionSigner(state.session_key),
+            login_throttle=LoginThrottle(
+                max_failures=settings.login_source_failures,
+                window_seconds=settings.login_source_window,
+            ),
             local_region_id=state.local_region_id,
             server_id=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}",
         )

@@ -62,7 +62,24 @@ class Settings(BaseSettings):
     )
     session_timeout: int = Field(1800, ge=60, description="Seconds a login session stays valid.")
     login_attempts_allowed: int = Field(
-        5, ge=1, description="Consecutive failed logins after which a user is locked."
+        5,
+        ge=1,
+        description="Consecutive failed logins after which a user may no longer log in "
+        "(its API keys keep working) until an admin enables it or resets its password.",
+    )
+    login_source_failures: int = Field(
+        10,
+        ge=1,
+        description="Failed logins from one client address within login_source_window "
+        "after which that address is refused logins (429) until the window moves on.",
+    )
+    login_source_window: float = Field(
+        300.0, gt=0, description="Seconds over which failed logins per address are counted."
+    )
+    behind_proxy: bool = Field(
+        False,
+        description="Behind a TLS-terminating reverse proxy or load balancer: session cookies "
+        "are marked Secure and the client address is the last hop of X-Forwarded-For.",
     )
     password_time_cost: int = Field(3, ge=1, description="argon2id passes.")
     password_memory_kib: int = Field(65536, ge=8, description="argon2id memory per hash.")

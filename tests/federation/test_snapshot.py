@@ -52,7 +52,7 @@ async def call(runtime: Runtime, keys: Keys | None, command: str, **params: str)
     if keys is not None:
         signed["apikey"] = keys.api_key
         signed["signature"] = sign(signed, keys.secret_key)
-    request = ApiRequest("POST", signed, {k.lower(): v for k, v in signed.items()}, {})
+    request = ApiRequest("POST", signed, {k.lower(): v for k, v in signed.items()})
     outcome = await Dispatcher(runtime.db, runtime.deps, build_registry()).dispatch(request)
     return outcome.payload
 

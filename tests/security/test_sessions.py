@@ -12,7 +12,7 @@ import pytest
 from altostratus.security.sessions import InvalidSessionToken, SessionClaims, SessionSigner
 
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
-CLAIMS = SessionClaims("session-1", "user-1", NOW + timedelta(minutes=30))
+CLAIMS = SessionClaims("session-1", "user-1", NOW + timedelta(minutes=30), NOW)
 
 
 def test_round_trip() -> None:
@@ -41,7 +41,7 @@ def test_tampered_tokens_are_refused() -> None:
     signer = SessionSigner(b"k" * 32)
     token = signer.issue(CLAIMS)
     payload, mac = token.split(".")
-    forged_claims = signer.issue(SessionClaims("session-1", "admin", CLAIMS.expires_at))
+    forged_claims = signer.issue(SessionClaims("session-1", "admin", CLAIMS.expires_at, NOW))
     tampered = [
         f"{_flip(payload, 3)}.{mac}",
         f"{payload}.{_flip(mac, 3)}",
@@ -71,8 +71,18 @@ def _mac_token(key: bytes, payload: bytes) -> str:
 def test_documented_format_is_what_is_verified() -> None:
     key = b"k" * 32
     exp = int(CLAIMS.expires_at.timestamp())
-    payload = f'{{"sid":"session-1","uid":"user-1","exp":{exp}}}'.encode()
+    iat = int(NOW.timestamp() * 1000)
+    payload = f'{{"sid":"session-1","uid":"user-1","exp":{exp},"iat":{iat}}}'.encode()
     assert SessionSigner(key).verify(_mac_token(key, payload), now=NOW) == CLAIMS
+
+
+def test_a_token_without_issue_time_counts_as_the_oldest() -> None:
+    """Tokens from before ``iat`` existed must still be ended by a password change."""
+    key = b"k" * 32
+    exp = int(CLAIMS.expires_at.timestamp())
+    payload = f'{{"sid":"session-1","uid":"user-1","exp":{exp}}}'.encode()
+    claims = SessionSigner(key).verify(_mac_token(key, payload), now=NOW)
+    assert claims.issued_at == datetime.fromtimestamp(0, UTC)
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,6 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from altostratus.api.agent_routes import agent_routes
-from altostratus.api.auth import JSESSIONID_COOKIE
 from altostratus.api.dispatch import ApiRequest, Dispatcher
 from altostratus.api.federation import federation_routes
 from altostratus.api.health import health, ready
@@ -50,6 +49,30 @@ async def _read_pairs(request: Request) -> list[tuple[str, str]]:
     return pairs
 
 
+def _client_address(request: Request, *, behind_proxy: bool) -> str:
+    """Who sent ``request``: the peer, or behind a proxy the last hop it forwarded for.
+
+    Only the last ``X-Forwarded-For`` entry is the proxy's own word; earlier ones are
+    whatever the client wrote.
+    """
+    if behind_proxy:
+        forwarded = request.headers.get("x-forwarded-for", "").rsplit(",", 1)[-1].strip()
+        if forwarded:
+            return forwarded
+    return request.client.host if request.client is not None else ""
+
+
+def _set_cookies(request: Request, response: Response, cookies: dict[str, str | None]) -> None:
+    """Session cookies: script-proof (HttpOnly), and Secure whenever TLS carried the request."""
+    settings: Settings = request.app.state.runtime.settings
+    secure = request.url.scheme == "https" or settings.behind_proxy
+    for cookie, value in cookies.items():
+        if value is None:
+            response.delete_cookie(cookie, path="/client", secure=secure, httponly=True)
+        else:
+            response.set_cookie(cookie, value, path="/client", httponly=True, secure=secure)
+
+
 async def _api(request: Request) -> Response:
     pairs = await _read_pairs(request)
     params = collect_params(pairs)
@@ -57,7 +80,12 @@ async def _api(request: Request) -> Response:
     name = str(params.get("command") or "").lower()
     root = f"{name}response" if name else "errorresponse"
     api_request = ApiRequest(
-        method=request.method, signed_params=dict(pairs), params=params, cookies=request.cookies
+        method=request.method,
+        signed_params=dict(pairs),
+        params=params,
+        client_address=_client_address(
+            request, behind_proxy=request.app.state.runtime.settings.behind_proxy
+        ),
     )
     dispatcher: Dispatcher = request.app.state.dispatcher
     with API_LATENCY.labels(name or "-").time():
@@ -74,11 +102,7 @@ async def _api(request: Request) -> Response:
             return error_response(root, CloudError(_INTERNAL), as_json=as_json)
     API_REQUESTS.labels(name, "200").inc()
     response = render(root, outcome.payload, as_json=as_json)
-    for cookie, value in outcome.cookies.items():
-        if value is None:
-            response.delete_cookie(cookie, path="/client")
-        else:
-            response.set_cookie(cookie, value, path="/client", httponly=cookie == JSESSIONID_COOKIE)
+    _set_cookies(request, response, outcome.cookies)
     return response
 
 

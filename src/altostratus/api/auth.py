@@ -1,8 +1,12 @@
 """Request authentication: a signature (``apikey`` + ``signature``) or a session.
 
 The arithmetic is in ``security``; lookups and account rules are in
-``services.authentication``. This module reads the transport: parameters, cookies,
+``services.authentication``. This module reads the transport: parameters,
 ``signatureversion`` and ``expires``.
+
+A session call must carry its key as the ``sessionkey`` parameter, as CloudStack requires:
+the cookie a browser sends by itself is never enough, or any page the user visits could
+call the API in the user's name (cross-site request forgery).
 """
 
 from __future__ import annotations
@@ -43,7 +47,6 @@ async def authenticate(
     deps: Dependencies,
     signed_params: Mapping[str, str],
     params: Mapping[str, str],
-    cookies: Mapping[str, str],
 ) -> Caller:
     """Return the caller or raise 401.
 
@@ -60,7 +63,7 @@ async def authenticate(
         if not signature_matches(signed_params, signature, secret_key):
             raise AuthenticationError(_BAD_CREDENTIALS)
         return caller
-    token = params.get("sessionkey") or cookies.get(SESSION_COOKIE)
+    token = params.get("sessionkey")
     if token:
         return await caller_for_session(session, deps, token)
     raise AuthenticationError(_BAD_CREDENTIALS)

@@ -43,7 +43,8 @@ class ApiRequest:
     signed_params: Mapping[str, str]
     #: Lowercase names, maps folded (``params.collect_params``).
     params: Mapping[str, Any]
-    cookies: Mapping[str, str]
+    #: The client's address, which failed logins are counted by.
+    client_address: str = ""
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,6 @@ class Dispatcher:
                     self._deps,
                     request.signed_params,
                     string_values(request.params),
-                    request.cookies,
                 )
             if command is None:
                 raise UnknownCommand(f"{_UNKNOWN}: {name}" if name else _UNKNOWN)
@@ -113,7 +113,9 @@ class Dispatcher:
                 params = parse_params(command.name, command.params, request.params)
             except NothingMatches:
                 return Outcome({}, {})  # CloudStack's empty list
-            ctx = ServiceContext(session, caller or Caller.anonymous(), self._deps)
+            ctx = ServiceContext(
+                session, caller or Caller.anonymous(), self._deps, request.client_address
+            )
             try:
                 result = await command.handler(ctx, params)
                 outcome = await self._outcome(ctx, command, result)

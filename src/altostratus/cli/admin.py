@@ -61,12 +61,13 @@ def reset_password(
     data_dir: DataDirOption = None,
     database_url: DatabaseUrlOption = None,
 ) -> None:
-    """Set a user's password (and unlock it); prints the password when it was generated."""
+    """Set a user's password (and unlock it), ending its sessions; prints the password when
+    it was generated."""
     new_password = password or generate_password()
 
     async def work(runtime: Runtime, session: AsyncSession) -> None:
         user = await credentials.find_user_by_name(session, username, domain)
-        await credentials.set_password(user, new_password, runtime.deps.passwords)
+        await credentials.change_password(session, runtime.deps, user, new_password)
         credentials.unlock(user)
 
     _in_transaction(config, data_dir, database_url, work)

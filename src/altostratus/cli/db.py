@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 
 from altostratus.cli.options import ConfigOption, DatabaseUrlOption, DataDirOption
+from altostratus.core.files import make_private_dir
 from altostratus.db import migrate
 from altostratus.db.engine import Database
 from altostratus.security.keyring import Keyring
@@ -26,7 +27,7 @@ def upgrade(
 ) -> None:
     """Migrate the database to the newest schema (servers also do this at start)."""
     settings = load_settings(config, data_dir=data_dir, database_url=database_url)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(settings.data_dir)
     keyring = Keyring.load_or_create(settings.resolved_key_file)
 
     async def _run() -> tuple[str | None, str | None]:

@@ -16,6 +16,7 @@ from uvicorn.supervisors import Multiprocess
 
 from altostratus.api.app import create_app
 from altostratus.cli.options import ConfigOption, DatabaseUrlOption, DataDirOption
+from altostratus.core.files import make_private_dir
 from altostratus.settings import Settings, load_settings
 
 __all__ = ["server"]
@@ -63,7 +64,7 @@ def server(
         quickstart=quickstart,
     )
     listener = _listen(settings)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(settings.data_dir)
     Console(stderr=True).print(
         f"[bold]Altostratus[/] region {settings.region_id} on {settings.endpoint} "
         f"(data in {settings.data_dir.resolve()})"

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from altostratus.core.signals import Signals
 from altostratus.db.models import Account, AccountType, RoleType, User
 from altostratus.security.keyring import Keyring
+from altostratus.security.login_throttle import LoginThrottle
 from altostratus.security.passwords import Passwords
 from altostratus.security.sessions import SessionSigner
 from altostratus.settings import Settings
@@ -93,6 +94,8 @@ class Dependencies:
     keyring: Keyring
     passwords: Passwords
     sessions: SessionSigner
+    #: Failed logins per client address of this process (``security.login_throttle``).
+    login_throttle: LoginThrottle
     #: This region's id, fixed at the first start of its database.
     local_region_id: int
     #: Wake-ups between requests, the job executor and agent links of this process.
@@ -108,3 +111,5 @@ class ServiceContext:
     session: AsyncSession
     caller: Caller
     deps: Dependencies
+    #: The client's address as the API layer saw it (empty outside a request).
+    client_address: str = ""

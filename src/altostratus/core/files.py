@@ -7,7 +7,21 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_private_json"]
+__all__ = ["make_private_dir", "write_private_json"]
+
+
+def make_private_dir(path: Path) -> None:
+    """Create ``path`` for its owner only (0700) and make the files in it 0600.
+
+    The data directory holds the SQLite database (password hashes, encrypted secrets),
+    the key file and the admin's credentials: no other local user may read any of them,
+    including what an older version left readable.
+    """
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+    for entry in path.iterdir():
+        if entry.is_file() and not entry.is_symlink():
+            entry.chmod(0o600)
 
 
 def write_private_json(path: Path, body: dict[str, Any]) -> None:

@@ -12,6 +12,8 @@ server connects to whichever node is the primary, and after a failover to the ne
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -107,6 +109,7 @@ class Database:
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self.engine = _engine(url, echo=echo)
         if self.is_sqlite:
+            _private_sqlite_files(self.url.database)
             _configure_sqlite(self.engine)
         if read_url is not None and self.is_sqlite:
             raise ValueError("a read replica needs PostgreSQL (read_database_url)")
@@ -222,6 +225,23 @@ def _engine(url: str, *, echo: bool) -> AsyncEngine:
     )
     install_failover_handling(engine)
     return engine
+
+
+def _private_sqlite_files(database: str | None) -> None:
+    """The database file, created 0600 before SQLite opens it, and its companions 0600.
+
+    SQLite gives the WAL, shared-memory and journal files it creates the database file's
+    own mode, so creating the file private keeps all of them private; files an older
+    version left readable are fixed here too.
+    """
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    if not os.path.isdir(os.path.dirname(database) or "."):
+        return  # SQLite itself reports the missing directory, with the path
+    os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(database + suffix, 0o600)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

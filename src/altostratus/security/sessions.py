@@ -1,8 +1,9 @@
 """Session tokens: signed, self-contained, so any server of any region can verify them.
 
 A token is ``base64url(payload).base64url(HMAC-SHA256(payload))``. The payload names the
-session and the user and carries the expiry; logging out adds the session id to the
-revocation table, which every server consults.
+session and the user and carries when it was issued and when it expires; logging out adds
+the session id to the revocation table, which every server consults, and a password change
+adds a row that ends every session of the user issued before it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ class SessionClaims:
     session_id: str
     user_uuid: str
     expires_at: datetime
+    #: When the session began: a user-wide revocation ends the sessions issued before it.
+    issued_at: datetime
 
 
 def _b64(data: bytes) -> str:
@@ -50,6 +53,8 @@ class SessionSigner:
                 "sid": claims.session_id,
                 "uid": claims.user_uuid,
                 "exp": int(claims.expires_at.timestamp()),
+                # Milliseconds: a login just after a password change must outlive it.
+                "iat": int(claims.issued_at.timestamp() * 1000),
             }
         )
         return f"{_b64(payload)}.{_b64(self._mac(payload))}"
@@ -68,6 +73,8 @@ class SessionSigner:
                 session_id=str(data["sid"]),
                 user_uuid=str(data["uid"]),
                 expires_at=datetime.fromtimestamp(int(data["exp"]), UTC),
+                # Tokens issued before ``iat`` existed count as the oldest possible.
+                issued_at=datetime.fromtimestamp(int(data.get("iat", 0)) / 1000, UTC),
             )
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise InvalidSessionToken("malformed session payload") from exc

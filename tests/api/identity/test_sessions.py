@@ -147,15 +147,51 @@ async def test_login_in_a_form_body(http: httpx.AsyncClient) -> None:
     assert response.status_code == 200, response.text
 
 
-async def test_session_key_as_parameter_or_cookie(
+async def test_the_session_key_parameter_authenticates(
     http: httpx.AsyncClient, identities: dict[str, Identity]
 ) -> None:
     token = await _token(http, identities["alice"])
     assert (await _with_session(http, token)).status_code == 200
+    # By POST too, with the key in the form body as the web UI sends it.
+    http.cookies.clear()
+    response = await http.post(
+        "/client/api", data={"command": "listRegions", "response": "json", "sessionkey": token}
+    )
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_the_session_cookie_alone_does_not_authenticate(
+    app: Starlette, http: httpx.AsyncClient, identities: dict[str, Identity], method: str
+) -> None:
+    """A page on another site can make the browser send the cookies, not the parameter:
+    a command by a link or a hidden form must not run in the user's name (CSRF)."""
+    token = await _token(http, identities["alice"])
     http.cookies.clear()
     http.cookies.set("sessionkey", token, path="/client")
-    response = await http.get("/client/api", params={"command": "listRegions", "response": "json"})
-    assert response.status_code == 200, response.text
+    http.cookies.set("JSESSIONID", token, path="/client")
+    params = {"command": "createSSHKeyPair", "name": "forged", "response": "json"}
+    response = await http.request(method, "/client/api", params=params)
+    assert response.status_code == 401, response.text
+    assert "privatekey" not in response.text
+    keys = await _with_session(http, token, "listSSHKeyPairs")
+    assert "sshkeypair" not in _body(keys, "listsshkeypairsresponse")
+
+
+async def test_session_cookies_are_http_only_and_secure_over_tls(
+    app: Starlette, identities: dict[str, Identity]
+) -> None:
+    """Scripts cannot read the session cookies, and TLS sessions never leak them in clear."""
+    for base, secure in (("http://test", False), ("https://test", True)):
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url=base
+        ) as client:
+            response = await _login(client, username="alice", password=PASSWORD, domain="/d1")
+            assert response.status_code == 200, response.text
+            for cookie in response.headers.get_list("set-cookie"):
+                attributes = {part.strip().lower() for part in cookie.split(";")}
+                assert "httponly" in attributes, cookie
+                assert ("secure" in attributes) is secure, cookie
 
 
 async def test_session_acts_as_its_user(
@@ -194,11 +230,16 @@ async def test_tampered_and_expired_tokens_are_401(
     signer = app.state.runtime.deps.sessions
     expired = signer.issue(
         SessionClaims(
-            str(uuid.uuid4()), identities["alice"].user_id, utcnow() - timedelta(seconds=1)
+            str(uuid.uuid4()),
+            identities["alice"].user_id,
+            utcnow() - timedelta(seconds=1),
+            utcnow() - timedelta(minutes=30),
         )
     )
     unknown_user = signer.issue(
-        SessionClaims(str(uuid.uuid4()), str(uuid.uuid4()), utcnow() + timedelta(minutes=5))
+        SessionClaims(
+            str(uuid.uuid4()), str(uuid.uuid4()), utcnow() + timedelta(minutes=5), utcnow()
+        )
     )
     for bad in (tampered, expired, unknown_user, "garbage"):
         response = await _with_session(http, bad)
@@ -246,22 +287,25 @@ async def test_wrong_password_is_531_under_loginresponse(http: httpx.AsyncClient
         assert "set-cookie" not in response.headers
 
 
-async def test_failed_logins_lock_the_user(
+async def test_failed_logins_lock_the_user_out_of_login(
     app: Starlette, api: ApiClient, http: httpx.AsyncClient
 ) -> None:
     for _ in range(5):
         assert (
             await _login(http, username="alice", password="wrong", domain="/d1")
         ).status_code == 531
-    assert (await _user(app, "alice")).state is EntityState.LOCKED
     right = await _login(http, username="alice", password=PASSWORD, domain="/d1")
     assert right.status_code == 531
+    assert "locked" in _body(right, "loginresponse")["errortext"]
     # More wrong attempts on a locked user do not lock it again.
     await _login(http, username="alice", password="wrong", domain="/d1")
     locks = await api.ok("listEvents", type="USER.LOCK", listall=True)
     assert locks["count"] == 1
     assert locks["event"][0]["level"] == "WARN"
     assert locks["event"][0]["account"] == "alice"
+    # enableUser is the admin's way back, as in CloudStack.
+    await api.ok("enableUser", id=(await _user(app, "alice")).uuid)
+    assert (await _login(http, username="alice", password=PASSWORD, domain="/d1")).is_success
 
 
 async def test_a_successful_login_resets_the_failure_count(

@@ -356,3 +356,32 @@ async def test_list_users_filters_and_paging(api: ApiClient) -> None:
         ({"page": 0, "pagesize": 1}, "page"),
     ):
         assert parameter in await api.fails("listUsers", 431, **params)
+
+
+async def test_a_user_may_rename_itself_but_not_into_a_look_alike(
+    clients: Clients, identities: dict[str, Identity]
+) -> None:
+    """CloudStack lets a user change its own name (nothing in updateUser restricts it by
+    role); what it refuses is a name its domain already has, where its database's
+    collation makes ``Admin`` and ``admin `` the name ``admin``."""
+    api = clients.admin
+    created = await api.ok("createAccount", **new_account("eve", account="eve"))
+    eve_id = created["account"]["user"][0]["id"]
+    keys = (await api.ok("registerUserKeys", id=eve_id))["userkeys"]
+    eve = api.with_keys(keys["apikey"], keys["secretkey"])
+    for taken in ("admin", "Admin", "ADMIN"):
+        assert "already exists" in await eve.fails("updateUser", 431, id=eve_id, username=taken)
+    for blank in ("admin ", " admin", "   "):
+        assert "username" in await eve.fails("updateUser", 431, id=eve_id, username=blank)
+    assert "already exists" in await api.fails(
+        "createUser", 431, **new_user("Admin", "eve", domainid=identities["admin"].domain_id)
+    )
+    names = {u["username"] for u in (await api.ok("listUsers", listall=True))["user"]}
+    assert {"eve", "admin"} <= names
+    assert not names & {"Admin", "ADMIN", "admin ", " admin", "   "}
+    # Its own new name, and the same name in another case, are fine.
+    assert (await eve.ok("updateUser", id=eve_id, username="eve2"))["user"]["username"] == "eve2"
+    assert (await eve.ok("updateUser", id=eve_id, username="Eve2"))["user"]["username"] == "Eve2"
+    # A name taken in another domain only is free here, as in CloudStack.
+    renamed = await eve.ok("updateUser", id=eve_id, username="alice")
+    assert renamed["user"]["username"] == "alice"

@@ -70,9 +70,7 @@ async def _join(runtime: Runtime, body: bytes) -> dict[str, Any]:
         )
     try:
         async with runtime.db.transaction() as session:
-            caller = await authenticate(
-                session, runtime.deps, dict(pairs), string_values(params), {}
-            )
+            caller = await authenticate(session, runtime.deps, dict(pairs), string_values(params))
             join = parse_params("join", _JoinParams, params)
             await regions.admit_region(
                 ServiceContext(session, caller, runtime.deps),

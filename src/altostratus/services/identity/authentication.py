@@ -2,7 +2,10 @@
 
 Signature arithmetic lives in ``security.signatures``; this module holds the rules:
 only enabled users of enabled accounts authenticate, a revoked session is dead
-everywhere, and too many failed logins lock a user.
+everywhere, and too many failed logins lock a user out of interactive login (not out of
+its API keys: a loop of bad logins must not stop a user's automation), while too many
+failures from one client address refuse that address for a while. The policy is in
+``docs/security.md``.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from altostratus.core.context import Caller, Dependencies, ServiceContext
 from altostratus.db.models import Domain, EntityState, SessionRevocation, User
-from altostratus.errors import AuthenticationError, InvalidParameter, LoginFailed
+from altostratus.errors import AuthenticationError, InvalidParameter, LoginFailed, Throttled
 from altostratus.security.keyring import Keyring
 from altostratus.security.sessions import InvalidSessionToken, SessionClaims
 from altostratus.services.shared.events import record_event
@@ -28,6 +31,7 @@ __all__ = [
     "caller_for_session",
     "login",
     "logout",
+    "revoke_user_sessions",
 ]
 
 _BAD_CREDENTIALS = "unable to verify user credentials and/or request signature"
@@ -69,6 +73,9 @@ async def caller_for_session(session: AsyncSession, deps: Dependencies, token: s
         raise AuthenticationError(_BAD_CREDENTIALS) from None
     if await session.get(SessionRevocation, claims.session_id) is not None:
         raise AuthenticationError(_BAD_CREDENTIALS)
+    every_session = await session.get(SessionRevocation, claims.user_uuid)
+    if every_session is not None and claims.issued_at <= every_session.revoked_at:
+        raise AuthenticationError(_BAD_CREDENTIALS)
     user = await session.scalar(select(User).where(User.uuid == claims.user_uuid))
     user = _require_active(user)
     return Caller.of(user, user.account, session_id=claims.session_id)
@@ -100,36 +107,36 @@ async def login(
     password: str,
     domain_path: str | None,
     domain_uuid: str | None,
+    source: str,
 ) -> LoginResult:
     """Check the password and issue a session token; the caller commits the transaction.
 
-    A failed attempt counts against the user and locks it at the configured limit,
-    as CloudStack's ``incorrect.login.attempts.allowed`` does.
+    ``source`` is the client's address. A failed attempt counts against it and against
+    the user; at the configured limit the user may no longer log in, as CloudStack's
+    ``incorrect.login.attempts.allowed`` has it, until an admin enables it or resets its
+    password. Every attempt that reaches a user costs one password verification, known
+    user or not, so the answer time does not tell which user names exist.
     """
+    wait = deps.login_throttle.retry_after(source)
+    if wait is not None:
+        raise Throttled(f"Too many failed logins from {source}; please retry after {wait} seconds")
     failure = LoginFailed("Failed to authenticate user; please provide valid credentials")
     domain = await _login_domain(session, domain_path, domain_uuid)
     user = await session.scalar(
         select(User).where(User.domain_id == domain.id, User.username == username)
     )
     if user is None:
+        await deps.passwords.verify_nothing(password)
+        deps.login_throttle.record_failure(source)
         raise failure
     if not await deps.passwords.verify(user.password_hash, password):
-        user.failed_logins += 1
-        limit_reached = user.failed_logins >= deps.settings.login_attempts_allowed
-        # Lock once: later attempts on a locked user must not repeat the lock event.
-        if limit_reached and user.state is EntityState.ENABLED:
-            user.state = EntityState.LOCKED
-            ctx = ServiceContext(session, Caller.of(user, user.account), deps)
-            await record_event(
-                ctx,
-                "USER.LOCK",
-                f"User {user.username} locked after {user.failed_logins} failed logins",
-                resource_type="User",
-                resource_uuid=user.uuid,
-                owner=user.account,
-                level="WARN",
-            )
+        deps.login_throttle.record_failure(source)
+        await _count_failure(session, deps, user)
         raise failure
+    if user.failed_logins >= deps.settings.login_attempts_allowed:
+        raise LoginFailed(
+            f"User {username} in domain {domain.path} is locked after too many failed logins"
+        )
     if user.state is not EntityState.ENABLED:
         raise LoginFailed(f"User {username} in domain {domain.path} is {user.state.value}")
     if user.account.state is not EntityState.ENABLED:
@@ -137,10 +144,13 @@ async def login(
             f"Account {user.account.name} of user {username} is {user.account.state.value}"
         )
     user.failed_logins = 0
-    expires_at = utcnow() + timedelta(seconds=deps.settings.session_timeout)
+    now = utcnow()
+    expires_at = now + timedelta(seconds=deps.settings.session_timeout)
     caller = Caller.of(user, user.account, session_id=str(uuid.uuid4()))
     assert caller.session_id is not None
-    token = deps.sessions.issue(SessionClaims(caller.session_id, user.uuid, expires_at))
+    token = deps.sessions.issue(
+        SessionClaims(caller.session_id, user.uuid, expires_at, issued_at=now)
+    )
     await record_event(
         ServiceContext(session, caller, deps),
         "USER.LOGIN",
@@ -149,6 +159,49 @@ async def login(
         resource_uuid=user.uuid,
     )
     return LoginResult(caller=caller, user=user, token=token, expires_at=expires_at)
+
+
+async def _count_failure(session: AsyncSession, deps: Dependencies, user: User) -> None:
+    """One more consecutive failure; the one reaching the limit records ``USER.LOCK``.
+
+    The lock is the count itself, not the user's state: a locked state would also stop
+    the user's API keys (``caller_for_api_key``), and anyone able to reach the login page
+    could then stop anyone's automation.
+    """
+    user.failed_logins += 1
+    if user.failed_logins == deps.settings.login_attempts_allowed:
+        ctx = ServiceContext(session, Caller.of(user, user.account), deps)
+        await record_event(
+            ctx,
+            "USER.LOCK",
+            f"User {user.username} locked out of interactive login after "
+            f"{user.failed_logins} failed logins (API keys keep working)",
+            resource_type="User",
+            resource_uuid=user.uuid,
+            owner=user.account,
+            level="WARN",
+        )
+
+
+async def revoke_user_sessions(session: AsyncSession, deps: Dependencies, user: User) -> None:
+    """End every session of ``user`` issued until now, in every region.
+
+    A user-wide revocation is a replicated revocation row keyed by the user's uuid (a
+    session id is never one) whose ``revoked_at`` is compared with each token's issue
+    time; a later change moves it forward. Called when a password changes, so that
+    whoever held the old password loses its sessions too.
+    """
+    now = utcnow()
+    expires_at = now + timedelta(seconds=deps.settings.session_timeout)
+    row = await session.get(SessionRevocation, user.uuid)
+    if row is None:
+        session.add(
+            SessionRevocation(
+                session_id=user.uuid, user_uuid=user.uuid, revoked_at=now, expires_at=expires_at
+            )
+        )
+    else:
+        row.revoked_at, row.expires_at = now, expires_at
 
 
 async def logout(ctx: ServiceContext) -> None:

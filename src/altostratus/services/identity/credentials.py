@@ -5,13 +5,15 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from altostratus.core.context import Dependencies
 from altostratus.db.models import Domain, EntityState, User
 from altostratus.errors import InvalidParameter
 from altostratus.security.apikeys import KeyPair, generate_key_pair
 from altostratus.security.keyring import Keyring
 from altostratus.security.passwords import Passwords
+from altostratus.services.identity.authentication import revoke_user_sessions
 
-__all__ = ["find_user_by_name", "issue_key_pair", "set_password", "unlock"]
+__all__ = ["change_password", "find_user_by_name", "issue_key_pair", "set_password", "unlock"]
 
 
 async def find_user_by_name(session: AsyncSession, username: str, domain_path: str) -> User:
@@ -30,6 +32,18 @@ async def set_password(user: User, password: str, passwords: Passwords) -> None:
         raise InvalidParameter("Unable to set an empty password: check the password parameter")
     user.password_hash = await passwords.hash(password)
     user.failed_logins = 0
+
+
+async def change_password(
+    session: AsyncSession, deps: Dependencies, user: User, password: str
+) -> None:
+    """A new password for an existing user: every session it had, in every region, ends.
+
+    Whoever knew the old password (the reason for a reset, often) must not keep a session
+    opened with it.
+    """
+    await set_password(user, password, deps.passwords)
+    await revoke_user_sessions(session, deps, user)
 
 
 def issue_key_pair(user: User, keyring: Keyring) -> KeyPair:

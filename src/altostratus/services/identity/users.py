@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from altostratus.core.context import ServiceContext
 from altostratus.core.paging import (
@@ -19,9 +19,13 @@ from altostratus.core.paging import (
     paginate,
 )
 from altostratus.db.models import Account, AccountType, Domain, EntityState, User, new_uuid
-from altostratus.errors import InvalidParameter, PermissionDenied
+from altostratus.errors import InvalidParameter, PermissionDenied, invalid
 from altostratus.security.apikeys import KeyPair
-from altostratus.services.identity.credentials import issue_key_pair, set_password
+from altostratus.services.identity.credentials import (
+    change_password,
+    issue_key_pair,
+    set_password,
+)
 from altostratus.services.shared.access import (
     ListScope,
     execute_delete,
@@ -63,10 +67,21 @@ class NewUser:
 
 
 async def _require_free_username(ctx: ServiceContext, domain_id: int, username: str) -> None:
+    """A user name must be new to its domain, look-alikes included.
+
+    CloudStack compares names in MySQL's default collation, where ``Admin`` and ``admin ``
+    are the same name as ``admin``: an ordinary user may rename itself, but never into
+    something listed as the domain's administrator. So names are compared without case,
+    and surrounding blanks are refused outright.
+    """
+    if not username.strip():
+        raise invalid("username", "Username cannot be empty", value=repr(username))
+    if username != username.strip():
+        raise invalid("username", "a user name cannot begin or end with blanks")
     clash = await ctx.session.scalar(
         select(Domain.path)
         .join(User, User.domain_id == Domain.id)
-        .where(User.domain_id == domain_id, User.username == username)
+        .where(User.domain_id == domain_id, func.lower(User.username) == username.lower())
     )
     if clash is not None:
         raise InvalidParameter(f"The user {username} already exists in domain {clash}")
@@ -159,11 +174,12 @@ async def update_user(
 ) -> User:
     user = await _managed_user(ctx, user_uuid, allow_self=True)
     if username is not None and username != user.username:
-        await _require_free_username(ctx, user.domain_id, username)
+        if username.lower() != user.username.lower():
+            await _require_free_username(ctx, user.domain_id, username)
         user.username = username
     if password is not None:
         await _check_current_password(ctx, user, current_password)
-        await set_password(user, password, ctx.deps.passwords)
+        await change_password(ctx.session, ctx.deps, user, password)
     for field, value in (
         ("email", email),
         ("firstname", firstname),

@@ -65,6 +65,7 @@ async def login(ctx: ServiceContext, p: LoginParams) -> Single:
         password=p.password,
         domain_path=p.domain,
         domain_uuid=p.domainid,
+        source=ctx.client_address,
     )
     user, caller = result.user, result.caller
     answer = LoginResponse(
