@@ -91,9 +91,9 @@ class Settings(BaseSettings):
         description="Seconds a client has to send a whole request (headers and body) once it "
         "has begun; a slower one is disconnected.",
     )
-    http_idle_timeout: float = Field(
-        5.0,
-        gt=0,
+    http_idle_timeout: int = Field(
+        5,
+        ge=1,
         description="Seconds a connection may stay silent, new or between requests, before "
         "the server closes it.",
     )

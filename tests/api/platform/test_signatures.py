@@ -171,7 +171,7 @@ async def test_signature_expiry(
         lambda signature: signature + "\n",
         lambda signature: signature.rstrip("="),
     ],
-    ids=["junk after padding", "extra padding", "non-base64 prefix", "space", "newline", "unpadded"],
+    ids=["junk after padding", "extra padding", "non-base64 prefix", "space", "LF", "unpadded"],
 )
 async def test_only_the_exact_signature_string_is_accepted(
     http: httpx.AsyncClient, identities: dict[str, Identity], spoil: Any
