@@ -7,9 +7,12 @@ from xml.etree import ElementTree
 
 import httpx
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import update
 from starlette.applications import Starlette
 
+from altostratus.api.params import api_type_of
+from altostratus.api.registry import build_registry
 from altostratus.db.models import Domain
 from altostratus.security.signatures import sign
 from tests.support.client import ApiClient
@@ -124,3 +127,28 @@ async def test_a_hostile_command_name_still_gives_a_valid_xml_root(
 ) -> None:
     root = await _xml(http, identities["admin"], command="no such<command>")
     assert root.findtext("errorcode") == "432"
+
+
+def _integer_fields() -> list[tuple[str, str, str]]:
+    """(command, parameter, listApis type) of every integer parameter declared."""
+    found = []
+    for command in build_registry():
+        for name, field in command.params.model_fields.items():
+            kind = api_type_of(field)
+            if kind in ("short", "integer", "long"):
+                found.append((command.name, name, kind))
+    return found
+
+
+def test_every_integer_parameter_refuses_what_its_type_cannot_hold() -> None:
+    """From the declarations, so a new integer parameter is covered without a line here:
+    one past its type's largest and smallest value is an error on that parameter."""
+    fields = _integer_fields()
+    assert len(fields) > 50
+    bits = {"short": 16, "integer": 32, "long": 64}
+    for command, name, kind in fields:
+        model = build_registry().get(command).params  # type: ignore[union-attr]
+        for value in (1 << (bits[kind] - 1), -(1 << (bits[kind] - 1)) - 1):
+            with pytest.raises(ValidationError) as caught:
+                model.model_validate({name: str(value)})
+            assert any(e["loc"] == (name,) for e in caught.value.errors()), (command, name, value)
