@@ -39,6 +39,7 @@ class Tally:
         self.dropped = 0
         self.bad: list[str] = []
         self.health_worst = 0.0
+        self.slowest: tuple[float, str] = (0.0, "")
 
 
 async def _one(
@@ -50,6 +51,7 @@ async def _one(
     if as_json:
         query["response"] = "json"
     query["signature"] = sign(query, admin["secretkey"])
+    started = time.perf_counter()
     try:
         if rng.random() < 0.5 and len(str(query)) < 6000:
             response = await client.get("/client/api", params=query)
@@ -59,6 +61,9 @@ async def _one(
         tally.dropped += 1
         tally.bad.append(f"{spec.name}: no answer ({error!r})")
         return
+    took = time.perf_counter() - started
+    if took > tally.slowest[0]:
+        tally.slowest = (took, f"{spec.name} ({response.status_code})")
     try:
         tally.statuses[check_answer(spec.name, response, as_json=as_json)] += 1
     except (AssertionError, ValueError) as error:  # ValueError: a body that does not parse
@@ -118,6 +123,7 @@ def main() -> None:
     print(f"statuses      {statuses}")
     print(f"no answer     {tally.dropped}")
     print(f"bad answers   {len(tally.bad) - tally.dropped}")
+    print(f"slowest       {tally.slowest[0] * 1000:.0f} ms, {tally.slowest[1]}")
     print(f"/health worst {tally.health_worst * 1000:.0f} ms")
     for line in tally.bad[:20]:
         print(f"  {line}")
