@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import time
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
@@ -183,21 +182,17 @@ async def test_only_the_exact_signature_string_is_accepted(
     _assert_unauthenticated(await _get(http, {**query, "signature": spoil(query["signature"])}))
 
 
-async def test_a_large_signed_request_is_checked_quickly(
+async def test_a_large_signed_request_is_checked(
     http: httpx.AsyncClient, identities: dict[str, Identity]
 ) -> None:
     """Almost the largest request accepted (1 MiB), with characters the variants encode
-    differently: the check is work in C, not a Python loop per byte and variant (a
-    20 MB request took 6 s, the server frozen meanwhile)."""
+    differently, is checked (off the event loop) and reaches the command; its cost is
+    in ``tests/security/test_signatures.py``."""
     value = "~[a] b*" * (1000 * 1024 // 7 // 3)  # about 1 MB once encoded
-    query = _signed(identities["alice"], keyword=value)
-    started = time.perf_counter()
-    response = await http.post("/client/api", data=query)
-    elapsed = time.perf_counter() - started
+    response = await http.post("/client/api", data=_signed(identities["alice"], keyword=value))
     # Past the signature (a 401 otherwise), the keyword is refused for its length.
     assert response.status_code == 431, response.text[:300]
     assert "keyword" in response.json()["listregionsresponse"]["errortext"]
-    assert elapsed < 1.0, f"a 1 MB signed request took {elapsed:.2f} s"
 
 
 @pytest.mark.parametrize(
