@@ -85,6 +85,35 @@ class Settings(BaseSettings):
     password_memory_kib: int = Field(65536, ge=8, description="argon2id memory per hash.")
     password_parallelism: int = Field(1, ge=1, description="argon2id lanes.")
     default_page_size: int = Field(500, ge=1, description="Page size of list commands.")
+    request_max_bytes: int = Field(
+        1 << 20,
+        ge=1024,
+        description="Largest API request, query string and form body together, in bytes "
+        "(CloudStack's request.content.size); a larger one is refused with 431.",
+    )
+    request_max_params: int = Field(
+        5000,
+        ge=16,
+        description="Most parameters in one API request (CloudStack's request.max.form.keys).",
+    )
+    signature_expires_window: float = Field(
+        900.0,
+        gt=0,
+        description="Seconds ahead an 'expires' of a signed request may be; a later one is "
+        "refused, so a captured request cannot be replayed for years.",
+    )
+    http_request_timeout: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds a client has to send a whole request (headers and body) once it "
+        "has begun; a slower one is disconnected.",
+    )
+    http_idle_timeout: int = Field(
+        5,
+        ge=1,
+        description="Seconds a connection may stay silent, new or between requests, before "
+        "the server closes it.",
+    )
     log_level: str = Field("info", description="debug, info, warning or error.")
     background_workers: bool = Field(
         True,

@@ -6,6 +6,7 @@ its dispatcher, on ``app.state``; each uvicorn worker process builds its own.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,7 +25,7 @@ from altostratus.api.health import health, ready
 from altostratus.api.params import collect_params
 from altostratus.api.registry import build_registry
 from altostratus.api.render import error_response, render
-from altostratus.errors import CloudError
+from altostratus.errors import CloudError, InvalidParameter
 from altostratus.runtime import Runtime, write_admin_file
 from altostratus.settings import Settings
 from altostratus.workers import background_workers, region_membership
@@ -37,15 +38,42 @@ API_REQUESTS = Counter(
     "altostratus_api_requests_total", "API requests by command and answer code", ["command", "code"]
 )
 API_LATENCY = Histogram("altostratus_api_request_seconds", "API request latency", ["command"])
+#: Form bodies longer than this are decoded off the event loop.
+_INLINE_PARSE_MAX = 64 * 1024
 _INTERNAL = "Internal error executing command, please contact your system administrator"
 
 
-async def _read_pairs(request: Request) -> list[tuple[str, str]]:
-    """Query and url-encoded form parameters (the only body CloudStack clients send)."""
+def _too_large(settings: Settings) -> InvalidParameter:
+    return InvalidParameter(
+        f"The request is larger than this server accepts ({settings.request_max_bytes} bytes "
+        f"or {settings.request_max_params} parameters, request_max_bytes and "
+        "request_max_params); nothing was done"
+    )
+
+
+async def _read_pairs(request: Request, settings: Settings) -> list[tuple[str, str]]:
+    """Query and url-encoded form parameters (the only body CloudStack clients send),
+    refused past ``request_max_bytes`` before the body is read in full."""
+    room = settings.request_max_bytes - len(request.scope["query_string"])
     pairs = list(request.query_params.multi_items())
+    if room < 0 or len(pairs) > settings.request_max_params:
+        raise _too_large(settings)
     if request.method == "POST":
-        body = (await request.body()).decode("utf-8", "replace")
-        pairs += parse_qsl(body, keep_blank_values=True)
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > room:
+            raise _too_large(settings)
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > room:
+                raise _too_large(settings)
+        if body.count(b"&") + len(pairs) >= settings.request_max_params:
+            raise _too_large(settings)
+        text = body.decode("utf-8", "replace")
+        if len(text) <= _INLINE_PARSE_MAX:
+            pairs += parse_qsl(text, keep_blank_values=True)
+        else:  # a large body takes a while to decode: not on the event loop
+            pairs += await asyncio.to_thread(parse_qsl, text, keep_blank_values=True)
     return pairs
 
 
@@ -74,7 +102,14 @@ def _set_cookies(request: Request, response: Response, cookies: dict[str, str | 
 
 
 async def _api(request: Request) -> Response:
-    pairs = await _read_pairs(request)
+    settings: Settings = request.app.state.runtime.settings
+    try:
+        pairs = await _read_pairs(request, settings)
+    except InvalidParameter as error:
+        as_json = request.query_params.get("response", "").lower() == "json"
+        response = error_response("errorresponse", error, as_json=as_json)
+        response.headers["Connection"] = "close"  # the rest of the body is not wanted
+        return response
     params = collect_params(pairs)
     as_json = str(params.get("response", "")).lower() == "json"
     name = str(params.get("command") or "").lower()

@@ -11,7 +11,9 @@ call the API in the user's name (cross-site request forgery).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,18 +30,41 @@ JSESSIONID_COOKIE = "JSESSIONID"
 _BAD_CREDENTIALS = "unable to verify user credentials and/or request signature"
 
 
-def _check_expiry(params: Mapping[str, str]) -> None:
+def _check_expiry(params: Mapping[str, str], window: float) -> None:
+    """``signatureversion=3`` needs ``expires`` (any other version is unknown); an
+    ``expires``, given with or without a version, must lie within the next ``window``
+    seconds, so a captured request cannot be replayed for years."""
     version = params.get("signatureversion")
     expires = params.get("expires")
-    if version is not None and version.strip() == "3" and not expires:
+    if version is not None and version.strip() != "3":
+        raise AuthenticationError(f"unsupported signatureversion {version!r}: only 3 is known")
+    if version is not None and not expires:
         raise AuthenticationError("signatureversion 3 requires the expires parameter")
     if expires:
         try:
             moment = parse_timestamp(expires)
         except ValueError:
             raise AuthenticationError(f"unable to parse expires value {expires!r}") from None
-        if moment <= utcnow():
+        now = utcnow()
+        if moment <= now:
             raise AuthenticationError("the request has expired (expires is in the past)")
+        if moment > now + timedelta(seconds=window):
+            raise AuthenticationError(
+                f"expires is too far ahead: at most {window:g} seconds from now "
+                "(signature_expires_window)"
+            )
+
+
+#: Parameters longer than this (characters in all) are checked off the event loop.
+_INLINE_CHECK_MAX = 64 * 1024
+
+
+async def _signature_matches(params: Mapping[str, str], signature: str, secret_key: str) -> bool:
+    """A large request's check (up to ``request_max_bytes``, some 0.2 s) runs in a thread,
+    so the other requests and ``/health`` are answered meanwhile."""
+    if sum(len(value) for value in params.values()) <= _INLINE_CHECK_MAX:
+        return signature_matches(params, signature, secret_key)
+    return await asyncio.to_thread(signature_matches, params, signature, secret_key)
 
 
 async def authenticate(
@@ -58,9 +83,9 @@ async def authenticate(
         signature = params.get("signature")
         if not signature:
             raise AuthenticationError(_BAD_CREDENTIALS)
-        _check_expiry(params)
+        _check_expiry(params, deps.settings.signature_expires_window)
         caller, secret_key = await caller_for_api_key(session, deps.keyring, api_key)
-        if not signature_matches(signed_params, signature, secret_key):
+        if not await _signature_matches(signed_params, signature, secret_key):
             raise AuthenticationError(_BAD_CREDENTIALS)
         return caller
     token = params.get("sessionkey")

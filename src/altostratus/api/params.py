@@ -18,7 +18,16 @@ from enum import Enum
 from typing import Annotated, Any, Literal, Self, TypeVar, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic import model_validator as _model_validator
 from pydantic.fields import FieldInfo
 
@@ -33,6 +42,7 @@ __all__ = [
     "DeleteParams",
     "EndTimestamp",
     "HttpEndpoint",
+    "Integer",
     "ListParams",
     "MapParam",
     "NothingMatches",
@@ -117,12 +127,31 @@ UuidList = Annotated[list[Uuid], ApiType("list"), BeforeValidator(_split_commas)
 HttpEndpoint = Annotated[str, ApiType("string"), AfterValidator(_http_url)]
 #: ``details[0].key=…`` arrives as a list of small dicts, in index order.
 MapParam = Annotated[list[dict[str, str]], ApiType("map")]
+#: CloudStack's ``INTEGER`` parameters (32 bits); a plain ``int`` is its ``LONG`` (64 bits).
+Integer = Annotated[int, ApiType("integer")]
+
+#: The width in bits of each integer type ``listApis`` shows, as Java has them.
+_INTEGER_BITS = {"short": 16, "integer": 32, "long": 64}
 
 
 class Params(BaseModel):
     """Base of every command's parameter model; field names are CloudStack's lowercase names."""
 
     model_config = ConfigDict(frozen=True, extra="ignore", str_max_length=65535)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _within_integer_range(cls, value: Any, info: ValidationInfo) -> Any:
+        """Every integer parameter holds what its Java type holds, as CloudStack parses it
+        (``Long.valueOf``), so a value past it is a 431, not an overflow in the database."""
+        if not isinstance(value, int) or isinstance(value, bool) or info.field_name is None:
+            return value
+        kind = api_type_of(cls.model_fields[info.field_name])
+        bits = _INTEGER_BITS.get(kind, 64)
+        low, high = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+        if not low <= value <= high:
+            raise ValueError(f"not a valid {kind}: it must be from {low} to {high}")
+        return value
 
 
 class DeleteParams(Params):
@@ -135,8 +164,8 @@ class ListParams(Params):
     """What every ``list*`` command accepts."""
 
     keyword: str | None = Field(None, description="List by keyword")
-    page: int | None = Field(None, ge=1, description="Page number (1-based); needs pagesize")
-    pagesize: int | None = Field(
+    page: Integer | None = Field(None, ge=1, description="Page number (1-based); needs pagesize")
+    pagesize: Integer | None = Field(
         None, ge=-1, description="Items per page; -1 lists all; needs page"
     )
     listall: bool = Field(
@@ -255,15 +284,38 @@ def _harmless(model: type[BaseModel], error: Any, given: Mapping[str, Any]) -> b
 
 
 _INTEGER = re.compile(r"^-?\d+$")
+#: How much of a refused value a 431 repeats.
+_SHOWN_MAX = 200
+#: The ASCII control characters CloudStack refuses in every parameter value (tab, line
+#: feed and carriage return pass): they break XML answers, logs and headers.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _refuse_control_characters(raw: Mapping[str, Any]) -> None:
+    for name, value in raw.items():
+        if isinstance(value, str):
+            texts = [value]
+        elif isinstance(value, list):
+            texts = [text for entry in value for text in entry.values()]
+        else:
+            continue
+        if any(_CONTROL.search(text) for text in texts):
+            raise InvalidParameter(
+                "Received value containing illegal ASCII non-printable characters for "
+                f"parameter {_CONTROL.sub('?', name)}"
+            )
 
 
 def parse_params(command: str, model: type[P], raw: Mapping[str, Any]) -> P:
     """Validate ``raw`` against ``model``; any problem is a 431 naming the parameter.
 
-    A listing whose only problems are harmless filter values (``_harmless``) raises
-    ``NothingMatches`` instead: CloudStack answers those with an empty list, while a bad
-    value of a parameter that changes something stays a 431.
+    Every value, declared or not, is first refused if it holds an ASCII control
+    character, as CloudStack does. A listing whose only problems are harmless filter
+    values (``_harmless``) raises ``NothingMatches`` instead: CloudStack answers those
+    with an empty list, while a bad value of a parameter that changes something stays a
+    431.
     """
+    _refuse_control_characters(raw)
     given = {
         name: raw[name]
         for name, field in model.model_fields.items()
@@ -289,7 +341,10 @@ def _to_cloud_error(
     if error["type"] == "missing":
         return MissingParameter(command, name)
     reason = str(error["msg"]).removeprefix("Value error, ")
-    invalid_value = invalid(name, reason, value=str(given.get(name)))
+    shown = str(given.get(name))
+    if len(shown) > _SHOWN_MAX:
+        shown = f"{shown[:_SHOWN_MAX]}... ({len(shown)} characters)"
+    invalid_value = invalid(name, reason, value=shown)
     return InvalidParameter(
         f"Unable to execute API command {command.lower()} due to invalid value. "
         f"{invalid_value.text}"

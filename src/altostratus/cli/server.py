@@ -15,6 +15,7 @@ from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 
 from altostratus.api.app import create_app
+from altostratus.api.connections import timed_protocol
 from altostratus.cli.options import ConfigOption, DatabaseUrlOption, DataDirOption
 from altostratus.core.files import make_private_dir
 from altostratus.settings import Settings, load_settings
@@ -115,6 +116,8 @@ def _serve(settings: Settings, listener: socket.socket) -> None:
         workers=settings.workers,
         log_level=settings.log_level,
         access_log=False,
+        http=timed_protocol(settings),
+        timeout_keep_alive=settings.http_idle_timeout,
     )
     server = uvicorn.Server(config)
     with suppress(KeyboardInterrupt):  # Ctrl-C is how a server in a terminal stops

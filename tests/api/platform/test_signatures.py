@@ -132,7 +132,15 @@ def _in(delta: timedelta) -> str:
         ({}, 200),
         ({"expires": timedelta(minutes=-1)}, 401),
         ({"expires": timedelta(minutes=5)}, 200),
-        ({"signatureversion": "2"}, 200),
+        # Only version 3 exists: another one is not a way around expires.
+        ({"signatureversion": "2"}, 401),
+        ({"signatureversion": "4"}, 401),
+        ({"signatureversion": "4", "expires": timedelta(minutes=5)}, 401),
+        # expires is capped by signature_expires_window (900 s by default).
+        ({"signatureversion": "3", "expires": timedelta(minutes=14)}, 200),
+        ({"signatureversion": "3", "expires": timedelta(minutes=16)}, 401),
+        ({"signatureversion": "3", "expires": "9999-12-31T23:59:59+0000"}, 401),
+        ({"expires": "9999-12-31T23:59:59+0000"}, 401),
     ],
 )
 async def test_signature_expiry(
@@ -150,6 +158,41 @@ async def test_signature_expiry(
     assert response.status_code == status, response.text
     if status == 401:
         _assert_unauthenticated(response)
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        lambda signature: signature + "junk",
+        lambda signature: signature + "==",
+        lambda signature: "!!" + signature,
+        lambda signature: " " + signature,
+        lambda signature: signature + "\n",
+        lambda signature: signature.rstrip("="),
+    ],
+    ids=["junk after padding", "extra padding", "non-base64 prefix", "space", "LF", "unpadded"],
+)
+async def test_only_the_exact_signature_string_is_accepted(
+    http: httpx.AsyncClient, identities: dict[str, Identity], spoil: Any
+) -> None:
+    """CloudStack compares the signature strings, so anything around a valid base64
+    signature makes it another, wrong, signature."""
+    query = _signed(identities["alice"])
+    assert (await _get(http, query)).status_code == 200
+    _assert_unauthenticated(await _get(http, {**query, "signature": spoil(query["signature"])}))
+
+
+async def test_a_large_signed_request_is_checked(
+    http: httpx.AsyncClient, identities: dict[str, Identity]
+) -> None:
+    """Almost the largest request accepted (1 MiB), with characters the variants encode
+    differently, is checked (off the event loop) and reaches the command; its cost is
+    in ``tests/security/test_signatures.py``."""
+    value = "~[a] b*" * (1000 * 1024 // 7 // 3)  # about 1 MB once encoded
+    response = await http.post("/client/api", data=_signed(identities["alice"], keyword=value))
+    # Past the signature (a 401 otherwise), the keyword is refused for its length.
+    assert response.status_code == 431, response.text[:300]
+    assert "keyword" in response.json()["listregionsresponse"]["errortext"]
 
 
 @pytest.mark.parametrize(

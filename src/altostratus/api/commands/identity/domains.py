@@ -9,7 +9,15 @@ from pydantic import AfterValidator, Field
 
 from altostratus.api.commands.shared.limits import ResourceCountResponse, resource_count_fields
 from altostratus.api.declarations import ADMINS, ANYONE, SUCCESS, CommandSet, Job, answer_success
-from altostratus.api.params import ApiType, CommaList, ListParams, Params, Uuid, page_request
+from altostratus.api.params import (
+    ApiType,
+    CommaList,
+    Integer,
+    ListParams,
+    Params,
+    Uuid,
+    page_request,
+)
 from altostratus.api.results import ListResult, Single, Submitted
 from altostratus.core.context import ServiceContext
 from altostratus.services.compute import teardown
@@ -176,7 +184,7 @@ async def delete_domain(ctx: ServiceContext, p: DeleteDomainParams) -> Submitted
 class ListDomainsParams(ListParams):
     id: Uuid | None = Field(None, description="List the domain with this id")
     name: str | None = Field(None, max_length=255, description="List domains with this name")
-    level: int | None = Field(None, ge=0, description="List domains at this depth (ROOT is 0)")
+    level: Integer | None = Field(None, ge=0, description="List domains at this depth (ROOT is 0)")
     details: DetailLevels | None = Field(
         None, description="Details wanted: all, resource or min (answers always hold them all)"
     )

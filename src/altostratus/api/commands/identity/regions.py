@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from altostratus.api.declarations import ADMIN, ANYONE, SUCCESS, CommandSet
-from altostratus.api.params import HttpEndpoint, ListParams, Params, page_request
+from altostratus.api.params import HttpEndpoint, Integer, ListParams, Params, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single, Success
 from altostratus.core.context import ServiceContext
 from altostratus.db.models import Region
@@ -54,7 +54,7 @@ def region_view(region: Region, status: PeerStatus | None = None) -> RegionRespo
 
 
 class AddRegionParams(Params):
-    id: int = Field(ge=1, description="Id of the region; the same in every region")
+    id: Integer = Field(ge=1, description="Id of the region; the same in every region")
     name: str = Field(min_length=1, max_length=255, description="Name of the region")
     endpoint: HttpEndpoint = Field(description="API endpoint URL of the region")
 
@@ -73,7 +73,7 @@ async def add_region(ctx: ServiceContext, p: AddRegionParams) -> Single:
 
 
 class UpdateRegionParams(Params):
-    id: int = Field(ge=1, description="Id of the region to update")
+    id: Integer = Field(ge=1, description="Id of the region to update")
     name: str | None = Field(None, min_length=1, max_length=255, description="New name")
     endpoint: HttpEndpoint | None = Field(None, description="New API endpoint URL")
 
@@ -92,7 +92,7 @@ async def update_region(ctx: ServiceContext, p: UpdateRegionParams) -> Single:
 
 
 class RemoveRegionParams(Params):
-    id: int = Field(ge=1, description="Id of the region to remove")
+    id: Integer = Field(ge=1, description="Id of the region to remove")
 
 
 @commands.command(
@@ -108,7 +108,7 @@ async def remove_region(ctx: ServiceContext, p: RemoveRegionParams) -> Success:
 
 
 class ListRegionsParams(ListParams):
-    id: int | None = Field(None, ge=1, description="List the region of this id")
+    id: Integer | None = Field(None, ge=1, description="List the region of this id")
     name: str | None = Field(None, max_length=255, description="List the region of this name")
 
 

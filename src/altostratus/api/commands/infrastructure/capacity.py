@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from altostratus.api.declarations import ADMIN, CommandSet
-from altostratus.api.params import ListParams, Uuid, page_request
+from altostratus.api.params import Integer, ListParams, Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject
 from altostratus.core.context import ServiceContext
 from altostratus.services.infrastructure import capacity
@@ -55,7 +55,7 @@ class ListCapacityParams(ListParams):
     zoneid: Uuid | None = Field(None, description="Only this zone")
     podid: Uuid | None = Field(None, description="Only this pod; figures per pod")
     clusterid: Uuid | None = Field(None, description="Only this cluster; figures per cluster")
-    type: int | None = Field(
+    type: Integer | None = Field(
         None, ge=0, description="Only this capacity type: 0 memory, 1 CPU, 8 shared addresses"
     )
     sortby: str | None = Field(None, pattern="^(?i:usage)$", description="usage: the fullest first")
