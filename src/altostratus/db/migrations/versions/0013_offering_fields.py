@@ -6,6 +6,8 @@ Revises: 0012
 Create Date: 2026-12-03 17:15:00
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -15,7 +17,7 @@ branch_labels = None
 depends_on = None
 
 #: The storage QoS columns both offering tables gain (``StorageQos``), all nullable.
-_QOS_NULLABLE = (
+_QOS_NULLABLE: tuple[tuple[str, sa.types.TypeEngine[Any]], ...] = (
     ("cache_mode", sa.String(length=16)),
     ("customized_iops", sa.Boolean()),
     ("min_iops", sa.BigInteger()),
@@ -30,11 +32,9 @@ _QOS_NULLABLE = (
 )
 
 
-def _qos_columns() -> list[sa.Column[object]]:
+def _qos_columns() -> list[sa.Column[Any]]:
     return [
-        sa.Column(
-            "provisioning_type", sa.String(length=16), nullable=False, server_default="thin"
-        ),
+        sa.Column("provisioning_type", sa.String(length=16), nullable=False, server_default="thin"),
         sa.Column("encrypt", sa.Boolean(), nullable=False, server_default=sa.false()),
         *(sa.Column(name, kind, nullable=True) for name, kind in _QOS_NULLABLE),
     ]
