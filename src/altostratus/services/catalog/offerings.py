@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import uuid as uuid_module
 from dataclasses import dataclass, field, fields
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from sqlalchemy import ColumnElement, and_, or_, select, true
+from sqlalchemy import ColumnElement, and_, select, true
 
-from altostratus.core.context import Caller, ServiceContext
+from altostratus.core.context import ServiceContext
 from altostratus.core.paging import (
     Page,
     PageRequest,
@@ -35,7 +35,7 @@ from altostratus.services.catalog.storage_qos import StorageQosSpec
 from altostratus.services.shared.access import container_domain
 from altostratus.services.shared.events import record_event
 from altostratus.services.shared.lookup import find_by_uuid
-from altostratus.services.shared.visibility import subtree_filter
+from altostratus.services.shared.visibility import offered_to
 from altostratus.timeutil import utcnow
 
 __all__ = [
@@ -54,7 +54,6 @@ __all__ = [
     "list_os_types",
     "list_service_offerings",
     "normalized_tags",
-    "offered_to",
     "ordered_tags",
     "os_category_uuid",
     "update_offering",
@@ -83,25 +82,6 @@ def ordered_tags(tags: list[str] | None) -> str:
     """
     kept = (tag.strip().lower() for tag in tags or [])
     return ",".join(dict.fromkeys(tag for tag in kept if tag))
-
-
-def _ancestor_paths(path: str) -> list[str]:
-    """``ROOT/d1/sub`` → ``ROOT``, ``ROOT/d1``, ``ROOT/d1/sub``."""
-    parts = path.split("/")
-    return ["/".join(parts[: depth + 1]) for depth in range(len(parts))]
-
-
-def offered_to(
-    caller: Caller, domain_id_column: Any, *, recursive: bool = True
-) -> ColumnElement[bool]:
-    """Rows limited to no domain, or to a domain the caller belongs to; ``recursive``:
-    or to one it manages (a domain admin's subdomains)."""
-    if caller.is_root_admin:
-        return true()
-    reachable: ColumnElement[bool] = Domain.path.in_(_ancestor_paths(caller.domain_path))
-    if caller.is_domain_admin and recursive:
-        reachable = or_(reachable, subtree_filter(Domain.path, caller.domain_path))
-    return or_(domain_id_column.is_(None), domain_id_column.in_(select(Domain.id).where(reachable)))
 
 
 async def _get_offering(
