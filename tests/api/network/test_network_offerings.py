@@ -228,3 +228,32 @@ async def test_the_shipped_default_offerings_stay(api: ApiClient) -> None:
     )
     text = await api.fails("deleteNetworkOffering", 431, id=default["id"])
     assert "default" in text
+
+
+async def test_the_routers_system_offering(api: ApiClient) -> None:
+    sizes = {"cpunumber": 1, "cpuspeed": 500, "memory": 256}
+    router = (
+        await api.ok(
+            "createServiceOffering",
+            name="router",
+            issystem=True,
+            systemvmtype="domainrouter",
+            **sizes,
+        )
+    )["serviceoffering"]
+    user_vm = (await api.ok("createServiceOffering", name="user-vm", **sizes))["serviceoffering"]
+    offering = await make_offering(
+        api, "routed", guestiptype="Isolated", serviceofferingid=router["id"]
+    )
+    assert offering["serviceofferingid"] == router["id"]
+    for refused in (user_vm["id"], UNKNOWN):
+        text = await api.fails(
+            "createNetworkOffering",
+            431,
+            name="misrouted",
+            guestiptype="Isolated",
+            traffictype="Guest",
+            serviceofferingid=refused,
+        )
+        assert "serviceofferingid" in text
+    assert await names(api, name="misrouted") == []

@@ -8,6 +8,7 @@ from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, Uniq
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from altostratus.db.models.base import Base, PublicEntity
+from altostratus.db.models.catalog import ServiceOffering
 from altostratus.db.models.compute import VirtualMachine
 from altostratus.db.models.identity import Account, Domain
 from altostratus.db.models.inventory import Zone
@@ -54,9 +55,12 @@ class NetworkOffering(PublicEntity):
     domain_id: Mapped[int | None] = mapped_column(ForeignKey("domains.id"))
     #: Networks of this zone only; ``None``: of every zone.
     zone_id: Mapped[int | None] = mapped_column(ForeignKey("zones.id"))
+    #: The system offering of the networks' virtual routers (``serviceofferingid``).
+    service_offering_id: Mapped[int | None] = mapped_column(ForeignKey("service_offerings.id"))
 
     domain: Mapped[Domain | None] = relationship(lazy="joined")
     zone: Mapped[Zone | None] = relationship(lazy="joined")
+    service_offering: Mapped[ServiceOffering | None] = relationship(lazy="joined")
 
 
 class Network(PublicEntity):

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from altostratus.core.context import ServiceContext
 from altostratus.core.paging import Page, PageRequest, equal_if_given, keyword_filter, paginate
-from altostratus.db.models import Domain, Network, NetworkOffering, Zone
+from altostratus.db.models import Domain, Network, NetworkOffering, ServiceOffering, Zone
 from altostratus.errors import InvalidParameter, ResourceInUse, invalid
 from altostratus.services.shared.events import record_event
 from altostratus.services.shared.lookup import find_by_uuid
@@ -139,6 +139,8 @@ class NetworkOfferingSpec:
     max_connections: int | None = None
     tags: str | None = None
     enable: bool = False
+    #: The system offering of its virtual routers.
+    router_offering_uuid: str | None = None
 
     def services_text(self) -> str:
         """The ``services`` column: every service with its provider (431 naming the
@@ -200,6 +202,29 @@ async def _zone_id(ctx: ServiceContext, zone_uuid: str | None) -> int | None:
     return (await find_by_uuid(ctx, Zone, zone_uuid, "zoneid")).id
 
 
+async def _router_offering_id(ctx: ServiceContext, offering_uuid: str | None) -> int | None:
+    """The system offering of the offering's virtual routers: a live system offering
+    for domain routers (CloudStack's rule), else 431 naming ``serviceofferingid``."""
+    if offering_uuid is None:
+        return None
+    found = await ctx.session.scalar(
+        select(ServiceOffering).where(
+            ServiceOffering.uuid == offering_uuid, ServiceOffering.removed.is_(None)
+        )
+    )
+    if found is None:
+        raise InvalidParameter(
+            f"Unable to find service offering with id {offering_uuid} (parameter serviceofferingid)"
+        )
+    if not found.is_system or found.system_vm_type != "domainrouter":
+        raise invalid(
+            "serviceofferingid",
+            "not a system offering for virtual routers (systemvmtype=domainrouter)",
+            value=offering_uuid,
+        )
+    return found.id
+
+
 async def _record(ctx: ServiceContext, offering: NetworkOffering, action: str) -> None:
     verb = {"CREATE": "Created", "EDIT": "Updated", "DELETE": "Deleted"}[action]
     await record_event(
@@ -249,10 +274,11 @@ async def create_network_offering(
         is_default=False,
         domain_id=await _domain_id(ctx, domain_uuid),
         zone_id=await _zone_id(ctx, zone_uuid),
+        service_offering_id=await _router_offering_id(ctx, spec.router_offering_uuid),
     )
     ctx.session.add(offering)
     await ctx.session.flush()
-    await ctx.session.refresh(offering, ["domain", "zone"])
+    await ctx.session.refresh(offering, ["domain", "zone", "service_offering"])
     await _record(ctx, offering, "CREATE")
     return offering
 

@@ -97,7 +97,8 @@ class NetworkOfferingResponse(ResponseObject):
     networkrate: int | None = None
     maxconnections: int | None = None
     tags: str | None = None
-    #: No system VM backs a network here; Libcloud reads the key unconditionally.
+    #: The virtual routers' system offering; "" for none (Libcloud reads the key
+    #: unconditionally).
     serviceofferingid: str = ""
     service: list[ServiceResponse]
     domainid: str | None = None
@@ -126,6 +127,7 @@ def network_offering_view(offering: NetworkOffering) -> NetworkOfferingResponse:
         networkrate=offering.network_rate,
         maxconnections=offering.max_connections,
         tags=offering.tags,
+        serviceofferingid=offering.service_offering.uuid if offering.service_offering else "",
         service=service_views(offering),
         domainid=offering.domain.uuid if offering.domain else None,
         domain=offering.domain.name if offering.domain else None,
@@ -173,6 +175,9 @@ class CreateNetworkOfferingParams(Params):
     domainid: Uuid | None = Field(None, description="Offer it to this domain's subtree only")
     zoneid: Uuid | None = Field(None, description="Offer it in this zone only")
     enable: bool = Field(False, description="Enabled at once (default: Disabled)")
+    serviceofferingid: Uuid | None = Field(
+        None, description="The system offering (systemvmtype=domainrouter) of its routers"
+    )
 
 
 def _providers(entries: list[dict[str, str]] | None) -> tuple[tuple[str, str], ...]:
@@ -215,6 +220,7 @@ async def create_network_offering(ctx: ServiceContext, p: CreateNetworkOfferingP
             max_connections=p.maxconnections,
             tags=p.tags,
             enable=p.enable,
+            router_offering_uuid=p.serviceofferingid,
         ),
         domain_uuid=p.domainid,
         zone_uuid=p.zoneid,

@@ -83,6 +83,13 @@ def upgrade() -> None:
         batch.add_column(sa.Column("tags", sa.String(length=4096), nullable=True))
         batch.add_column(sa.Column("domain_id", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("zone_id", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("service_offering_id", sa.Integer(), nullable=True))
+        batch.create_foreign_key(
+            op.f("fk_network_offerings_service_offering_id_service_offerings"),
+            "service_offerings",
+            ["service_offering_id"],
+            ["id"],
+        )
         batch.create_foreign_key(
             op.f("fk_network_offerings_domain_id_domains"), "domains", ["domain_id"], ["id"]
         )
@@ -93,9 +100,14 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("network_offerings") as batch:
+        batch.drop_constraint(
+            op.f("fk_network_offerings_service_offering_id_service_offerings"),
+            type_="foreignkey",
+        )
         batch.drop_constraint(op.f("fk_network_offerings_zone_id_zones"), type_="foreignkey")
         batch.drop_constraint(op.f("fk_network_offerings_domain_id_domains"), type_="foreignkey")
         for name in (
+            "service_offering_id",
             "zone_id",
             "domain_id",
             "tags",
