@@ -7,6 +7,7 @@ from altostratus.api.commands.ha import host_ha, oobm
 from altostratus.api.commands.identity import accounts, domains, regions, sessions, users
 from altostratus.api.commands.infrastructure import capacity, clusters, hosts, pods, zones
 from altostratus.api.commands.network import networks, security_groups
+from altostratus.api.commands.network import offerings as network_offerings
 from altostratus.api.commands.platform import jobs, management, replication
 from altostratus.api.commands.shared import alerts, events, limits, tags
 from altostratus.api.commands.storage import snapshots, volumes
@@ -31,6 +32,7 @@ COMMAND_SETS = (
     snapshots.commands,
     limits.commands,
     capacity.commands,
+    network_offerings.commands,
     networks.commands,
     security_groups.commands,
     keypairs.commands,

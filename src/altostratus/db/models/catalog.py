@@ -13,10 +13,14 @@ from altostratus.db.models.identity import Account, Domain
 from altostratus.db.models.inventory import Zone, _Vocabulary
 
 __all__ = [
+    "CacheMode",
     "DiskOffering",
     "OsType",
+    "ProvisioningType",
     "ServiceOffering",
+    "StorageQos",
     "StorageType",
+    "SystemVmType",
     "Template",
     "TemplateFormat",
     "TemplateState",
@@ -26,6 +30,30 @@ __all__ = [
 class StorageType(_Vocabulary):
     SHARED = "shared"
     LOCAL = "local"
+
+
+class ProvisioningType(_Vocabulary):
+    """How a volume's disk is allocated on its storage (CloudStack's spellings)."""
+
+    THIN = "thin"
+    SPARSE = "sparse"
+    FAT = "fat"
+
+
+class CacheMode(_Vocabulary):
+    """The hypervisor's cache for a volume's disk."""
+
+    NONE = "none"
+    WRITEBACK = "writeback"
+    WRITETHROUGH = "writethrough"
+
+
+class SystemVmType(_Vocabulary):
+    """What a system offering sizes: CloudStack's three kinds of system VM."""
+
+    DOMAIN_ROUTER = "domainrouter"
+    CONSOLE_PROXY = "consoleproxy"
+    SECONDARY_STORAGE_VM = "secondarystoragevm"
 
 
 class TemplateFormat(_Vocabulary):
@@ -43,8 +71,41 @@ class TemplateState(enum.StrEnum):
     ERROR = "Download Error"
 
 
-class ServiceOffering(PublicEntity):
-    """CPU and memory of a VM, and the host tags its host must carry."""
+class StorageQos:
+    """What an offering asks of the disks made from it: a service offering of its VMs'
+    root disks, a disk offering of its volumes. ``None`` rates and IOPS mean no limit.
+
+    The ``*_max`` rates are bursts a disk may reach for ``*_max_length`` seconds.
+    """
+
+    provisioning_type: Mapped[str] = mapped_column(String(16), default=ProvisioningType.THIN)
+    cache_mode: Mapped[str | None] = mapped_column(String(16))
+    encrypt: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: ``None``: IOPS do not apply (not managed storage); ``True``: the volume chooses.
+    customized_iops: Mapped[bool | None] = mapped_column(Boolean)
+    min_iops: Mapped[int | None] = mapped_column(BigInteger)
+    max_iops: Mapped[int | None] = mapped_column(BigInteger)
+    hypervisor_snapshot_reserve: Mapped[int | None] = mapped_column(Integer)
+    bytes_read_rate: Mapped[int | None] = mapped_column(BigInteger)
+    bytes_read_rate_max: Mapped[int | None] = mapped_column(BigInteger)
+    bytes_read_rate_max_length: Mapped[int | None] = mapped_column(BigInteger)
+    bytes_write_rate: Mapped[int | None] = mapped_column(BigInteger)
+    bytes_write_rate_max: Mapped[int | None] = mapped_column(BigInteger)
+    bytes_write_rate_max_length: Mapped[int | None] = mapped_column(BigInteger)
+    iops_read_rate: Mapped[int | None] = mapped_column(BigInteger)
+    iops_read_rate_max: Mapped[int | None] = mapped_column(BigInteger)
+    iops_read_rate_max_length: Mapped[int | None] = mapped_column(BigInteger)
+    iops_write_rate: Mapped[int | None] = mapped_column(BigInteger)
+    iops_write_rate_max: Mapped[int | None] = mapped_column(BigInteger)
+    iops_write_rate_max_length: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class ServiceOffering(StorageQos, PublicEntity):
+    """CPU and memory of a VM, and the host tags its host must carry.
+
+    A system offering (``is_system``) sizes a system VM of ``system_vm_type``; it is
+    listed only with ``issystem=true`` and never deploys a user's VM.
+    """
 
     __tablename__ = "service_offerings"
 
@@ -59,6 +120,13 @@ class ServiceOffering(PublicEntity):
     offer_ha: Mapped[bool] = mapped_column(Boolean, default=False)
     storage_type: Mapped[str] = mapped_column(String(16), default=StorageType.SHARED)
     limit_cpu_use: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Storage tags of the root disk, comma-separated in the order given.
+    storage_tags: Mapped[str] = mapped_column(String(1024), default="")
+    is_volatile: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Mbit/s; ``None``: the network's rate.
+    network_rate: Mapped[int | None] = mapped_column(Integer)
+    is_system: Mapped[bool] = mapped_column(Boolean, default=False)
+    system_vm_type: Mapped[str | None] = mapped_column(String(32))
     #: Offered to this domain's subtree only; ``None``: to everyone.
     domain_id: Mapped[int | None] = mapped_column(ForeignKey("domains.id"))
     #: Offerings are retired, not deleted: VMs keep pointing at theirs.
@@ -67,7 +135,7 @@ class ServiceOffering(PublicEntity):
     domain: Mapped[Domain | None] = relationship(lazy="joined")
 
 
-class DiskOffering(PublicEntity):
+class DiskOffering(StorageQos, PublicEntity):
     __tablename__ = "disk_offerings"
 
     name: Mapped[str] = mapped_column(String(255))
@@ -76,7 +144,10 @@ class DiskOffering(PublicEntity):
     disk_size_gb: Mapped[int | None] = mapped_column(Integer)
     is_customized: Mapped[bool] = mapped_column(Boolean, default=False)
     storage_type: Mapped[str] = mapped_column(String(16), default=StorageType.SHARED)
+    #: Storage tags, comma-separated in the order given.
     tags: Mapped[str] = mapped_column(String(1024), default="")
+    #: Shown to users (``displayoffering``); root admins always see it.
+    display_offering: Mapped[bool] = mapped_column(Boolean, default=True)
     domain_id: Mapped[int | None] = mapped_column(ForeignKey("domains.id"))
     removed: Mapped[datetime | None]
 

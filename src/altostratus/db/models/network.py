@@ -8,6 +8,7 @@ from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, Uniq
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from altostratus.db.models.base import Base, PublicEntity
+from altostratus.db.models.catalog import ServiceOffering
 from altostratus.db.models.compute import VirtualMachine
 from altostratus.db.models.identity import Account, Domain
 from altostratus.db.models.inventory import Zone
@@ -24,17 +25,42 @@ __all__ = [
 
 
 class NetworkOffering(PublicEntity):
+    """What a network built from it provides; only an Enabled one builds new networks."""
+
     __tablename__ = "network_offerings"
 
     name: Mapped[str] = mapped_column(String(255), unique=True)
     display_text: Mapped[str] = mapped_column(String(4096))
     guest_ip_type: Mapped[str] = mapped_column(String(32))
     traffic_type: Mapped[str] = mapped_column(String(32), default="Guest")
-    #: Comma-separated service names (``Dhcp,Dns,UserData,SecurityGroup``).
+    #: Comma-separated services, each ``Service`` (its default provider) or
+    #: ``Service:Provider`` (``Dhcp:VirtualRouter,SecurityGroup``).
     services: Mapped[str] = mapped_column(String(1024), default="")
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     specify_ip_ranges: Mapped[bool] = mapped_column(Boolean, default=True)
+    specify_vlan: Mapped[bool] = mapped_column(Boolean, default=False)
     state: Mapped[str] = mapped_column(String(32), default="Enabled")
+    #: ``Optional`` or ``Required`` (the default offering for new networks).
+    availability: Mapped[str] = mapped_column(String(16), default="Optional")
+    conserve_mode: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: ``True``: guest traffic leaving the network is allowed unless a rule denies it.
+    egress_default_policy: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_persistent: Mapped[bool] = mapped_column(Boolean, default=False)
+    for_vpc: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Mbit/s; ``None``: unlimited.
+    network_rate: Mapped[int | None] = mapped_column(Integer)
+    max_connections: Mapped[int | None] = mapped_column(Integer)
+    tags: Mapped[str | None] = mapped_column(String(4096))
+    #: Offered to this domain's subtree only; ``None``: to every domain.
+    domain_id: Mapped[int | None] = mapped_column(ForeignKey("domains.id"))
+    #: Networks of this zone only; ``None``: of every zone.
+    zone_id: Mapped[int | None] = mapped_column(ForeignKey("zones.id"))
+    #: The system offering of the networks' virtual routers (``serviceofferingid``).
+    service_offering_id: Mapped[int | None] = mapped_column(ForeignKey("service_offerings.id"))
+
+    domain: Mapped[Domain | None] = relationship(lazy="joined")
+    zone: Mapped[Zone | None] = relationship(lazy="joined")
+    service_offering: Mapped[ServiceOffering | None] = relationship(lazy="joined")
 
 
 class Network(PublicEntity):

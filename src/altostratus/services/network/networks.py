@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from altostratus.core.context import Caller, ServiceContext
 from altostratus.core.paging import Page, PageRequest, equal_if_given, keyword_filter, paginate
-from altostratus.db.models import IpAddress, Network, NetworkOffering, Nic, VirtualMachine, Zone
+from altostratus.db.models import IpAddress, Network, Nic, VirtualMachine, Zone
 from altostratus.errors import (
     InvalidParameter,
     ResourceAllocationError,
@@ -28,6 +28,7 @@ from altostratus.errors import (
     ResourceUnavailable,
     invalid,
 )
+from altostratus.services.network.offerings import usable_offering
 from altostratus.services.shared.events import record_event
 from altostratus.services.shared.lookup import find_by_uuid
 from altostratus.services.shared.ownership import manages
@@ -41,7 +42,6 @@ __all__ = [
     "default_network",
     "delete_network",
     "get_network",
-    "list_network_offerings",
     "list_networks",
     "list_nics",
     "nics_of",
@@ -124,9 +124,10 @@ async def create_network(
     addressing: AddressRange,
     vlan: str | None,
 ) -> Network:
-    """A shared guest network; the zone's first one becomes its default."""
+    """A shared guest network from an Enabled Shared offering; the zone's first one
+    becomes its default."""
     zone = await find_by_uuid(ctx, Zone, zone_uuid, "zoneid")
-    offering = await find_by_uuid(ctx, NetworkOffering, offering_uuid, "networkofferingid")
+    offering = await usable_offering(ctx, offering_uuid, zone)
     if offering.guest_ip_type != "Shared":
         raise invalid(
             "networkofferingid", "only Shared network offerings are offered", value=offering_uuid
@@ -221,34 +222,6 @@ async def list_networks(
     if guest_type is not None:
         query = query.where(func.lower(Network.guest_type) == guest_type.lower())
     return await paginate(ctx.session, query.order_by(Network.id), page)
-
-
-async def list_network_offerings(
-    ctx: ServiceContext,
-    *,
-    offering_uuid: str | None,
-    name: str | None,
-    guest_ip_type: str | None,
-    is_default: bool | None,
-    state: str | None,
-    keyword: str | None,
-    page: PageRequest,
-) -> Page[NetworkOffering]:
-    """Offerings; only root admins see Disabled ones."""
-    query = select(NetworkOffering).where(
-        equal_if_given(
-            (NetworkOffering.uuid, offering_uuid),
-            (NetworkOffering.name, name),
-            (NetworkOffering.is_default, is_default),
-            (NetworkOffering.state, state),
-        ),
-        keyword_filter(keyword, NetworkOffering.name, NetworkOffering.display_text),
-    )
-    if guest_ip_type is not None:
-        query = query.where(func.lower(NetworkOffering.guest_ip_type) == guest_ip_type.lower())
-    if not ctx.caller.is_root_admin:
-        query = query.where(NetworkOffering.state == "Enabled")
-    return await paginate(ctx.session, query.order_by(NetworkOffering.id), page)
 
 
 async def default_network(session: AsyncSession, zone_id: int) -> Network:

@@ -4,7 +4,10 @@ Root admins create, change and retire offerings; everyone lists those offered to
 (``services.offerings``). Libcloud's ``list_sizes`` reads a service offering's ``id``,
 ``name``, ``memory`` and ``cpunumber``; ``ex_list_disk_offerings`` a disk offering's
 ``disksize`` and ``iscustomized`` (``disksize`` is 0 for a custom-size one, as in
-CloudStack).
+CloudStack). Ansible's ``cs_service_offering`` and ``cs_disk_offering`` find an offering
+by name and compare ``name`` and ``displaytext`` (and a disk offering's
+``displayoffering``), and read the storage tags back in the order given: ``storagetags``
+of a service offering, ``tags`` of a disk offering.
 """
 
 from __future__ import annotations
@@ -13,19 +16,27 @@ from typing import Annotated, Self
 
 from pydantic import Field, model_validator
 
+from altostratus.api.commands.catalog.storage_qos import (
+    StorageQosParams,
+    StorageQosResponse,
+    qos_fields,
+    qos_spec,
+)
 from altostratus.api.declarations import ADMIN, ANYONE, SUCCESS, CommandSet
 from altostratus.api.params import CommaList, ListParams, Params, Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single, Success
 from altostratus.core.context import ServiceContext
 from altostratus.db.models import DiskOffering, OsType, ServiceOffering
-from altostratus.db.models.catalog import StorageType
+from altostratus.db.models.catalog import StorageType, SystemVmType
 from altostratus.errors import invalid
 from altostratus.services.catalog import offerings
 from altostratus.services.catalog.offerings import (
     DiskOfferingSpec,
     OsCategory,
+    ServiceOfferingFilters,
     ServiceOfferingSpec,
     normalized_tags,
+    ordered_tags,
 )
 from altostratus.services.compute import vms
 from altostratus.timeutil import format_timestamp
@@ -42,6 +53,7 @@ __all__ = [
     "OsCategoryResponse",
     "OsTypeResponse",
     "ServiceOfferingResponse",
+    "UpdateDiskOfferingParams",
     "UpdateOfferingParams",
     "commands",
     "create_disk_offering",
@@ -72,7 +84,7 @@ def _tag_list(tags: str) -> str | None:
 # --- service offerings ---
 
 
-class ServiceOfferingResponse(ResponseObject):
+class ServiceOfferingResponse(StorageQosResponse):
     id: str
     name: str
     displaytext: str
@@ -80,19 +92,26 @@ class ServiceOfferingResponse(ResponseObject):
     cpuspeed: int
     memory: int
     hosttags: str | None = None
+    #: Storage tags of the root disk, in the order given (CloudStack 4.16's name).
+    storagetags: str | None = None
     offerha: bool
     storagetype: str
     limitcpuuse: bool
+    isvolatile: bool = False
+    networkrate: int | None = None
+    encryptroot: bool = False
     created: str
     domainid: str | None = None
     domain: str | None = None
     iscustomized: bool = False
     issystem: bool = False
+    systemvmtype: str | None = None
     defaultuse: bool = False
 
 
 def service_offering_view(offering: ServiceOffering) -> ServiceOfferingResponse:
     return ServiceOfferingResponse(
+        **qos_fields(offering),
         id=offering.uuid,
         name=offering.name,
         displaytext=offering.display_text,
@@ -100,18 +119,26 @@ def service_offering_view(offering: ServiceOffering) -> ServiceOfferingResponse:
         cpuspeed=offering.cpu_speed,
         memory=offering.memory_mb,
         hosttags=_tag_list(offering.host_tags),
+        storagetags=_tag_list(offering.storage_tags),
         offerha=offering.offer_ha,
         storagetype=offering.storage_type,
         limitcpuuse=offering.limit_cpu_use,
+        isvolatile=offering.is_volatile,
+        networkrate=offering.network_rate,
+        encryptroot=offering.encrypt,
+        issystem=offering.is_system,
+        systemvmtype=offering.system_vm_type,
         created=format_timestamp(offering.created),
         domainid=offering.domain.uuid if offering.domain else None,
         domain=offering.domain.name if offering.domain else None,
     )
 
 
-class CreateServiceOfferingParams(Params):
+class CreateServiceOfferingParams(StorageQosParams):
     name: Name = Field(description="Name of the offering")
-    displaytext: DisplayText = Field(description="Text users see for the offering")
+    displaytext: DisplayText | None = Field(
+        None, description="Text users see for the offering (default: its name)"
+    )
     cpunumber: int = Field(ge=1, le=1024, description="Number of CPU cores")
     cpuspeed: int = Field(ge=1, le=1_000_000, description="Speed of each core, in MHz")
     memory: int = Field(ge=32, le=1 << 30, description="Memory, in MB")
@@ -121,6 +148,20 @@ class CreateServiceOfferingParams(Params):
     offerha: bool = Field(False, description="Restart the VMs elsewhere when their host dies")
     storagetype: StorageType = Field(StorageType.SHARED, description="shared or local")
     limitcpuuse: bool = Field(False, description="Cap the VMs' CPU use at the offering's speed")
+    tags: CommaList | None = Field(None, description="Storage tags of the VMs' root disks")
+    encryptroot: bool = Field(False, description="The VMs' root disks are encrypted")
+    isvolatile: bool = Field(
+        False, description="A reboot replaces the VM's root disk with a fresh one"
+    )
+    networkrate: int | None = Field(
+        None, ge=1, le=1 << 30, description="The VMs' network rate, in Mbit/s"
+    )
+    issystem: bool = Field(False, description="An offering for system VMs, not users' VMs")
+    systemvmtype: SystemVmType | None = Field(
+        None,
+        description="The system VMs it sizes (domainrouter, consoleproxy or "
+        "secondarystoragevm); required with issystem=true",
+    )
     domainid: Uuid | None = Field(
         None, description="Offer it to this domain and its subdomains only"
     )
@@ -139,7 +180,7 @@ async def create_service_offering(ctx: ServiceContext, p: CreateServiceOfferingP
         ctx,
         ServiceOfferingSpec(
             name=p.name,
-            display_text=p.displaytext,
+            display_text=p.displaytext or p.name,
             cpu_number=p.cpunumber,
             cpu_speed=p.cpuspeed,
             memory_mb=p.memory,
@@ -147,6 +188,12 @@ async def create_service_offering(ctx: ServiceContext, p: CreateServiceOfferingP
             offer_ha=p.offerha,
             storage_type=p.storagetype,
             limit_cpu_use=p.limitcpuuse,
+            storage_tags=ordered_tags(p.tags),
+            is_volatile=p.isvolatile,
+            network_rate=p.networkrate,
+            is_system=p.issystem,
+            system_vm_type=p.systemvmtype,
+            qos=qos_spec(p, encrypt=p.encryptroot),
         ),
         domain_uuid=p.domainid,
     )
@@ -197,7 +244,20 @@ class ListServiceOfferingsParams(ListParams):
     virtualmachineid: Uuid | None = Field(
         None, description="List the offering this VM was deployed with"
     )
-    issystem: bool = Field(False, description="System VM offerings (there are none)")
+    zoneid: Uuid | None = Field(None, description="List the offerings of this zone (all are)")
+    isrecursive: bool = Field(
+        False, description="Admins: also the offerings of the domains below the caller's"
+    )
+    issystem: bool = Field(False, description="Root admins: list system VM offerings instead")
+    systemvmtype: SystemVmType | None = Field(
+        None, description="List the system offerings for these system VMs"
+    )
+    cpunumber: int | None = Field(None, ge=1, description="Offerings of at least this many CPUs")
+    cpuspeed: int | None = Field(None, ge=1, description="Offerings of at least this MHz per CPU")
+    memory: int | None = Field(None, ge=1, description="Offerings of at least this many MB")
+    encryptroot: bool | None = Field(
+        None, description="Offerings that encrypt (or do not encrypt) root disks"
+    )
 
 
 @commands.command(
@@ -209,8 +269,6 @@ class ListServiceOfferingsParams(ListParams):
     writes=False,
 )
 async def list_service_offerings(ctx: ServiceContext, p: ListServiceOfferingsParams) -> ListResult:
-    if p.issystem:
-        return ListResult("serviceoffering", [], 0)
     vm_offering_id = None
     if p.virtualmachineid is not None:
         vm = await vms.get_vm(ctx, p.virtualmachineid, "virtualmachineid")
@@ -220,8 +278,18 @@ async def list_service_offerings(ctx: ServiceContext, p: ListServiceOfferingsPar
         uuid=p.id,
         name=p.name,
         domain_uuid=p.domainid,
+        zone_uuid=p.zoneid,
         keyword=p.keyword,
-        vm_offering_id=vm_offering_id,
+        recursive=p.isrecursive,
+        filters=ServiceOfferingFilters(
+            vm_offering_id=vm_offering_id,
+            is_system=p.issystem,
+            system_vm_type=p.systemvmtype,
+            cpu_number=p.cpunumber,
+            cpu_speed=p.cpuspeed,
+            memory_mb=p.memory,
+            encrypt_root=p.encryptroot,
+        ),
         page=page_request(ctx, p),
     )
     return ListResult("serviceoffering", [service_offering_view(o) for o in page.items], page.total)
@@ -230,7 +298,7 @@ async def list_service_offerings(ctx: ServiceContext, p: ListServiceOfferingsPar
 # --- disk offerings ---
 
 
-class DiskOfferingResponse(ResponseObject):
+class DiskOfferingResponse(StorageQosResponse):
     id: str
     name: str
     displaytext: str
@@ -238,7 +306,10 @@ class DiskOfferingResponse(ResponseObject):
     disksize: int
     iscustomized: bool
     storagetype: str
+    #: Storage tags, in the order given.
     tags: str | None = None
+    encrypt: bool = False
+    displayoffering: bool = True
     created: str
     domainid: str | None = None
     domain: str | None = None
@@ -246,6 +317,7 @@ class DiskOfferingResponse(ResponseObject):
 
 def disk_offering_view(offering: DiskOffering) -> DiskOfferingResponse:
     return DiskOfferingResponse(
+        **qos_fields(offering),
         id=offering.uuid,
         name=offering.name,
         displaytext=offering.display_text,
@@ -253,21 +325,27 @@ def disk_offering_view(offering: DiskOffering) -> DiskOfferingResponse:
         iscustomized=offering.is_customized,
         storagetype=offering.storage_type,
         tags=_tag_list(offering.tags),
+        encrypt=offering.encrypt,
+        displayoffering=offering.display_offering,
         created=format_timestamp(offering.created),
         domainid=offering.domain.uuid if offering.domain else None,
         domain=offering.domain.name if offering.domain else None,
     )
 
 
-class CreateDiskOfferingParams(Params):
+class CreateDiskOfferingParams(StorageQosParams):
     name: Name = Field(description="Name of the offering")
-    displaytext: DisplayText = Field(description="Text users see for the offering")
+    displaytext: DisplayText | None = Field(
+        None, description="Text users see for the offering (default: its name)"
+    )
     disksize: int | None = Field(
         None, ge=1, le=1 << 20, description="Size in GB; required unless customized"
     )
     customized: bool = Field(False, description="Users choose the size (size of createVolume)")
     storagetype: StorageType = Field(StorageType.SHARED, description="shared or local")
     tags: CommaList | None = Field(None, description="Storage tags")
+    encrypt: bool = Field(False, description="Volumes made from it are encrypted")
+    displayoffering: bool = Field(True, description="Shown to users")
     domainid: Uuid | None = Field(
         None, description="Offer it to this domain and its subdomains only"
     )
@@ -299,28 +377,39 @@ async def create_disk_offering(ctx: ServiceContext, p: CreateDiskOfferingParams)
         ctx,
         DiskOfferingSpec(
             name=p.name,
-            display_text=p.displaytext,
+            display_text=p.displaytext or p.name,
             disk_size_gb=p.disksize,
             is_customized=p.customized,
             storage_type=p.storagetype,
-            tags=normalized_tags(p.tags),
+            tags=ordered_tags(p.tags),
+            display_offering=p.displayoffering,
+            qos=qos_spec(p, encrypt=p.encrypt),
         ),
         domain_uuid=p.domainid,
     )
     return Single("diskoffering", disk_offering_view(offering))
 
 
+class UpdateDiskOfferingParams(UpdateOfferingParams):
+    displayoffering: bool | None = Field(None, description="Show it to users, or hide it")
+
+
 @commands.command(
     "updateDiskOffering",
-    UpdateOfferingParams,
-    description="Renames a disk offering or changes its display text",
+    UpdateDiskOfferingParams,
+    description="Renames a disk offering, changes its display text or shows/hides it",
     allowed=ADMIN,
     response=("diskoffering", DiskOfferingResponse),
     related=("listDiskOfferings",),
 )
-async def update_disk_offering(ctx: ServiceContext, p: UpdateOfferingParams) -> Single:
+async def update_disk_offering(ctx: ServiceContext, p: UpdateDiskOfferingParams) -> Single:
     offering = await offerings.update_offering(
-        ctx, DiskOffering, p.id, name=p.name, display_text=p.displaytext
+        ctx,
+        DiskOffering,
+        p.id,
+        name=p.name,
+        display_text=p.displaytext,
+        display_offering=p.displayoffering,
     )
     return Single("diskoffering", disk_offering_view(offering))
 
@@ -341,6 +430,11 @@ class ListDiskOfferingsParams(ListParams):
     id: Uuid | None = Field(None, description="List the offering of this id")
     name: str | None = Field(None, max_length=255, description="List offerings of this name")
     domainid: Uuid | None = Field(None, description="List the offerings limited to this domain")
+    zoneid: Uuid | None = Field(None, description="List the offerings of this zone (all are)")
+    isrecursive: bool = Field(
+        False, description="Admins: also the offerings of the domains below the caller's"
+    )
+    encrypt: bool | None = Field(None, description="Offerings that encrypt (or do not) volumes")
 
 
 @commands.command(
@@ -357,7 +451,10 @@ async def list_disk_offerings(ctx: ServiceContext, p: ListDiskOfferingsParams) -
         uuid=p.id,
         name=p.name,
         domain_uuid=p.domainid,
+        zone_uuid=p.zoneid,
         keyword=p.keyword,
+        recursive=p.isrecursive,
+        encrypt=p.encrypt,
         page=page_request(ctx, p),
     )
     return ListResult("diskoffering", [disk_offering_view(o) for o in page.items], page.total)

@@ -1,4 +1,4 @@
-"""Guest networks, network offerings, NICs, public addresses and forwarding rules.
+"""Guest networks, NICs, public addresses and forwarding rules.
 
 Networks are shared guest networks per zone, created by root admins; everyone lists
 them and deploys into them. A public address is an address of such a network taken for
@@ -13,13 +13,14 @@ from collections.abc import Sequence
 from pydantic import Field
 
 from altostratus.api.address_params import Ipv4, Name, Netmask
+from altostratus.api.commands.network.offerings import ServiceResponse, service_views
 from altostratus.api.commands.shared.tags import TagResponse, tag_view
 from altostratus.api.declarations import ADMIN, ANYONE, SUCCESS, CommandSet, Job, answer_success
 from altostratus.api.ownership import OwnedListParams, OwnerParams
 from altostratus.api.params import ListParams, Params, Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single, Submitted
 from altostratus.core.context import ServiceContext
-from altostratus.db.models import IpAddress, Network, NetworkOffering, Nic, ResourceTag
+from altostratus.db.models import IpAddress, Network, Nic, ResourceTag
 from altostratus.services.network import addresses, networks
 from altostratus.services.network import jobs as network_jobs
 from altostratus.services.shared.tags import tags_of
@@ -33,27 +34,22 @@ __all__ = [
     "DisassociateIpAddressParams",
     "ForwardingRuleResponse",
     "ListForwardingRulesParams",
-    "ListNetworkOfferingsParams",
     "ListNetworksParams",
     "ListNicsParams",
     "ListPublicIpAddressesParams",
-    "NetworkOfferingResponse",
     "NetworkResponse",
     "NicResponse",
     "PublicIpAddressResponse",
-    "ServiceResponse",
     "associate_ip_address",
     "commands",
     "create_network",
     "delete_network",
     "disassociate_ip_address",
     "list_ip_forwarding_rules",
-    "list_network_offerings",
     "list_networks",
     "list_nics",
     "list_port_forwarding_rules",
     "list_public_ip_addresses",
-    "network_offering_view",
     "network_view",
     "nic_view",
     "public_ip_view",
@@ -63,84 +59,6 @@ commands = CommandSet()
 
 #: The resource type of public addresses in tags (``createTags resourcetype=…``).
 TAG_TYPE = "PublicIpAddress"
-
-
-class ServiceResponse(ResponseObject):
-    """A network service (``Dhcp``, ``Dns``, …) an offering or network provides."""
-
-    name: str
-
-
-def _services(offering: NetworkOffering) -> list[ServiceResponse]:
-    return [ServiceResponse(name=name) for name in offering.services.split(",") if name]
-
-
-# --- network offerings ---
-
-
-class NetworkOfferingResponse(ResponseObject):
-    id: str
-    name: str
-    displaytext: str
-    guestiptype: str
-    traffictype: str
-    isdefault: bool
-    state: str
-    specifyipranges: bool
-    specifyvlan: bool = True
-    forvpc: bool = False
-    ispersistent: bool = False
-    availability: str = "Optional"
-    #: No system VM backs a shared network here; Libcloud reads the key unconditionally.
-    serviceofferingid: str = ""
-    service: list[ServiceResponse]
-    created: str
-
-
-def network_offering_view(offering: NetworkOffering) -> NetworkOfferingResponse:
-    return NetworkOfferingResponse(
-        id=offering.uuid,
-        name=offering.name,
-        displaytext=offering.display_text,
-        guestiptype=offering.guest_ip_type,
-        traffictype=offering.traffic_type,
-        isdefault=offering.is_default,
-        state=offering.state,
-        specifyipranges=offering.specify_ip_ranges,
-        service=_services(offering),
-        created=format_timestamp(offering.created),
-    )
-
-
-class ListNetworkOfferingsParams(ListParams):
-    id: Uuid | None = Field(None, description="List the offering of this id")
-    name: str | None = Field(None, max_length=255, description="List the offering of this name")
-    guestiptype: str | None = Field(None, max_length=32, description="Shared or Isolated")
-    isdefault: bool | None = Field(None, description="List only default (or non-default) ones")
-    state: str | None = Field(None, max_length=32, description="Enabled or Disabled")
-    zoneid: Uuid | None = Field(None, description="Accepted: every offering serves every zone")
-
-
-@commands.command(
-    "listNetworkOfferings",
-    ListNetworkOfferingsParams,
-    description="Lists network offerings",
-    allowed=ANYONE,
-    response=("networkoffering", NetworkOfferingResponse),
-    writes=False,
-)
-async def list_network_offerings(ctx: ServiceContext, p: ListNetworkOfferingsParams) -> ListResult:
-    page = await networks.list_network_offerings(
-        ctx,
-        offering_uuid=p.id,
-        name=p.name,
-        guest_ip_type=p.guestiptype,
-        is_default=p.isdefault,
-        state=p.state,
-        keyword=p.keyword,
-        page=page_request(ctx, p),
-    )
-    return ListResult("networkoffering", [network_offering_view(o) for o in page.items], page.total)
 
 
 # --- networks ---
@@ -199,7 +117,7 @@ def network_view(network: Network, *, full: bool) -> NetworkResponse:
         dns1=network.dns1,
         dns2=network.dns2,
         networkdomain=network.network_domain,
-        service=_services(offering),
+        service=service_views(offering),
         specifyipranges=offering.specify_ip_ranges,
         vlan=network.vlan if full else None,
         created=format_timestamp(network.created),
