@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from altostratus.api.auth import authenticate
 from altostratus.api.declarations import Command
@@ -31,6 +32,7 @@ from altostratus.errors import (
     ResourceUnavailable,
     UnknownCommand,
 )
+from altostratus.services.identity import role_rules
 from altostratus.services.shared import async_jobs
 
 __all__ = ["ApiRequest", "Dispatcher", "Outcome"]
@@ -109,6 +111,8 @@ class Dispatcher:
             if command is None:
                 raise UnknownCommand(f"{_UNKNOWN}: {name}" if name else _UNKNOWN)
             _authorise(command, caller)
+            if caller is not None:
+                await _apply_role_rules(session, command, caller)
             try:
                 params = parse_params(command.name, command.params, request.params)
             except NothingMatches:
@@ -165,6 +169,15 @@ def _job_answer(job_uuid: str, instance_uuid: str | None) -> dict[str, Any]:
     if instance_uuid is not None:
         answer["id"] = instance_uuid
     return answer
+
+
+async def _apply_role_rules(session: AsyncSession, command: Command[Any], caller: Caller) -> None:
+    """A custom role's rules narrow what its type allows (``services/identity/role_rules``)."""
+    if (await role_rules.rules_of(session, caller.role_id)).denies(command.name):
+        raise PermissionDenied(
+            f"The API {command.name} is not available for account {caller.account_name}: "
+            "its role's permission rules deny it"
+        )
 
 
 def _authorise(command: Command[Any], caller: Caller | None) -> None:

@@ -33,6 +33,8 @@ class Caller:
     domain_path: str
     #: Set when the request came with a session rather than a signature.
     session_id: str | None = None
+    #: The account's role (its permission rules narrow what ``role_type`` allows).
+    role_id: int = 0
 
     @classmethod
     def of(cls, user: User, account: Account, session_id: str | None = None) -> Caller:
@@ -49,6 +51,7 @@ class Caller:
             domain_uuid=account.domain.uuid,
             domain_path=account.domain.path,
             session_id=session_id,
+            role_id=account.role_id,
         )
 
     @classmethod
@@ -74,7 +77,8 @@ class Caller:
 
     @property
     def is_domain_admin(self) -> bool:
-        return self.role_type is RoleType.DOMAIN_ADMIN
+        """A resource admin manages its domain as a domain admin does (CloudStack's type 3)."""
+        return self.role_type in (RoleType.DOMAIN_ADMIN, RoleType.RESOURCE_ADMIN)
 
     def manages_domain_path(self, path: str) -> bool:
         """Root admins manage everything; domain admins their subtree; users nothing."""
