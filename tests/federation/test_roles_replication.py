@@ -10,8 +10,16 @@ import pytest
 from altostratus.db.models import Permission, RoleType
 from altostratus.runtime import Runtime
 from altostratus.services.identity import role_rules, roles
+from altostratus.services.identity.accounts import create_account
 from altostratus.services.identity.role_rules import NewRule
-from tests.federation.support import as_admin, dump, exchange, federated_runtimes, new_account
+from tests.federation.support import (
+    as_admin,
+    dump,
+    exchange,
+    federated_runtimes,
+    new_account,
+    new_user,
+)
 
 COMMANDS = ("deployVirtualMachine", "listZones")
 
@@ -115,3 +123,42 @@ async def test_a_deleted_role_takes_its_rules_everywhere_even_one_added_meanwhil
     assert first == second
     assert role_uuid not in first["role"]
     assert first["role_permission"] == {}
+
+
+async def test_a_role_deleted_while_another_region_grants_it_takes_the_account(
+    regions: list[Runtime],
+) -> None:
+    r1, r2 = regions
+    async with as_admin(r1) as ctx:
+        role = await roles.create_role(
+            ctx,
+            name="Raced",
+            role_type=RoleType.USER,
+            source_uuid=None,
+            description="",
+            is_public=True,
+        )
+        role_uuid = role.uuid
+    await exchange(r1, r2)
+    async with as_admin(r2) as ctx:
+        root = ctx.caller.domain_uuid
+        created = await create_account(
+            ctx,
+            user=new_user("granted"),
+            account_type=None,
+            role_uuid=role_uuid,
+            name="granted",
+            domain_uuid=root,
+            network_domain=None,
+            account_uuid=None,
+            details={},
+        )
+        account_uuid = created.account.uuid
+    async with as_admin(r1) as ctx:
+        await roles.delete_role(ctx, role_uuid=role_uuid)
+    await exchange(r1, r2)
+    await exchange(r2, r1)
+    first, second = await dump(r1), await dump(r2)
+    assert first == second
+    assert role_uuid not in first["role"]
+    assert account_uuid not in first["account"]

@@ -21,6 +21,7 @@ from altostratus.api.declarations import Command
 from altostratus.api.params import NothingMatches, parse_params, string_values
 from altostratus.api.registry import Registry
 from altostratus.api.results import Result, Single, Submitted, payload_of
+from altostratus.core.configuration import service_context
 from altostratus.core.context import Caller, Dependencies, ServiceContext
 from altostratus.db.engine import Database
 from altostratus.db.failover import CommitOutcomeUnknown, DatabaseUnavailable, retry_on_failover
@@ -117,7 +118,7 @@ class Dispatcher:
                 params = parse_params(command.name, command.params, request.params)
             except NothingMatches:
                 return Outcome({}, {})  # CloudStack's empty list
-            ctx = ServiceContext(session, caller or Caller.anonymous(), self._deps)
+            ctx = await service_context(session, caller or Caller.anonymous(), self._deps)
             try:
                 result = await command.handler(ctx, params)
                 outcome = await self._outcome(ctx, command, result)

@@ -103,6 +103,14 @@ class Dependencies:
     signals: Signals = field(default_factory=Signals)
     #: Names this process in job leases and host connections (``host:pid:random``).
     server_id: str = ""
+    #: The settings before run-time overrides, when ``settings`` holds a caller's
+    #: effective values (``core/configuration.service_context``).
+    configured_from: Settings | None = None
+
+    @property
+    def file_settings(self) -> Settings:
+        """The settings as configured (file, environment, flags), without overrides."""
+        return self.configured_from or self.settings
 
 
 @dataclass(frozen=True)

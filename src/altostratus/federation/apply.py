@@ -4,7 +4,7 @@ Rules, which every region follows and so converges whatever order entries arrive
 
 * An entry older than (or equal to) the version already here changes nothing.
 * Deletes win: a tombstone deletes the entity and what cannot exist without it (a
-  domain's subtree, an account's users, a role's permission rules), whatever its
+  domain's subtree, an account's users, a role's rules and accounts), whatever its
   version, and an update of an entity deleted here changes nothing. A tombstone records
   the highest version seen for its key, so every region ends with the same version.
 * An entry whose reference has not arrived yet waits (``applied`` stays false) and is
@@ -247,7 +247,10 @@ def _delete_account(session: Session, account: Account, version: str) -> None:
 
 
 def _delete_role(session: Session, role: Role, version: str) -> None:
-    """A role's permission rules cannot outlive it (accounts keep theirs: see federation.md)."""
+    """A role's rules cannot outlive it, nor accounts given it elsewhere meanwhile (a role
+    in use is never deleted by the service, so only a concurrent grant meets this)."""
+    for account in session.scalars(select(Account).where(Account.role_id == role.id)):
+        _delete_account(session, account, version)
     for rule in session.scalars(select(RolePermission).where(RolePermission.role_id == role.id)):
         _tombstone(session, "role_permission", rule.uuid, version)
         session.delete(rule)

@@ -7,7 +7,7 @@ from altostratus.api.commands.ha import host_ha, oobm
 from altostratus.api.commands.identity import accounts, domains, regions, roles, sessions, users
 from altostratus.api.commands.infrastructure import capacity, clusters, hosts, pods, zones
 from altostratus.api.commands.network import networks, security_groups
-from altostratus.api.commands.platform import jobs, management, replication
+from altostratus.api.commands.platform import configurations, jobs, management, replication
 from altostratus.api.commands.shared import alerts, events, limits, tags
 from altostratus.api.commands.storage import snapshots, volumes
 
@@ -41,6 +41,7 @@ COMMAND_SETS = (
     alerts.commands,
     jobs.commands,
     management.commands,
+    configurations.commands,
 )
 
 __all__ = ["COMMAND_SETS"]

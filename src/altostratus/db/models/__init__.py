@@ -41,7 +41,7 @@ from altostratus.db.models.network import (
 from altostratus.db.models.oobm import OutOfBandCluster, OutOfBandManagement, OutOfBandZone
 from altostratus.db.models.regions import Region
 from altostratus.db.models.servers import ManagementServer
-from altostratus.db.models.system import SystemValue
+from altostratus.db.models.system import ConfigurationValue, SystemValue
 from altostratus.db.models.tenancy import AffinityGroup, ResourceLimit, ResourceTag, SshKeyPair
 
 __all__ = [
@@ -52,6 +52,7 @@ __all__ = [
     "AsyncJob",
     "Base",
     "Cluster",
+    "ConfigurationValue",
     "DiskOffering",
     "Domain",
     "EntityState",
