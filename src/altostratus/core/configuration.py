@@ -27,6 +27,7 @@ __all__ = [
     "ScopeIds",
     "adapter_for",
     "effective_settings",
+    "effective_texts",
     "overrides_in",
     "parse_value",
     "service_context",
@@ -71,10 +72,16 @@ def wire_value(value: Any) -> str:
     return str(value)
 
 
-async def effective_settings(
-    session: AsyncSession, settings: Settings, scope: ScopeIds = ScopeIds()
-) -> Settings:
-    """``settings`` with the overrides that apply in ``scope``, the narrowest winning."""
+@dataclass(frozen=True)
+class _Override:
+    rank: int
+    value: Any
+    #: As the admin wrote it: CloudStack answers a configuration's value as stored.
+    text: str
+
+
+async def _overrides(session: AsyncSession, scope: ScopeIds) -> dict[str, _Override]:
+    """The narrowest valid override of each dynamic setting in ``scope``, by field."""
     wanted = [
         and_(ConfigurationValue.scope == name, ConfigurationValue.scope_id == scope_id)
         for name in SCOPES
@@ -82,21 +89,40 @@ async def effective_settings(
     ]
     rows = await session.scalars(select(ConfigurationValue).where(or_(*wanted)))
     dynamic = dynamic_settings()
-    chosen: dict[str, tuple[int, Any]] = {}
+    chosen: dict[str, _Override] = {}
     for row in rows:
         if row.name not in dynamic:
             continue  # a setting that stopped being dynamic: the file's value holds
         field, _meta = dynamic[row.name]
         rank = SCOPES.index(row.scope)
-        if field in chosen and chosen[field][0] > rank:
+        if field in chosen and chosen[field].rank > rank:
             continue
         try:
-            chosen[field] = (rank, parse_value(field, row.value))
+            chosen[field] = _Override(rank, parse_value(field, row.value), row.value)
         except ValidationError:
             continue  # validated when stored; a changed constraint keeps the file's value
+    return chosen
+
+
+async def effective_settings(
+    session: AsyncSession, settings: Settings, scope: ScopeIds = ScopeIds()
+) -> Settings:
+    """``settings`` with the overrides that apply in ``scope``, the narrowest winning."""
+    chosen = await _overrides(session, scope)
     if not chosen:
         return settings
-    return settings.model_copy(update={field: value for field, (_rank, value) in chosen.items()})
+    return settings.model_copy(update={field: found.value for field, found in chosen.items()})
+
+
+async def effective_texts(
+    session: AsyncSession, settings: Settings, scope: ScopeIds = ScopeIds()
+) -> dict[str, str]:
+    """Every dynamic setting's value in ``scope`` as ``listConfigurations`` shows it."""
+    chosen = await _overrides(session, scope)
+    return {
+        field: chosen[field].text if field in chosen else wire_value(getattr(settings, field))
+        for field, _meta in dynamic_settings().values()
+    }
 
 
 async def overrides_in(session: AsyncSession, field: str, scope: Scope) -> dict[int, Any]:

@@ -17,7 +17,7 @@ from sqlalchemy import delete
 
 from altostratus.core.configuration import (
     ScopeIds,
-    effective_settings,
+    effective_texts,
     parse_value,
     wire_value,
 )
@@ -121,13 +121,15 @@ async def _resolve(ctx: ServiceContext, ref: ScopeRef) -> _Resolved:
     return _Resolved("global", 0, ScopeIds())
 
 
-def _configuration(field: str, meta: Dynamic, effective: Settings, scope: Scope) -> Configuration:
+def _configuration(
+    field: str, meta: Dynamic, values: dict[str, str], scope: Scope
+) -> Configuration:
     info = Settings.model_fields[field]
     return Configuration(
         name=meta.name,
         field=field,
         meta=meta,
-        value=wire_value(getattr(effective, field)),
+        value=values[field],
         default=wire_value(info.default),
         description=info.description or "",
         type=_TYPES.get(info.annotation, "String")
@@ -164,7 +166,7 @@ async def list_configurations(
 ) -> list[Configuration]:
     """The dynamic settings with their values in the scope (global: every one)."""
     resolved = await _resolve(ctx, ref)
-    effective = await effective_settings(ctx.session, ctx.deps.file_settings, resolved.ids)
+    values = await effective_texts(ctx.session, ctx.deps.file_settings, resolved.ids)
     found = []
     for dotted, (field, meta) in sorted(dynamic_settings().items()):
         if resolved.scope != "global" and resolved.scope not in meta.scopes:
@@ -178,7 +180,7 @@ async def list_configurations(
         )
         if any(wanted is not None and wanted.lower() != have.lower() for wanted, have in matches):
             continue
-        config = _configuration(field, meta, effective, resolved.scope)
+        config = _configuration(field, meta, values, resolved.scope)
         if keyword and not any(
             keyword.lower() in text.lower() for text in (dotted, config.description)
         ):
@@ -194,12 +196,12 @@ async def update_configuration(
     resolved = await _resolve(ctx, ref)
     _require_scope(meta, resolved.scope)
     try:
-        parsed = parse_value(field, value)
+        parse_value(field, value.strip())
     except ValidationError as error:
         reason = error.errors(include_url=False)[0]["msg"]
         raise invalid("value", f"not a value of {name}: {reason}", value=value) from None
     # Two admins setting one value at once: the later write wins, neither fails.
-    stored = {"value": wire_value(parsed), "updated": utcnow()}
+    stored = {"value": value.strip(), "updated": utcnow()}
     await ctx.session.execute(
         insert_for(ctx.session, ConfigurationValue)
         .values(name=name, scope=resolved.scope, scope_id=resolved.scope_id, **stored)
@@ -211,8 +213,8 @@ async def update_configuration(
         f"Set {name} to {value} ({resolved.scope})",
         resource_type="Configuration",
     )
-    effective = await effective_settings(ctx.session, ctx.deps.file_settings, resolved.ids)
-    return _configuration(field, meta, effective, resolved.scope)
+    values = await effective_texts(ctx.session, ctx.deps.file_settings, resolved.ids)
+    return _configuration(field, meta, values, resolved.scope)
 
 
 async def reset_configuration(ctx: ServiceContext, *, name: str, ref: ScopeRef) -> Configuration:
@@ -233,8 +235,8 @@ async def reset_configuration(ctx: ServiceContext, *, name: str, ref: ScopeRef) 
         f"Reset {name} ({resolved.scope})",
         resource_type="Configuration",
     )
-    effective = await effective_settings(ctx.session, ctx.deps.file_settings, resolved.ids)
-    return _configuration(field, meta, effective, resolved.scope)
+    values = await effective_texts(ctx.session, ctx.deps.file_settings, resolved.ids)
+    return _configuration(field, meta, values, resolved.scope)
 
 
 def groups() -> list[tuple[str, list[str]]]:
