@@ -3,12 +3,18 @@
 The TOML file is ``--config`` or ``ALTO_CONFIG``; every field can also be set as
 ``ALTO_<FIELD>`` (``ALTO_DATABASE_URL``). Values written as ``ENC(...)`` are decrypted
 with the key file at start-up (``alto secret encrypt``).
+
+The fields marked ``Dynamic`` may also change at run time: a root admin's
+``updateConfiguration`` stores an override in the database (for the whole region or
+one zone, cluster, domain or account), and services read the effective value
+(``core/configuration.py``). The others need a restart.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
@@ -18,7 +24,26 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["SCOPES", "Dynamic", "Scope", "Settings", "dynamic_settings", "load_settings"]
+
+#: CloudStack's configuration scopes that Altostratus settings use, broadest first.
+Scope = Literal["global", "zone", "cluster", "domain", "account"]
+SCOPES: tuple[Scope, ...] = ("global", "zone", "cluster", "domain", "account")
+
+
+@dataclass(frozen=True)
+class Dynamic:
+    """Marks a setting that may change at run time, under its CloudStack-style name.
+
+    ``scopes``: where an override may be set besides ``global`` (every dynamic setting
+    has a global value); the narrowest override that applies wins.
+    """
+
+    name: str
+    category: str
+    group: str
+    subgroup: str
+    scopes: tuple[Scope, ...] = ()
 
 
 class Settings(BaseSettings):
@@ -60,8 +85,12 @@ class Settings(BaseSettings):
     key_file: Path | None = Field(
         None, description="Key that encrypts secrets at rest; default data_dir/secret.key."
     )
-    session_timeout: int = Field(1800, ge=60, description="Seconds a login session stays valid.")
-    login_attempts_allowed: int = Field(
+    session_timeout: Annotated[int, Dynamic("session.timeout", "Advanced", "Access", "Session")] = (
+        Field(1800, ge=60, description="Seconds a login session stays valid.")
+    )
+    login_attempts_allowed: Annotated[
+        int, Dynamic("incorrect.login.attempts.allowed", "Advanced", "Access", "Account")
+    ] = Field(
         5,
         ge=1,
         description="Consecutive failed logins after which a user may no longer log in "
@@ -84,7 +113,10 @@ class Settings(BaseSettings):
     password_time_cost: int = Field(3, ge=1, description="argon2id passes.")
     password_memory_kib: int = Field(65536, ge=8, description="argon2id memory per hash.")
     password_parallelism: int = Field(1, ge=1, description="argon2id lanes.")
-    default_page_size: int = Field(500, ge=1, description="Page size of list commands.")
+    default_page_size: Annotated[
+        int,
+        Dynamic("default.page.size", "Advanced", "Miscellaneous", "Others", ("domain", "account")),
+    ] = Field(500, ge=1, description="Page size of list commands.")
     request_max_bytes: int = Field(
         1 << 20,
         ge=1024,
@@ -205,9 +237,17 @@ class Settings(BaseSettings):
         description="Starts an HA restart tries while the VM's disk is still leased by its "
         "fenced host (the lease runs out after the agent's lease TTL).",
     )
-    cpu_overcommit_ratio: float = Field(1.0, ge=1.0, description="CPU MHz placed per host MHz.")
-    memory_overcommit_ratio: float = Field(1.0, ge=1.0, description="Memory placed per host MB.")
-    scheduler_weigher: str = Field(
+    cpu_overcommit_ratio: Annotated[
+        float,
+        Dynamic("cpu.overprovisioning.factor", "Advanced", "Compute", "Capacity", ("cluster",)),
+    ] = Field(1.0, ge=1.0, description="CPU MHz placed per host MHz.")
+    memory_overcommit_ratio: Annotated[
+        float,
+        Dynamic("mem.overprovisioning.factor", "Advanced", "Compute", "Capacity", ("cluster",)),
+    ] = Field(1.0, ge=1.0, description="Memory placed per host MB.")
+    scheduler_weigher: Annotated[
+        str, Dynamic("scheduler.weigher", "Advanced", "Compute", "Allocator")
+    ] = Field(
         "spread",
         pattern="^(spread|pack)$",
         description="spread: the emptiest host first; pack: the fullest host that fits first.",
@@ -248,6 +288,16 @@ class Settings(BaseSettings):
     def endpoint(self) -> str:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
         return self.public_endpoint or f"http://{host}:{self.port}/client/api"
+
+
+def dynamic_settings() -> dict[str, tuple[str, Dynamic]]:
+    """The settings that may change at run time: ``{dotted name: (field, Dynamic)}``."""
+    found = {}
+    for field_name, info in Settings.model_fields.items():
+        for meta in info.metadata:
+            if isinstance(meta, Dynamic):
+                found[meta.name] = (field_name, meta)
+    return found
 
 
 def load_settings(config: Path | None = None, **overrides: Any) -> Settings:

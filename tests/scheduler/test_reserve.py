@@ -15,6 +15,7 @@ from tests.scheduler.conftest import FleetDb
 from tests.scheduler.fleet import HostSpec, add_hosts
 
 SETTINGS = Settings()
+RATIOS = reservations.Overcommit.of(SETTINGS)
 
 
 async def _allocated(fleet_db: FleetDb) -> dict[int, tuple[int, int]]:
@@ -32,10 +33,10 @@ async def test_reserve_takes_room_only_while_it_fits_and_release_gives_it_back(
         fleet_db.db, fleet_db.fleet, [HostSpec(cpu_number=1, cpu_speed=1000, memory_mb=1024)]
     )
     async with fleet_db.db.transaction() as session:
-        assert await reservations.reserve(session, SETTINGS, host, 600, 512)
-        assert not await reservations.reserve(session, SETTINGS, host, 600, 512)
-        assert not await reservations.reserve(session, SETTINGS, host, 100, 1024)
-        assert await reservations.reserve(session, SETTINGS, host, 400, 512)
+        assert await reservations.reserve(session, RATIOS, host, 600, 512)
+        assert not await reservations.reserve(session, RATIOS, host, 600, 512)
+        assert not await reservations.reserve(session, RATIOS, host, 100, 1024)
+        assert await reservations.reserve(session, RATIOS, host, 400, 512)
     assert (await _allocated(fleet_db))[host] == (1000, 1024)
     async with fleet_db.db.transaction() as session:
         await reservations.release(session, host, 600, 512)
@@ -50,7 +51,7 @@ async def test_concurrent_reserves_of_one_host_take_exactly_its_room(fleet_db: F
 
     async def one() -> bool:
         async with fleet_db.db.transaction() as session:
-            return await reservations.reserve(session, SETTINGS, host, 500, 512)
+            return await reservations.reserve(session, RATIOS, host, 500, 512)
 
     results = await asyncio.gather(*(one() for _ in range(10)))
     assert results.count(True) == 4

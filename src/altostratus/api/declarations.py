@@ -62,7 +62,7 @@ SUCCESS: Response = ("success", SuccessResponse)
 
 #: Who may call a command (the role of the caller's account).
 ADMIN = frozenset({RoleType.ADMIN})
-ADMINS = frozenset({RoleType.ADMIN, RoleType.DOMAIN_ADMIN})
+ADMINS = frozenset({RoleType.ADMIN, RoleType.RESOURCE_ADMIN, RoleType.DOMAIN_ADMIN})
 ANYONE = frozenset(RoleType)
 
 

@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from altostratus.api.auth import authenticate
 from altostratus.api.declarations import Command
 from altostratus.api.params import NothingMatches, parse_params, string_values
 from altostratus.api.registry import Registry
 from altostratus.api.results import Result, Single, Submitted, payload_of
+from altostratus.core.configuration import service_context
 from altostratus.core.context import Caller, Dependencies, ServiceContext
 from altostratus.db.engine import Database
 from altostratus.db.failover import CommitOutcomeUnknown, DatabaseUnavailable, retry_on_failover
@@ -31,6 +33,7 @@ from altostratus.errors import (
     ResourceUnavailable,
     UnknownCommand,
 )
+from altostratus.services.identity import role_rules
 from altostratus.services.shared import async_jobs
 
 __all__ = ["ApiRequest", "Dispatcher", "Outcome"]
@@ -109,11 +112,13 @@ class Dispatcher:
             if command is None:
                 raise UnknownCommand(f"{_UNKNOWN}: {name}" if name else _UNKNOWN)
             _authorise(command, caller)
+            if caller is not None:
+                await _apply_role_rules(session, command, caller)
             try:
                 params = parse_params(command.name, command.params, request.params)
             except NothingMatches:
                 return Outcome({}, {})  # CloudStack's empty list
-            ctx = ServiceContext(
+            ctx = await service_context(
                 session, caller or Caller.anonymous(), self._deps, request.client_address
             )
             try:
@@ -167,6 +172,15 @@ def _job_answer(job_uuid: str, instance_uuid: str | None) -> dict[str, Any]:
     if instance_uuid is not None:
         answer["id"] = instance_uuid
     return answer
+
+
+async def _apply_role_rules(session: AsyncSession, command: Command[Any], caller: Caller) -> None:
+    """A custom role's rules narrow what its type allows (``services/identity/role_rules``)."""
+    if (await role_rules.rules_of(session, caller.role_id)).denies(command.name):
+        raise PermissionDenied(
+            f"The API {command.name} is not available for account {caller.account_name}: "
+            "its role's permission rules deny it"
+        )
 
 
 def _authorise(command: Command[Any], caller: Caller | None) -> None:

@@ -11,7 +11,12 @@ from altostratus.api.registry import Registry
 
 __all__ = ["render_reference"]
 
-_ROLES = {"Admin": "root admin", "DomainAdmin": "domain admin", "User": "user"}
+_ROLES = {
+    "Admin": "root admin",
+    "ResourceAdmin": "resource admin",
+    "DomainAdmin": "domain admin",
+    "User": "user",
+}
 
 
 def _cell(text: str) -> str:

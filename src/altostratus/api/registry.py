@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from altostratus.api.commands import COMMAND_SETS
+from altostratus.api.commands.identity import roles
 from altostratus.api.commands.platform import discovery
 from altostratus.api.declarations import Command, CommandSet
 from altostratus.ha.hosts.investigation import INVESTIGATE
@@ -57,5 +58,7 @@ def build_registry() -> Registry:
     registry = Registry(COMMAND_SETS)
     # listApis describes the registry it belongs to, itself included.
     registry.add(discovery.command_set(registry))
+    # Role rules name commands: the rule commands check the names against the registry.
+    registry.add(roles.rule_commands(registry))
     registry.add_internal(INVESTIGATE)
     return registry

@@ -34,6 +34,8 @@ class Caller:
     domain_path: str
     #: Set when the request came with a session rather than a signature.
     session_id: str | None = None
+    #: The account's role (its permission rules narrow what ``role_type`` allows).
+    role_id: int = 0
 
     @classmethod
     def of(cls, user: User, account: Account, session_id: str | None = None) -> Caller:
@@ -50,6 +52,7 @@ class Caller:
             domain_uuid=account.domain.uuid,
             domain_path=account.domain.path,
             session_id=session_id,
+            role_id=account.role_id,
         )
 
     @classmethod
@@ -75,7 +78,8 @@ class Caller:
 
     @property
     def is_domain_admin(self) -> bool:
-        return self.role_type is RoleType.DOMAIN_ADMIN
+        """A resource admin manages its domain as a domain admin does (CloudStack's type 3)."""
+        return self.role_type in (RoleType.DOMAIN_ADMIN, RoleType.RESOURCE_ADMIN)
 
     def manages_domain_path(self, path: str) -> bool:
         """Root admins manage everything; domain admins their subtree; users nothing."""
@@ -102,6 +106,14 @@ class Dependencies:
     signals: Signals = field(default_factory=Signals)
     #: Names this process in job leases and host connections (``host:pid:random``).
     server_id: str = ""
+    #: The settings before run-time overrides, when ``settings`` holds a caller's
+    #: effective values (``core/configuration.service_context``).
+    configured_from: Settings | None = None
+
+    @property
+    def file_settings(self) -> Settings:
+        """The settings as configured (file, environment, flags), without overrides."""
+        return self.configured_from or self.settings
 
 
 @dataclass(frozen=True)

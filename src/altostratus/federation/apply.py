@@ -4,9 +4,9 @@ Rules, which every region follows and so converges whatever order entries arrive
 
 * An entry older than (or equal to) the version already here changes nothing.
 * Deletes win: a tombstone deletes the entity and what cannot exist without it (a
-  domain's subtree, an account's users), whatever its version, and an update of an entity
-  deleted here changes nothing. A tombstone records the highest version seen for its
-  key, so every region ends with the same version for it.
+  domain's subtree, an account's users, a role's rules and accounts), whatever its
+  version, and an update of an entity deleted here changes nothing. A tombstone records
+  the highest version seen for its key, so every region ends with the same version.
 * An entry whose reference has not arrived yet waits (``applied`` stays false) and is
   retried after the next batch; one whose reference was deleted is itself deleted.
 * Two live entities that claim one name (two regions created ``alice`` in one domain):
@@ -40,6 +40,8 @@ from altostratus.db.models import (
     Event,
     ReplicationEntry,
     ReplicationVector,
+    Role,
+    RolePermission,
     User,
     Zone,
 )
@@ -244,11 +246,26 @@ def _delete_account(session: Session, account: Account, version: str) -> None:
     session.flush()
 
 
+def _delete_role(session: Session, role: Role, version: str) -> None:
+    """A role's rules cannot outlive it, nor accounts given it elsewhere meanwhile (a role
+    in use is never deleted by the service, so only a concurrent grant meets this)."""
+    for account in session.scalars(select(Account).where(Account.role_id == role.id)):
+        _delete_account(session, account, version)
+    for rule in session.scalars(select(RolePermission).where(RolePermission.role_id == role.id)):
+        _tombstone(session, "role_permission", rule.uuid, version)
+        session.delete(rule)
+    session.flush()
+    session.delete(role)
+    session.flush()
+
+
 def _delete(session: Session, spec: EntitySpec, row: Any, version: str) -> None:
     if isinstance(row, Domain):
         _delete_domain_tree(session, row, version)
     elif isinstance(row, Account):
         _delete_account(session, row, version)
+    elif isinstance(row, Role):
+        _delete_role(session, row, version)
     else:
         session.delete(row)
         session.flush()

@@ -15,7 +15,16 @@ from typing import Any
 from sqlalchemy import Enum as SqlEnum
 from sqlalchemy.orm import Session
 
-from altostratus.db.models import Account, Base, Domain, Region, Role, SessionRevocation, User
+from altostratus.db.models import (
+    Account,
+    Base,
+    Domain,
+    Region,
+    Role,
+    RolePermission,
+    SessionRevocation,
+    User,
+)
 from altostratus.db.models.base import UtcDateTime
 
 __all__ = ["SPECS", "EntitySpec", "Reference", "is_global", "spec_for", "spec_named"]
@@ -96,9 +105,16 @@ SPECS: tuple[EntitySpec, ...] = (
         "role",
         Role,
         "uuid",
-        ("name", "type", "description", "created"),
+        ("name", "type", "description", "is_default", "is_public", "state", "created"),
         unique=(("name",),),
         name_column="name",
+    ),
+    EntitySpec(
+        "role_permission",
+        RolePermission,
+        "uuid",
+        ("rule", "permission", "description", "sort_order", "created"),
+        {"role": Reference("role_id", Role)},
     ),
     EntitySpec(
         "domain",

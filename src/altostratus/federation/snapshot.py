@@ -38,8 +38,16 @@ __all__ = [
 ]
 
 #: Referenced before referring: a domain's parent comes before it (by level), accounts
-#: need domains and roles, users need accounts.
-DEPENDENCY_ORDER = ("region", "role", "domain", "account", "user", "session_revocation")
+#: need domains and roles, users need accounts, role permissions their role.
+DEPENDENCY_ORDER = (
+    "region",
+    "role",
+    "role_permission",
+    "domain",
+    "account",
+    "user",
+    "session_revocation",
+)
 
 
 class SnapshotEntity(TypedDict):

@@ -18,6 +18,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from altostratus.core.configuration import service_context
 from altostratus.core.context import Caller, Dependencies, ServiceContext
 from altostratus.core.leases import uninterrupted
 from altostratus.db.clock import database_now
@@ -102,7 +103,7 @@ class JobRun:
 
         async def run_step() -> Any:
             async with self.db.transaction() as session:
-                result = await action(ServiceContext(session, self.caller, self.deps))
+                result = await action(await service_context(session, self.caller, self.deps))
                 recorded = result
                 if result_type is not None and result is not None:
                     if not isinstance(result, result_type):
@@ -119,7 +120,7 @@ class JobRun:
     async def read(self, action: Callable[[ServiceContext], Awaitable[T]]) -> T:
         """Run ``action`` in a read-only transaction; nothing is recorded."""
         async with self.db.transaction(write=False) as session:
-            return await action(ServiceContext(session, self.caller, self.deps))
+            return await action(await service_context(session, self.caller, self.deps))
 
     async def host_command(
         self,

@@ -4,11 +4,11 @@ registry serves, in the order `listApis` and `docs/api.md` show them."""
 from altostratus.api.commands.catalog import offerings, templates
 from altostratus.api.commands.compute import affinity, keypairs, vms
 from altostratus.api.commands.ha import host_ha, oobm
-from altostratus.api.commands.identity import accounts, domains, regions, sessions, users
+from altostratus.api.commands.identity import accounts, domains, regions, roles, sessions, users
 from altostratus.api.commands.infrastructure import capacity, clusters, hosts, pods, zones
 from altostratus.api.commands.network import networks, security_groups
 from altostratus.api.commands.network import offerings as network_offerings
-from altostratus.api.commands.platform import jobs, management, replication
+from altostratus.api.commands.platform import configurations, jobs, management, replication
 from altostratus.api.commands.shared import alerts, events, limits, tags
 from altostratus.api.commands.storage import snapshots, volumes
 
@@ -16,6 +16,7 @@ COMMAND_SETS = (
     sessions.commands,
     domains.commands,
     accounts.commands,
+    roles.commands,
     users.commands,
     regions.commands,
     replication.commands,
@@ -42,6 +43,7 @@ COMMAND_SETS = (
     alerts.commands,
     jobs.commands,
     management.commands,
+    configurations.commands,
 )
 
 __all__ = ["COMMAND_SETS"]

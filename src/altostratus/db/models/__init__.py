@@ -19,7 +19,10 @@ from altostratus.db.models.identity import (
     AccountType,
     Domain,
     EntityState,
+    Permission,
     Role,
+    RolePermission,
+    RoleState,
     RoleType,
     SessionRevocation,
     User,
@@ -38,7 +41,7 @@ from altostratus.db.models.network import (
 from altostratus.db.models.oobm import OutOfBandCluster, OutOfBandManagement, OutOfBandZone
 from altostratus.db.models.regions import Region
 from altostratus.db.models.servers import ManagementServer
-from altostratus.db.models.system import SystemValue
+from altostratus.db.models.system import ConfigurationValue, SystemValue
 from altostratus.db.models.tenancy import AffinityGroup, ResourceLimit, ResourceTag, SshKeyPair
 
 __all__ = [
@@ -49,6 +52,7 @@ __all__ = [
     "AsyncJob",
     "Base",
     "Cluster",
+    "ConfigurationValue",
     "DiskOffering",
     "Domain",
     "EntityState",
@@ -70,6 +74,7 @@ __all__ = [
     "OutOfBandZone",
     "PeerPull",
     "PeerVector",
+    "Permission",
     "Pod",
     "PublicEntity",
     "Region",
@@ -78,6 +83,8 @@ __all__ = [
     "ResourceLimit",
     "ResourceTag",
     "Role",
+    "RolePermission",
+    "RoleState",
     "RoleType",
     "SecurityGroup",
     "SecurityGroupRule",

@@ -1,4 +1,4 @@
-"""Global identity: roles, domains, accounts, users and revoked sessions.
+"""Global identity: roles and their permission rules, domains, accounts, users, revoked sessions.
 
 These tables are global (docs/design.md, "Words"): every region holds the same rows under the same
 UUIDs, so nothing here may depend on a regional table.
@@ -19,7 +19,10 @@ __all__ = [
     "AccountType",
     "Domain",
     "EntityState",
+    "Permission",
     "Role",
+    "RolePermission",
+    "RoleState",
     "RoleType",
     "SessionRevocation",
     "User",
@@ -28,8 +31,22 @@ __all__ = [
 
 class RoleType(enum.StrEnum):
     ADMIN = "Admin"
+    #: A domain admin who also sees the infrastructure (CloudStack's account type 3).
+    RESOURCE_ADMIN = "ResourceAdmin"
     DOMAIN_ADMIN = "DomainAdmin"
     USER = "User"
+
+
+class RoleState(enum.StrEnum):
+    ENABLED = "enabled"
+    DISABLED = "disabled"
+
+
+class Permission(enum.StrEnum):
+    """What a role permission rule does to the commands it matches."""
+
+    ALLOW = "allow"
+    DENY = "deny"
 
 
 class AccountType(enum.IntEnum):
@@ -38,6 +55,7 @@ class AccountType(enum.IntEnum):
     USER = 0
     ADMIN = 1
     DOMAIN_ADMIN = 2
+    RESOURCE_ADMIN = 3
 
     @property
     def role_type(self) -> RoleType:
@@ -45,6 +63,7 @@ class AccountType(enum.IntEnum):
             AccountType.USER: RoleType.USER,
             AccountType.ADMIN: RoleType.ADMIN,
             AccountType.DOMAIN_ADMIN: RoleType.DOMAIN_ADMIN,
+            AccountType.RESOURCE_ADMIN: RoleType.RESOURCE_ADMIN,
         }[self]
 
 
@@ -71,6 +90,30 @@ class Role(PublicEntity):
     name: Mapped[str] = mapped_column(String(255), unique=True)
     type: Mapped[RoleType] = mapped_column(_enum(RoleType, "role_type"))
     description: Mapped[str] = mapped_column(String(255), default="")
+    #: One of the four roles every region creates with the same UUID; never deleted.
+    is_default: Mapped[bool] = mapped_column(default=False)
+    #: Private roles are listed to root admins only.
+    is_public: Mapped[bool] = mapped_column(default=True)
+    state: Mapped[RoleState] = mapped_column(
+        _enum(RoleState, "role_state"), default=RoleState.ENABLED
+    )
+
+
+class RolePermission(PublicEntity):
+    """One rule of a role: a command name or wildcard (``list*``), allowed or denied.
+
+    A role's rules are read in ``sort_order``; the first whose rule matches decides.
+    """
+
+    __tablename__ = "role_permissions"
+
+    role_id: Mapped[int] = mapped_column(ForeignKey("roles.id"), index=True)
+    rule: Mapped[str] = mapped_column(String(255))
+    permission: Mapped[Permission] = mapped_column(_enum(Permission, "permission"))
+    description: Mapped[str] = mapped_column(String(255), default="")
+    sort_order: Mapped[int] = mapped_column(Integer, default=0)
+
+    role: Mapped[Role] = relationship(lazy="joined")
 
 
 class Domain(PublicEntity):

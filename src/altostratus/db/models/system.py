@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import String, Text
+from datetime import datetime
+
+from sqlalchemy import Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from altostratus.db.models.base import Base
+from altostratus.timeutil import utcnow
 
-__all__ = ["SystemValue"]
+__all__ = ["ConfigurationValue", "SystemValue"]
 
 
 class SystemValue(Base):
@@ -22,3 +25,20 @@ class SystemValue(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class ConfigurationValue(Base):
+    """An override of a run-time setting (``updateConfiguration``) in one scope.
+
+    Regional, as CloudStack's configuration is per management cluster. ``scope_id`` is
+    the local id of the zone, cluster, domain or account, 0 for ``global``; no foreign
+    key, so one table holds every scope.
+    """
+
+    __tablename__ = "configuration_values"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16), primary_key=True)
+    scope_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    value: Mapped[str] = mapped_column(Text)
+    updated: Mapped[datetime] = mapped_column(default=utcnow)

@@ -190,7 +190,7 @@ async def _affinity_filter(session: AsyncSession, request: PlacementRequest) -> 
 
 
 async def _filters(
-    session: AsyncSession, settings: Settings, request: PlacementRequest
+    session: AsyncSession, ratios: reservations.Overcommit, request: PlacementRequest
 ) -> list[_Filter]:
     """The filter chain, broadest first, so the first that empties it explains a 533."""
     chain = [
@@ -209,16 +209,16 @@ async def _filters(
         chain.append(affinity)
     chain.append(
         _Filter(
-            reservations.fits(settings, request.cpu_mhz, request.memory_mb),
+            reservations.fits(ratios, request.cpu_mhz, request.memory_mb),
             f"no host has {request.cpu_mhz} MHz CPU and {request.memory_mb} MB memory free",
         )
     )
     return chain
 
 
-def _ordered(settings: Settings, query: Select[Any]) -> Select[Any]:
-    free_cpu, free_memory = reservations.room_left(settings)
-    if settings.scheduler_weigher == "pack":
+def _ordered(weigher: _Weigher, query: Select[Any]) -> Select[Any]:
+    free_cpu, free_memory = reservations.room_left(weigher.ratios)
+    if weigher.pack:
         return query.order_by(free_memory.asc(), free_cpu.asc(), Host.id)
     return query.order_by(free_memory.desc(), free_cpu.desc(), Host.id)
 
@@ -226,6 +226,15 @@ def _ordered(settings: Settings, query: Select[Any]) -> Select[Any]:
 def _normalised(request: PlacementRequest) -> PlacementRequest:
     tags = frozenset(tag.strip().lower() for tag in request.host_tags if tag.strip())
     return replace(request, host_tags=tags)
+
+
+@dataclass(frozen=True)
+class _Weigher:
+    """How candidates are ordered: by room under ``ratios``, emptiest (or, ``pack``,
+    fullest) first."""
+
+    ratios: reservations.Overcommit
+    pack: bool
 
 
 async def place(session: AsyncSession, settings: Settings, request: PlacementRequest) -> int:
@@ -241,19 +250,21 @@ async def place(session: AsyncSession, settings: Settings, request: PlacementReq
             f"Unable to place the VM: zone {zone.name if zone else request.zone_id} "
             "is not Enabled for deployment"
         )
-    chain = await _filters(session, settings, request)
+    ratios = await reservations.overcommit(session, settings)
+    weigher = _Weigher(ratios, pack=settings.scheduler_weigher == "pack")
+    chain = await _filters(session, ratios, request)
     usable = and_(*(item.condition for item in chain))
     tried: set[int] = set()
     while True:
         query = select(Host.id).where(usable).limit(_CANDIDATES)
         if tried:
             query = query.where(Host.id.not_in(sorted(tried)))
-        candidates: list[int] = list(await session.scalars(_ordered(settings, query)))
+        candidates: list[int] = list(await session.scalars(_ordered(weigher, query)))
         if not candidates:
             break
-        for host_id in await _free_first(session, settings, candidates):
+        for host_id in await _free_first(session, weigher, candidates):
             if await reservations.reserve(
-                session, settings, host_id, request.cpu_mhz, request.memory_mb, *_in_service()
+                session, ratios, host_id, request.cpu_mhz, request.memory_mb, *_in_service()
             ):
                 return host_id
             tried.add(host_id)
@@ -263,9 +274,7 @@ async def place(session: AsyncSession, settings: Settings, request: PlacementReq
     )
 
 
-async def _free_first(
-    session: AsyncSession, settings: Settings, candidates: list[int]
-) -> list[int]:
+async def _free_first(session: AsyncSession, weigher: _Weigher, candidates: list[int]) -> list[int]:
     """The best candidate no concurrent placement holds (locked for us), else all of them.
 
     PostgreSQL skips rows another transaction has locked; when every candidate is held,
@@ -273,7 +282,7 @@ async def _free_first(
     never given up on while it may still fit. SQLite ignores the locking clause.
     """
     unlocked = await session.scalar(
-        _ordered(settings, select(Host.id).where(Host.id.in_(candidates)).limit(1)).with_for_update(
+        _ordered(weigher, select(Host.id).where(Host.id.in_(candidates)).limit(1)).with_for_update(
             skip_locked=True
         )
     )

@@ -26,6 +26,7 @@ from altostratus.db.models import (
     Domain,
     EntityState,
     Role,
+    RoleState,
     RoleType,
     User,
     VirtualMachine,
@@ -120,8 +121,10 @@ async def _managed_account(ctx: ServiceContext, ref: AccountRef) -> Account:
 async def _grantable_role(ctx: ServiceContext, role: Role | None, wanted: str) -> Role:
     if role is None:
         raise InvalidParameter(f"Unable to find role {wanted}")
-    if role.type is RoleType.ADMIN and not ctx.caller.is_root_admin:
+    if not ctx.caller.is_root_admin and (role.type is RoleType.ADMIN or not role.is_public):
         raise PermissionDenied(f"Only root admins may grant the role {role.name}")
+    if role.state is not RoleState.ENABLED:
+        raise InvalidParameter(f"The role {role.name} is disabled: it cannot be granted")
     return role
 
 
@@ -139,9 +142,12 @@ async def _role_for(
         return await _role_by_uuid(ctx, role_uuid)
     if account_type is None:
         raise InvalidParameter("One of the accounttype and roleid parameters is required")
-    # The oldest role of the type is the default one created at bootstrap.
+    # The type's default role (created at bootstrap), else its oldest role.
     role = await ctx.session.scalar(
-        select(Role).where(Role.type == account_type.role_type).order_by(Role.id).limit(1)
+        select(Role)
+        .where(Role.type == account_type.role_type)
+        .order_by(Role.is_default.desc(), Role.id)
+        .limit(1)
     )
     return await _grantable_role(ctx, role, f"for accounttype {account_type.value}")
 

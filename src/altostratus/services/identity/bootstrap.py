@@ -19,7 +19,6 @@ from altostratus.db.models import (
     AccountType,
     Domain,
     Region,
-    Role,
     RoleType,
     SystemValue,
     User,
@@ -27,10 +26,10 @@ from altostratus.db.models import (
 from altostratus.security.apikeys import generate_key_pair, generate_password
 from altostratus.security.keyring import KeyFileMismatch, Keyring
 from altostratus.security.passwords import Passwords
+from altostratus.services.identity.roles import default_roles
 from altostratus.settings import Settings
 
 __all__ = [
-    "DEFAULT_ROLES",
     "FEDERATION_KEY",
     "KEY_CHECK",
     "LOCAL_REGION",
@@ -41,11 +40,6 @@ __all__ = [
     "region_values",
 ]
 
-DEFAULT_ROLES = {
-    RoleType.ADMIN: "Root Admin",
-    RoleType.DOMAIN_ADMIN: "Domain Admin",
-    RoleType.USER: "User",
-}
 KEY_CHECK = "key-check"
 SESSION_KEY = "session-signing-key"
 LOCAL_REGION = "local-region-id"
@@ -116,10 +110,7 @@ async def _bootstrap(
     session.add(
         Region(id=settings.region_id, name=settings.region_name, endpoint=settings.endpoint)
     )
-    roles = {
-        kind: Role(name=name, type=kind, description=f"Default {name} role")
-        for kind, name in DEFAULT_ROLES.items()
-    }
+    roles = default_roles()
     session.add_all(roles.values())
     root = Domain(name="ROOT", path="ROOT", level=0)
     session.add(root)

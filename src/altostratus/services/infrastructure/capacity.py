@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from altostratus.core.context import ServiceContext
 from altostratus.db.models import Cluster, Host, IpAddress, Network, Pod, Zone
 from altostratus.db.models.hosts import HostState, ResourceState
-from altostratus.services.infrastructure.reservations import capacity_totals
+from altostratus.services.infrastructure.reservations import capacity_totals, overcommit
 from altostratus.services.shared.lookup import find_by_uuid
 from altostratus.settings import Settings
 
@@ -98,7 +98,7 @@ async def host_capacity(
         group.append(Host.pod_id)
     if scope.cluster_id is not None:
         group.append(Host.cluster_id)
-    cpu_of_host, memory_of_host = capacity_totals(settings)
+    cpu_of_host, memory_of_host = capacity_totals(await overcommit(session, settings))
     query = (
         select(
             *group,

@@ -14,6 +14,7 @@ from altostratus.api.params import ApiType, Params, api_type_of, plain_type
 from altostratus.api.results import ListResult, ResponseObject, Single
 from altostratus.core.context import ServiceContext
 from altostratus.errors import InvalidParameter
+from altostratus.services.identity import role_rules
 
 __all__ = [
     "Api",
@@ -237,7 +238,8 @@ def command_set(registry: Iterable[Command[Any]]) -> CommandSet:
     )
     async def list_apis(ctx: ServiceContext, p: ListApisParams) -> ListResult:
         role = ctx.caller.role_type
-        visible = [c for c in registry if role in c.allowed]
+        rules = await role_rules.rules_of(ctx.session, ctx.caller.role_id)
+        visible = [c for c in registry if role in c.allowed and not rules.denies(c.name)]
         if p.name is not None:
             visible = [c for c in visible if c.name.lower() == p.name.lower()]
             if not visible:
@@ -271,7 +273,7 @@ def command_set(registry: Iterable[Command[Any]]) -> CommandSet:
                 kvmsnapshotenabled=True,
                 supportELB="false",
                 projectinviterequired=False,
-                dynamicrolesenabled=False,
+                dynamicrolesenabled=True,
             ),
         )
 
