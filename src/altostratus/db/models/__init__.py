@@ -36,6 +36,7 @@ from altostratus.db.models.network import (
     SecurityGroupRule,
 )
 from altostratus.db.models.oobm import OutOfBandCluster, OutOfBandManagement, OutOfBandZone
+from altostratus.db.models.projects import Project, ProjectMember, ProjectRole, ProjectState
 from altostratus.db.models.regions import Region
 from altostratus.db.models.servers import ManagementServer
 from altostratus.db.models.system import SystemValue
@@ -71,6 +72,10 @@ __all__ = [
     "PeerPull",
     "PeerVector",
     "Pod",
+    "Project",
+    "ProjectMember",
+    "ProjectRole",
+    "ProjectState",
     "PublicEntity",
     "Region",
     "ReplicationEntry",

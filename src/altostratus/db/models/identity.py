@@ -38,6 +38,9 @@ class AccountType(enum.IntEnum):
     USER = 0
     ADMIN = 1
     DOMAIN_ADMIN = 2
+    #: The account a project's resources belong to (``models.projects``): it has no users,
+    #: is never listed as an account and, unlike the others, stays in its region.
+    PROJECT = 5
 
     @property
     def role_type(self) -> RoleType:
@@ -45,6 +48,7 @@ class AccountType(enum.IntEnum):
             AccountType.USER: RoleType.USER,
             AccountType.ADMIN: RoleType.ADMIN,
             AccountType.DOMAIN_ADMIN: RoleType.DOMAIN_ADMIN,
+            AccountType.PROJECT: RoleType.USER,
         }[self]
 
 
