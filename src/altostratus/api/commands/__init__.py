@@ -4,7 +4,14 @@ registry serves, in the order `listApis` and `docs/api.md` show them."""
 from altostratus.api.commands.catalog import offerings, templates
 from altostratus.api.commands.compute import affinity, keypairs, vms
 from altostratus.api.commands.ha import host_ha, oobm
-from altostratus.api.commands.identity import accounts, domains, regions, sessions, users
+from altostratus.api.commands.identity import (
+    accounts,
+    domains,
+    projects,
+    regions,
+    sessions,
+    users,
+)
 from altostratus.api.commands.infrastructure import capacity, clusters, hosts, pods, zones
 from altostratus.api.commands.network import networks, security_groups
 from altostratus.api.commands.platform import jobs, management, replication
@@ -16,6 +23,7 @@ COMMAND_SETS = (
     domains.commands,
     accounts.commands,
     users.commands,
+    projects.commands,
     regions.commands,
     replication.commands,
     zones.commands,
