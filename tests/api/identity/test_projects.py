@@ -13,7 +13,6 @@ from tests.api.identity.test_accounts import accounts
 from tests.api.identity.test_domains import TIMESTAMP, job_result, names
 from tests.conftest import Clients
 from tests.support.client import ApiClient
-from tests.support.jobs import wait_job
 from tests.support.world import Identity
 
 MISSING = "7e0e0c34-0000-4000-8000-000000000000"
@@ -33,14 +32,6 @@ async def projects(client: ApiClient, **params: Any) -> list[str]:
 async def members(client: ApiClient, project_id: str) -> dict[str, str]:
     listed = await client.ok("listProjectAccounts", projectid=project_id)
     return {m["account"]: m["role"] for m in listed.get("projectaccount", [])}
-
-
-async def job_fails(client: ApiClient, command: str, code: int, **params: Any) -> str:
-    """An async command whose job fails with ``code``; its error text."""
-    answer = await client.ok(command, **params)
-    job = await wait_job(client, answer["jobid"])
-    assert (job["jobstatus"], job["jobresultcode"]) == (2, code), job
-    return str(job["jobresult"]["errortext"])
 
 
 async def test_create_project_answer_and_listings(
@@ -105,7 +96,7 @@ async def test_project_listing_scopes(clients: Clients, identities: dict[str, Id
 async def test_members_and_their_rules(clients: Clients, identities: dict[str, Identity]) -> None:
     web = await create(clients.alice, "web")
     project = web["id"]
-    await clients.admin.ok("createAccount", **_account("dave", identities["alice"].domain_id))
+    await clients.admin.ok("createAccount", **new_account("dave", identities["alice"].domain_id))
     await job_result(clients.alice, "addAccountToProject", projectid=project, account="dave")
     await job_result(
         clients.alice, "addAccountToProject", projectid=project, account="d1admin", roletype="admin"
@@ -144,7 +135,7 @@ async def test_members_and_their_rules(clients: Clients, identities: dict[str, I
     assert await members(clients.alice, project) == {"alice": "Admin"}
 
 
-def _account(name: str, domain_id: str) -> dict[str, Any]:
+def new_account(name: str, domain_id: str) -> dict[str, Any]:
     return {
         "accounttype": 0,
         "username": name,
@@ -161,9 +152,9 @@ async def test_management_needs_the_admin_role_of_the_project(
 ) -> None:
     web = await create(clients.alice, "web")
     project = web["id"]
-    await clients.admin.ok("createAccount", **_account("dave", identities["alice"].domain_id))
+    await clients.admin.ok("createAccount", **new_account("dave", identities["alice"].domain_id))
     await job_result(clients.alice, "addAccountToProject", projectid=project, account="dave")
-    dave_keys = await _keys(clients.admin, "dave")
+    dave_keys = await user_keys(clients.admin, "dave")
     dave = clients.alice.with_keys(*dave_keys)
     # A regular member sees the project and its members but manages nothing.
     assert await projects(dave) == ["web"]
@@ -199,7 +190,7 @@ async def test_management_needs_the_admin_role_of_the_project(
     assert await members(clients.alice, project) == {"alice": "Regular", "dave": "Admin"}
 
 
-async def _keys(admin: ApiClient, username: str) -> tuple[str, str]:
+async def user_keys(admin: ApiClient, username: str) -> tuple[str, str]:
     user = (await admin.ok("listUsers", listall=True, username=username))["user"][0]
     keys = (await admin.ok("registerUserKeys", id=user["id"]))["userkeys"]
     return keys["apikey"], keys["secretkey"]
@@ -238,7 +229,7 @@ async def test_project_account_stays_in_its_region(
     """Projects are regional: neither the log, the versions nor a snapshot carry the
     project account, while a real account created next to it is logged."""
     await create(clients.alice, "web")
-    await clients.admin.ok("createAccount", **_account("dave", identities["alice"].domain_id))
+    await clients.admin.ok("createAccount", **new_account("dave", identities["alice"].domain_id))
     runtime = app.state.runtime
     async with runtime.db.transaction(write=False) as session:
         project_account = await session.scalar(select(Project.account_id))

@@ -110,7 +110,7 @@ async def submit_destroys(ctx: ServiceContext, account_uuids: list[str]) -> list
     for vm_uuid in await ctx.session.scalars(
         select(VirtualMachine.uuid).where(*_live_vms(ids), VirtualMachine.state.in_(_DESTROYABLE))
     ):
-        vm, _ = await lifecycle.destroy_on_request(ctx, vm_uuid, expunge=True)
+        vm, _ = await lifecycle.start_destroy(ctx, vm_uuid, expunge=True)
         job = await async_jobs.submit(
             ctx,
             vm_jobs.DESTROY,
