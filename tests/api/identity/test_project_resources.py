@@ -87,6 +87,11 @@ async def test_project_key_pairs_volumes_and_tags(
     listed = await dave.ok("listSSHKeyPairs", projectid=project)
     assert [pair["name"] for pair in listed["sshkeypair"]] == ["deploy"]
     assert (await clients.alice.ok("listSSHKeyPairs")) == {}
+    groups = await dave.ok("listSecurityGroups", projectid=project)
+    assert [group["name"] for group in groups["securitygroup"]] == ["default"]
+    await dave.ok("createSecurityGroup", name="front", projectid=project)
+    groups = await clients.alice.ok("listSecurityGroups", projectid="-1")
+    assert sorted(group["name"] for group in groups["securitygroup"]) == ["default", "front"]
     vm = await deploy(clients.alice, world, name="web1", projectid=project, keypair="deploy")
     volumes = await clients.alice.ok("listVolumes", projectid=project)
     assert [volume["virtualmachineid"] for volume in volumes["volume"]] == [vm["id"]]
@@ -137,6 +142,8 @@ async def test_suspended_project_stops_its_vms_and_gets_nothing_new(
         "createSSHKeyPair", 531, name="k", projectid=project
     )
     assert "already Suspended" in await clients.alice.fails("suspendProject", 431, id=project)
+    # Listing still works while suspended.
+    assert (await clients.alice.ok("listSecurityGroups", projectid=project))["count"] == 1
     # A regular member may not change the state back.
     await dave.fails("activateProject", 531, id=project)
     active = (await job_result(clients.alice, "activateProject", id=project))["project"]

@@ -32,6 +32,7 @@ from altostratus.db.models.network import vm_security_groups
 from altostratus.errors import InvalidParameter, ResourceInUse, invalid
 from altostratus.services.shared.events import record_event
 from altostratus.services.shared.ownership import OwnerScope, may_use, owned_rows, owner_account
+from altostratus.services.shared.projects import ALL_PROJECTS, get_project
 
 __all__ = [
     "DEFAULT_GROUP",
@@ -225,11 +226,13 @@ async def list_groups(
     scope: OwnerScope,
     page: PageRequest,
 ) -> Page[SecurityGroup]:
-    """Groups the caller may see; the caller's own ``default`` group always exists."""
-    if not scope.domain_uuid or scope.account:
-        await _default_group(
-            ctx, await owner_account(ctx, scope.account, scope.domain_uuid, scope.project_uuid)
-        )
+    """Groups the caller may see; the listed owner's ``default`` group always exists (a
+    project's too, even suspended: listing creates nothing the project asked for)."""
+    if scope.project_uuid is not None:
+        if scope.project_uuid != ALL_PROJECTS:
+            await _default_group(ctx, (await get_project(ctx, scope.project_uuid)).account)
+    elif not scope.domain_uuid or scope.account:
+        await _default_group(ctx, await owner_account(ctx, scope.account, scope.domain_uuid))
     query = (
         await owned_rows(
             ctx, SecurityGroup, scope, finding=group_uuid is not None or vm_uuid is not None
