@@ -250,3 +250,18 @@ async def test_project_account_stays_in_its_region(
     keys = {entity["entity_key"] for entity in snapshot["entities"]}
     assert dave in keys
     assert account.uuid not in keys
+
+
+async def test_account_and_domain_teardown_take_their_projects(api: ApiClient) -> None:
+    domain = (await api.ok("createDomain", name="pd"))["domain"]["id"]
+    for name in ("erin", "frank"):
+        await api.ok("createAccount", **new_account(name, domain))
+    project = (await create(api, "shared", account="erin", domainid=domain))["id"]
+    await job_result(api, "addAccountToProject", projectid=project, account="frank")
+    frank = (await api.ok("listAccounts", name="frank", domainid=domain))["account"][0]["id"]
+    await job_result(api, "deleteAccount", id=frank)
+    assert await members(api, project) == {"erin": "Admin"}
+    # Without cleanup the domain's accounts (the project's among them) keep it.
+    await api.fails("deleteDomain", 536, id=domain)
+    await job_result(api, "deleteDomain", id=domain, cleanup=True)
+    assert (await api.ok("listProjects", id=project)) == {}
