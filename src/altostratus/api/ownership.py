@@ -6,12 +6,29 @@ Admins act for an account they administer by naming it (``account`` with
 
 from __future__ import annotations
 
-from pydantic import Field
+import uuid
+from typing import Annotated
 
-from altostratus.api.params import ListParams, Params, Uuid
+from pydantic import AfterValidator, Field
+
+from altostratus.api.params import ApiType, ListParams, Params, Uuid
 from altostratus.services.shared.ownership import OwnerScope
+from altostratus.services.shared.projects import ALL_PROJECTS
 
-__all__ = ["OwnedListParams", "OwnerParams"]
+__all__ = ["OwnedListParams", "OwnerParams", "ProjectFilter"]
+
+
+def _project_filter(value: str) -> str:
+    if value == ALL_PROJECTS:
+        return value
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise ValueError("not a valid UUID (or -1: every project)") from None
+
+
+#: ``projectid`` of a listing: a project's UUID, or ``-1`` for every project.
+ProjectFilter = Annotated[str, ApiType("uuid"), AfterValidator(_project_filter)]
 
 
 class OwnerParams(Params):
@@ -19,6 +36,9 @@ class OwnerParams(Params):
         None, max_length=255, description="Admins: the account to act for; needs domainid"
     )
     domainid: Uuid | None = Field(None, description="The domain of the account")
+    projectid: Uuid | None = Field(
+        None, description="The project to act for (its members may); instead of account"
+    )
 
 
 class OwnedListParams(ListParams):
@@ -27,6 +47,11 @@ class OwnedListParams(ListParams):
     )
     domainid: Uuid | None = Field(None, description="List the resources of this domain")
     isrecursive: bool = Field(False, description="With domainid: include the domain's subdomains")
+    projectid: ProjectFilter | None = Field(
+        None, description="List the resources of this project; -1: of every project"
+    )
 
     def scope(self) -> OwnerScope:
-        return OwnerScope(self.account, self.domainid, self.isrecursive, self.listall)
+        return OwnerScope(
+            self.account, self.domainid, self.isrecursive, self.listall, self.projectid
+        )

@@ -228,7 +228,11 @@ def _delete_domain_tree(session: Session, domain: Domain, version: str) -> None:
     ids = [member.id for member in subtree]
     # Regional rows may point at a global domain; they lose the dedication, not the row.
     session.execute(update(Zone).where(Zone.domain_id.in_(ids)).values(domain_id=None))
-    for account in session.scalars(select(Account).where(Account.domain_id.in_(ids))):
+    # A project account is regional and was never logged: no tombstone is about it. A
+    # project left in the domain keeps it from being deleted here, like a VM of one of
+    # its accounts would (docs/identity.md, Projects).
+    accounts = select(Account).where(Account.domain_id.in_(ids), spec_for(Account).replicated())
+    for account in session.scalars(accounts):
         _delete_account(session, account, version)
     for member in sorted(subtree, key=lambda d: d.level, reverse=True):
         _tombstone(session, "domain", member.uuid, version)

@@ -136,7 +136,9 @@ def entity_states(session: Session, spec: EntitySpec) -> dict[str, EntityState]:
     # Load what the payloads refer to in one query each; the identity map keeps them only
     # while something holds them.
     referenced = [list(session.scalars(select(ref.target))) for ref in spec.references.values()]
-    rows = {spec.key_of(row): row for row in session.scalars(select(spec.model)).unique()}
+    # Regional rows of a global table (project accounts) are no other region's business.
+    local = session.scalars(select(spec.model).where(spec.replicated())).unique()
+    rows = {spec.key_of(row): row for row in local}
     states = {}
     for key in versions.keys() | rows.keys():
         version, deleted = versions.get(key, ("", False))

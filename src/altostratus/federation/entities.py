@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import ColumnElement, true
 from sqlalchemy import Enum as SqlEnum
 from sqlalchemy.orm import Session
 
 from altostratus.db.models import (
     Account,
+    AccountType,
     Base,
     Domain,
     Region,
@@ -49,6 +51,25 @@ class EntitySpec:
     unique: tuple[tuple[str, ...], ...] = ()
     #: The column renamed when two regions created clashing rows.
     name_column: str | None = None
+    #: ``(column, value)``: rows of the global table holding ``value`` there stay in their
+    #: region (a project's account: projects are regional). The outbox does not log them,
+    #: snapshots and the audit leave them out, so no region ever sees another's.
+    regional_when: tuple[str, Any] | None = None
+
+    def replicates(self, row: Any) -> bool:
+        """Whether ``row`` is global (logged, snapshotted, audited) or stays here."""
+        if self.regional_when is None:
+            return True
+        column, value = self.regional_when
+        return bool(getattr(row, column) != value)
+
+    def replicated(self) -> ColumnElement[bool]:
+        """The SQL form of ``replicates``, for queries over the whole table."""
+        if self.regional_when is None:
+            return true()
+        column, value = self.regional_when
+        regional: ColumnElement[bool] = self.model.__table__.c[column] != value
+        return regional
 
     def key_of(self, row: Any) -> str:
         return str(getattr(row, self.key_attribute))
@@ -133,6 +154,7 @@ SPECS: tuple[EntitySpec, ...] = (
         {"domain": Reference("domain_id", Domain), "role": Reference("role_id", Role)},
         unique=(("domain_id", "name"),),
         name_column="name",
+        regional_when=("type", AccountType.PROJECT),
     ),
     EntitySpec(
         "user",

@@ -57,6 +57,14 @@ def _changed(row: Any, spec: EntitySpec) -> bool:
     return any(state.attrs[name].history.has_changes() for name in spec.replicated_attributes())
 
 
+def _logged_spec(row: Any) -> EntitySpec | None:
+    """The spec of a row whose changes are logged; ``None`` for regional rows."""
+    if not is_global(type(row)):
+        return None
+    spec = spec_for(type(row))
+    return spec if spec.replicates(row) else None
+
+
 def _capture(session: Session, _context: Any) -> None:
     outbox: Outbox | None = session.info.get(_OUTBOX)
     if outbox is None or session.info.get(REPLICATING):
@@ -64,16 +72,13 @@ def _capture(session: Session, _context: Any) -> None:
     changes: list[tuple[EntitySpec, str, dict[str, Any] | None]] = []
     with session.no_autoflush:
         for row in session.new:
-            if is_global(type(row)):
-                spec = spec_for(type(row))
+            if (spec := _logged_spec(row)) is not None:
                 changes.append((spec, spec.key_of(row), spec.to_payload(session, row)))
         for row in session.dirty:
-            if is_global(type(row)) and _changed(row, spec_for(type(row))):
-                spec = spec_for(type(row))
+            if (spec := _logged_spec(row)) is not None and _changed(row, spec):
                 changes.append((spec, spec.key_of(row), spec.to_payload(session, row)))
         for row in session.deleted:
-            if is_global(type(row)):
-                spec = spec_for(type(row))
+            if (spec := _logged_spec(row)) is not None:
                 changes.append((spec, spec.key_of(row), None))
     for spec, key, payload in changes:
         seq = allocate_seq(session, outbox.origin)

@@ -132,7 +132,7 @@ def build_snapshot(session: Session) -> Snapshot:
 
 
 def _rows(session: Session, spec: EntitySpec) -> list[Any]:
-    query = select(spec.model)
+    query = select(spec.model).where(spec.replicated())
     if spec.model is Domain:
         query = query.order_by(Domain.level, Domain.id)
     return list(session.scalars(query).unique())
@@ -178,11 +178,16 @@ def install_snapshot(session: Session, snapshot: Snapshot, local_region_id: int)
 
 
 def _wipe(session: Session) -> None:
-    """Delete every global row and all replication state, children before parents."""
+    """Delete every global row and all replication state, children before parents.
+
+    Regional rows of global tables (project accounts) are not the federation's to
+    replace; ``join`` refuses a database that holds any, so none are met here.
+    """
     # Regional rows may point at a global domain; they lose the dedication, not the row.
     session.execute(update(Zone).values(domain_id=None))
     for name in reversed(DEPENDENCY_ORDER):
-        session.execute(delete(spec_named(name).model))
+        spec = spec_named(name)
+        session.execute(delete(spec.model).where(spec.replicated()))
     for model in (EntityVersion, ReplicationEntry, ReplicationVector):
         session.execute(delete(model))
     session.expunge_all()

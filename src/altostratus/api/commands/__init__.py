@@ -4,7 +4,15 @@ registry serves, in the order `listApis` and `docs/api.md` show them."""
 from altostratus.api.commands.catalog import offerings, templates
 from altostratus.api.commands.compute import affinity, keypairs, vms
 from altostratus.api.commands.ha import host_ha, oobm
-from altostratus.api.commands.identity import accounts, domains, regions, roles, sessions, users
+from altostratus.api.commands.identity import (
+    accounts,
+    domains,
+    projects,
+    regions,
+    roles,
+    sessions,
+    users,
+)
 from altostratus.api.commands.infrastructure import capacity, clusters, hosts, pods, zones
 from altostratus.api.commands.network import networks, security_groups
 from altostratus.api.commands.network import offerings as network_offerings
@@ -18,6 +26,7 @@ COMMAND_SETS = (
     accounts.commands,
     roles.commands,
     users.commands,
+    projects.commands,
     regions.commands,
     replication.commands,
     zones.commands,

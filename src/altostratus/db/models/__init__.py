@@ -39,6 +39,7 @@ from altostratus.db.models.network import (
     SecurityGroupRule,
 )
 from altostratus.db.models.oobm import OutOfBandCluster, OutOfBandManagement, OutOfBandZone
+from altostratus.db.models.projects import Project, ProjectMember, ProjectRole, ProjectState
 from altostratus.db.models.regions import Region
 from altostratus.db.models.servers import ManagementServer
 from altostratus.db.models.system import ConfigurationValue, SystemValue
@@ -76,6 +77,10 @@ __all__ = [
     "PeerVector",
     "Permission",
     "Pod",
+    "Project",
+    "ProjectMember",
+    "ProjectRole",
+    "ProjectState",
     "PublicEntity",
     "Region",
     "ReplicationEntry",

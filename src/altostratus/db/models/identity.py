@@ -56,6 +56,9 @@ class AccountType(enum.IntEnum):
     ADMIN = 1
     DOMAIN_ADMIN = 2
     RESOURCE_ADMIN = 3
+    #: The account a project's resources belong to (``models.projects``): it has no users,
+    #: is never listed as an account and, unlike the others, stays in its region.
+    PROJECT = 5
 
     @property
     def role_type(self) -> RoleType:
@@ -64,6 +67,7 @@ class AccountType(enum.IntEnum):
             AccountType.ADMIN: RoleType.ADMIN,
             AccountType.DOMAIN_ADMIN: RoleType.DOMAIN_ADMIN,
             AccountType.RESOURCE_ADMIN: RoleType.RESOURCE_ADMIN,
+            AccountType.PROJECT: RoleType.USER,
         }[self]
 
 

@@ -25,7 +25,7 @@ from altostratus.db.models.tenancy import affinity_group_members as members
 from altostratus.errors import InvalidParameter, PermissionDenied, ResourceInUse, invalid
 from altostratus.services.shared import tags
 from altostratus.services.shared.events import record_event
-from altostratus.services.shared.ownership import OwnerScope, manages, owned_rows, owner_account
+from altostratus.services.shared.ownership import OwnerScope, may_use, owned_rows, owner_account
 
 __all__ = [
     "RESOURCE_TYPE",
@@ -72,8 +72,9 @@ async def create_group(
     description: str | None,
     account: str | None,
     domain_uuid: str | None,
+    project_uuid: str | None,
 ) -> AffinityGroup:
-    owner = await owner_account(ctx, account, domain_uuid)
+    owner = await owner_account(ctx, account, domain_uuid, project_uuid)
     clash = await ctx.session.scalar(
         select(AffinityGroup.uuid).where(
             AffinityGroup.account_id == owner.id, AffinityGroup.name == name
@@ -105,6 +106,7 @@ async def find_group(
     name: str | None,
     account: str | None,
     domain_uuid: str | None,
+    project_uuid: str | None,
 ) -> AffinityGroup:
     """The group by id, or by name in the caller's (or the named) account.
 
@@ -115,7 +117,7 @@ async def find_group(
         query = select(AffinityGroup).where(AffinityGroup.uuid == group_uuid)
         wanted = f"id {group_uuid}"
     elif name is not None:
-        owner = await owner_account(ctx, account, domain_uuid)
+        owner = await owner_account(ctx, account, domain_uuid, project_uuid)
         query = select(AffinityGroup).where(
             AffinityGroup.account_id == owner.id, AffinityGroup.name == name
         )
@@ -123,7 +125,7 @@ async def find_group(
     else:
         raise InvalidParameter("Either the id or the name of the affinity group must be given")
     group = await ctx.session.scalar(query)
-    if group is None or not manages(ctx.caller, group.account):
+    if group is None or not await may_use(ctx, group.account):
         raise InvalidParameter(f"Unable to find affinity group with {wanted}")
     return group
 
@@ -276,7 +278,7 @@ async def replace_groups(
             f"Unable to update the affinity groups of VM {vm.name}: it is {vm.state}, not Stopped"
         )
     groups = await groups_for_deploy(ctx, vm.account_id, group_uuids, group_names)
-    if not manages(ctx.caller, vm.account):
+    if not await may_use(ctx, vm.account):
         raise PermissionDenied(f"Account {ctx.caller.account_name} may not change VM {vm.name}")
     kept = {group.id for group in groups}
     await ctx.session.execute(

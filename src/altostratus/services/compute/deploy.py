@@ -42,6 +42,7 @@ from altostratus.services.shared.access import get_account, require_managed_acco
 from altostratus.services.shared.events import record_event
 from altostratus.services.shared.limits import ResourceType
 from altostratus.services.shared.lookup import find_by_uuid
+from altostratus.services.shared.projects import project_owner
 
 __all__ = ["GIB", "DeployRequest", "Deployed", "deploy_vm"]
 
@@ -72,6 +73,7 @@ class DeployRequest:
     network_uuids: Sequence[str] = ()
     account: str | None = None
     domain_uuid: str | None = None
+    project_uuid: str | None = None
     group: str | None = None
 
 
@@ -90,9 +92,14 @@ class _Disks:
 
 
 async def _owner(ctx: ServiceContext, request: DeployRequest) -> Account:
-    """The caller's account, or the one an admin deploys for (``account`` + ``domainid``)."""
+    """The caller's account, the one an admin deploys for (``account`` + ``domainid``),
+    or the project's (``projectid``)."""
     caller = ctx.caller
-    if request.account is None and request.domain_uuid is None:
+    if request.project_uuid is not None:
+        if request.account is not None:
+            raise invalid("projectid", "give either projectid or account, not both")
+        owner = await project_owner(ctx, request.project_uuid)
+    elif request.account is None and request.domain_uuid is None:
         owner = await ctx.session.get_one(Account, caller.account_id)
     elif request.account is None or request.domain_uuid is None:
         raise InvalidParameter("account and domainid must be given together")

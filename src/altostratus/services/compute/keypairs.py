@@ -122,9 +122,14 @@ async def _record(ctx: ServiceContext, event_type: str, verb: str, keypair: SshK
 
 
 async def create_keypair(
-    ctx: ServiceContext, *, name: str, account: str | None, domain_uuid: str | None
+    ctx: ServiceContext,
+    *,
+    name: str,
+    account: str | None,
+    domain_uuid: str | None,
+    project_uuid: str | None,
 ) -> CreatedKeyPair:
-    owner = await owner_account(ctx, account, domain_uuid)
+    owner = await owner_account(ctx, account, domain_uuid, project_uuid)
     await _check_name_free(ctx, owner, name)
     # RSA generation takes tens of milliseconds: keep the event loop serving others.
     public_key, private_key = await asyncio.to_thread(_generate)
@@ -140,8 +145,9 @@ async def register_keypair(
     public_key: str,
     account: str | None,
     domain_uuid: str | None,
+    project_uuid: str | None,
 ) -> SshKeyPair:
-    owner = await owner_account(ctx, account, domain_uuid)
+    owner = await owner_account(ctx, account, domain_uuid, project_uuid)
     keypair = await _store(ctx, owner, name, public_key)
     await _record(ctx, "REGISTER.SSH.KEYPAIR", "Registered", keypair)
     return keypair
@@ -156,9 +162,14 @@ async def get_keypair(ctx: ServiceContext, name: str, account_id: int) -> SshKey
 
 
 async def delete_keypair(
-    ctx: ServiceContext, *, name: str, account: str | None, domain_uuid: str | None
+    ctx: ServiceContext,
+    *,
+    name: str,
+    account: str | None,
+    domain_uuid: str | None,
+    project_uuid: str | None,
 ) -> None:
-    owner = await owner_account(ctx, account, domain_uuid)
+    owner = await owner_account(ctx, account, domain_uuid, project_uuid)
     keypair = await _find(ctx, owner.id, SshKeyPair.name == name)
     if keypair is None:
         raise InvalidParameter(

@@ -65,6 +65,7 @@ __all__ = [
     "require_state",
     "reset_keypair",
     "start_again",
+    "start_destroy",
     "start_failed",
     "start_on_request",
     "stop_failed",
@@ -425,14 +426,25 @@ async def destroy_on_request(
     """A Running VM moves to Stopping (the job stops it); any other is destroyed at once.
 
     Only admins may expunge at once; that is checked before the VM is even looked up.
+    The rest is ``start_destroy``'s.
+    """
+    caller = ctx.caller
+    if expunge and not (caller.is_root_admin or caller.is_domain_admin):
+        raise PermissionDenied("Parameter expunge can be passed by admins only")
+    return await start_destroy(ctx, vm_uuid, expunge, volume_uuids)
+
+
+async def start_destroy(
+    ctx: ServiceContext, vm_uuid: str, expunge: bool, volume_uuids: Collection[str] = ()
+) -> tuple[VirtualMachine, list[str]]:
+    """Begin destroying a VM the caller may see, whoever asks for ``expunge``: the
+    teardown of an account or project expunges what a user's ``deleteProject`` allowed.
+
     A VM already Destroyed is expunged when ``expunge`` is given (as CloudStack does),
     else it is a 431. ``volume_uuids`` (``volumeids``) are checked here, before anything
     changes: data disks attached to the VM, which the job destroys with it. Returns the
     VM and those volumes' uuids.
     """
-    caller = ctx.caller
-    if expunge and not (caller.is_root_admin or caller.is_domain_admin):
-        raise PermissionDenied("Parameter expunge can be passed by admins only")
     vm = await get_vm(ctx, vm_uuid)
     expunge_only = expunge and vm.state == VmState.DESTROYED
     if not expunge_only:

@@ -10,9 +10,12 @@ the job then
    capacity, host commands and events), and waits for them;
 2. in one step, deletes what the accounts still own: data disks (their hosts delete the
    files), snapshots, addresses, isolated networks, security groups with their rules,
-   key pairs, affinity groups, tags, resource limits and the rows of expunged VMs;
+   key pairs, affinity groups, tags, resource limits, the rows of expunged VMs, the
+   accounts' project memberships and, for project accounts, their projects;
 3. removes the accounts with their users, and for a domain the domains of the subtree
-   with their limits: global rows, replicated to every region as tombstones.
+   with their limits: global rows, replicated to every region as tombstones (a
+   project's account is regional: ``deleteProject``'s job, ``compute.projects``, ends
+   here too, and no tombstone is logged for it).
 
 It lives in compute because destroying VMs is compute's; the rows it deletes belong to
 the domains below it. A template of the account that other accounts' VMs still use is
@@ -35,6 +38,8 @@ from altostratus.db.models import (
     IpAddress,
     Network,
     Nic,
+    Project,
+    ProjectMember,
     ResourceLimit,
     ResourceTag,
     SecurityGroup,
@@ -65,6 +70,7 @@ __all__ = [
     "DELETE_DOMAIN",
     "AccountPayload",
     "DomainPayload",
+    "expunge_vms",
     "remove_accounts",
     "remove_domain_tree",
     "remove_owned",
@@ -104,7 +110,7 @@ async def submit_destroys(ctx: ServiceContext, account_uuids: list[str]) -> list
     for vm_uuid in await ctx.session.scalars(
         select(VirtualMachine.uuid).where(*_live_vms(ids), VirtualMachine.state.in_(_DESTROYABLE))
     ):
-        vm, _ = await lifecycle.destroy_on_request(ctx, vm_uuid, expunge=True)
+        vm, _ = await lifecycle.start_destroy(ctx, vm_uuid, expunge=True)
         job = await async_jobs.submit(
             ctx,
             vm_jobs.DESTROY,
@@ -151,6 +157,7 @@ async def remove_owned(ctx: ServiceContext, account_uuids: list[str]) -> None:
     owned_volumes = select(Volume.id).where(or_(Volume.account_id.in_(ids), Volume.vm_id.in_(vms)))
     groups = select(SecurityGroup.id).where(SecurityGroup.account_id.in_(ids))
     networks = select(Network.id).where(Network.account_id.in_(ids))
+    projects = select(Project.id).where(Project.account_id.in_(ids))
     for disk in await session.scalars(
         select(Volume).where(
             Volume.account_id.in_(ids), Volume.type == VolumeType.DATADISK, Volume.removed.is_(None)
@@ -190,6 +197,11 @@ async def remove_owned(ctx: ServiceContext, account_uuids: list[str]) -> None:
         delete(SshKeyPair).where(SshKeyPair.account_id.in_(ids)),
         delete(AffinityGroup).where(AffinityGroup.account_id.in_(ids)),
         delete(ResourceLimit).where(ResourceLimit.account_id.in_(ids)),
+        # Memberships of the accounts, and the projects whose accounts these are.
+        delete(ProjectMember).where(
+            or_(ProjectMember.account_id.in_(ids), ProjectMember.project_id.in_(projects))
+        ),
+        delete(Project).where(Project.account_id.in_(ids)),
     ]
     for statement in statements:
         await session.execute(statement.execution_options(synchronize_session=False))
@@ -226,7 +238,8 @@ async def remove_accounts(ctx: ServiceContext, account_uuids: list[str]) -> None
         await accounts.remove_account(ctx, account)
 
 
-async def _expunge_vms(run: JobRun, account_uuids: list[str]) -> None:
+async def expunge_vms(run: JobRun, account_uuids: list[str]) -> None:
+    """Destroy and expunge every VM of the accounts (steps of the running job)."""
     destroy_jobs = await run.step("destroy", lambda ctx: submit_destroys(ctx, account_uuids))
     run.deps.signals.jobs_submitted()
     within = 2 * run.deps.settings.agent_command_timeout + 10
@@ -241,14 +254,14 @@ async def remove_domain_tree(ctx: ServiceContext, deletion: domains.DomainDeleti
 
 async def _delete_account(run: JobRun, payload: AccountPayload) -> None:
     account_uuids = [payload.id]
-    await _expunge_vms(run, account_uuids)
+    await expunge_vms(run, account_uuids)
     await run.step("removed", lambda ctx: remove_accounts(ctx, account_uuids))
 
 
 async def _delete_domain(run: JobRun, payload: DomainPayload) -> None:
     deletion = domains.DomainDeletion(payload.id, list(payload.account_ids))
     if deletion.account_uuids:
-        await _expunge_vms(run, deletion.account_uuids)
+        await expunge_vms(run, deletion.account_uuids)
     await run.step("removed", lambda ctx: remove_domain_tree(ctx, deletion))
 
 

@@ -58,7 +58,8 @@ from altostratus.services.shared.access import (
     get_account,
     require_managed_account,
 )
-from altostratus.services.shared.ownership import visible_to
+from altostratus.services.shared.ownership import not_projects, visible_to
+from altostratus.services.shared.projects import project_listing
 from altostratus.services.shared.visibility import owned_rows_filter, subtree_filter
 from altostratus.timeutil import utcnow
 
@@ -166,10 +167,19 @@ class VmFilter:
     domain_uuid: str | None = None
     recursive: bool = False
     listall: bool = False
+    #: A project's uuid, or ``projects.ALL_PROJECTS``.
+    project_uuid: str | None = None
 
 
 async def _owner_scope(ctx: ServiceContext, wanted: VmFilter) -> ColumnElement[bool]:
-    """Whose VMs: an account (admins), a domain (or its subtree), or the listall rule."""
+    """Whose VMs: a project's, or an account (admins), a domain (or its subtree), or the
+    listall rule, projects left out (``shared.ownership``)."""
+    if wanted.project_uuid is not None:
+        return await project_listing(ctx, wanted.project_uuid, account=wanted.account)
+    return and_(await _account_scope(ctx, wanted), not_projects())
+
+
+async def _account_scope(ctx: ServiceContext, wanted: VmFilter) -> ColumnElement[bool]:
     caller = ctx.caller
     is_admin = caller.is_root_admin or caller.is_domain_admin
     if wanted.account is not None and is_admin:

@@ -33,7 +33,7 @@ from altostratus.db.models import (
     new_uuid,
 )
 from altostratus.db.models.compute import VmState
-from altostratus.errors import InvalidParameter, PermissionDenied
+from altostratus.errors import InvalidParameter, PermissionDenied, invalid
 from altostratus.services.identity.users import NewUser, add_user
 from altostratus.services.shared.access import (
     ListScope,
@@ -140,6 +140,8 @@ async def _role_for(
         raise InvalidParameter("Give either the accounttype or the roleid parameter, not both")
     if role_uuid is not None:
         return await _role_by_uuid(ctx, role_uuid)
+    if account_type is AccountType.PROJECT:
+        raise invalid("accounttype", "project accounts come with createProject", value=5)
     if account_type is None:
         raise InvalidParameter("One of the accounttype and roleid parameters is required")
     # The type's default role (created at bootstrap), else its oldest role.
@@ -316,7 +318,11 @@ async def list_accounts(
     query = (
         select(Account)
         .join(Domain, Account.domain_id == Domain.id)
-        .where(await _listed(ctx, scope, account_uuid), keyword_filter(keyword, Account.name))
+        .where(
+            await _listed(ctx, scope, account_uuid),
+            keyword_filter(keyword, Account.name),
+            Account.type != AccountType.PROJECT,  # listed through listProjects
+        )
     )
     query = query.where(
         equal_if_given(

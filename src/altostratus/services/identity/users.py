@@ -47,6 +47,7 @@ __all__ = [
     "get_user_by_api_key",
     "get_user_keys",
     "list_users",
+    "move_user",
     "register_user_keys",
     "set_user_state",
     "update_user",
@@ -197,6 +198,50 @@ async def delete_user(ctx: ServiceContext, *, user_uuid: str) -> None:
     require_not_self(ctx.caller, user, "delete")
     await _record(ctx, "USER.DELETE", "Deleted", user)
     await execute_delete(ctx, [user], f"User {user.username}")
+
+
+async def move_user(
+    ctx: ServiceContext, *, user_uuid: str, account_uuid: str | None, account_name: str | None
+) -> User:
+    """``moveUser``: the user joins another account of its own domain, keys and all.
+
+    CloudStack moves users only within their domain (a user name is unique per domain,
+    so nothing else about the user changes: its keys and sessions stay valid) and
+    prefers ``accountid`` when both are given. The user then acts with the new
+    account's role and on its resources.
+    """
+    if account_uuid is None and account_name is None:
+        raise invalid("account", "give the account name or the accountid parameter")
+    user = await _managed_user(ctx, user_uuid, allow_self=True)
+    domain_uuid = user.account.domain.uuid
+    target = await get_account(
+        ctx,
+        account_uuid=account_uuid,
+        name=None if account_uuid is not None else account_name,
+        domain_uuid=domain_uuid,
+    )
+    parameter = "accountid" if account_uuid is not None else "account"
+    if target.domain_id != user.domain_id:
+        raise invalid(
+            parameter,
+            f"account {target.name} is in domain {target.domain.path}; a user moves only "
+            f"to an account of its own domain {user.account.domain.path}",
+        )
+    if target.id == user.account_id:
+        raise invalid(parameter, f"user {user.username} already belongs to account {target.name}")
+    require_managed_account(ctx.caller, target)
+    source = user.account
+    user.account = target
+    await ctx.session.flush()
+    await record_event(
+        ctx,
+        "USER.MOVE",
+        f"Moved user {user.username} from account {source.name} to account {target.name}",
+        resource_type="User",
+        resource_uuid=user.uuid,
+        owner=target,
+    )
+    return user
 
 
 _STATE_EVENTS = {

@@ -18,7 +18,7 @@ from altostratus.services.network.networks import default_network, get_network, 
 from altostratus.services.shared import limits
 from altostratus.services.shared.events import record_event
 from altostratus.services.shared.lookup import find_by_uuid
-from altostratus.services.shared.ownership import OwnerScope, manages, owned_rows, owner_account
+from altostratus.services.shared.ownership import OwnerScope, may_use, owned_rows, owner_account
 
 __all__ = [
     "PUBLIC_PURPOSE",
@@ -40,7 +40,7 @@ ALLOCATING, ALLOCATED, RELEASING = "Allocating", "Allocated", "Releasing"
 async def get_public_address(ctx: ServiceContext, address_uuid: str, parameter: str) -> IpAddress:
     """A public address the caller may manage; anything else is "not found" (431)."""
     address = await _find(ctx, address_uuid)
-    if address is None or address.account is None or not manages(ctx.caller, address.account):
+    if address is None or address.account is None or not await may_use(ctx, address.account):
         raise InvalidParameter(
             f"Unable to find ip address with id {address_uuid} (parameter {parameter})"
         )
@@ -54,6 +54,7 @@ async def associate(
     network_uuid: str | None,
     account: str | None,
     domain_uuid: str | None,
+    project_uuid: str | None,
 ) -> IpAddress:
     """Take the lowest free address of the network (default: the zone's) for the owner.
 
@@ -61,7 +62,7 @@ async def associate(
     ``Allocated``, as in CloudStack. 532 when the owner is at its PUBLIC_IP limit; 535
     when the range is exhausted.
     """
-    owner = await owner_account(ctx, account, domain_uuid)
+    owner = await owner_account(ctx, account, domain_uuid, project_uuid)
     network = await _network_for(ctx, zone_uuid, network_uuid)
     await limits.check(ctx.session, owner.id, {limits.ResourceType.PUBLIC_IP: 1})
     address = await take_address(

@@ -31,7 +31,7 @@ from altostratus.errors import (
 from altostratus.services.network.offerings import usable_offering
 from altostratus.services.shared.events import record_event
 from altostratus.services.shared.lookup import find_by_uuid
-from altostratus.services.shared.ownership import manages
+from altostratus.services.shared.ownership import may_use
 
 __all__ = [
     "NIC_PURPOSE",
@@ -371,7 +371,7 @@ async def list_nics(
             VirtualMachine.uuid == vm_uuid, VirtualMachine.removed.is_(None)
         )
     )
-    if vm is None or not manages(ctx.caller, vm.account):
+    if vm is None or not await may_use(ctx, vm.account):
         raise InvalidParameter(
             f"Unable to find virtual machine with id {vm_uuid} (parameter virtualmachineid)"
         )

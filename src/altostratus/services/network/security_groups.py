@@ -31,7 +31,8 @@ from altostratus.db.models import (
 from altostratus.db.models.network import vm_security_groups
 from altostratus.errors import InvalidParameter, ResourceInUse, invalid
 from altostratus.services.shared.events import record_event
-from altostratus.services.shared.ownership import OwnerScope, manages, owned_rows, owner_account
+from altostratus.services.shared.ownership import OwnerScope, may_use, owned_rows, owner_account
+from altostratus.services.shared.projects import ALL_PROJECTS, get_project
 
 __all__ = [
     "DEFAULT_GROUP",
@@ -83,8 +84,9 @@ async def create_group(
     description: str | None,
     account: str | None,
     domain_uuid: str | None,
+    project_uuid: str | None,
 ) -> SecurityGroup:
-    owner = await owner_account(ctx, account, domain_uuid)
+    owner = await owner_account(ctx, account, domain_uuid, project_uuid)
     await _default_group(ctx, owner)  # the account's first group, as it is in CloudStack
     if name.lower() == DEFAULT_GROUP:
         raise invalid(
@@ -143,6 +145,7 @@ async def find_group(
     name: str | None,
     account: str | None,
     domain_uuid: str | None,
+    project_uuid: str | None = None,
     parameters: tuple[str, str] = ("id", "name"),
 ) -> SecurityGroup:
     """The group by id, or by name in the caller's (or the named) account.
@@ -155,7 +158,7 @@ async def find_group(
         query = select(SecurityGroup).where(SecurityGroup.uuid == group_uuid)
         wanted = f"id {group_uuid} (parameter {id_parameter})"
     elif name is not None:
-        owner = await owner_account(ctx, account, domain_uuid)
+        owner = await owner_account(ctx, account, domain_uuid, project_uuid)
         if name == DEFAULT_GROUP:
             return await _default_group(ctx, owner)
         query = select(SecurityGroup).where(
@@ -167,7 +170,7 @@ async def find_group(
             f"Either {id_parameter} or {name_parameter} of the security group must be given"
         )
     group = await ctx.session.scalar(query)
-    if group is None or not manages(ctx.caller, group.account):
+    if group is None or not await may_use(ctx, group.account):
         raise InvalidParameter(f"Unable to find security group with {wanted}")
     return group
 
@@ -223,8 +226,12 @@ async def list_groups(
     scope: OwnerScope,
     page: PageRequest,
 ) -> Page[SecurityGroup]:
-    """Groups the caller may see; the caller's own ``default`` group always exists."""
-    if not scope.domain_uuid or scope.account:
+    """Groups the caller may see; the listed owner's ``default`` group always exists (a
+    project's too, even suspended: listing creates nothing the project asked for)."""
+    if scope.project_uuid is not None:
+        if scope.project_uuid != ALL_PROJECTS:
+            await _default_group(ctx, (await get_project(ctx, scope.project_uuid)).account)
+    elif not scope.domain_uuid or scope.account:
         await _default_group(ctx, await owner_account(ctx, scope.account, scope.domain_uuid))
     query = (
         await owned_rows(
@@ -412,7 +419,7 @@ async def get_rule(ctx: ServiceContext, rule_uuid: str, direction: str) -> Secur
             SecurityGroupRule.uuid == rule_uuid, SecurityGroupRule.direction == direction
         )
     )
-    if rule is None or not manages(ctx.caller, (await _group_of(ctx, rule)).account):
+    if rule is None or not await may_use(ctx, (await _group_of(ctx, rule)).account):
         raise InvalidParameter(f"Unable to find {direction} rule with id {rule_uuid}")
     return rule
 

@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, and_, exists, select, true
 from sqlalchemy.exc import IntegrityError
 
 from altostratus.core.context import Caller, ServiceContext
-from altostratus.db.models import Account, Domain, PublicEntity, RoleType, User
+from altostratus.db.models import Account, AccountType, Domain, PublicEntity, RoleType, User
 from altostratus.errors import InvalidParameter, PermissionDenied, ResourceInUse, invalid
 from altostratus.services.shared.visibility import subtree_filter
 
@@ -89,8 +89,15 @@ async def get_account(
     name: str | None = None,
     domain_uuid: str | None = None,
 ) -> Account:
-    """The account named by its id, or by its name in ``domain_uuid`` (default: the caller's)."""
-    query = select(Account).join(Domain, Account.domain_id == Domain.id)
+    """The account named by its id, or by its name in ``domain_uuid`` (default: the caller's).
+
+    A project's account is never found this way: it is named through its project.
+    """
+    query = (
+        select(Account)
+        .join(Domain, Account.domain_id == Domain.id)
+        .where(Account.type != AccountType.PROJECT)
+    )
     if account_uuid is not None:
         query = query.where(Account.uuid == account_uuid)
         wanted = f"id {account_uuid}"

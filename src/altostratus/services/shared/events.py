@@ -15,6 +15,7 @@ from altostratus.core.paging import (
     paginate,
 )
 from altostratus.db.models import Account, Event
+from altostratus.services.shared.projects import project_accounts
 from altostratus.services.shared.visibility import owned_rows_filter
 
 __all__ = ["list_events", "record_event"]
@@ -66,15 +67,20 @@ async def list_events(
     resource_uuid: str | None,
     keyword: str | None,
     listall: bool,
+    project_uuid: str | None = None,
     page: PageRequest,
 ) -> Page[Event]:
-    """Events the caller may see (``visibility.owned_rows_filter``), newest first."""
+    """Events the caller may see (``visibility.owned_rows_filter``), newest first; with
+    ``project_uuid`` those of the project's account (``shared.projects``)."""
     visible = owned_rows_filter(
         ctx.caller,
         account_uuid_column=Event.account_uuid,
         domain_path_column=Event.domain_path,
         listall=listall or event_uuid is not None,
     )
+    if project_uuid is not None:
+        owners = await project_accounts(ctx, project_uuid, account=None)
+        visible = Event.account_uuid.in_(select(Account.uuid).where(Account.id.in_(owners)))
     query = select(Event).where(
         visible,
         equal_if_given(

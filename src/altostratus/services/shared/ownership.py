@@ -5,6 +5,10 @@ name another account (``account`` with ``domainid``) only when the caller admini
 without one the caller's own account is the owner. Listings default to the caller's own
 rows; ``listall`` widens them to everything the caller administers
 (``visibility.owned_rows_filter``), and ``account``/``domainid`` narrow them again.
+
+``projectid`` names a project instead (``shared.projects``): its account owns what is
+created, and listings show its rows. Without ``projectid`` listings leave projects' rows
+out, even a root admin's ``listall``, as CloudStack does; by id a member finds them.
 """
 
 from __future__ import annotations
@@ -13,15 +17,20 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, false, select
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select
 
 from altostratus.core.context import Caller, ServiceContext
-from altostratus.db.models import Account, Domain
+from altostratus.db.models import Account, AccountType, Domain, Project
 from altostratus.errors import InvalidParameter, PermissionDenied, invalid
 from altostratus.services.shared.access import (
     container_domain,
     get_account,
     require_managed_account,
+)
+from altostratus.services.shared.projects import (
+    member_project_accounts,
+    project_listing,
+    project_owner,
 )
 from altostratus.services.shared.visibility import owned_rows_filter, subtree_filter
 
@@ -30,6 +39,8 @@ __all__ = [
     "find_visible",
     "listed_owners",
     "manages",
+    "may_use",
+    "not_projects",
     "owned_rows",
     "owned_scope_filter",
     "owner_account",
@@ -49,14 +60,34 @@ def manages(caller: Caller, owner: Account) -> bool:
     return True
 
 
+async def may_use(ctx: ServiceContext, owner: Account) -> bool:
+    """``manages``, or ``owner`` is the account of a project the caller is a member of."""
+    if manages(ctx.caller, owner):
+        return True
+    if owner.type != AccountType.PROJECT:
+        return False
+    member = await ctx.session.scalar(
+        member_project_accounts(ctx.caller).where(Project.account_id == owner.id)
+    )
+    return member is not None
+
+
 async def owner_account(
-    ctx: ServiceContext, account: str | None, domain_uuid: str | None
+    ctx: ServiceContext,
+    account: str | None,
+    domain_uuid: str | None,
+    project_uuid: str | None = None,
 ) -> Account:
-    """The account a new object belongs to: ``account`` in ``domainid``, or the caller's.
+    """The account a new object belongs to: ``account`` in ``domainid``, the project's
+    (``projectid``), or the caller's.
 
     An account the caller cannot see is 431 (its existence is not revealed); one it sees
     but does not administer is 531.
     """
+    if project_uuid is not None:
+        if account is not None:
+            raise invalid("projectid", "give either projectid or account, not both")
+        return await project_owner(ctx, project_uuid)
     if account is None:
         if domain_uuid is not None and domain_uuid != ctx.caller.domain_uuid:
             raise invalid("domainid", "it needs the account parameter")
@@ -73,12 +104,15 @@ async def owner_account(
 
 @dataclass(frozen=True)
 class OwnerScope:
-    """The ``account``, ``domainid``, ``isrecursive`` and ``listall`` of a list command."""
+    """The ``account``, ``domainid``, ``isrecursive``, ``listall`` and ``projectid`` of a
+    list command."""
 
     account: str | None = None
     domain_uuid: str | None = None
     recursive: bool = False
     listall: bool = False
+    #: A project's uuid, or ``projects.ALL_PROJECTS``.
+    project_uuid: str | None = None
 
 
 async def owned_scope_filter(
@@ -163,18 +197,30 @@ async def find_visible(
 
 
 def visible_to(caller: Caller) -> ColumnElement[bool]:
-    """Rows of ``with_owner_joins`` the caller may see and act on (others are "not found")."""
-    return owned_rows_filter(
-        caller, account_uuid_column=Account.uuid, domain_path_column=Domain.path, listall=True
+    """Rows of ``with_owner_joins`` the caller may see and act on (others are "not found"):
+    its own, those it administers, and those of the projects it is a member of."""
+    return or_(
+        owned_rows_filter(
+            caller, account_uuid_column=Account.uuid, domain_path_column=Domain.path, listall=True
+        ),
+        Account.id.in_(member_project_accounts(caller)),
     )
+
+
+def not_projects() -> ColumnElement[bool]:
+    """Rows of ``with_owner_joins`` not owned by a project (listings without projectid)."""
+    return Account.type != AccountType.PROJECT
 
 
 async def listed_owners(ctx: ServiceContext, scope: OwnerScope) -> ColumnElement[bool]:
     """Rows of ``with_owner_joins`` a listing with ``scope`` shows."""
-    return await owned_scope_filter(
+    if scope.project_uuid is not None:
+        return await project_listing(ctx, scope.project_uuid, account=scope.account)
+    owned = await owned_scope_filter(
         ctx,
         scope,
         account_id_column=Account.id,
         account_uuid_column=Account.uuid,
         domain_path_column=Domain.path,
     )
+    return and_(owned, not_projects())

@@ -23,6 +23,7 @@ from altostratus.db.models import (
     AffinityGroup,
     IpAddress,
     Network,
+    Project,
     PublicEntity,
     ResourceTag,
     SecurityGroup,
@@ -33,7 +34,7 @@ from altostratus.db.models import (
 )
 from altostratus.errors import InvalidParameter, PermissionDenied, invalid
 from altostratus.services.shared.events import record_event
-from altostratus.services.shared.ownership import OwnerScope, manages, owned_rows
+from altostratus.services.shared.ownership import OwnerScope, may_use, owned_rows
 
 __all__ = [
     "RESOURCE_TYPES",
@@ -77,6 +78,8 @@ RESOURCE_TYPES: dict[str, Taggable] = {
     ),
     "PublicIpAddress": Taggable(IpAddress, lambda: IpAddress.purpose == "public"),
     "AffinityGroup": Taggable(AffinityGroup),
+    # Owned by its project account: members tag it (``ownership.may_use``).
+    "Project": Taggable(Project),
 }
 _BY_LOWER_NAME = {name.lower(): name for name in RESOURCE_TYPES}
 
@@ -128,7 +131,7 @@ async def _owners(
         owner = accounts.get(row.account_id) if row is not None and row.account_id else None
         if row is not None and owner is None and ctx.caller.is_root_admin:
             owner = accounts[ctx.caller.account_id]
-        if owner is not None and manages(ctx.caller, owner):
+        if owner is not None and await may_use(ctx, owner):
             owners[uuid] = owner
         elif row is not None and taggable.shared(row):
             raise PermissionDenied(

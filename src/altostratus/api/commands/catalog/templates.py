@@ -168,7 +168,7 @@ class RegisterTemplateParams(OwnerParams):
     related=("listTemplates",),
 )
 async def register_template(ctx: ServiceContext, p: RegisterTemplateParams) -> ListResult:
-    owner = await owner_account(ctx, p.account, p.domainid)
+    owner = await owner_account(ctx, p.account, p.domainid, p.projectid)
     template = await templates.register_template(
         ctx,
         TemplateSpec(

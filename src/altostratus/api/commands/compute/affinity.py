@@ -91,6 +91,7 @@ async def create_group(ctx: ServiceContext, p: CreateGroupParams) -> Single:
         description=p.description,
         account=p.account,
         domain_uuid=p.domainid,
+        project_uuid=p.projectid,
     )
     return Single("affinitygroup", affinity_group_view(group, []))
 
@@ -110,7 +111,12 @@ class DeleteGroupParams(OwnerParams):
 )
 async def delete_group(ctx: ServiceContext, p: DeleteGroupParams) -> Success:
     group = await affinity.find_group(
-        ctx, group_uuid=p.id, name=p.name, account=p.account, domain_uuid=p.domainid
+        ctx,
+        group_uuid=p.id,
+        name=p.name,
+        account=p.account,
+        domain_uuid=p.domainid,
+        project_uuid=p.projectid,
     )
     await affinity.delete_group(ctx, group)
     return Success()

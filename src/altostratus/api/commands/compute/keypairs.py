@@ -74,7 +74,7 @@ class CreateKeyPairParams(OwnerParams):
 )
 async def create_keypair(ctx: ServiceContext, p: CreateKeyPairParams) -> Single:
     created = await keypairs.create_keypair(
-        ctx, name=p.name, account=p.account, domain_uuid=p.domainid
+        ctx, name=p.name, account=p.account, domain_uuid=p.domainid, project_uuid=p.projectid
     )
     return Single("keypair", keypair_view(created.keypair, created.private_key))
 
@@ -96,7 +96,12 @@ class RegisterKeyPairParams(OwnerParams):
 )
 async def register_keypair(ctx: ServiceContext, p: RegisterKeyPairParams) -> Single:
     keypair = await keypairs.register_keypair(
-        ctx, name=p.name, public_key=p.publickey, account=p.account, domain_uuid=p.domainid
+        ctx,
+        name=p.name,
+        public_key=p.publickey,
+        account=p.account,
+        domain_uuid=p.domainid,
+        project_uuid=p.projectid,
     )
     return Single("keypair", keypair_view(keypair))
 
@@ -142,5 +147,7 @@ class DeleteKeyPairParams(OwnerParams):
     response=SUCCESS,
 )
 async def delete_keypair(ctx: ServiceContext, p: DeleteKeyPairParams) -> Success:
-    await keypairs.delete_keypair(ctx, name=p.name, account=p.account, domain_uuid=p.domainid)
+    await keypairs.delete_keypair(
+        ctx, name=p.name, account=p.account, domain_uuid=p.domainid, project_uuid=p.projectid
+    )
     return Success()

@@ -24,6 +24,7 @@ from altostratus.api.commands.network.security_groups import (
 )
 from altostratus.api.commands.shared.tags import TagResponse, tag_view
 from altostratus.api.declarations import ADMINS, ANYONE, SUCCESS, CommandSet, Job, answer_success
+from altostratus.api.ownership import ProjectFilter
 from altostratus.api.params import (
     CommaList,
     ListParams,
@@ -249,6 +250,7 @@ class DeployParams(Params):
     )
     account: str | None = Field(None, description="Admins: deploy for this account")
     domainid: Uuid | None = Field(None, description="The domain of account")
+    projectid: Uuid | None = Field(None, description="Deploy the VM for this project")
     group: str | None = Field(None, max_length=255, description="Group the VM belongs to")
 
     def request(self) -> DeployRequest:
@@ -272,6 +274,7 @@ class DeployParams(Params):
             network_uuids=self.networkids or (),
             account=self.account,
             domain_uuid=self.domainid,
+            project_uuid=self.projectid,
             group=self.group,
         )
 
@@ -499,6 +502,9 @@ class ListVmsParams(ListParams):
     account: str | None = Field(None, description="Admins: list the VMs of this account")
     domainid: Uuid | None = Field(None, description="Admins: list the VMs of this domain")
     isrecursive: bool = Field(False, description="With domainid: include its subdomains")
+    projectid: ProjectFilter | None = Field(
+        None, description="List the VMs of this project; -1: of every project"
+    )
 
 
 def _tag_pairs(tags: list[dict[str, str]] | None) -> tuple[tuple[str, str], ...]:
@@ -536,6 +542,7 @@ async def list_virtual_machines(ctx: ServiceContext, p: ListVmsParams) -> ListRe
         domain_uuid=p.domainid,
         recursive=p.isrecursive,
         listall=p.listall,
+        project_uuid=p.projectid,
     )
     page = await list_vms(ctx, wanted, page_request(ctx, p))
     details = await details_of(ctx.session, page.items)

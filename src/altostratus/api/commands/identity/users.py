@@ -22,6 +22,7 @@ __all__ = [
     "CreateUserParams",
     "GetUserParams",
     "ListUsersParams",
+    "MoveUserParams",
     "Name",
     "NewUserParams",
     "State",
@@ -36,6 +37,7 @@ __all__ = [
     "get_user",
     "get_user_keys",
     "list_users",
+    "move_user",
     "new_user",
     "register_user_keys",
     "update_user",
@@ -200,6 +202,28 @@ class UserIdParams(Params):
 )
 async def delete_user(ctx: ServiceContext, p: UserIdParams) -> Success:
     await users.delete_user(ctx, user_uuid=p.id)
+    return Success()
+
+
+class MoveUserParams(Params):
+    id: Uuid = Field(description="The id of the user to move")
+    account: Name | None = Field(
+        None, description="The account of the user's domain to move it to; or give accountid"
+    )
+    accountid: Uuid | None = Field(
+        None, description="The id of the account to move the user to; or give account"
+    )
+
+
+@commands.command(
+    "moveUser",
+    MoveUserParams,
+    description="Moves a user to another account of the same domain",
+    allowed=ADMIN,
+    response=SUCCESS,
+)
+async def move_user(ctx: ServiceContext, p: MoveUserParams) -> Success:
+    await users.move_user(ctx, user_uuid=p.id, account_uuid=p.accountid, account_name=p.account)
     return Success()
 
 

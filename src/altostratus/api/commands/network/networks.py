@@ -16,13 +16,14 @@ from altostratus.api.address_params import Ipv4, Name, Netmask
 from altostratus.api.commands.network.offerings import ServiceResponse, service_views
 from altostratus.api.commands.shared.tags import TagResponse, tag_view
 from altostratus.api.declarations import ADMIN, ANYONE, SUCCESS, CommandSet, Job, answer_success
-from altostratus.api.ownership import OwnedListParams, OwnerParams
+from altostratus.api.ownership import OwnedListParams, OwnerParams, ProjectFilter
 from altostratus.api.params import ListParams, Params, Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single, Submitted
 from altostratus.core.context import ServiceContext
 from altostratus.db.models import IpAddress, Network, Nic, ResourceTag
 from altostratus.services.network import addresses, networks
 from altostratus.services.network import jobs as network_jobs
+from altostratus.services.shared.projects import ALL_PROJECTS, get_project
 from altostratus.services.shared.tags import tags_of
 from altostratus.timeutil import format_timestamp
 
@@ -193,6 +194,9 @@ class ListNetworksParams(ListParams):
     isdefault: bool | None = Field(None, description="List only default (or non-default) ones")
     traffictype: str | None = Field(None, max_length=32, description="Accepted: all are Guest")
     canusefordeploy: bool | None = Field(None, description="Accepted: every network can")
+    projectid: ProjectFilter | None = Field(
+        None, description="The networks a project may use (the shared ones, as for members)"
+    )
 
 
 @commands.command(
@@ -204,6 +208,8 @@ class ListNetworksParams(ListParams):
     writes=False,
 )
 async def list_networks(ctx: ServiceContext, p: ListNetworksParams) -> ListResult:
+    if p.projectid is not None and p.projectid != ALL_PROJECTS:
+        await get_project(ctx, p.projectid)
     page = await networks.list_networks(
         ctx,
         network_uuid=p.id,
@@ -398,6 +404,7 @@ async def associate_ip_address(ctx: ServiceContext, p: AssociateIpAddressParams)
         network_uuid=p.networkid,
         account=p.account,
         domain_uuid=p.domainid,
+        project_uuid=p.projectid,
     )
     return _address_submitted(address)
 

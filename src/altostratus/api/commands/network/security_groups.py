@@ -138,7 +138,12 @@ class CreateSecurityGroupParams(OwnerParams):
 )
 async def create_security_group(ctx: ServiceContext, p: CreateSecurityGroupParams) -> Single:
     group = await security_groups.create_group(
-        ctx, name=p.name, description=p.description, account=p.account, domain_uuid=p.domainid
+        ctx,
+        name=p.name,
+        description=p.description,
+        account=p.account,
+        domain_uuid=p.domainid,
+        project_uuid=p.projectid,
     )
     return Single("securitygroup", (await _views(ctx, [group]))[0])
 
@@ -157,7 +162,12 @@ class DeleteSecurityGroupParams(OwnerParams):
 )
 async def delete_security_group(ctx: ServiceContext, p: DeleteSecurityGroupParams) -> Success:
     group = await security_groups.find_group(
-        ctx, group_uuid=p.id, name=p.name, account=p.account, domain_uuid=p.domainid
+        ctx,
+        group_uuid=p.id,
+        name=p.name,
+        account=p.account,
+        domain_uuid=p.domainid,
+        project_uuid=p.projectid,
     )
     await security_groups.delete_group(ctx, group)
     return Success()
@@ -242,6 +252,7 @@ async def _authorize(ctx: ServiceContext, p: AuthorizeParams, direction: Directi
         name=p.securitygroupname,
         account=p.account,
         domain_uuid=p.domainid,
+        project_uuid=p.projectid,
         parameters=("securitygroupid", "securitygroupname"),
     )
     specs = await security_groups.rule_specs(ctx, group, p.request())

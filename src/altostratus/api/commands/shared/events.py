@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from altostratus.api.declarations import ANYONE, CommandSet
+from altostratus.api.ownership import ProjectFilter
 from altostratus.api.params import EndTimestamp, ListParams, Timestamp, Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject
 from altostratus.core.context import ServiceContext
@@ -61,6 +62,9 @@ class ListEventsParams(ListParams):
     enddate: EndTimestamp | None = Field(None, description="Events at or before this time")
     resourcetype: str | None = Field(None, max_length=64, description="Type of the resource")
     resourceid: Uuid | None = Field(None, description="Id of the resource")
+    projectid: ProjectFilter | None = Field(
+        None, description="List the events of this project; -1: of every project"
+    )
 
 
 @commands.command(
@@ -83,6 +87,7 @@ async def list_events(ctx: ServiceContext, p: ListEventsParams) -> ListResult:
         resource_uuid=p.resourceid,
         keyword=p.keyword,
         listall=p.listall,
+        project_uuid=p.projectid,
         page=page_request(ctx, p),
     )
     return ListResult("event", [event_view(e) for e in page.items], page.total)

@@ -148,7 +148,7 @@ class CreateVolumeParams(OwnerParams):
     job=Job(storage_jobs.CREATE_VOLUME, _answer),
 )
 async def create_volume(ctx: ServiceContext, p: CreateVolumeParams) -> Submitted:
-    owner = await owner_account(ctx, p.account, p.domainid)
+    owner = await owner_account(ctx, p.account, p.domainid, p.projectid)
     snapshot = (
         await snapshots.get_snapshot(ctx, p.snapshotid, "snapshotid") if p.snapshotid else None
     )
