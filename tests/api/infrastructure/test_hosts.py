@@ -227,7 +227,8 @@ async def test_a_cluster_goes_once_its_hosts_are_deleted(
     assert (await api.ok("deleteCluster", id=compute.cluster_id))["success"] == "true"
     assert await api.ok("listClusters", id=compute.cluster_id) == {}
     vm = (await api.ok("listVirtualMachines", id=vm_id))["virtualmachine"][0]
-    assert vm["state"] == "Stopped" and "hostid" not in vm
+    assert vm["state"] == "Stopped"
+    assert "hostid" not in vm
 
 
 async def test_reconnect_host(app: Starlette, api: ApiClient, compute: ComputeWorld) -> None:
