@@ -5,7 +5,14 @@ from altostratus.api.commands.catalog import offerings, templates
 from altostratus.api.commands.compute import affinity, keypairs, vms
 from altostratus.api.commands.ha import host_ha, oobm
 from altostratus.api.commands.identity import accounts, domains, regions, sessions, users
-from altostratus.api.commands.infrastructure import capacity, clusters, hosts, pods, zones
+from altostratus.api.commands.infrastructure import (
+    capacity,
+    clusters,
+    hosts,
+    hypervisors,
+    pods,
+    zones,
+)
 from altostratus.api.commands.network import networks, security_groups
 from altostratus.api.commands.platform import jobs, management, replication
 from altostratus.api.commands.shared import alerts, events, limits, tags
@@ -22,6 +29,7 @@ COMMAND_SETS = (
     pods.commands,
     clusters.commands,
     hosts.commands,
+    hypervisors.commands,
     host_ha.commands,
     oobm.commands,
     offerings.commands,
