@@ -108,6 +108,22 @@ async def test_power_states_include_vms_the_driver_did_not_start(host: Host) -> 
     assert (await host.driver.power_states())[host.foreign] == "PowerOn"
 
 
+async def test_the_guest_reads_the_user_data_of_its_last_start(
+    driver: Driver, template: str
+) -> None:
+    assert await driver.user_data(UNKNOWN) is None
+    await driver.start_vm(_start(template).model_copy(update={"user_data": "I2Nsb3VkLWNvbmZpZw=="}))
+    assert await driver.user_data(VM) == "I2Nsb3VkLWNvbmZpZw=="
+    await driver.stop_vm(StopVm(instance_name=VM, forced=True))
+    await driver.start_vm(_start(template).model_copy(update={"user_data": "bmV3"}))
+    assert await driver.user_data(VM) == "bmV3", "updated while stopped: the next start has it"
+    await driver.stop_vm(StopVm(instance_name=VM, forced=True))
+    await driver.start_vm(_start(template))
+    assert await driver.user_data(VM) is None
+    await driver.destroy_vm(DestroyVm(instance_name=VM))
+    assert await driver.user_data(VM) is None
+
+
 # --- VM commands: idempotent, and what they did is what power_states reports ---
 
 

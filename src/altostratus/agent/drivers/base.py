@@ -79,6 +79,9 @@ class Driver(Protocol):
           positive) and the hypervisor's version.
         * :meth:`power_states`: instance name → ``PowerOn``/``PowerOff`` for every VM
           on the hypervisor, the ones this driver did not start included.
+        * :meth:`user_data`: the user data (base64, as ``StartVm`` carried it) the
+          guest reads from its metadata, as its last start defined it; ``None`` for a
+          VM without any or unknown. It is where a guest's cloud-init finds it.
 
     VM commands that are idempotent, and leave what ``power_states`` then reports:
 
@@ -117,6 +120,8 @@ class Driver(Protocol):
     async def facts(self, name: str) -> HostFacts: ...
 
     async def power_states(self) -> dict[str, str]: ...
+
+    async def user_data(self, instance_name: str) -> str | None: ...
 
     async def start_vm(self, command: StartVm) -> None: ...
 

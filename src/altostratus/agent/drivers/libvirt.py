@@ -12,6 +12,10 @@ file), ``snapshots/<uuid>`` copies of volumes. A stopped VM is defined again fro
 ``StartVm``: disks attached or detached while it was stopped reach only the database.
 Resizing sets a raw disk's length (a running guest sees it at its next start); a qcow2
 disk is refused, since lengthening its file would not grow the disk inside.
+
+A VM's user data is in its domain's ``<metadata>``, in an element of our namespace
+(``GUEST_METADATA``): where a metadata service or config-drive builder on the host
+reads it for the guest's cloud-init (``virsh metadata <vm> GUEST_METADATA``).
 """
 
 from __future__ import annotations
@@ -46,12 +50,14 @@ from altostratus.agent.protocol import (
     VolumeSpec,
 )
 
-__all__ = ["LibvirtDriver"]
+__all__ = ["GUEST_METADATA", "LibvirtDriver"]
 
 T = TypeVar("T")
 
 #: libvirt's ``virDomainModificationImpact``: the persistent definition, and the live VM.
 _AFFECT_LIVE, _AFFECT_CONFIG = 1, 2
+#: The XML namespace of the domain metadata the driver writes for the guest.
+GUEST_METADATA = "https://altostratus.dev/xmlns/guest/1"
 #: How a qcow2 image starts; growing its file would not grow the disk the guest sees.
 _QCOW2_MAGIC = b"QFI\xfb"
 
@@ -116,6 +122,22 @@ class LibvirtDriver:
                 domain.name(): "PowerOn" if domain.isActive() else "PowerOff"
                 for domain in self._conn.listAllDomains(0)
             }
+
+        return await self._call(read)
+
+    async def user_data(self, instance_name: str) -> str | None:
+        def read() -> str | None:
+            domain = self._domain(instance_name)
+            if domain is None:
+                return None
+            try:
+                xml = domain.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, GUEST_METADATA, 0)
+            except libvirt.libvirtError as error:
+                if error.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN_METADATA:
+                    return None
+                raise
+            found = ElementTree.fromstring(xml).find("userdata")
+            return found.text if found is not None and found.text else None
 
         return await self._call(read)
 
@@ -236,7 +258,7 @@ class LibvirtDriver:
             f"<memory unit='MiB'>{command.memory_mb}</memory>"
             f"<vcpu>{command.cpu_number}</vcpu>"
             "<os><type arch='x86_64'>hvm</type><boot dev='hd'/></os>"
-            f"<devices>{devices}</devices></domain>"
+            f"{_metadata_xml(command)}<devices>{devices}</devices></domain>"
         )
 
     async def _change_device(self, command: VolumeCommand, attach: bool) -> None:
@@ -332,6 +354,17 @@ class LibvirtDriver:
     async def close(self) -> None:
         await self._call(self._conn.close)
         self._thread.shutdown(wait=False)
+
+
+def _metadata_xml(command: StartVm) -> str:
+    """The guest's metadata element (empty without user data)."""
+    if command.user_data is None:
+        return ""
+    return (
+        f"<metadata><alto:guest xmlns:alto={quoteattr(GUEST_METADATA)}>"
+        f"<alto:userdata>{escape(command.user_data)}</alto:userdata>"
+        "</alto:guest></metadata>"
+    )
 
 
 def _format_of(volume: VolumeSpec) -> str:

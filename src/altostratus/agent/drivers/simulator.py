@@ -3,10 +3,11 @@
 It behaves like a host as the management server sees it: VMs it started report
 ``PowerOn`` until stopped, a stopped VM stays defined (``PowerOff``) until destroyed,
 and every command takes ``latency`` seconds. It keeps no disks and fetches no
-templates, but it does know its VMs: rebooting one that is not running, or changing
-the disks of one it does not have, fails as on a real host, so the server's handling
-of such failures is exercised too. Many of them run in one process
-(``services.agents.simulator_fleet``), so it holds nothing heavier than two sets.
+templates, but it does know its VMs (and the user data their guests would read):
+rebooting one that is not running, or changing the disks of one it does not have,
+fails as on a real host, so the server's handling of such failures is exercised too.
+Many of them run in one process (``services.agents.simulator_fleet``), so it holds
+nothing heavier than two sets and a dict.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ class SimulatorDriver:
         self.latency = latency
         self.running: set[str] = set(running)
         self.defined: set[str] = set(self.running)
+        #: What each defined VM's guest reads as its user data (the metadata service).
+        self.metadata: dict[str, str | None] = {}
         #: How many commands actually ran (tests check that redelivery runs nothing twice).
         self.executed = 0
 
@@ -76,8 +79,13 @@ class SimulatorDriver:
     async def power_states(self) -> dict[str, str]:
         return {name: "PowerOn" if name in self.running else "PowerOff" for name in self.defined}
 
+    async def user_data(self, instance_name: str) -> str | None:
+        return self.metadata.get(instance_name)
+
     async def start_vm(self, command: StartVm) -> None:
         await self._work()
+        if command.instance_name not in self.running:  # a running VM keeps its definition
+            self.metadata[command.instance_name] = command.user_data
         self.defined.add(command.instance_name)
         self.running.add(command.instance_name)
 
@@ -95,6 +103,7 @@ class SimulatorDriver:
         await self._work()
         self.running.discard(command.instance_name)
         self.defined.discard(command.instance_name)
+        self.metadata.pop(command.instance_name, None)
 
     async def attach_volume(self, command: VolumeCommand) -> None:
         await self._work()

@@ -2,7 +2,7 @@
 registry serves, in the order `listApis` and `docs/api.md` show them."""
 
 from altostratus.api.commands.catalog import offerings, templates
-from altostratus.api.commands.compute import affinity, keypairs, vms
+from altostratus.api.commands.compute import affinity, keypairs, user_data, vms
 from altostratus.api.commands.ha import host_ha, oobm
 from altostratus.api.commands.identity import accounts, domains, regions, sessions, users
 from altostratus.api.commands.infrastructure import (
@@ -35,6 +35,7 @@ COMMAND_SETS = (
     offerings.commands,
     templates.commands,
     vms.commands,
+    user_data.commands,
     volumes.commands,
     snapshots.commands,
     limits.commands,
