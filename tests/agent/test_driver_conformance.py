@@ -17,6 +17,7 @@ from altostratus.agent.drivers.simulator import SimulatorDriver
 from altostratus.agent.protocol import (
     DestroyVm,
     RebootVm,
+    ScaleVm,
     SnapshotVolume,
     StartVm,
     StopVm,
@@ -122,6 +123,33 @@ async def test_the_guest_reads_the_user_data_of_its_last_start(
     assert await driver.user_data(VM) is None
     await driver.destroy_vm(DestroyVm(instance_name=VM))
     assert await driver.user_data(VM) is None
+
+
+def _scale(cpu_number: int, memory_mb: int, name: str = VM) -> ScaleVm:
+    return ScaleVm(instance_name=name, cpu_number=cpu_number, cpu_speed=1000, memory_mb=memory_mb)
+
+
+async def test_a_running_vm_scales_within_its_maxima(driver: Driver, template: str) -> None:
+    roomy = _start(template).model_copy(update={"max_cpu_number": 4, "max_memory_mb": 1024})
+    await driver.start_vm(roomy)
+    await driver.scale_vm(_scale(2, 512))
+    await driver.scale_vm(_scale(2, 512))  # again: nothing more to do
+    with pytest.raises(DriverError):
+        await driver.scale_vm(_scale(8, 512))
+    with pytest.raises(DriverError):
+        await driver.scale_vm(_scale(2, 4096))
+    assert (await driver.power_states())[VM] == "PowerOn"
+
+
+async def test_a_fixed_size_or_stopped_vm_does_not_scale(driver: Driver, template: str) -> None:
+    await driver.start_vm(_start(template))
+    with pytest.raises(DriverError):
+        await driver.scale_vm(_scale(2, 256))
+    await driver.stop_vm(StopVm(instance_name=VM, forced=True))
+    with pytest.raises(DriverError):
+        await driver.scale_vm(_scale(1, 256))
+    with pytest.raises(DriverError):
+        await driver.scale_vm(_scale(1, 256, UNKNOWN))
 
 
 # --- VM commands: idempotent, and what they did is what power_states reports ---

@@ -30,6 +30,7 @@ from altostratus.agent.protocol import (
     Delivery,
     DestroyVm,
     RebootVm,
+    ScaleVm,
     SnapshotVolume,
     StartVm,
     StopVm,
@@ -123,6 +124,7 @@ def _simple(
 #: Commands answered ``{}`` on success: their payload model and driver method.
 _ACTIONS = {
     CommandKind.REBOOT_VM: _simple(RebootVm, "reboot_vm"),
+    CommandKind.SCALE_VM: _simple(ScaleVm, "scale_vm"),
     CommandKind.ATTACH_VOLUME: _simple(VolumeCommand, "attach_volume"),
     CommandKind.DETACH_VOLUME: _simple(VolumeCommand, "detach_volume"),
     CommandKind.RESIZE_VOLUME: _simple(VolumeCommand, "resize_volume"),

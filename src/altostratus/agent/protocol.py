@@ -29,6 +29,7 @@ __all__ = [
     "RebootVm",
     "Registered",
     "Registration",
+    "ScaleVm",
     "SnapshotVolume",
     "StartVm",
     "StopVm",
@@ -47,6 +48,7 @@ class CommandKind(enum.StrEnum):
     STOP_VM = "StopVm"
     REBOOT_VM = "RebootVm"
     DESTROY_VM = "DestroyVm"
+    SCALE_VM = "ScaleVm"
     ATTACH_VOLUME = "AttachVolume"
     DETACH_VOLUME = "DetachVolume"
     RESIZE_VOLUME = "ResizeVolume"
@@ -106,6 +108,19 @@ class StartVm(_Message):
     nics: list[NicSpec] = []
     user_data: str | None = None
     ssh_public_key: str | None = None
+    #: A VM that may be scaled while it runs is given room to grow into: at most this
+    #: many vCPUs and this much memory (``None``: exactly its size, as a fixed VM).
+    max_cpu_number: int | None = None
+    max_memory_mb: int | None = None
+
+
+class ScaleVm(_Message):
+    """Give a running VM its new offering's vCPUs and memory, within its maxima."""
+
+    instance_name: str
+    cpu_number: int
+    cpu_speed: int
+    memory_mb: int
 
 
 class StopVm(_Message):

@@ -30,6 +30,7 @@ from altostratus.agent.protocol import (
     DestroyVm,
     HostFacts,
     RebootVm,
+    ScaleVm,
     SnapshotVolume,
     StartVm,
     StopVm,
@@ -97,6 +98,9 @@ class Driver(Protocol):
     Commands on a VM that must be there (``DriverError`` when it is not):
 
         * :meth:`reboot_vm`: reboots a running VM; a stopped or unknown one is an error.
+        * :meth:`scale_vm`: gives a running VM the command's vCPUs and memory, live; a
+          stopped or unknown VM, or more than the maxima its ``StartVm`` gave it
+          (``max_cpu_number``, ``max_memory_mb``; none: its size then), is an error.
         * :meth:`attach_volume`, :meth:`detach_volume`: add the volume's disk to, or
           remove it from, the VM named by ``instance_name`` (nothing to do without
           one); attaching an attached disk or detaching a detached one does nothing.
@@ -128,6 +132,8 @@ class Driver(Protocol):
     async def stop_vm(self, command: StopVm) -> None: ...
 
     async def reboot_vm(self, command: RebootVm) -> None: ...
+
+    async def scale_vm(self, command: ScaleVm) -> None: ...
 
     async def destroy_vm(self, command: DestroyVm) -> None: ...
 

@@ -43,6 +43,7 @@ from altostratus.agent.protocol import (
     HostFacts,
     NicSpec,
     RebootVm,
+    ScaleVm,
     SnapshotVolume,
     StartVm,
     StopVm,
@@ -182,6 +183,23 @@ class LibvirtDriver:
             raise DriverError(f"no VM {command.instance_name} on this host")
         await self._call(lambda: domain.reboot(0))
 
+    async def scale_vm(self, command: ScaleVm) -> None:
+        def scale() -> None:
+            domain = self._domain(command.instance_name)
+            if domain is None or not domain.isActive():
+                raise DriverError(f"VM {command.instance_name} is not running on this host")
+            max_memory_kib, max_cpus = domain.maxMemory(), domain.maxVcpus()
+            if command.memory_mb * 1024 > max_memory_kib or command.cpu_number > max_cpus:
+                raise DriverError(
+                    f"VM {command.instance_name} may grow to {max_cpus} vCPUs and "
+                    f"{max_memory_kib // 1024} MB, not {command.cpu_number} and "
+                    f"{command.memory_mb}"
+                )
+            domain.setVcpusFlags(command.cpu_number, _AFFECT_LIVE)
+            domain.setMemoryFlags(command.memory_mb * 1024, _AFFECT_LIVE)
+
+        await self._call(scale)
+
     async def destroy_vm(self, command: DestroyVm) -> None:
         def destroy() -> None:
             domain = self._domain(command.instance_name)
@@ -255,8 +273,10 @@ class LibvirtDriver:
         return (
             f"<domain type={quoteattr(self._domain_type)}>"
             f"<name>{escape(command.instance_name)}</name><uuid>{escape(command.vm_uuid)}</uuid>"
-            f"<memory unit='MiB'>{command.memory_mb}</memory>"
-            f"<vcpu>{command.cpu_number}</vcpu>"
+            f"<memory unit='MiB'>{command.max_memory_mb or command.memory_mb}</memory>"
+            f"<currentMemory unit='MiB'>{command.memory_mb}</currentMemory>"
+            f"<vcpu current='{command.cpu_number}'>"
+            f"{command.max_cpu_number or command.cpu_number}</vcpu>"
             "<os><type arch='x86_64'>hvm</type><boot dev='hd'/></os>"
             f"{_metadata_xml(command)}<devices>{devices}</devices></domain>"
         )

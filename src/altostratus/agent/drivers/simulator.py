@@ -20,6 +20,7 @@ from altostratus.agent.protocol import (
     DestroyVm,
     HostFacts,
     RebootVm,
+    ScaleVm,
     SnapshotVolume,
     StartVm,
     StopVm,
@@ -54,6 +55,9 @@ class SimulatorDriver:
         self.defined: set[str] = set(self.running)
         #: What each defined VM's guest reads as its user data (the metadata service).
         self.metadata: dict[str, str | None] = {}
+        #: Each defined VM's (vCPUs, memory MB) and the most it may be scaled to.
+        self.sizes: dict[str, tuple[int, int]] = {}
+        self._maxima: dict[str, tuple[int, int]] = {}
         #: How many commands actually ran (tests check that redelivery runs nothing twice).
         self.executed = 0
 
@@ -84,8 +88,14 @@ class SimulatorDriver:
 
     async def start_vm(self, command: StartVm) -> None:
         await self._work()
-        if command.instance_name not in self.running:  # a running VM keeps its definition
-            self.metadata[command.instance_name] = command.user_data
+        name = command.instance_name
+        if name not in self.running:  # a running VM keeps its definition
+            self.metadata[name] = command.user_data
+            self.sizes[name] = (command.cpu_number, command.memory_mb)
+            self._maxima[name] = (
+                command.max_cpu_number or command.cpu_number,
+                command.max_memory_mb or command.memory_mb,
+            )
         self.defined.add(command.instance_name)
         self.running.add(command.instance_name)
 
@@ -99,11 +109,27 @@ class SimulatorDriver:
         if command.instance_name not in self.running:
             raise DriverError(f"VM {command.instance_name} is not running")
 
+    async def scale_vm(self, command: ScaleVm) -> None:
+        await self._work()
+        name = command.instance_name
+        self._need(name)
+        if name not in self.running:
+            raise DriverError(f"VM {name} is not running")
+        max_cpu, max_memory = self._maxima.get(name, self.sizes.get(name, (0, 0)))
+        if command.cpu_number > max_cpu or command.memory_mb > max_memory:
+            raise DriverError(
+                f"VM {name} may grow to {max_cpu} vCPUs and {max_memory} MB, "
+                f"not {command.cpu_number} and {command.memory_mb}"
+            )
+        self.sizes[name] = (command.cpu_number, command.memory_mb)
+
     async def destroy_vm(self, command: DestroyVm) -> None:
         await self._work()
         self.running.discard(command.instance_name)
         self.defined.discard(command.instance_name)
         self.metadata.pop(command.instance_name, None)
+        self.sizes.pop(command.instance_name, None)
+        self._maxima.pop(command.instance_name, None)
 
     async def attach_volume(self, command: VolumeCommand) -> None:
         await self._work()

@@ -2,7 +2,13 @@
 registry serves, in the order `listApis` and `docs/api.md` show them."""
 
 from altostratus.api.commands.catalog import offerings, templates
-from altostratus.api.commands.compute import affinity, keypairs, user_data, vms
+from altostratus.api.commands.compute import (
+    affinity,
+    keypairs,
+    user_data,
+    vm_resources,
+    vms,
+)
 from altostratus.api.commands.ha import host_ha, oobm
 from altostratus.api.commands.identity import accounts, domains, regions, sessions, users
 from altostratus.api.commands.infrastructure import (
@@ -36,6 +42,7 @@ COMMAND_SETS = (
     templates.commands,
     vms.commands,
     user_data.commands,
+    vm_resources.commands,
     volumes.commands,
     snapshots.commands,
     limits.commands,

@@ -84,6 +84,9 @@ class VirtualMachine(PublicEntity):
     cpu_speed: Mapped[int] = mapped_column(Integer)
     memory_mb: Mapped[int] = mapped_column(Integer)
     ha_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: ``scaleVirtualMachine`` may change its offering while it runs (CloudStack's
+    #: ``isdynamicallyscalable``); the hypervisor then gets room to grow into.
+    dynamically_scalable: Mapped[bool] = mapped_column(Boolean, default=False)
     user_data: Mapped[str | None] = mapped_column(Text)
     keypair: Mapped[str | None] = mapped_column(String(255))
     group_name: Mapped[str | None] = mapped_column(String(255))

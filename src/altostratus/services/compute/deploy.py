@@ -73,6 +73,7 @@ class DeployRequest:
     account: str | None = None
     domain_uuid: str | None = None
     group: str | None = None
+    dynamically_scalable: bool = False
 
 
 @dataclass(frozen=True)
@@ -279,6 +280,7 @@ async def deploy_vm(ctx: ServiceContext, request: DeployRequest) -> Deployed:
         user_data=request.user_data,
         keypair=request.keypair,
         group_name=request.group,
+        dynamically_scalable=request.dynamically_scalable,
     )
     ctx.session.add(vm)
     await ctx.session.flush()

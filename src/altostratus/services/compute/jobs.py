@@ -13,7 +13,14 @@ import asyncio
 
 from sqlalchemy import select
 
-from altostratus.agent.protocol import LEASE_HELD, CommandKind, DestroyVm, RebootVm, StopVm
+from altostratus.agent.protocol import (
+    LEASE_HELD,
+    CommandKind,
+    DestroyVm,
+    RebootVm,
+    ScaleVm,
+    StopVm,
+)
 from altostratus.core.context import ServiceContext
 from altostratus.db.failover import resumable
 from altostratus.db.models import Host, Volume
@@ -21,7 +28,7 @@ from altostratus.db.models.compute import VmState, VolumeType
 from altostratus.errors import CloudError, InvalidParameter, ResourceUnavailable
 from altostratus.jobs.kinds import JobKind, JobPayload
 from altostratus.jobs.run import AgentCommandFailed, JobRun, LeaseLost
-from altostratus.services.compute import lifecycle
+from altostratus.services.compute import lifecycle, scaling
 from altostratus.services.compute.vms import vm_by_uuid
 
 __all__ = [
@@ -30,11 +37,13 @@ __all__ = [
     "EXPUNGE",
     "REBOOT",
     "RESET_SSH_KEY",
+    "SCALE",
     "START",
     "STOP",
     "DeployPayload",
     "DestroyPayload",
     "ResetSshKeyPayload",
+    "ScalePayload",
     "StartPayload",
     "StopPayload",
     "VmPayload",
@@ -81,6 +90,12 @@ class DestroyPayload(VmPayload):
 
 class ResetSshKeyPayload(VmPayload):
     keypair: str
+
+
+class ScalePayload(VmPayload):
+    #: The running VM's resizing the request recorded (``None``: it was Stopped, and
+    #: the request changed its offering: nothing for a host to do).
+    resize: scaling.Resize | None
 
 
 async def _start_vm(
@@ -276,6 +291,28 @@ async def _reset_ssh_key(run: JobRun, payload: ResetSshKeyPayload) -> str:
     return vm_uuid
 
 
+async def _scale(run: JobRun, payload: ScalePayload) -> str:
+    """Apply a running VM's new size on its host; on refusal, the old size comes back."""
+    vm_uuid, resize = payload.id, payload.resize
+    if resize is None:
+        return vm_uuid
+    instance_name = await run.read(lambda ctx: _instance_name(ctx, vm_uuid))
+    new = resize.new
+    command = ScaleVm(
+        instance_name=instance_name,
+        cpu_number=new.cpu_number,
+        cpu_speed=new.cpu_speed,
+        memory_mb=new.memory_mb,
+    )
+    try:
+        await run.host_command("scale", resize.host_id, CommandKind.SCALE_VM, command.model_dump())
+    except _HOST_FAILURES as error:
+        reason = error.text
+        await run.step("not scaled", lambda ctx: scaling.scale_failed(ctx, vm_uuid, resize, reason))
+        raise
+    return vm_uuid
+
+
 DEPLOY = JobKind(DeployPayload, _deploy)
 START = JobKind(StartPayload, _start)
 STOP = JobKind(StopPayload, _stop)
@@ -283,6 +320,7 @@ REBOOT = JobKind(VmPayload, _reboot)
 DESTROY = JobKind(DestroyPayload, _destroy)
 EXPUNGE = JobKind(VmPayload, _expunge)
 RESET_SSH_KEY = JobKind(ResetSshKeyPayload, _reset_ssh_key)
+SCALE = JobKind(ScalePayload, _scale)
 
 
 # --- reads for the drivers ---

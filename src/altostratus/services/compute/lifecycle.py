@@ -196,6 +196,8 @@ async def _start_command(ctx: ServiceContext, vm: VirtualMachine) -> StartVm:
         )
         public_key = keypair.public_key if keypair is not None else None
     template = vm.template
+    # Room to grow into for scaleVirtualMachine: as far as the host itself goes.
+    host = await ctx.session.get(Host, vm.host_id) if vm.dynamically_scalable else None
     return StartVm(
         instance_name=vm.instance_name,
         vm_uuid=vm.uuid,
@@ -223,6 +225,8 @@ async def _start_command(ctx: ServiceContext, vm: VirtualMachine) -> StartVm:
         ],
         user_data=vm.user_data,
         ssh_public_key=public_key,
+        max_cpu_number=host.cpu_number if host is not None else None,
+        max_memory_mb=host.memory_mb if host is not None else None,
     )
 
 
@@ -566,13 +570,16 @@ async def update_vm(
     group: str | None,
     user_data: str | None,
     ha_enabled: bool | None,
+    dynamically_scalable: bool | None = None,
 ) -> None:
-    """updateVirtualMachine: what may change without a restart (user data: at the next)."""
+    """updateVirtualMachine: what may change without a restart (user data, scalability:
+    at the next)."""
     changes = {
         "display_name": display_name,
         "group_name": group,
         "user_data": user_data,
         "ha_enabled": ha_enabled,
+        "dynamically_scalable": dynamically_scalable,
     }
     for column, value in changes.items():
         if value is not None:

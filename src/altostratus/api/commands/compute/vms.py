@@ -70,10 +70,13 @@ __all__ = [
     "reboot_virtual_machine",
     "recover_virtual_machine",
     "reset_ssh_key",
+    "single_vm",
     "start_virtual_machine",
     "stop_virtual_machine",
+    "submitted",
     "update_virtual_machine",
     "update_vm_groups",
+    "vm_answer",
     "vm_view",
 ]
 
@@ -122,6 +125,7 @@ class VirtualMachineResponse(ResponseObject):
     created: str
     state: str
     haenable: bool
+    isdynamicallyscalable: bool
     zoneid: str
     zonename: str
     hostid: str | None = None
@@ -175,6 +179,7 @@ def vm_view(details: VmDetails, *, full: bool) -> VirtualMachineResponse:
         created=format_timestamp(vm.created),
         state=vm.state,
         haenable=vm.ha_enabled,
+        isdynamicallyscalable=vm.dynamically_scalable,
         zoneid=vm.zone.uuid,
         zonename=vm.zone.name,
         templateid=template.uuid,
@@ -200,17 +205,19 @@ def vm_view(details: VmDetails, *, full: bool) -> VirtualMachineResponse:
     )
 
 
-async def _single(ctx: ServiceContext, vm: VirtualMachine) -> Single:
+async def single_vm(ctx: ServiceContext, vm: VirtualMachine) -> Single:
+    """``{"virtualmachine": ...}`` as the caller may see it (root admins: its placement)."""
     (details,) = await details_of(ctx.session, [vm])
     return Single("virtualmachine", vm_view(details, full=ctx.caller.is_root_admin))
 
 
-async def _vm_answer(ctx: ServiceContext, vm_uuid: str) -> Single:
+async def vm_answer(ctx: ServiceContext, vm_uuid: str) -> Single:
     """The VM as the job leaves it: what ``queryAsyncJobResult`` shows."""
-    return await _single(ctx, await vm_by_uuid(ctx.session, vm_uuid))
+    return await single_vm(ctx, await vm_by_uuid(ctx.session, vm_uuid))
 
 
-def _submitted(payload: vm_jobs.VmPayload) -> Submitted:
+def submitted(payload: vm_jobs.VmPayload) -> Submitted:
+    """The answer of a VM job's request: the job, naming the VM it acts on."""
     return Submitted(payload, instance_type=_INSTANCE, instance_uuid=payload.id)
 
 
@@ -250,6 +257,9 @@ class DeployParams(Params):
     account: str | None = Field(None, description="Admins: deploy for this account")
     domainid: Uuid | None = Field(None, description="The domain of account")
     group: str | None = Field(None, max_length=255, description="Group the VM belongs to")
+    dynamicscalingenabled: bool = Field(
+        False, description="The VM may be scaled while it runs (scaleVirtualMachine)"
+    )
 
     def request(self) -> DeployRequest:
         return DeployRequest(
@@ -273,6 +283,7 @@ class DeployParams(Params):
             account=self.account,
             domain_uuid=self.domainid,
             group=self.group,
+            dynamically_scalable=self.dynamicscalingenabled,
         )
 
 
@@ -283,11 +294,11 @@ class DeployParams(Params):
     allowed=ANYONE,
     response=("virtualmachine", VirtualMachineResponse),
     related=("listVirtualMachines", "startVirtualMachine"),
-    job=Job(vm_jobs.DEPLOY, _vm_answer),
+    job=Job(vm_jobs.DEPLOY, vm_answer),
 )
 async def deploy_virtual_machine(ctx: ServiceContext, p: DeployParams) -> Submitted:
     deployed = await deploy_vm(ctx, p.request())
-    return _submitted(
+    return submitted(
         vm_jobs.DeployPayload(id=deployed.vm.uuid, start=p.startvm, host_id=deployed.pinned_host_id)
     )
 
@@ -309,12 +320,12 @@ class StartParams(IdParams):
     description="Starts a Stopped VM on a host with room for it",
     allowed=ANYONE,
     response=("virtualmachine", VirtualMachineResponse),
-    job=Job(vm_jobs.START, _vm_answer),
+    job=Job(vm_jobs.START, vm_answer),
 )
 async def start_virtual_machine(ctx: ServiceContext, p: StartParams) -> Submitted:
     vm = await get_vm(ctx, p.id)
     host_id = await lifecycle.start_on_request(ctx, vm, p.hostid)
-    return _submitted(vm_jobs.StartPayload(id=vm.uuid, host_id=host_id))
+    return submitted(vm_jobs.StartPayload(id=vm.uuid, host_id=host_id))
 
 
 class StopParams(IdParams):
@@ -329,12 +340,12 @@ class StopParams(IdParams):
     description="Stops a Running VM; a Stopped one is answered as it is",
     allowed=ANYONE,
     response=("virtualmachine", VirtualMachineResponse),
-    job=Job(vm_jobs.STOP, _vm_answer),
+    job=Job(vm_jobs.STOP, vm_answer),
 )
 async def stop_virtual_machine(ctx: ServiceContext, p: StopParams) -> Submitted:
     vm = await get_vm(ctx, p.id)
     requested = await lifecycle.stop_on_request(ctx, vm)
-    return _submitted(vm_jobs.StopPayload(id=vm.uuid, forced=p.forced, requested=requested))
+    return submitted(vm_jobs.StopPayload(id=vm.uuid, forced=p.forced, requested=requested))
 
 
 @commands.command(
@@ -343,12 +354,12 @@ async def stop_virtual_machine(ctx: ServiceContext, p: StopParams) -> Submitted:
     description="Reboots a Running VM",
     allowed=ANYONE,
     response=("virtualmachine", VirtualMachineResponse),
-    job=Job(vm_jobs.REBOOT, _vm_answer),
+    job=Job(vm_jobs.REBOOT, vm_answer),
 )
 async def reboot_virtual_machine(ctx: ServiceContext, p: IdParams) -> Submitted:
     vm = await get_vm(ctx, p.id)
     lifecycle.require_state(vm, (VmState.RUNNING,), "reboot")
-    return _submitted(vm_jobs.VmPayload(id=vm.uuid))
+    return submitted(vm_jobs.VmPayload(id=vm.uuid))
 
 
 # --- destroy, expunge, recover ---
@@ -369,11 +380,11 @@ class DestroyParams(IdParams):
     description="Destroys a VM; admins may recover it until it is expunged",
     allowed=ANYONE,
     response=("virtualmachine", VirtualMachineResponse),
-    job=Job(vm_jobs.DESTROY, _vm_answer),
+    job=Job(vm_jobs.DESTROY, vm_answer),
 )
 async def destroy_virtual_machine(ctx: ServiceContext, p: DestroyParams) -> Submitted:
     vm, volumes = await lifecycle.destroy_on_request(ctx, p.id, p.expunge, p.volumeids or ())
-    return _submitted(
+    return submitted(
         vm_jobs.DestroyPayload(id=vm.uuid, expunge=p.expunge, volume_ids=tuple(volumes))
     )
 
@@ -390,7 +401,7 @@ async def expunge_virtual_machine(ctx: ServiceContext, p: IdParams) -> Submitted
     vm = await get_vm(ctx, p.id)
     await lifecycle.move(ctx, vm, (VmState.DESTROYED,), VmState.EXPUNGING, "expunge")
     await lifecycle.record_vm_event(ctx, vm, "VM.EXPUNGE", "Expunging")
-    return _submitted(vm_jobs.VmPayload(id=vm.uuid))
+    return submitted(vm_jobs.VmPayload(id=vm.uuid))
 
 
 @commands.command(
@@ -403,7 +414,7 @@ async def expunge_virtual_machine(ctx: ServiceContext, p: IdParams) -> Submitted
 async def recover_virtual_machine(ctx: ServiceContext, p: IdParams) -> Single:
     vm = await get_vm(ctx, p.id)
     await lifecycle.recover(ctx, vm)
-    return await _single(ctx, vm)
+    return await single_vm(ctx, vm)
 
 
 # --- settings ---
@@ -421,13 +432,13 @@ class ResetKeyParams(IdParams):
     description="Sets the SSH key pair of a Stopped VM; it is installed at the next start",
     allowed=ANYONE,
     response=("virtualmachine", VirtualMachineResponse),
-    job=Job(vm_jobs.RESET_SSH_KEY, _vm_answer),
+    job=Job(vm_jobs.RESET_SSH_KEY, vm_answer),
 )
 async def reset_ssh_key(ctx: ServiceContext, p: ResetKeyParams) -> Submitted:
     vm = await get_vm(ctx, p.id)
     lifecycle.require_state(vm, (VmState.STOPPED,), "reset the SSH key of")
     await keypairs.get_keypair(ctx, p.keypair, vm.account_id)
-    return _submitted(vm_jobs.ResetSshKeyPayload(id=vm.uuid, keypair=p.keypair))
+    return submitted(vm_jobs.ResetSshKeyPayload(id=vm.uuid, keypair=p.keypair))
 
 
 class UpdateParams(IdParams):
@@ -435,6 +446,9 @@ class UpdateParams(IdParams):
     group: str | None = Field(None, max_length=255, description="New group of the VM")
     userdata: UserData | None = Field(None, description="New base64 user data (next start)")
     haenable: bool | None = Field(None, description="Restart the VM elsewhere if its host dies")
+    isdynamicallyscalable: bool | None = Field(
+        None, description="Whether the VM may be scaled while it runs (from its next start)"
+    )
 
 
 @commands.command(
@@ -453,8 +467,9 @@ async def update_virtual_machine(ctx: ServiceContext, p: UpdateParams) -> Single
         group=p.group,
         user_data=p.userdata,
         ha_enabled=p.haenable,
+        dynamically_scalable=p.isdynamicallyscalable,
     )
-    return await _single(ctx, vm)
+    return await single_vm(ctx, vm)
 
 
 class UpdateVmGroupsParams(Params):
