@@ -65,6 +65,7 @@ __all__ = [
     "require_state",
     "reset_keypair",
     "start_again",
+    "start_command",
     "start_failed",
     "start_on_request",
     "stop_failed",
@@ -179,8 +180,9 @@ class Placed:
     command: StartVm
 
 
-async def _start_command(ctx: ServiceContext, vm: VirtualMachine) -> StartVm:
-    """The agent's StartVm: disks (the root one built from the template), NICs, keys."""
+async def start_command(ctx: ServiceContext, vm: VirtualMachine, host_id: int) -> StartVm:
+    """The agent's StartVm for ``host_id``: disks (the root one built from the template),
+    NICs, keys, user data, and for a dynamically scalable VM the host's size as its room."""
     volumes = await ctx.session.scalars(
         select(Volume)
         .where(Volume.vm_id == vm.id, Volume.removed.is_(None))
@@ -197,7 +199,7 @@ async def _start_command(ctx: ServiceContext, vm: VirtualMachine) -> StartVm:
         public_key = keypair.public_key if keypair is not None else None
     template = vm.template
     # Room to grow into for scaleVirtualMachine: as far as the host itself goes.
-    host = await ctx.session.get(Host, vm.host_id) if vm.dynamically_scalable else None
+    host = await ctx.session.get(Host, host_id) if vm.dynamically_scalable else None
     return StartVm(
         instance_name=vm.instance_name,
         vm_uuid=vm.uuid,
@@ -251,7 +253,7 @@ async def place(ctx: ServiceContext, vm_uuid: str, pinned_host_id: int | None) -
     )
     vm.host_id = host_id
     await ctx.session.flush()
-    return Placed(host_id, await _start_command(ctx, vm))
+    return Placed(host_id, await start_command(ctx, vm, host_id))
 
 
 async def mark_running(ctx: ServiceContext, vm_uuid: str, host_id: int) -> None:

@@ -3,6 +3,8 @@
 ``changeServiceForVirtualMachine`` changes a Stopped VM's offering at once;
 ``scaleVirtualMachine`` does the same for a Stopped VM and, asynchronously, resizes a
 Running one that is dynamically scalable (``services.compute.scaling``).
+``migrateVirtualMachine`` moves a Running VM to another host of its cluster
+(``services.compute.migration``).
 """
 
 from __future__ import annotations
@@ -15,19 +17,21 @@ from altostratus.api.commands.compute.vms import (
     submitted,
     vm_answer,
 )
-from altostratus.api.declarations import ANYONE, CommandSet, Job
+from altostratus.api.declarations import ADMIN, ANYONE, CommandSet, Job
 from altostratus.api.params import MapParam, Params, Uuid
 from altostratus.api.results import Single, Submitted
 from altostratus.core.context import ServiceContext
 from altostratus.errors import invalid
 from altostratus.services.compute import jobs as vm_jobs
-from altostratus.services.compute import scaling
+from altostratus.services.compute import migration, scaling
 from altostratus.services.compute.vms import get_vm
 
 __all__ = [
     "ChangeOfferingParams",
+    "MigrateParams",
     "change_service_offering",
     "commands",
+    "migrate_virtual_machine",
     "scale_virtual_machine",
 ]
 
@@ -76,3 +80,25 @@ async def scale_virtual_machine(ctx: ServiceContext, p: ChangeOfferingParams) ->
     vm = await get_vm(ctx, p.id)
     resize = await scaling.scale_on_request(ctx, vm, p.offering())
     return submitted(vm_jobs.ScalePayload(id=vm.uuid, resize=resize))
+
+
+class MigrateParams(Params):
+    virtualmachineid: Uuid = Field(description="The Running VM to move")
+    hostid: Uuid | None = Field(
+        None, description="The host to move it to (default: the scheduler picks one)"
+    )
+
+
+@commands.command(
+    "migrateVirtualMachine",
+    MigrateParams,
+    description="Moves a Running VM to another host of its cluster",
+    allowed=ADMIN,
+    response=("virtualmachine", VirtualMachineResponse),
+    related=("listHosts",),
+    job=Job(vm_jobs.MIGRATE, vm_answer),
+)
+async def migrate_virtual_machine(ctx: ServiceContext, p: MigrateParams) -> Submitted:
+    vm = await get_vm(ctx, p.virtualmachineid, "virtualmachineid")
+    move = await migration.migrate_on_request(ctx, vm, p.hostid)
+    return submitted(vm_jobs.MigratePayload(id=vm.uuid, move=move))
