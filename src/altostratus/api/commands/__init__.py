@@ -4,6 +4,7 @@ registry serves, in the order `listApis` and `docs/api.md` show them."""
 from altostratus.api.commands.catalog import offerings, templates
 from altostratus.api.commands.compute import (
     affinity,
+    instance_groups,
     keypairs,
     user_data,
     vm_resources,
@@ -51,6 +52,7 @@ COMMAND_SETS = (
     security_groups.commands,
     keypairs.commands,
     affinity.commands,
+    instance_groups.commands,
     tags.commands,
     events.commands,
     alerts.commands,

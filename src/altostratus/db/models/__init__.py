@@ -3,7 +3,7 @@
 from altostratus.db.models.alerts import Alert
 from altostratus.db.models.base import Base, PublicEntity, new_uuid
 from altostratus.db.models.catalog import DiskOffering, OsType, ServiceOffering, Template
-from altostratus.db.models.compute import Snapshot, VirtualMachine, Volume
+from altostratus.db.models.compute import InstanceGroup, Snapshot, VirtualMachine, Volume
 from altostratus.db.models.events import Event
 from altostratus.db.models.federation import (
     EntityVersion,
@@ -58,6 +58,7 @@ __all__ = [
     "Host",
     "HostCommand",
     "HostHa",
+    "InstanceGroup",
     "IpAddress",
     "Lease",
     "ManagementServer",

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from altostratus.db.models.base import PublicEntity
@@ -14,6 +24,7 @@ from altostratus.db.models.identity import Account, Domain
 from altostratus.db.models.inventory import Zone, _Vocabulary
 
 __all__ = [
+    "InstanceGroup",
     "PowerState",
     "Snapshot",
     "SnapshotState",
@@ -46,6 +57,20 @@ class PowerState(_Vocabulary):
     OFF = "PowerOff"
     UNKNOWN = "PowerUnknown"
     MISSING = "PowerReportMissing"
+
+
+class InstanceGroup(PublicEntity):
+    """A name an account files its VMs under (``createInstanceGroup``); a VM is in one at most."""
+
+    __tablename__ = "instance_groups"
+    __table_args__ = (UniqueConstraint("account_id", "name"),)
+
+    name: Mapped[str] = mapped_column(String(255))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    domain_id: Mapped[int] = mapped_column(ForeignKey("domains.id"))
+
+    account: Mapped[Account] = relationship(lazy="joined")
+    domain: Mapped[Domain] = relationship(lazy="joined", overlaps="account")
 
 
 class VirtualMachine(PublicEntity):
@@ -89,7 +114,10 @@ class VirtualMachine(PublicEntity):
     dynamically_scalable: Mapped[bool] = mapped_column(Boolean, default=False)
     user_data: Mapped[str | None] = mapped_column(Text)
     keypair: Mapped[str | None] = mapped_column(String(255))
-    group_name: Mapped[str | None] = mapped_column(String(255))
+    #: Its instance group; deleting the group takes the VMs out of it.
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("instance_groups.id", ondelete="SET NULL"), index=True
+    )
     removed: Mapped[datetime | None] = mapped_column(index=True)
 
     account: Mapped[Account] = relationship(lazy="joined")
@@ -98,6 +126,7 @@ class VirtualMachine(PublicEntity):
     host: Mapped[Host | None] = relationship(lazy="joined", foreign_keys=[host_id])
     service_offering: Mapped[ServiceOffering] = relationship(lazy="joined")
     template: Mapped[Template] = relationship(lazy="joined")
+    group: Mapped[InstanceGroup | None] = relationship(lazy="joined")
 
 
 class VolumeType(_Vocabulary):

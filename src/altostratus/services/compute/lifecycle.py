@@ -28,7 +28,7 @@ from altostratus.db.models.compute import PowerState, VmState, VolumeState, Volu
 from altostratus.db.models.network import vm_security_groups
 from altostratus.db.models.tenancy import affinity_group_members
 from altostratus.errors import InvalidParameter, PermissionDenied, invalid
-from altostratus.services.compute import affinity, keypairs, scheduler
+from altostratus.services.compute import affinity, instance_groups, keypairs, scheduler
 from altostratus.services.compute.vms import (
     VM_EVENT_RESOURCE,
     VM_RESOURCE_TYPE,
@@ -575,10 +575,12 @@ async def update_vm(
     dynamically_scalable: bool | None = None,
 ) -> None:
     """updateVirtualMachine: what may change without a restart (user data, scalability:
-    at the next)."""
+    at the next). ``group``: the account's instance group of that name (made if new;
+    ``""``: none)."""
+    if group is not None:
+        vm.group = await instance_groups.group_named(ctx, vm.account, group)
     changes = {
         "display_name": display_name,
-        "group_name": group,
         "user_data": user_data,
         "ha_enabled": ha_enabled,
         "dynamically_scalable": dynamically_scalable,

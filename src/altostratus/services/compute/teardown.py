@@ -32,6 +32,7 @@ from altostratus.db.models import (
     Account,
     AffinityGroup,
     AsyncJob,
+    InstanceGroup,
     IpAddress,
     Network,
     Nic,
@@ -179,6 +180,7 @@ async def remove_owned(ctx: ServiceContext, account_uuids: list[str]) -> None:
         ),
         delete(Volume).where(Volume.id.in_(owned_volumes)),
         delete(VirtualMachine).where(VirtualMachine.account_id.in_(ids)),
+        delete(InstanceGroup).where(InstanceGroup.account_id.in_(ids)),
         delete(Network).where(Network.id.in_(networks)),
         delete(SecurityGroupRule).where(
             or_(

@@ -146,6 +146,7 @@ class VirtualMachineResponse(ResponseObject):
     hypervisor: str
     keypair: str | None = None
     group: str | None = None
+    groupid: str | None = None
     publicip: str | None = None
     publicipid: str | None = None
     nic: list[NicResponse]
@@ -194,7 +195,8 @@ def vm_view(details: VmDetails, *, full: bool) -> VirtualMachineResponse:
         guestosid=template.os_type.uuid,
         hypervisor=vm.host.hypervisor if vm.host else template.hypervisor,
         keypair=vm.keypair,
-        group=vm.group_name,
+        group=vm.group.name if vm.group else None,
+        groupid=vm.group.uuid if vm.group else None,
         publicip=public.address if public else None,
         publicipid=public.uuid if public else None,
         nic=[nic_view(nic) for nic in details.nics],
@@ -256,7 +258,9 @@ class DeployParams(Params):
     )
     account: str | None = Field(None, description="Admins: deploy for this account")
     domainid: Uuid | None = Field(None, description="The domain of account")
-    group: str | None = Field(None, max_length=255, description="Group the VM belongs to")
+    group: str | None = Field(
+        None, max_length=255, description="Instance group of the VM (created if new)"
+    )
     dynamicscalingenabled: bool = Field(
         False, description="The VM may be scaled while it runs (scaleVirtualMachine)"
     )
@@ -443,7 +447,9 @@ async def reset_ssh_key(ctx: ServiceContext, p: ResetKeyParams) -> Submitted:
 
 class UpdateParams(IdParams):
     displayname: str | None = Field(None, max_length=255, description="New free-text name")
-    group: str | None = Field(None, max_length=255, description="New group of the VM")
+    group: str | None = Field(
+        None, max_length=255, description="New instance group of the VM (created if new)"
+    )
     userdata: UserData | None = Field(None, description="New base64 user data (next start)")
     haenable: bool | None = Field(None, description="Restart the VM elsewhere if its host dies")
     isdynamicallyscalable: bool | None = Field(
@@ -510,6 +516,7 @@ class ListVmsParams(ListParams):
     templateid: Uuid | None = Field(None, description="List VMs of this template")
     serviceofferingid: Uuid | None = Field(None, description="List VMs of this offering")
     affinitygroupid: Uuid | None = Field(None, description="List the members of this group")
+    groupid: Uuid | None = Field(None, description="List the VMs of this instance group")
     tags: MapParam | None = Field(None, description="List VMs with these tags (key and value)")
     account: str | None = Field(None, description="Admins: list the VMs of this account")
     domainid: Uuid | None = Field(None, description="Admins: list the VMs of this domain")
@@ -545,6 +552,7 @@ async def list_virtual_machines(ctx: ServiceContext, p: ListVmsParams) -> ListRe
         template_uuid=p.templateid,
         service_offering_uuid=p.serviceofferingid,
         affinity_group_uuid=p.affinitygroupid,
+        group_uuid=p.groupid,
         tags=_tag_pairs(p.tags),
         keyword=p.keyword,
         account=p.account,
