@@ -161,6 +161,12 @@ class Settings(BaseSettings):
     )
     cpu_overcommit_ratio: float = Field(1.0, ge=1.0, description="CPU MHz placed per host MHz.")
     memory_overcommit_ratio: float = Field(1.0, ge=1.0, description="Memory placed per host MB.")
+    primary_storage_gb: int = Field(
+        10240,
+        ge=1,
+        description="Size of each cluster's primary storage (listStoragePools disksizetotal); "
+        "hosts do not report it.",
+    )
     scheduler_weigher: str = Field(
         "spread",
         pattern="^(spread|pack)$",

@@ -23,7 +23,7 @@ from altostratus.api.commands.infrastructure import (
 from altostratus.api.commands.network import networks, security_groups
 from altostratus.api.commands.platform import jobs, management, replication
 from altostratus.api.commands.shared import alerts, events, limits, tags
-from altostratus.api.commands.storage import snapshots, volumes
+from altostratus.api.commands.storage import pools, snapshots, volumes
 
 COMMAND_SETS = (
     sessions.commands,
@@ -46,6 +46,7 @@ COMMAND_SETS = (
     vm_resources.commands,
     volumes.commands,
     snapshots.commands,
+    pools.commands,
     limits.commands,
     capacity.commands,
     networks.commands,
