@@ -21,6 +21,7 @@ from altostratus.agent.protocol import (
     SnapshotVolume,
     StartVm,
     StopVm,
+    VmSnapshotCommand,
     VolumeCommand,
     VolumeSpec,
 )
@@ -150,6 +151,43 @@ async def test_a_fixed_size_or_stopped_vm_does_not_scale(driver: Driver, templat
         await driver.scale_vm(_scale(1, 256))
     with pytest.raises(DriverError):
         await driver.scale_vm(_scale(1, 256, UNKNOWN))
+
+
+def _vm_snapshot(name: str, *, memory: bool = False) -> VmSnapshotCommand:
+    return VmSnapshotCommand(instance_name=VM, snapshot_name=name, memory=memory)
+
+
+async def test_a_memory_snapshot_reverts_to_running(driver: Driver, template: str) -> None:
+    await driver.start_vm(_start(template))
+    await driver.create_vm_snapshot(_vm_snapshot("s1", memory=True))
+    await driver.create_vm_snapshot(_vm_snapshot("s1", memory=True))  # taken once
+    await driver.stop_vm(StopVm(instance_name=VM, forced=True))
+    await driver.revert_vm_snapshot(_vm_snapshot("s1", memory=True))
+    assert (await driver.power_states())[VM] == "PowerOn"
+
+
+async def test_a_disk_snapshot_reverts_to_stopped(driver: Driver, template: str) -> None:
+    await driver.start_vm(_start(template))
+    await driver.stop_vm(StopVm(instance_name=VM, forced=True))
+    await driver.create_vm_snapshot(_vm_snapshot("s1"))
+    await driver.revert_vm_snapshot(_vm_snapshot("s1"))
+    assert (await driver.power_states())[VM] == "PowerOff"
+
+
+async def test_a_deleted_or_unknown_vm_snapshot(driver: Driver, template: str) -> None:
+    with pytest.raises(DriverError):
+        await driver.create_vm_snapshot(
+            _vm_snapshot("s1").model_copy(update={"instance_name": UNKNOWN})
+        )
+    await driver.start_vm(_start(template))
+    await driver.create_vm_snapshot(_vm_snapshot("s1"))
+    await driver.delete_vm_snapshot(_vm_snapshot("s1"))
+    await driver.delete_vm_snapshot(_vm_snapshot("s1"))  # gone already: nothing to do
+    with pytest.raises(DriverError):
+        await driver.revert_vm_snapshot(_vm_snapshot("s1"))
+    await driver.create_vm_snapshot(_vm_snapshot("s2"))
+    await driver.destroy_vm(DestroyVm(instance_name=VM))
+    assert VM not in await driver.power_states()
 
 
 # --- VM commands: idempotent, and what they did is what power_states reports ---

@@ -33,6 +33,7 @@ __all__ = [
     "SnapshotVolume",
     "StartVm",
     "StopVm",
+    "VmSnapshotCommand",
     "VolumeCommand",
     "VolumeSpec",
 ]
@@ -49,6 +50,9 @@ class CommandKind(enum.StrEnum):
     REBOOT_VM = "RebootVm"
     DESTROY_VM = "DestroyVm"
     SCALE_VM = "ScaleVm"
+    CREATE_VM_SNAPSHOT = "CreateVmSnapshot"
+    REVERT_VM_SNAPSHOT = "RevertVmSnapshot"
+    DELETE_VM_SNAPSHOT = "DeleteVmSnapshot"
     ATTACH_VOLUME = "AttachVolume"
     DETACH_VOLUME = "DetachVolume"
     RESIZE_VOLUME = "ResizeVolume"
@@ -138,6 +142,18 @@ class DestroyVm(_Message):
 
     instance_name: str
     volume_uuids: list[str] = []
+
+
+class VmSnapshotCommand(_Message):
+    """Take, revert to or delete a snapshot of a whole VM, named ``snapshot_name``.
+
+    ``memory``: the snapshot holds the running VM's memory too, so reverting to it
+    leaves the VM running as it was; a disk-only one leaves it stopped.
+    """
+
+    instance_name: str
+    snapshot_name: str
+    memory: bool = False
 
 
 class VolumeCommand(_Message):

@@ -34,6 +34,7 @@ from altostratus.agent.protocol import (
     SnapshotVolume,
     StartVm,
     StopVm,
+    VmSnapshotCommand,
     VolumeCommand,
 )
 
@@ -105,6 +106,15 @@ class Driver(Protocol):
           remove it from, the VM named by ``instance_name`` (nothing to do without
           one); attaching an attached disk or detaching a detached one does nothing.
 
+    VM snapshots, of a VM that must be there (``DriverError`` when it is not):
+
+        * :meth:`create_vm_snapshot`: snapshots the VM under ``snapshot_name`` (with
+          its memory if ``memory`` and it runs); a name taken already does nothing.
+        * :meth:`revert_vm_snapshot`: puts the VM back as the snapshot has it: running
+          for a memory snapshot, stopped for a disk-only one; an unknown snapshot is an
+          error.
+        * :meth:`delete_vm_snapshot`: deletes it; a missing one is no error.
+
     Volume and snapshot commands, which act on disks only if ``keeps_disks``:
 
         * :meth:`resize_volume`: sets the volume's size, growing or shrinking it (the
@@ -136,6 +146,12 @@ class Driver(Protocol):
     async def scale_vm(self, command: ScaleVm) -> None: ...
 
     async def destroy_vm(self, command: DestroyVm) -> None: ...
+
+    async def create_vm_snapshot(self, command: VmSnapshotCommand) -> None: ...
+
+    async def revert_vm_snapshot(self, command: VmSnapshotCommand) -> None: ...
+
+    async def delete_vm_snapshot(self, command: VmSnapshotCommand) -> None: ...
 
     async def attach_volume(self, command: VolumeCommand) -> None: ...
 

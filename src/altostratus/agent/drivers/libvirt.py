@@ -47,6 +47,7 @@ from altostratus.agent.protocol import (
     SnapshotVolume,
     StartVm,
     StopVm,
+    VmSnapshotCommand,
     VolumeCommand,
     VolumeSpec,
 )
@@ -200,6 +201,47 @@ class LibvirtDriver:
 
         await self._call(scale)
 
+    def _existing(self, name: str) -> libvirt.virDomain:
+        domain = self._domain(name)
+        if domain is None:
+            raise DriverError(f"no VM {name} on this host")
+        return domain
+
+    async def create_vm_snapshot(self, command: VmSnapshotCommand) -> None:
+        def create() -> None:
+            domain = self._existing(command.instance_name)
+            if command.snapshot_name in domain.snapshotListNames(0):
+                return
+            xml = f"<domainsnapshot><name>{escape(command.snapshot_name)}</name></domainsnapshot>"
+            # A running VM's snapshot holds its memory (a checkpoint); a disk-only one
+            # of a running VM is taken as a checkpoint and reverted to stopped.
+            domain.snapshotCreateXML(xml, 0)
+
+        await self._call(create)
+
+    async def revert_vm_snapshot(self, command: VmSnapshotCommand) -> None:
+        def revert() -> None:
+            domain = self._existing(command.instance_name)
+            if command.snapshot_name not in domain.snapshotListNames(0):
+                raise DriverError(
+                    f"VM {command.instance_name} has no snapshot {command.snapshot_name}"
+                )
+            snapshot = domain.snapshotLookupByName(command.snapshot_name, 0)
+            flags = 0 if command.memory else libvirt.VIR_DOMAIN_SNAPSHOT_REVERT_PAUSED
+            domain.revertToSnapshot(snapshot, flags)
+            if not command.memory and domain.isActive():
+                domain.destroy()
+
+        await self._call(revert)
+
+    async def delete_vm_snapshot(self, command: VmSnapshotCommand) -> None:
+        def delete() -> None:
+            domain = self._existing(command.instance_name)
+            if command.snapshot_name in domain.snapshotListNames(0):
+                domain.snapshotLookupByName(command.snapshot_name, 0).delete(0)
+
+        await self._call(delete)
+
     async def destroy_vm(self, command: DestroyVm) -> None:
         def destroy() -> None:
             domain = self._domain(command.instance_name)
@@ -207,7 +249,7 @@ class LibvirtDriver:
                 return
             if domain.isActive():
                 domain.destroy()
-            domain.undefine()
+            domain.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
 
         await self._call(destroy)
         paths = [self._volume_path(uuid) for uuid in command.volume_uuids]

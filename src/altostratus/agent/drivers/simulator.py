@@ -24,6 +24,7 @@ from altostratus.agent.protocol import (
     SnapshotVolume,
     StartVm,
     StopVm,
+    VmSnapshotCommand,
     VolumeCommand,
 )
 
@@ -58,6 +59,8 @@ class SimulatorDriver:
         #: Each defined VM's (vCPUs, memory MB) and the most it may be scaled to.
         self.sizes: dict[str, tuple[int, int]] = {}
         self._maxima: dict[str, tuple[int, int]] = {}
+        #: Each VM's snapshots: name → whether reverting leaves it running.
+        self.vm_snapshots: dict[str, dict[str, bool]] = {}
         #: How many commands actually ran (tests check that redelivery runs nothing twice).
         self.executed = 0
 
@@ -123,6 +126,30 @@ class SimulatorDriver:
             )
         self.sizes[name] = (command.cpu_number, command.memory_mb)
 
+    async def create_vm_snapshot(self, command: VmSnapshotCommand) -> None:
+        await self._work()
+        name = command.instance_name
+        self._need(name)
+        taken = self.vm_snapshots.setdefault(name, {})
+        taken.setdefault(command.snapshot_name, command.memory and name in self.running)
+
+    async def revert_vm_snapshot(self, command: VmSnapshotCommand) -> None:
+        await self._work()
+        name = command.instance_name
+        self._need(name)
+        taken = self.vm_snapshots.get(name, {})
+        if command.snapshot_name not in taken:
+            raise DriverError(f"VM {name} has no snapshot {command.snapshot_name}")
+        if taken[command.snapshot_name]:
+            self.running.add(name)
+        else:
+            self.running.discard(name)
+
+    async def delete_vm_snapshot(self, command: VmSnapshotCommand) -> None:
+        await self._work()
+        self._need(command.instance_name)
+        self.vm_snapshots.get(command.instance_name, {}).pop(command.snapshot_name, None)
+
     async def destroy_vm(self, command: DestroyVm) -> None:
         await self._work()
         self.running.discard(command.instance_name)
@@ -130,6 +157,7 @@ class SimulatorDriver:
         self.metadata.pop(command.instance_name, None)
         self.sizes.pop(command.instance_name, None)
         self._maxima.pop(command.instance_name, None)
+        self.vm_snapshots.pop(command.instance_name, None)
 
     async def attach_volume(self, command: VolumeCommand) -> None:
         await self._work()
