@@ -8,6 +8,7 @@ from altostratus.api.commands.compute import (
     keypairs,
     user_data,
     vm_resources,
+    vm_snapshots,
     vms,
 )
 from altostratus.api.commands.ha import host_ha, oobm
@@ -44,6 +45,7 @@ COMMAND_SETS = (
     vms.commands,
     user_data.commands,
     vm_resources.commands,
+    vm_snapshots.commands,
     volumes.commands,
     snapshots.commands,
     pools.commands,

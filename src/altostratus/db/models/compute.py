@@ -29,6 +29,8 @@ __all__ = [
     "Snapshot",
     "SnapshotState",
     "VirtualMachine",
+    "VmSnapshot",
+    "VmSnapshotState",
     "VmState",
     "Volume",
     "VolumeState",
@@ -127,6 +129,44 @@ class VirtualMachine(PublicEntity):
     service_offering: Mapped[ServiceOffering] = relationship(lazy="joined")
     template: Mapped[Template] = relationship(lazy="joined")
     group: Mapped[InstanceGroup | None] = relationship(lazy="joined")
+
+
+class VmSnapshotState(_Vocabulary):
+    """CloudStack's VM snapshot states."""
+
+    CREATING = "Creating"
+    READY = "Ready"
+    REVERTING = "Reverting"
+    EXPUNGING = "Expunging"
+    ERROR = "Error"
+
+
+class VmSnapshot(PublicEntity):
+    """A snapshot of a whole VM (its disks, and its memory if ``memory``), kept on a host."""
+
+    __tablename__ = "vm_snapshots"
+
+    #: The hypervisor's name of it (``<instance>_VS_<time>``); ``display_name`` is free.
+    name: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(String(4096))
+    vm_id: Mapped[int] = mapped_column(ForeignKey("virtual_machines.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    domain_id: Mapped[int] = mapped_column(ForeignKey("domains.id"))
+    zone_id: Mapped[int] = mapped_column(ForeignKey("zones.id"))
+    #: The host whose hypervisor holds it: the VM's host when it was taken.
+    host_id: Mapped[int | None] = mapped_column(ForeignKey("hosts.id"))
+    state: Mapped[str] = mapped_column(String(32), default=VmSnapshotState.CREATING)
+    memory: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The snapshot the VM was last taken or reverted to; the next one's parent.
+    current: Mapped[bool] = mapped_column(Boolean, default=False)
+    parent_uuid: Mapped[str | None] = mapped_column(String(36))
+    removed: Mapped[datetime | None] = mapped_column(index=True)
+
+    vm: Mapped[VirtualMachine] = relationship(lazy="joined")
+    account: Mapped[Account] = relationship(lazy="joined")
+    domain: Mapped[Domain] = relationship(lazy="joined", overlaps="account")
+    zone: Mapped[Zone] = relationship(lazy="joined")
 
 
 class VolumeType(_Vocabulary):

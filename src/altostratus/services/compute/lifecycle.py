@@ -23,7 +23,7 @@ from sqlalchemy import delete, select, update
 
 from altostratus.agent.protocol import NicSpec, StartVm, VolumeSpec
 from altostratus.core.context import ServiceContext
-from altostratus.db.models import Host, SshKeyPair, VirtualMachine, Volume
+from altostratus.db.models import Host, SshKeyPair, VirtualMachine, VmSnapshot, Volume
 from altostratus.db.models.compute import PowerState, VmState, VolumeState, VolumeType
 from altostratus.db.models.network import vm_security_groups
 from altostratus.db.models.tenancy import affinity_group_members
@@ -516,6 +516,12 @@ async def mark_expunged(ctx: ServiceContext, vm_uuid: str) -> None:
         .execution_options(synchronize_session=False)
     )
     await tags.delete_tags_of(session, VM_RESOURCE_TYPE, vm.uuid)
+    await session.execute(  # the hypervisor's copies went with the undefined domain
+        update(VmSnapshot)
+        .where(VmSnapshot.vm_id == vm.id, VmSnapshot.removed.is_(None))
+        .values(removed=now, current=False)
+        .execution_options(synchronize_session=False)
+    )
     await session.execute(
         delete(affinity_group_members).where(affinity_group_members.c.vm_id == vm.id)
     )

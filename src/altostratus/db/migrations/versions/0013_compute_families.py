@@ -1,4 +1,4 @@
-"""VMs that may be scaled while running; instance groups
+"""VMs that may be scaled while running; instance groups; VM snapshots
 
 Revision ID: 0013
 Revises: 0012
@@ -58,6 +58,45 @@ def upgrade() -> None:
             ondelete="SET NULL",
         )
     _groups_from_names()
+    op.create_table(
+        "vm_snapshots",
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("display_name", sa.String(length=255), nullable=False),
+        sa.Column("description", sa.String(length=4096), nullable=True),
+        sa.Column("vm_id", sa.Integer(), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("domain_id", sa.Integer(), nullable=False),
+        sa.Column("zone_id", sa.Integer(), nullable=False),
+        sa.Column("host_id", sa.Integer(), nullable=True),
+        sa.Column("state", sa.String(length=32), nullable=False),
+        sa.Column("memory", sa.Boolean(), nullable=False),
+        sa.Column("current", sa.Boolean(), nullable=False),
+        sa.Column("parent_uuid", sa.String(length=36), nullable=True),
+        sa.Column("removed", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("uuid", sa.String(length=36), nullable=False),
+        sa.Column("created", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["accounts.id"], name=op.f("fk_vm_snapshots_account_id_accounts")
+        ),
+        sa.ForeignKeyConstraint(
+            ["domain_id"], ["domains.id"], name=op.f("fk_vm_snapshots_domain_id_domains")
+        ),
+        sa.ForeignKeyConstraint(
+            ["host_id"], ["hosts.id"], name=op.f("fk_vm_snapshots_host_id_hosts")
+        ),
+        sa.ForeignKeyConstraint(
+            ["vm_id"], ["virtual_machines.id"], name=op.f("fk_vm_snapshots_vm_id_virtual_machines")
+        ),
+        sa.ForeignKeyConstraint(
+            ["zone_id"], ["zones.id"], name=op.f("fk_vm_snapshots_zone_id_zones")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_vm_snapshots")),
+        sa.UniqueConstraint("uuid", name=op.f("uq_vm_snapshots_uuid")),
+    )
+    op.create_index(op.f("ix_vm_snapshots_account_id"), "vm_snapshots", ["account_id"])
+    op.create_index(op.f("ix_vm_snapshots_removed"), "vm_snapshots", ["removed"])
+    op.create_index(op.f("ix_vm_snapshots_vm_id"), "vm_snapshots", ["vm_id"])
     with op.batch_alter_table("virtual_machines") as batch:
         batch.drop_column("group_name")
 
@@ -108,6 +147,7 @@ def _groups_from_names() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("vm_snapshots")
     with op.batch_alter_table("virtual_machines") as batch:
         batch.add_column(sa.Column("group_name", sa.String(length=255), nullable=True))
     bind = op.get_bind()
