@@ -245,6 +245,12 @@ class Settings(BaseSettings):
         float,
         Dynamic("mem.overprovisioning.factor", "Advanced", "Compute", "Capacity", ("cluster",)),
     ] = Field(1.0, ge=1.0, description="Memory placed per host MB.")
+    primary_storage_gb: int = Field(
+        10240,
+        ge=1,
+        description="Size of each cluster's primary storage (listStoragePools disksizetotal); "
+        "hosts do not report it.",
+    )
     scheduler_weigher: Annotated[
         str, Dynamic("scheduler.weigher", "Advanced", "Compute", "Allocator")
     ] = Field(

@@ -17,9 +17,11 @@ from altostratus.agent.drivers.simulator import SimulatorDriver
 from altostratus.agent.protocol import (
     DestroyVm,
     RebootVm,
+    ScaleVm,
     SnapshotVolume,
     StartVm,
     StopVm,
+    VmSnapshotCommand,
     VolumeCommand,
     VolumeSpec,
 )
@@ -106,6 +108,86 @@ async def test_facts_describe_the_host(driver: Driver) -> None:
 
 async def test_power_states_include_vms_the_driver_did_not_start(host: Host) -> None:
     assert (await host.driver.power_states())[host.foreign] == "PowerOn"
+
+
+async def test_the_guest_reads_the_user_data_of_its_last_start(
+    driver: Driver, template: str
+) -> None:
+    assert await driver.user_data(UNKNOWN) is None
+    await driver.start_vm(_start(template).model_copy(update={"user_data": "I2Nsb3VkLWNvbmZpZw=="}))
+    assert await driver.user_data(VM) == "I2Nsb3VkLWNvbmZpZw=="
+    await driver.stop_vm(StopVm(instance_name=VM, forced=True))
+    await driver.start_vm(_start(template).model_copy(update={"user_data": "bmV3"}))
+    assert await driver.user_data(VM) == "bmV3", "updated while stopped: the next start has it"
+    await driver.stop_vm(StopVm(instance_name=VM, forced=True))
+    await driver.start_vm(_start(template))
+    assert await driver.user_data(VM) is None
+    await driver.destroy_vm(DestroyVm(instance_name=VM))
+    assert await driver.user_data(VM) is None
+
+
+def _scale(cpu_number: int, memory_mb: int, name: str = VM) -> ScaleVm:
+    return ScaleVm(instance_name=name, cpu_number=cpu_number, cpu_speed=1000, memory_mb=memory_mb)
+
+
+async def test_a_running_vm_scales_within_its_maxima(driver: Driver, template: str) -> None:
+    roomy = _start(template).model_copy(update={"max_cpu_number": 4, "max_memory_mb": 1024})
+    await driver.start_vm(roomy)
+    await driver.scale_vm(_scale(2, 512))
+    await driver.scale_vm(_scale(2, 512))  # again: nothing more to do
+    with pytest.raises(DriverError):
+        await driver.scale_vm(_scale(8, 512))
+    with pytest.raises(DriverError):
+        await driver.scale_vm(_scale(2, 4096))
+    assert (await driver.power_states())[VM] == "PowerOn"
+
+
+async def test_a_fixed_size_or_stopped_vm_does_not_scale(driver: Driver, template: str) -> None:
+    await driver.start_vm(_start(template))
+    with pytest.raises(DriverError):
+        await driver.scale_vm(_scale(2, 256))
+    await driver.stop_vm(StopVm(instance_name=VM, forced=True))
+    with pytest.raises(DriverError):
+        await driver.scale_vm(_scale(1, 256))
+    with pytest.raises(DriverError):
+        await driver.scale_vm(_scale(1, 256, UNKNOWN))
+
+
+def _vm_snapshot(name: str, *, memory: bool = False) -> VmSnapshotCommand:
+    return VmSnapshotCommand(instance_name=VM, snapshot_name=name, memory=memory)
+
+
+async def test_a_memory_snapshot_reverts_to_running(driver: Driver, template: str) -> None:
+    await driver.start_vm(_start(template))
+    await driver.create_vm_snapshot(_vm_snapshot("s1", memory=True))
+    await driver.create_vm_snapshot(_vm_snapshot("s1", memory=True))  # taken once
+    await driver.stop_vm(StopVm(instance_name=VM, forced=True))
+    await driver.revert_vm_snapshot(_vm_snapshot("s1", memory=True))
+    assert (await driver.power_states())[VM] == "PowerOn"
+
+
+async def test_a_disk_snapshot_reverts_to_stopped(driver: Driver, template: str) -> None:
+    await driver.start_vm(_start(template))
+    await driver.stop_vm(StopVm(instance_name=VM, forced=True))
+    await driver.create_vm_snapshot(_vm_snapshot("s1"))
+    await driver.revert_vm_snapshot(_vm_snapshot("s1"))
+    assert (await driver.power_states())[VM] == "PowerOff"
+
+
+async def test_a_deleted_or_unknown_vm_snapshot(driver: Driver, template: str) -> None:
+    with pytest.raises(DriverError):
+        await driver.create_vm_snapshot(
+            _vm_snapshot("s1").model_copy(update={"instance_name": UNKNOWN})
+        )
+    await driver.start_vm(_start(template))
+    await driver.create_vm_snapshot(_vm_snapshot("s1"))
+    await driver.delete_vm_snapshot(_vm_snapshot("s1"))
+    await driver.delete_vm_snapshot(_vm_snapshot("s1"))  # gone already: nothing to do
+    with pytest.raises(DriverError):
+        await driver.revert_vm_snapshot(_vm_snapshot("s1"))
+    await driver.create_vm_snapshot(_vm_snapshot("s2"))
+    await driver.destroy_vm(DestroyVm(instance_name=VM))
+    assert VM not in await driver.power_states()
 
 
 # --- VM commands: idempotent, and what they did is what power_states reports ---

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -116,6 +117,31 @@ async def test_vm_lifecycle_through_the_http_agent(
     assert vm["instancename"] in driver.running
     await run_job(api, "stopVirtualMachine", id=vm["id"])
     assert vm["instancename"] not in driver.running
+
+
+async def test_the_guest_gets_the_vms_user_data_through_the_agent(
+    api: ApiClient,
+    compute: ComputeWorld,
+    agent: tuple[HostAgent, SimulatorDriver, _FirstServerDown],
+) -> None:
+    _host_agent, driver, _transport = agent
+    host = await _wait_up(api, "remote1")
+    first, second = base64.b64encode(b"#cloud-config\n").decode(), base64.b64encode(b"v2").decode()
+    result = await run_job(
+        api,
+        "deployVirtualMachine",
+        zoneid=compute.zone_id,
+        serviceofferingid=compute.small_offering_id,
+        templateid=compute.template_id,
+        hostid=host["id"],
+        userdata=first,
+    )
+    vm = result["virtualmachine"]
+    assert await driver.user_data(vm["instancename"]) == first
+    await run_job(api, "stopVirtualMachine", id=vm["id"])
+    await api.ok("updateVirtualMachine", id=vm["id"], userdata=second)
+    await run_job(api, "startVirtualMachine", id=vm["id"], hostid=host["id"])
+    assert await driver.user_data(vm["instancename"]) == second
 
 
 async def test_reconnect_makes_the_agent_register_again(

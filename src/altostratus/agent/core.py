@@ -30,9 +30,11 @@ from altostratus.agent.protocol import (
     Delivery,
     DestroyVm,
     RebootVm,
+    ScaleVm,
     SnapshotVolume,
     StartVm,
     StopVm,
+    VmSnapshotCommand,
     VolumeCommand,
 )
 from altostratus.agent.shared_storage import SharedStorage
@@ -123,6 +125,10 @@ def _simple(
 #: Commands answered ``{}`` on success: their payload model and driver method.
 _ACTIONS = {
     CommandKind.REBOOT_VM: _simple(RebootVm, "reboot_vm"),
+    CommandKind.SCALE_VM: _simple(ScaleVm, "scale_vm"),
+    CommandKind.CREATE_VM_SNAPSHOT: _simple(VmSnapshotCommand, "create_vm_snapshot"),
+    CommandKind.REVERT_VM_SNAPSHOT: _simple(VmSnapshotCommand, "revert_vm_snapshot"),
+    CommandKind.DELETE_VM_SNAPSHOT: _simple(VmSnapshotCommand, "delete_vm_snapshot"),
     CommandKind.ATTACH_VOLUME: _simple(VolumeCommand, "attach_volume"),
     CommandKind.DETACH_VOLUME: _simple(VolumeCommand, "detach_volume"),
     CommandKind.RESIZE_VOLUME: _simple(VolumeCommand, "resize_volume"),

@@ -29,9 +29,11 @@ __all__ = [
     "RebootVm",
     "Registered",
     "Registration",
+    "ScaleVm",
     "SnapshotVolume",
     "StartVm",
     "StopVm",
+    "VmSnapshotCommand",
     "VolumeCommand",
     "VolumeSpec",
 ]
@@ -47,6 +49,10 @@ class CommandKind(enum.StrEnum):
     STOP_VM = "StopVm"
     REBOOT_VM = "RebootVm"
     DESTROY_VM = "DestroyVm"
+    SCALE_VM = "ScaleVm"
+    CREATE_VM_SNAPSHOT = "CreateVmSnapshot"
+    REVERT_VM_SNAPSHOT = "RevertVmSnapshot"
+    DELETE_VM_SNAPSHOT = "DeleteVmSnapshot"
     ATTACH_VOLUME = "AttachVolume"
     DETACH_VOLUME = "DetachVolume"
     RESIZE_VOLUME = "ResizeVolume"
@@ -106,6 +112,19 @@ class StartVm(_Message):
     nics: list[NicSpec] = []
     user_data: str | None = None
     ssh_public_key: str | None = None
+    #: A VM that may be scaled while it runs is given room to grow into: at most this
+    #: many vCPUs and this much memory (``None``: exactly its size, as a fixed VM).
+    max_cpu_number: int | None = None
+    max_memory_mb: int | None = None
+
+
+class ScaleVm(_Message):
+    """Give a running VM its new offering's vCPUs and memory, within its maxima."""
+
+    instance_name: str
+    cpu_number: int
+    cpu_speed: int
+    memory_mb: int
 
 
 class StopVm(_Message):
@@ -123,6 +142,18 @@ class DestroyVm(_Message):
 
     instance_name: str
     volume_uuids: list[str] = []
+
+
+class VmSnapshotCommand(_Message):
+    """Take, revert to or delete a snapshot of a whole VM, named ``snapshot_name``.
+
+    ``memory``: the snapshot holds the running VM's memory too, so reverting to it
+    leaves the VM running as it was; a disk-only one leaves it stopped.
+    """
+
+    instance_name: str
+    snapshot_name: str
+    memory: bool = False
 
 
 class VolumeCommand(_Message):

@@ -30,9 +30,11 @@ from altostratus.agent.protocol import (
     DestroyVm,
     HostFacts,
     RebootVm,
+    ScaleVm,
     SnapshotVolume,
     StartVm,
     StopVm,
+    VmSnapshotCommand,
     VolumeCommand,
 )
 
@@ -79,6 +81,9 @@ class Driver(Protocol):
           positive) and the hypervisor's version.
         * :meth:`power_states`: instance name → ``PowerOn``/``PowerOff`` for every VM
           on the hypervisor, the ones this driver did not start included.
+        * :meth:`user_data`: the user data (base64, as ``StartVm`` carried it) the
+          guest reads from its metadata, as its last start defined it; ``None`` for a
+          VM without any or unknown. It is where a guest's cloud-init finds it.
 
     VM commands that are idempotent, and leave what ``power_states`` then reports:
 
@@ -94,9 +99,21 @@ class Driver(Protocol):
     Commands on a VM that must be there (``DriverError`` when it is not):
 
         * :meth:`reboot_vm`: reboots a running VM; a stopped or unknown one is an error.
+        * :meth:`scale_vm`: gives a running VM the command's vCPUs and memory, live; a
+          stopped or unknown VM, or more than the maxima its ``StartVm`` gave it
+          (``max_cpu_number``, ``max_memory_mb``; none: its size then), is an error.
         * :meth:`attach_volume`, :meth:`detach_volume`: add the volume's disk to, or
           remove it from, the VM named by ``instance_name`` (nothing to do without
           one); attaching an attached disk or detaching a detached one does nothing.
+
+    VM snapshots, of a VM that must be there (``DriverError`` when it is not):
+
+        * :meth:`create_vm_snapshot`: snapshots the VM under ``snapshot_name`` (with
+          its memory if ``memory`` and it runs); a name taken already does nothing.
+        * :meth:`revert_vm_snapshot`: puts the VM back as the snapshot has it: running
+          for a memory snapshot, stopped for a disk-only one; an unknown snapshot is an
+          error.
+        * :meth:`delete_vm_snapshot`: deletes it; a missing one is no error.
 
     Volume and snapshot commands, which act on disks only if ``keeps_disks``:
 
@@ -118,13 +135,23 @@ class Driver(Protocol):
 
     async def power_states(self) -> dict[str, str]: ...
 
+    async def user_data(self, instance_name: str) -> str | None: ...
+
     async def start_vm(self, command: StartVm) -> None: ...
 
     async def stop_vm(self, command: StopVm) -> None: ...
 
     async def reboot_vm(self, command: RebootVm) -> None: ...
 
+    async def scale_vm(self, command: ScaleVm) -> None: ...
+
     async def destroy_vm(self, command: DestroyVm) -> None: ...
+
+    async def create_vm_snapshot(self, command: VmSnapshotCommand) -> None: ...
+
+    async def revert_vm_snapshot(self, command: VmSnapshotCommand) -> None: ...
+
+    async def delete_vm_snapshot(self, command: VmSnapshotCommand) -> None: ...
 
     async def attach_volume(self, command: VolumeCommand) -> None: ...
 

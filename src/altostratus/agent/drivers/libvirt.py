@@ -12,6 +12,10 @@ file), ``snapshots/<uuid>`` copies of volumes. A stopped VM is defined again fro
 ``StartVm``: disks attached or detached while it was stopped reach only the database.
 Resizing sets a raw disk's length (a running guest sees it at its next start); a qcow2
 disk is refused, since lengthening its file would not grow the disk inside.
+
+A VM's user data is in its domain's ``<metadata>``, in an element of our namespace
+(``GUEST_METADATA``): where a metadata service or config-drive builder on the host
+reads it for the guest's cloud-init (``virsh metadata <vm> GUEST_METADATA``).
 """
 
 from __future__ import annotations
@@ -39,19 +43,23 @@ from altostratus.agent.protocol import (
     HostFacts,
     NicSpec,
     RebootVm,
+    ScaleVm,
     SnapshotVolume,
     StartVm,
     StopVm,
+    VmSnapshotCommand,
     VolumeCommand,
     VolumeSpec,
 )
 
-__all__ = ["LibvirtDriver"]
+__all__ = ["GUEST_METADATA", "LibvirtDriver"]
 
 T = TypeVar("T")
 
 #: libvirt's ``virDomainModificationImpact``: the persistent definition, and the live VM.
 _AFFECT_LIVE, _AFFECT_CONFIG = 1, 2
+#: The XML namespace of the domain metadata the driver writes for the guest.
+GUEST_METADATA = "https://altostratus.dev/xmlns/guest/1"
 #: How a qcow2 image starts; growing its file would not grow the disk the guest sees.
 _QCOW2_MAGIC = b"QFI\xfb"
 
@@ -119,6 +127,22 @@ class LibvirtDriver:
 
         return await self._call(read)
 
+    async def user_data(self, instance_name: str) -> str | None:
+        def read() -> str | None:
+            domain = self._domain(instance_name)
+            if domain is None:
+                return None
+            try:
+                xml = domain.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, GUEST_METADATA, 0)
+            except libvirt.libvirtError as error:
+                if error.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN_METADATA:
+                    return None
+                raise
+            found = ElementTree.fromstring(xml).find("userdata")
+            return found.text if found is not None and found.text else None
+
+        return await self._call(read)
+
     def _domain(self, name: str) -> libvirt.virDomain | None:
         try:
             return self._conn.lookupByName(name)
@@ -160,6 +184,64 @@ class LibvirtDriver:
             raise DriverError(f"no VM {command.instance_name} on this host")
         await self._call(lambda: domain.reboot(0))
 
+    async def scale_vm(self, command: ScaleVm) -> None:
+        def scale() -> None:
+            domain = self._domain(command.instance_name)
+            if domain is None or not domain.isActive():
+                raise DriverError(f"VM {command.instance_name} is not running on this host")
+            max_memory_kib, max_cpus = domain.maxMemory(), domain.maxVcpus()
+            if command.memory_mb * 1024 > max_memory_kib or command.cpu_number > max_cpus:
+                raise DriverError(
+                    f"VM {command.instance_name} may grow to {max_cpus} vCPUs and "
+                    f"{max_memory_kib // 1024} MB, not {command.cpu_number} and "
+                    f"{command.memory_mb}"
+                )
+            domain.setVcpusFlags(command.cpu_number, _AFFECT_LIVE)
+            domain.setMemoryFlags(command.memory_mb * 1024, _AFFECT_LIVE)
+
+        await self._call(scale)
+
+    def _existing(self, name: str) -> libvirt.virDomain:
+        domain = self._domain(name)
+        if domain is None:
+            raise DriverError(f"no VM {name} on this host")
+        return domain
+
+    async def create_vm_snapshot(self, command: VmSnapshotCommand) -> None:
+        def create() -> None:
+            domain = self._existing(command.instance_name)
+            if command.snapshot_name in domain.snapshotListNames(0):
+                return
+            xml = f"<domainsnapshot><name>{escape(command.snapshot_name)}</name></domainsnapshot>"
+            # A running VM's snapshot holds its memory (a checkpoint); a disk-only one
+            # of a running VM is taken as a checkpoint and reverted to stopped.
+            domain.snapshotCreateXML(xml, 0)
+
+        await self._call(create)
+
+    async def revert_vm_snapshot(self, command: VmSnapshotCommand) -> None:
+        def revert() -> None:
+            domain = self._existing(command.instance_name)
+            if command.snapshot_name not in domain.snapshotListNames(0):
+                raise DriverError(
+                    f"VM {command.instance_name} has no snapshot {command.snapshot_name}"
+                )
+            snapshot = domain.snapshotLookupByName(command.snapshot_name, 0)
+            flags = 0 if command.memory else libvirt.VIR_DOMAIN_SNAPSHOT_REVERT_PAUSED
+            domain.revertToSnapshot(snapshot, flags)
+            if not command.memory and domain.isActive():
+                domain.destroy()
+
+        await self._call(revert)
+
+    async def delete_vm_snapshot(self, command: VmSnapshotCommand) -> None:
+        def delete() -> None:
+            domain = self._existing(command.instance_name)
+            if command.snapshot_name in domain.snapshotListNames(0):
+                domain.snapshotLookupByName(command.snapshot_name, 0).delete(0)
+
+        await self._call(delete)
+
     async def destroy_vm(self, command: DestroyVm) -> None:
         def destroy() -> None:
             domain = self._domain(command.instance_name)
@@ -167,7 +249,7 @@ class LibvirtDriver:
                 return
             if domain.isActive():
                 domain.destroy()
-            domain.undefine()
+            domain.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
 
         await self._call(destroy)
         paths = [self._volume_path(uuid) for uuid in command.volume_uuids]
@@ -233,10 +315,12 @@ class LibvirtDriver:
         return (
             f"<domain type={quoteattr(self._domain_type)}>"
             f"<name>{escape(command.instance_name)}</name><uuid>{escape(command.vm_uuid)}</uuid>"
-            f"<memory unit='MiB'>{command.memory_mb}</memory>"
-            f"<vcpu>{command.cpu_number}</vcpu>"
+            f"<memory unit='MiB'>{command.max_memory_mb or command.memory_mb}</memory>"
+            f"<currentMemory unit='MiB'>{command.memory_mb}</currentMemory>"
+            f"<vcpu current='{command.cpu_number}'>"
+            f"{command.max_cpu_number or command.cpu_number}</vcpu>"
             "<os><type arch='x86_64'>hvm</type><boot dev='hd'/></os>"
-            f"<devices>{devices}</devices></domain>"
+            f"{_metadata_xml(command)}<devices>{devices}</devices></domain>"
         )
 
     async def _change_device(self, command: VolumeCommand, attach: bool) -> None:
@@ -332,6 +416,17 @@ class LibvirtDriver:
     async def close(self) -> None:
         await self._call(self._conn.close)
         self._thread.shutdown(wait=False)
+
+
+def _metadata_xml(command: StartVm) -> str:
+    """The guest's metadata element (empty without user data)."""
+    if command.user_data is None:
+        return ""
+    return (
+        f"<metadata><alto:guest xmlns:alto={quoteattr(GUEST_METADATA)}>"
+        f"<alto:userdata>{escape(command.user_data)}</alto:userdata>"
+        "</alto:guest></metadata>"
+    )
 
 
 def _format_of(volume: VolumeSpec) -> str:

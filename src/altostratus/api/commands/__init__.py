@@ -2,7 +2,15 @@
 registry serves, in the order `listApis` and `docs/api.md` show them."""
 
 from altostratus.api.commands.catalog import offerings, templates
-from altostratus.api.commands.compute import affinity, keypairs, vms
+from altostratus.api.commands.compute import (
+    affinity,
+    instance_groups,
+    keypairs,
+    user_data,
+    vm_resources,
+    vm_snapshots,
+    vms,
+)
 from altostratus.api.commands.ha import host_ha, oobm
 from altostratus.api.commands.identity import (
     accounts,
@@ -13,12 +21,19 @@ from altostratus.api.commands.identity import (
     sessions,
     users,
 )
-from altostratus.api.commands.infrastructure import capacity, clusters, hosts, pods, zones
+from altostratus.api.commands.infrastructure import (
+    capacity,
+    clusters,
+    hosts,
+    hypervisors,
+    pods,
+    zones,
+)
 from altostratus.api.commands.network import networks, security_groups
 from altostratus.api.commands.network import offerings as network_offerings
 from altostratus.api.commands.platform import configurations, jobs, management, replication
 from altostratus.api.commands.shared import alerts, events, limits, tags
-from altostratus.api.commands.storage import snapshots, volumes
+from altostratus.api.commands.storage import pools, snapshots, volumes
 
 COMMAND_SETS = (
     sessions.commands,
@@ -33,13 +48,18 @@ COMMAND_SETS = (
     pods.commands,
     clusters.commands,
     hosts.commands,
+    hypervisors.commands,
     host_ha.commands,
     oobm.commands,
     offerings.commands,
     templates.commands,
     vms.commands,
+    user_data.commands,
+    vm_resources.commands,
+    vm_snapshots.commands,
     volumes.commands,
     snapshots.commands,
+    pools.commands,
     limits.commands,
     capacity.commands,
     network_offerings.commands,
@@ -47,6 +67,7 @@ COMMAND_SETS = (
     security_groups.commands,
     keypairs.commands,
     affinity.commands,
+    instance_groups.commands,
     tags.commands,
     events.commands,
     alerts.commands,

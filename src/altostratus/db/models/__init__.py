@@ -3,7 +3,13 @@
 from altostratus.db.models.alerts import Alert
 from altostratus.db.models.base import Base, PublicEntity, new_uuid
 from altostratus.db.models.catalog import DiskOffering, OsType, ServiceOffering, Template
-from altostratus.db.models.compute import Snapshot, VirtualMachine, Volume
+from altostratus.db.models.compute import (
+    InstanceGroup,
+    Snapshot,
+    VirtualMachine,
+    VmSnapshot,
+    Volume,
+)
 from altostratus.db.models.events import Event
 from altostratus.db.models.federation import (
     EntityVersion,
@@ -63,6 +69,7 @@ __all__ = [
     "Host",
     "HostCommand",
     "HostHa",
+    "InstanceGroup",
     "IpAddress",
     "Lease",
     "ManagementServer",
@@ -101,6 +108,7 @@ __all__ = [
     "Template",
     "User",
     "VirtualMachine",
+    "VmSnapshot",
     "Volume",
     "Zone",
     "new_uuid",

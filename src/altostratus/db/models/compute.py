@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from altostratus.db.models.base import PublicEntity
@@ -14,10 +24,13 @@ from altostratus.db.models.identity import Account, Domain
 from altostratus.db.models.inventory import Zone, _Vocabulary
 
 __all__ = [
+    "InstanceGroup",
     "PowerState",
     "Snapshot",
     "SnapshotState",
     "VirtualMachine",
+    "VmSnapshot",
+    "VmSnapshotState",
     "VmState",
     "Volume",
     "VolumeState",
@@ -46,6 +59,20 @@ class PowerState(_Vocabulary):
     OFF = "PowerOff"
     UNKNOWN = "PowerUnknown"
     MISSING = "PowerReportMissing"
+
+
+class InstanceGroup(PublicEntity):
+    """A name an account files its VMs under (``createInstanceGroup``); a VM is in one at most."""
+
+    __tablename__ = "instance_groups"
+    __table_args__ = (UniqueConstraint("account_id", "name"),)
+
+    name: Mapped[str] = mapped_column(String(255))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    domain_id: Mapped[int] = mapped_column(ForeignKey("domains.id"))
+
+    account: Mapped[Account] = relationship(lazy="joined")
+    domain: Mapped[Domain] = relationship(lazy="joined", overlaps="account")
 
 
 class VirtualMachine(PublicEntity):
@@ -84,9 +111,15 @@ class VirtualMachine(PublicEntity):
     cpu_speed: Mapped[int] = mapped_column(Integer)
     memory_mb: Mapped[int] = mapped_column(Integer)
     ha_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: ``scaleVirtualMachine`` may change its offering while it runs (CloudStack's
+    #: ``isdynamicallyscalable``); the hypervisor then gets room to grow into.
+    dynamically_scalable: Mapped[bool] = mapped_column(Boolean, default=False)
     user_data: Mapped[str | None] = mapped_column(Text)
     keypair: Mapped[str | None] = mapped_column(String(255))
-    group_name: Mapped[str | None] = mapped_column(String(255))
+    #: Its instance group; deleting the group takes the VMs out of it.
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("instance_groups.id", ondelete="SET NULL"), index=True
+    )
     removed: Mapped[datetime | None] = mapped_column(index=True)
 
     account: Mapped[Account] = relationship(lazy="joined")
@@ -95,6 +128,45 @@ class VirtualMachine(PublicEntity):
     host: Mapped[Host | None] = relationship(lazy="joined", foreign_keys=[host_id])
     service_offering: Mapped[ServiceOffering] = relationship(lazy="joined")
     template: Mapped[Template] = relationship(lazy="joined")
+    group: Mapped[InstanceGroup | None] = relationship(lazy="joined")
+
+
+class VmSnapshotState(_Vocabulary):
+    """CloudStack's VM snapshot states."""
+
+    CREATING = "Creating"
+    READY = "Ready"
+    REVERTING = "Reverting"
+    EXPUNGING = "Expunging"
+    ERROR = "Error"
+
+
+class VmSnapshot(PublicEntity):
+    """A snapshot of a whole VM (its disks, and its memory if ``memory``), kept on a host."""
+
+    __tablename__ = "vm_snapshots"
+
+    #: The hypervisor's name of it (``<instance>_VS_<time>``); ``display_name`` is free.
+    name: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(String(4096))
+    vm_id: Mapped[int] = mapped_column(ForeignKey("virtual_machines.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    domain_id: Mapped[int] = mapped_column(ForeignKey("domains.id"))
+    zone_id: Mapped[int] = mapped_column(ForeignKey("zones.id"))
+    #: The host whose hypervisor holds it: the VM's host when it was taken.
+    host_id: Mapped[int | None] = mapped_column(ForeignKey("hosts.id"))
+    state: Mapped[str] = mapped_column(String(32), default=VmSnapshotState.CREATING)
+    memory: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The snapshot the VM was last taken or reverted to; the next one's parent.
+    current: Mapped[bool] = mapped_column(Boolean, default=False)
+    parent_uuid: Mapped[str | None] = mapped_column(String(36))
+    removed: Mapped[datetime | None] = mapped_column(index=True)
+
+    vm: Mapped[VirtualMachine] = relationship(lazy="joined")
+    account: Mapped[Account] = relationship(lazy="joined")
+    domain: Mapped[Domain] = relationship(lazy="joined", overlaps="account")
+    zone: Mapped[Zone] = relationship(lazy="joined")
 
 
 class VolumeType(_Vocabulary):

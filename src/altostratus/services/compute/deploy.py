@@ -34,7 +34,7 @@ from altostratus.db.models.identity import AccountType, EntityState
 from altostratus.db.models.inventory import AllocationState
 from altostratus.errors import InvalidParameter, PermissionDenied, invalid
 from altostratus.services.catalog import offerings, templates
-from altostratus.services.compute import affinity, keypairs, lifecycle
+from altostratus.services.compute import affinity, instance_groups, keypairs, lifecycle
 from altostratus.services.compute.vms import VM_EVENT_RESOURCE
 from altostratus.services.network import networks, security_groups
 from altostratus.services.shared import limits
@@ -75,6 +75,7 @@ class DeployRequest:
     domain_uuid: str | None = None
     project_uuid: str | None = None
     group: str | None = None
+    dynamically_scalable: bool = False
 
 
 @dataclass(frozen=True)
@@ -285,7 +286,8 @@ async def deploy_vm(ctx: ServiceContext, request: DeployRequest) -> Deployed:
         ha_enabled=offering.offer_ha,
         user_data=request.user_data,
         keypair=request.keypair,
-        group_name=request.group,
+        group=await instance_groups.group_named(ctx, owner, request.group or ""),
+        dynamically_scalable=request.dynamically_scalable,
     )
     ctx.session.add(vm)
     await ctx.session.flush()

@@ -13,7 +13,14 @@ import asyncio
 
 from sqlalchemy import select
 
-from altostratus.agent.protocol import LEASE_HELD, CommandKind, DestroyVm, RebootVm, StopVm
+from altostratus.agent.protocol import (
+    LEASE_HELD,
+    CommandKind,
+    DestroyVm,
+    RebootVm,
+    ScaleVm,
+    StopVm,
+)
 from altostratus.core.context import ServiceContext
 from altostratus.db.failover import resumable
 from altostratus.db.models import Host, Volume
@@ -21,20 +28,24 @@ from altostratus.db.models.compute import VmState, VolumeType
 from altostratus.errors import CloudError, InvalidParameter, ResourceUnavailable
 from altostratus.jobs.kinds import JobKind, JobPayload
 from altostratus.jobs.run import AgentCommandFailed, JobRun, LeaseLost
-from altostratus.services.compute import lifecycle
+from altostratus.services.compute import lifecycle, migration, scaling
 from altostratus.services.compute.vms import vm_by_uuid
 
 __all__ = [
     "DEPLOY",
     "DESTROY",
     "EXPUNGE",
+    "MIGRATE",
     "REBOOT",
     "RESET_SSH_KEY",
+    "SCALE",
     "START",
     "STOP",
     "DeployPayload",
     "DestroyPayload",
+    "MigratePayload",
     "ResetSshKeyPayload",
+    "ScalePayload",
     "StartPayload",
     "StopPayload",
     "VmPayload",
@@ -81,6 +92,16 @@ class DestroyPayload(VmPayload):
 
 class ResetSshKeyPayload(VmPayload):
     keypair: str
+
+
+class MigratePayload(VmPayload):
+    move: migration.Move
+
+
+class ScalePayload(VmPayload):
+    #: The running VM's resizing the request recorded (``None``: it was Stopped, and
+    #: the request changed its offering: nothing for a host to do).
+    resize: scaling.Resize | None
 
 
 async def _start_vm(
@@ -276,6 +297,60 @@ async def _reset_ssh_key(run: JobRun, payload: ResetSshKeyPayload) -> str:
     return vm_uuid
 
 
+async def _scale(run: JobRun, payload: ScalePayload) -> str:
+    """Apply a running VM's new size on its host; on refusal, the old size comes back."""
+    vm_uuid, resize = payload.id, payload.resize
+    if resize is None:
+        return vm_uuid
+    instance_name = await run.read(lambda ctx: _instance_name(ctx, vm_uuid))
+    new = resize.new
+    command = ScaleVm(
+        instance_name=instance_name,
+        cpu_number=new.cpu_number,
+        cpu_speed=new.cpu_speed,
+        memory_mb=new.memory_mb,
+    )
+    try:
+        await run.host_command("scale", resize.host_id, CommandKind.SCALE_VM, command.model_dump())
+    except _HOST_FAILURES as error:
+        reason = error.text
+        await run.step("not scaled", lambda ctx: scaling.scale_failed(ctx, vm_uuid, resize, reason))
+        raise
+    return vm_uuid
+
+
+async def _migrate(run: JobRun, payload: MigratePayload) -> str:
+    """Start the VM on the target, remove it from the source (disks stay), then move it.
+
+    A source that fails to remove it does not undo the move: the VM runs on the target
+    now, and the source's next power report shows the leftover, which the job's error
+    names. A target that fails to start it leaves the VM where it ran.
+    """
+    vm_uuid, move = payload.id, payload.move
+    command = await run.read(lambda ctx: _start_on(ctx, vm_uuid, move.target_host_id))
+    try:
+        await run.host_command(
+            "start on target", move.target_host_id, CommandKind.START_VM, command
+        )
+    except _HOST_FAILURES as error:
+        reason = error.text
+        await run.step(
+            "not migrated", lambda ctx: migration.not_migrated(ctx, vm_uuid, move, reason)
+        )
+        raise
+    instance_name = await run.read(lambda ctx: _instance_name(ctx, vm_uuid))
+    leave = DestroyVm(instance_name=instance_name)
+    try:
+        await run.host_command(
+            "remove from source", move.source_host_id, CommandKind.DESTROY_VM, leave.model_dump()
+        )
+    except _HOST_FAILURES:
+        await run.step("migrated", lambda ctx: migration.migrated(ctx, vm_uuid, move))
+        raise
+    await run.step("migrated", lambda ctx: migration.migrated(ctx, vm_uuid, move))
+    return vm_uuid
+
+
 DEPLOY = JobKind(DeployPayload, _deploy)
 START = JobKind(StartPayload, _start)
 STOP = JobKind(StopPayload, _stop)
@@ -283,6 +358,8 @@ REBOOT = JobKind(VmPayload, _reboot)
 DESTROY = JobKind(DestroyPayload, _destroy)
 EXPUNGE = JobKind(VmPayload, _expunge)
 RESET_SSH_KEY = JobKind(ResetSshKeyPayload, _reset_ssh_key)
+SCALE = JobKind(ScalePayload, _scale)
+MIGRATE = JobKind(MigratePayload, _migrate)
 
 
 # --- reads for the drivers ---
@@ -290,6 +367,11 @@ RESET_SSH_KEY = JobKind(ResetSshKeyPayload, _reset_ssh_key)
 
 async def _instance_name(ctx: ServiceContext, vm_uuid: str) -> str:
     return (await vm_by_uuid(ctx.session, vm_uuid)).instance_name
+
+
+async def _start_on(ctx: ServiceContext, vm_uuid: str, host_id: int) -> dict[str, object]:
+    vm = await vm_by_uuid(ctx.session, vm_uuid)
+    return (await lifecycle.start_command(ctx, vm, host_id)).model_dump(mode="json")
 
 
 async def _running_host(ctx: ServiceContext, vm_uuid: str) -> int:

@@ -23,12 +23,12 @@ from sqlalchemy import delete, select, update
 
 from altostratus.agent.protocol import NicSpec, StartVm, VolumeSpec
 from altostratus.core.context import ServiceContext
-from altostratus.db.models import Host, SshKeyPair, VirtualMachine, Volume
+from altostratus.db.models import Host, SshKeyPair, VirtualMachine, VmSnapshot, Volume
 from altostratus.db.models.compute import PowerState, VmState, VolumeState, VolumeType
 from altostratus.db.models.network import vm_security_groups
 from altostratus.db.models.tenancy import affinity_group_members
 from altostratus.errors import InvalidParameter, PermissionDenied, invalid
-from altostratus.services.compute import affinity, keypairs, scheduler
+from altostratus.services.compute import affinity, instance_groups, keypairs, scheduler
 from altostratus.services.compute.vms import (
     VM_EVENT_RESOURCE,
     VM_RESOURCE_TYPE,
@@ -65,6 +65,7 @@ __all__ = [
     "require_state",
     "reset_keypair",
     "start_again",
+    "start_command",
     "start_destroy",
     "start_failed",
     "start_on_request",
@@ -180,8 +181,9 @@ class Placed:
     command: StartVm
 
 
-async def _start_command(ctx: ServiceContext, vm: VirtualMachine) -> StartVm:
-    """The agent's StartVm: disks (the root one built from the template), NICs, keys."""
+async def start_command(ctx: ServiceContext, vm: VirtualMachine, host_id: int) -> StartVm:
+    """The agent's StartVm for ``host_id``: disks (the root one built from the template),
+    NICs, keys, user data, and for a dynamically scalable VM the host's size as its room."""
     volumes = await ctx.session.scalars(
         select(Volume)
         .where(Volume.vm_id == vm.id, Volume.removed.is_(None))
@@ -197,6 +199,8 @@ async def _start_command(ctx: ServiceContext, vm: VirtualMachine) -> StartVm:
         )
         public_key = keypair.public_key if keypair is not None else None
     template = vm.template
+    # Room to grow into for scaleVirtualMachine: as far as the host itself goes.
+    host = await ctx.session.get(Host, host_id) if vm.dynamically_scalable else None
     return StartVm(
         instance_name=vm.instance_name,
         vm_uuid=vm.uuid,
@@ -224,6 +228,8 @@ async def _start_command(ctx: ServiceContext, vm: VirtualMachine) -> StartVm:
         ],
         user_data=vm.user_data,
         ssh_public_key=public_key,
+        max_cpu_number=host.cpu_number if host is not None else None,
+        max_memory_mb=host.memory_mb if host is not None else None,
     )
 
 
@@ -248,7 +254,7 @@ async def place(ctx: ServiceContext, vm_uuid: str, pinned_host_id: int | None) -
     )
     vm.host_id = host_id
     await ctx.session.flush()
-    return Placed(host_id, await _start_command(ctx, vm))
+    return Placed(host_id, await start_command(ctx, vm, host_id))
 
 
 async def mark_running(ctx: ServiceContext, vm_uuid: str, host_id: int) -> None:
@@ -522,6 +528,12 @@ async def mark_expunged(ctx: ServiceContext, vm_uuid: str) -> None:
         .execution_options(synchronize_session=False)
     )
     await tags.delete_tags_of(session, VM_RESOURCE_TYPE, vm.uuid)
+    await session.execute(  # the hypervisor's copies went with the undefined domain
+        update(VmSnapshot)
+        .where(VmSnapshot.vm_id == vm.id, VmSnapshot.removed.is_(None))
+        .values(removed=now, current=False)
+        .execution_options(synchronize_session=False)
+    )
     await session.execute(
         delete(affinity_group_members).where(affinity_group_members.c.vm_id == vm.id)
     )
@@ -578,13 +590,18 @@ async def update_vm(
     group: str | None,
     user_data: str | None,
     ha_enabled: bool | None,
+    dynamically_scalable: bool | None = None,
 ) -> None:
-    """updateVirtualMachine: what may change without a restart (user data: at the next)."""
+    """updateVirtualMachine: what may change without a restart (user data, scalability:
+    at the next). ``group``: the account's instance group of that name (made if new;
+    ``""``: none)."""
+    if group is not None:
+        vm.group = await instance_groups.group_named(ctx, vm.account, group)
     changes = {
         "display_name": display_name,
-        "group_name": group,
         "user_data": user_data,
         "ha_enabled": ha_enabled,
+        "dynamically_scalable": dynamically_scalable,
     }
     for column, value in changes.items():
         if value is not None:

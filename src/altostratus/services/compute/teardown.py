@@ -35,6 +35,7 @@ from altostratus.db.models import (
     Account,
     AffinityGroup,
     AsyncJob,
+    InstanceGroup,
     IpAddress,
     Network,
     Nic,
@@ -48,6 +49,7 @@ from altostratus.db.models import (
     SshKeyPair,
     Template,
     VirtualMachine,
+    VmSnapshot,
     Volume,
 )
 from altostratus.db.models.compute import VmState, VolumeType
@@ -185,7 +187,9 @@ async def remove_owned(ctx: ServiceContext, account_uuids: list[str]) -> None:
             )
         ),
         delete(Volume).where(Volume.id.in_(owned_volumes)),
+        delete(VmSnapshot).where(VmSnapshot.account_id.in_(ids)),
         delete(VirtualMachine).where(VirtualMachine.account_id.in_(ids)),
+        delete(InstanceGroup).where(InstanceGroup.account_id.in_(ids)),
         delete(Network).where(Network.id.in_(networks)),
         delete(SecurityGroupRule).where(
             or_(

@@ -34,6 +34,7 @@ from altostratus.db.models import (
     Domain,
     Event,
     Host,
+    InstanceGroup,
     IpAddress,
     Nic,
     PublicEntity,
@@ -160,7 +161,8 @@ class VmFilter:
     template_uuid: str | None = None
     service_offering_uuid: str | None = None
     affinity_group_uuid: str | None = None
-    group: str | None = None
+    #: The instance group's uuid (``groupid``).
+    group_uuid: str | None = None
     tags: tuple[tuple[str, str], ...] = ()
     keyword: str | None = None
     account: str | None = None
@@ -224,6 +226,7 @@ def _uuid_filters(wanted: VmFilter) -> list[ColumnElement[bool]]:
         (VirtualMachine.host_id, Host, wanted.host_uuid),
         (VirtualMachine.template_id, Template, wanted.template_uuid),
         (VirtualMachine.service_offering_id, ServiceOffering, wanted.service_offering_uuid),
+        (VirtualMachine.group_id, InstanceGroup, wanted.group_uuid),
     ]
     conditions: list[ColumnElement[bool]] = []
     for column, model, uuid in related:
@@ -258,7 +261,6 @@ async def list_vms(
                 (VirtualMachine.uuid, wanted.uuid),
                 (VirtualMachine.name, wanted.name),
                 (VirtualMachine.state, wanted.state),
-                (VirtualMachine.group_name, wanted.group),
             ),
             keyword_filter(
                 wanted.keyword,

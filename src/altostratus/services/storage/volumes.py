@@ -277,6 +277,14 @@ def _spec(volume: Volume, size: int | None = None) -> VolumeSpec:
     return VolumeSpec(uuid=volume.uuid, device_id=volume.device_id or 0, size=size or volume.size)
 
 
+def _check_live(volume: Volume) -> None:
+    """A destroyed disk (``destroyVolume``) is neither attached nor resized until recovered."""
+    if volume.state == VolumeState.DESTROY:
+        raise invalid(
+            "id", f"volume {volume.name} is destroyed; recover it first", value=volume.uuid
+        )
+
+
 def _check_vm_state(vm: VirtualMachine) -> None:
     if vm.state not in _VM_STATES_FOR_DISKS:
         raise invalid(
@@ -293,6 +301,7 @@ async def claim_attachment(
     """Check an attachment to ``vm`` (visible to the caller) and take its slot for the volume."""
     volume = await get_volume(ctx, uuid)
     _check_vm_state(vm)
+    _check_live(volume)
     vm_uuid = vm.uuid
     if volume.type == VolumeType.ROOT:
         raise invalid("id", "a ROOT volume cannot be attached", value=uuid)
@@ -460,6 +469,7 @@ async def check_resize(
 ) -> tuple[Volume, int, DiskOffering | None]:
     """The volume, its new size in bytes and its new offering (``None``: unchanged)."""
     volume = await get_volume(ctx, uuid)
+    _check_live(volume)
     offering = (
         await get_disk_offering(ctx, disk_offering_uuid) if disk_offering_uuid is not None else None
     )

@@ -71,10 +71,13 @@ __all__ = [
     "reboot_virtual_machine",
     "recover_virtual_machine",
     "reset_ssh_key",
+    "single_vm",
     "start_virtual_machine",
     "stop_virtual_machine",
+    "submitted",
     "update_virtual_machine",
     "update_vm_groups",
+    "vm_answer",
     "vm_view",
 ]
 
@@ -123,6 +126,7 @@ class VirtualMachineResponse(ResponseObject):
     created: str
     state: str
     haenable: bool
+    isdynamicallyscalable: bool
     zoneid: str
     zonename: str
     hostid: str | None = None
@@ -143,6 +147,7 @@ class VirtualMachineResponse(ResponseObject):
     hypervisor: str
     keypair: str | None = None
     group: str | None = None
+    groupid: str | None = None
     publicip: str | None = None
     publicipid: str | None = None
     nic: list[NicResponse]
@@ -176,6 +181,7 @@ def vm_view(details: VmDetails, *, full: bool) -> VirtualMachineResponse:
         created=format_timestamp(vm.created),
         state=vm.state,
         haenable=vm.ha_enabled,
+        isdynamicallyscalable=vm.dynamically_scalable,
         zoneid=vm.zone.uuid,
         zonename=vm.zone.name,
         templateid=template.uuid,
@@ -190,7 +196,8 @@ def vm_view(details: VmDetails, *, full: bool) -> VirtualMachineResponse:
         guestosid=template.os_type.uuid,
         hypervisor=vm.host.hypervisor if vm.host else template.hypervisor,
         keypair=vm.keypair,
-        group=vm.group_name,
+        group=vm.group.name if vm.group else None,
+        groupid=vm.group.uuid if vm.group else None,
         publicip=public.address if public else None,
         publicipid=public.uuid if public else None,
         nic=[nic_view(nic) for nic in details.nics],
@@ -201,17 +208,19 @@ def vm_view(details: VmDetails, *, full: bool) -> VirtualMachineResponse:
     )
 
 
-async def _single(ctx: ServiceContext, vm: VirtualMachine) -> Single:
+async def single_vm(ctx: ServiceContext, vm: VirtualMachine) -> Single:
+    """``{"virtualmachine": ...}`` as the caller may see it (root admins: its placement)."""
     (details,) = await details_of(ctx.session, [vm])
     return Single("virtualmachine", vm_view(details, full=ctx.caller.is_root_admin))
 
 
-async def _vm_answer(ctx: ServiceContext, vm_uuid: str) -> Single:
+async def vm_answer(ctx: ServiceContext, vm_uuid: str) -> Single:
     """The VM as the job leaves it: what ``queryAsyncJobResult`` shows."""
-    return await _single(ctx, await vm_by_uuid(ctx.session, vm_uuid))
+    return await single_vm(ctx, await vm_by_uuid(ctx.session, vm_uuid))
 
 
-def _submitted(payload: vm_jobs.VmPayload) -> Submitted:
+def submitted(payload: vm_jobs.VmPayload) -> Submitted:
+    """The answer of a VM job's request: the job, naming the VM it acts on."""
     return Submitted(payload, instance_type=_INSTANCE, instance_uuid=payload.id)
 
 
@@ -251,7 +260,12 @@ class DeployParams(Params):
     account: str | None = Field(None, description="Admins: deploy for this account")
     domainid: Uuid | None = Field(None, description="The domain of account")
     projectid: Uuid | None = Field(None, description="Deploy the VM for this project")
-    group: str | None = Field(None, max_length=255, description="Group the VM belongs to")
+    group: str | None = Field(
+        None, max_length=255, description="Instance group of the VM (created if new)"
+    )
+    dynamicscalingenabled: bool = Field(
+        False, description="The VM may be scaled while it runs (scaleVirtualMachine)"
+    )
 
     def request(self) -> DeployRequest:
         return DeployRequest(
@@ -276,6 +290,7 @@ class DeployParams(Params):
             domain_uuid=self.domainid,
             project_uuid=self.projectid,
             group=self.group,
+            dynamically_scalable=self.dynamicscalingenabled,
         )
 
 
@@ -286,11 +301,11 @@ class DeployParams(Params):
     allowed=ANYONE,
     response=("virtualmachine", VirtualMachineResponse),
     related=("listVirtualMachines", "startVirtualMachine"),
-    job=Job(vm_jobs.DEPLOY, _vm_answer),
+    job=Job(vm_jobs.DEPLOY, vm_answer),
 )
 async def deploy_virtual_machine(ctx: ServiceContext, p: DeployParams) -> Submitted:
     deployed = await deploy_vm(ctx, p.request())
-    return _submitted(
+    return submitted(
         vm_jobs.DeployPayload(id=deployed.vm.uuid, start=p.startvm, host_id=deployed.pinned_host_id)
     )
 
@@ -312,12 +327,12 @@ class StartParams(IdParams):
     description="Starts a Stopped VM on a host with room for it",
     allowed=ANYONE,
     response=("virtualmachine", VirtualMachineResponse),
-    job=Job(vm_jobs.START, _vm_answer),
+    job=Job(vm_jobs.START, vm_answer),
 )
 async def start_virtual_machine(ctx: ServiceContext, p: StartParams) -> Submitted:
     vm = await get_vm(ctx, p.id)
     host_id = await lifecycle.start_on_request(ctx, vm, p.hostid)
-    return _submitted(vm_jobs.StartPayload(id=vm.uuid, host_id=host_id))
+    return submitted(vm_jobs.StartPayload(id=vm.uuid, host_id=host_id))
 
 
 class StopParams(IdParams):
@@ -332,12 +347,12 @@ class StopParams(IdParams):
     description="Stops a Running VM; a Stopped one is answered as it is",
     allowed=ANYONE,
     response=("virtualmachine", VirtualMachineResponse),
-    job=Job(vm_jobs.STOP, _vm_answer),
+    job=Job(vm_jobs.STOP, vm_answer),
 )
 async def stop_virtual_machine(ctx: ServiceContext, p: StopParams) -> Submitted:
     vm = await get_vm(ctx, p.id)
     requested = await lifecycle.stop_on_request(ctx, vm)
-    return _submitted(vm_jobs.StopPayload(id=vm.uuid, forced=p.forced, requested=requested))
+    return submitted(vm_jobs.StopPayload(id=vm.uuid, forced=p.forced, requested=requested))
 
 
 @commands.command(
@@ -346,12 +361,12 @@ async def stop_virtual_machine(ctx: ServiceContext, p: StopParams) -> Submitted:
     description="Reboots a Running VM",
     allowed=ANYONE,
     response=("virtualmachine", VirtualMachineResponse),
-    job=Job(vm_jobs.REBOOT, _vm_answer),
+    job=Job(vm_jobs.REBOOT, vm_answer),
 )
 async def reboot_virtual_machine(ctx: ServiceContext, p: IdParams) -> Submitted:
     vm = await get_vm(ctx, p.id)
     lifecycle.require_state(vm, (VmState.RUNNING,), "reboot")
-    return _submitted(vm_jobs.VmPayload(id=vm.uuid))
+    return submitted(vm_jobs.VmPayload(id=vm.uuid))
 
 
 # --- destroy, expunge, recover ---
@@ -372,11 +387,11 @@ class DestroyParams(IdParams):
     description="Destroys a VM; admins may recover it until it is expunged",
     allowed=ANYONE,
     response=("virtualmachine", VirtualMachineResponse),
-    job=Job(vm_jobs.DESTROY, _vm_answer),
+    job=Job(vm_jobs.DESTROY, vm_answer),
 )
 async def destroy_virtual_machine(ctx: ServiceContext, p: DestroyParams) -> Submitted:
     vm, volumes = await lifecycle.destroy_on_request(ctx, p.id, p.expunge, p.volumeids or ())
-    return _submitted(
+    return submitted(
         vm_jobs.DestroyPayload(id=vm.uuid, expunge=p.expunge, volume_ids=tuple(volumes))
     )
 
@@ -393,7 +408,7 @@ async def expunge_virtual_machine(ctx: ServiceContext, p: IdParams) -> Submitted
     vm = await get_vm(ctx, p.id)
     await lifecycle.move(ctx, vm, (VmState.DESTROYED,), VmState.EXPUNGING, "expunge")
     await lifecycle.record_vm_event(ctx, vm, "VM.EXPUNGE", "Expunging")
-    return _submitted(vm_jobs.VmPayload(id=vm.uuid))
+    return submitted(vm_jobs.VmPayload(id=vm.uuid))
 
 
 @commands.command(
@@ -406,7 +421,7 @@ async def expunge_virtual_machine(ctx: ServiceContext, p: IdParams) -> Submitted
 async def recover_virtual_machine(ctx: ServiceContext, p: IdParams) -> Single:
     vm = await get_vm(ctx, p.id)
     await lifecycle.recover(ctx, vm)
-    return await _single(ctx, vm)
+    return await single_vm(ctx, vm)
 
 
 # --- settings ---
@@ -424,20 +439,25 @@ class ResetKeyParams(IdParams):
     description="Sets the SSH key pair of a Stopped VM; it is installed at the next start",
     allowed=ANYONE,
     response=("virtualmachine", VirtualMachineResponse),
-    job=Job(vm_jobs.RESET_SSH_KEY, _vm_answer),
+    job=Job(vm_jobs.RESET_SSH_KEY, vm_answer),
 )
 async def reset_ssh_key(ctx: ServiceContext, p: ResetKeyParams) -> Submitted:
     vm = await get_vm(ctx, p.id)
     lifecycle.require_state(vm, (VmState.STOPPED,), "reset the SSH key of")
     await keypairs.get_keypair(ctx, p.keypair, vm.account_id)
-    return _submitted(vm_jobs.ResetSshKeyPayload(id=vm.uuid, keypair=p.keypair))
+    return submitted(vm_jobs.ResetSshKeyPayload(id=vm.uuid, keypair=p.keypair))
 
 
 class UpdateParams(IdParams):
     displayname: str | None = Field(None, max_length=255, description="New free-text name")
-    group: str | None = Field(None, max_length=255, description="New group of the VM")
+    group: str | None = Field(
+        None, max_length=255, description="New instance group of the VM (created if new)"
+    )
     userdata: UserData | None = Field(None, description="New base64 user data (next start)")
     haenable: bool | None = Field(None, description="Restart the VM elsewhere if its host dies")
+    isdynamicallyscalable: bool | None = Field(
+        None, description="Whether the VM may be scaled while it runs (from its next start)"
+    )
 
 
 @commands.command(
@@ -456,8 +476,9 @@ async def update_virtual_machine(ctx: ServiceContext, p: UpdateParams) -> Single
         group=p.group,
         user_data=p.userdata,
         ha_enabled=p.haenable,
+        dynamically_scalable=p.isdynamicallyscalable,
     )
-    return await _single(ctx, vm)
+    return await single_vm(ctx, vm)
 
 
 class UpdateVmGroupsParams(Params):
@@ -498,6 +519,7 @@ class ListVmsParams(ListParams):
     templateid: Uuid | None = Field(None, description="List VMs of this template")
     serviceofferingid: Uuid | None = Field(None, description="List VMs of this offering")
     affinitygroupid: Uuid | None = Field(None, description="List the members of this group")
+    groupid: Uuid | None = Field(None, description="List the VMs of this instance group")
     tags: MapParam | None = Field(None, description="List VMs with these tags (key and value)")
     account: str | None = Field(None, description="Admins: list the VMs of this account")
     domainid: Uuid | None = Field(None, description="Admins: list the VMs of this domain")
@@ -536,6 +558,7 @@ async def list_virtual_machines(ctx: ServiceContext, p: ListVmsParams) -> ListRe
         template_uuid=p.templateid,
         service_offering_uuid=p.serviceofferingid,
         affinity_group_uuid=p.affinitygroupid,
+        group_uuid=p.groupid,
         tags=_tag_pairs(p.tags),
         keyword=p.keyword,
         account=p.account,

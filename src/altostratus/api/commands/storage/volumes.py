@@ -27,12 +27,13 @@ from altostratus.services.compute import vms
 from altostratus.services.shared import tags
 from altostratus.services.shared.ownership import owner_account
 from altostratus.services.storage import jobs as storage_jobs
-from altostratus.services.storage import snapshots, volumes
+from altostratus.services.storage import recycling, snapshots, volumes
 from altostratus.timeutil import format_timestamp
 
 __all__ = [
     "AttachVolumeParams",
     "CreateVolumeParams",
+    "DestroyVolumeParams",
     "ListVolumesParams",
     "ResizeVolumeParams",
     "VolumeIdParams",
@@ -41,8 +42,10 @@ __all__ = [
     "commands",
     "create_volume",
     "delete_volume",
+    "destroy_volume",
     "detach_volume",
     "list_volumes",
+    "recover_volume",
     "resize_volume",
     "volume_view",
 ]
@@ -248,6 +251,37 @@ async def resize_volume(ctx: ServiceContext, p: ResizeVolumeParams) -> Submitted
 async def delete_volume(ctx: ServiceContext, p: VolumeIdParams) -> Success:
     await volumes.delete_volume(ctx, p.id)
     return Success()
+
+
+class DestroyVolumeParams(VolumeIdParams):
+    expunge: bool = Field(False, description="Delete it for good instead of keeping it")
+
+
+@commands.command(
+    "destroyVolume",
+    DestroyVolumeParams,
+    description="Destroys a detached data disk; it may be recovered until expunged",
+    allowed=ANYONE,
+    response=("volume", VolumeResponse),
+    is_async=True,
+    related=("recoverVolume",),
+)
+async def destroy_volume(ctx: ServiceContext, p: DestroyVolumeParams) -> Single:
+    volume = await recycling.destroy_volume(ctx, p.id, expunge=p.expunge)
+    return await _answer(ctx, volume.uuid)
+
+
+@commands.command(
+    "recoverVolume",
+    VolumeIdParams,
+    description="Recovers a destroyed data disk",
+    allowed=ANYONE,
+    response=("volume", VolumeResponse),
+    related=("destroyVolume",),
+)
+async def recover_volume(ctx: ServiceContext, p: VolumeIdParams) -> Single:
+    volume = await recycling.recover_volume(ctx, p.id)
+    return await _answer(ctx, volume.uuid)
 
 
 # --- listing ---
