@@ -146,6 +146,33 @@ def test_compute(operator: Operator, admin: CloudStack) -> None:
     assert vms[f"{prefix}-vm1"]["state"] == "Stopped"
     assert vms[f"{prefix}-vm2"]["serviceofferingname"] == "Medium Instance"
 
-    operator.converge("compute_teardown.yml")
+    [vm1] = admin.listVirtualMachines(name=f"{prefix}-vm1")["virtualmachine"]
+    [snapshot] = admin.listVMSnapshot(virtualmachineid=vm1["id"])["vmSnapshot"]
+    assert snapshot["displayname"] == f"{prefix}-before-upgrade"
+
+    operator.converge("compute_snapshot_teardown.yml", "compute_teardown.yml")
     assert admin.listVirtualMachines(keyword=prefix).get("virtualmachine", []) == []
     assert admin.listVolumes(keyword=prefix).get("volume", []) == []
+
+
+def test_governance(operator: Operator, admin: CloudStack) -> None:
+    prefix = operator.prefix
+    operator.converge("governance.yml")
+    [role] = admin.listRoles(name=f"{prefix}-auditor")["role"]
+    rules = admin.listRolePermissions(roleid=role["id"])["rolepermission"]
+    assert [(rule["rule"], rule["permission"]) for rule in rules] == [
+        ("list*", "allow"),
+        ("deployVirtualMachine", "deny"),
+    ]
+    [domain] = admin.listDomains(name=prefix)["domain"]
+    [setting] = admin.listConfigurations(name="default.page.size", domainid=domain["id"])[
+        "configuration"
+    ]
+    assert setting["value"] == "200"
+    [project] = admin.listProjects(name=f"{prefix}-proj")["project"]
+    assert project["state"] == "Active"
+
+    operator.converge("governance_teardown.yml", "governance_role_teardown.yml")
+    assert admin.listRoles(name=f"{prefix}-auditor").get("role", []) == []
+    assert admin.listProjects(name=f"{prefix}-proj").get("project", []) == []
+    assert admin.listDomains(name=prefix).get("domain", []) == []
