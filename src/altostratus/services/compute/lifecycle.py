@@ -60,6 +60,7 @@ __all__ = [
     "move",
     "pinned_host",
     "place",
+    "placement_of",
     "record_vm_event",
     "recover",
     "require_state",
@@ -233,24 +234,37 @@ async def start_command(ctx: ServiceContext, vm: VirtualMachine, host_id: int) -
     )
 
 
+async def placement_of(
+    ctx: ServiceContext,
+    vm: VirtualMachine,
+    *,
+    host_id: int | None = None,
+    cluster_id: int | None = None,
+    avoid_host_ids: frozenset[int] = frozenset(),
+) -> scheduler.PlacementRequest:
+    """What placing ``vm`` asks of a host: its offering's size and tags, its affinity
+    groups, and where a caller narrows it (an admin's host, a migration's cluster)."""
+    memberships = (await affinity.groups_of(ctx.session, [vm.id])).get(vm.id, [])
+    offering_tags = vm.service_offering.host_tags.split(",")
+    return scheduler.PlacementRequest(
+        zone_id=vm.zone_id,
+        cpu_mhz=cpu_mhz(vm),
+        memory_mb=vm.memory_mb,
+        host_tags=frozenset(tag for tag in offering_tags if tag),
+        cluster_id=cluster_id,
+        host_id=host_id,
+        affinity_group_ids=tuple(group.id for group in memberships),
+        vm_id=vm.id,
+        avoid_host_ids=avoid_host_ids,
+    )
+
+
 async def place(ctx: ServiceContext, vm_uuid: str, pinned_host_id: int | None) -> Placed:
     """Choose a host and reserve the VM's capacity there (533 if none fits)."""
     vm = await vm_by_uuid(ctx.session, vm_uuid)
     require_state(vm, (VmState.STARTING,), "place")
-    memberships = (await affinity.groups_of(ctx.session, [vm.id])).get(vm.id, [])
-    offering_tags = vm.service_offering.host_tags.split(",")
     host_id = await scheduler.place(
-        ctx.session,
-        ctx.deps.settings,
-        scheduler.PlacementRequest(
-            zone_id=vm.zone_id,
-            cpu_mhz=cpu_mhz(vm),
-            memory_mb=vm.memory_mb,
-            host_tags=frozenset(tag for tag in offering_tags if tag),
-            host_id=pinned_host_id,
-            affinity_group_ids=tuple(group.id for group in memberships),
-            vm_id=vm.id,
-        ),
+        ctx.session, ctx.deps.settings, await placement_of(ctx, vm, host_id=pinned_host_id)
     )
     vm.host_id = host_id
     await ctx.session.flush()

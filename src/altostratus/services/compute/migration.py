@@ -24,7 +24,7 @@ from altostratus.db.models import Host, VirtualMachine, Volume
 from altostratus.db.models.compute import VmState
 from altostratus.db.models.inventory import Hypervisor
 from altostratus.errors import InvalidParameter, invalid
-from altostratus.services.compute import affinity, lifecycle, scheduler
+from altostratus.services.compute import lifecycle, scheduler
 from altostratus.services.compute.vms import cpu_mhz, update_if, vm_by_uuid
 from altostratus.services.infrastructure import hosts, reservations
 
@@ -68,23 +68,10 @@ async def migrate_on_request(
             f"VM {vm.name} runs on a {source.hypervisor} host: migrating it is not supported"
         )
     pinned = None if host_uuid is None else await _target(ctx, vm, source, host_uuid)
-    memberships = (await affinity.groups_of(ctx.session, [vm.id])).get(vm.id, [])
-    offering_tags = vm.service_offering.host_tags.split(",")
-    target_id = await scheduler.place(
-        ctx.session,
-        ctx.deps.settings,
-        scheduler.PlacementRequest(
-            zone_id=vm.zone_id,
-            cpu_mhz=cpu_mhz(vm),
-            memory_mb=vm.memory_mb,
-            host_tags=frozenset(tag for tag in offering_tags if tag),
-            cluster_id=source.cluster_id,
-            host_id=pinned,
-            affinity_group_ids=tuple(group.id for group in memberships),
-            vm_id=vm.id,
-            avoid_host_ids=frozenset({source.id}),
-        ),
+    request = await lifecycle.placement_of(
+        ctx, vm, host_id=pinned, cluster_id=source.cluster_id, avoid_host_ids=frozenset({source.id})
     )
+    target_id = await scheduler.place(ctx.session, ctx.deps.settings, request)
     await lifecycle.move(ctx, vm, (VmState.RUNNING,), VmState.MIGRATING, "migrate")
     target_name = await ctx.session.scalar(select(Host.name).where(Host.id == target_id))
     await lifecycle.record_vm_event(
