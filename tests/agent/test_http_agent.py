@@ -22,6 +22,7 @@ from altostratus.db.models import Host, HostCommand, Zone
 from altostratus.runtime import Runtime
 from altostratus.services.agents import link as agent_link
 from altostratus.timeutil import utcnow
+from tests.support.agent_transport import ServerTransport
 from tests.support.client import ApiClient
 from tests.support.compute_world import ComputeWorld
 from tests.support.jobs import run_job
@@ -34,7 +35,7 @@ class _FirstServerDown(httpx.AsyncBaseTransport):
     """``mgmt1`` refuses connections; ``mgmt2`` is the application under test."""
 
     def __init__(self, app: Starlette) -> None:
-        self._app = httpx.ASGITransport(app=app)
+        self._app = ServerTransport(app=app)
         self.refused = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -159,7 +160,7 @@ async def test_reconnect_makes_the_agent_register_again(
 
 
 async def test_unknown_token_and_key_are_refused(app: Starlette, compute: ComputeWorld) -> None:
-    transport = httpx.ASGITransport(app=app)
+    transport = ServerTransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=UP) as client:
         facts = {"name": "x", "hypervisor": "KVM", "cpu_number": 1, "cpu_speed": 1, "memory_mb": 1}
         answer = await client.post("/agent/v1/register", json={"token": "nope", "facts": facts})
@@ -310,7 +311,7 @@ async def test_heartbeat_reply_tells_the_hosts_stored_state(
 ) -> None:
     runtime: Runtime = app.state.runtime
     token = await _token(runtime, compute.zone_id)
-    transport = httpx.ASGITransport(app=app)
+    transport = ServerTransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=UP) as client:
         facts = {
             "name": "beating",

@@ -18,6 +18,7 @@ from altostratus.agent.link import ManagementLink
 from altostratus.db.models import Template, Zone
 from altostratus.runtime import Runtime
 from altostratus.services.agents import link as agent_link
+from tests.support.agent_transport import ServerTransport
 from tests.support.client import ApiClient
 from tests.support.compute_world import ComputeWorld
 from tests.support.jobs import run_job
@@ -49,7 +50,7 @@ async def test_deployed_vm_is_a_libvirt_domain_until_expunged(
         hypervisor="KVM",
     )
     driver = LibvirtDriver("test:///default", tmp_path / "agent", shutdown_timeout=5)
-    transport = httpx.ASGITransport(app=app)
+    transport = ServerTransport(app=app)
     async with httpx.AsyncClient(transport=transport) as client:
         agent = HostAgent(
             ManagementLink(["http://mgmt.invalid"], client=client),

@@ -35,6 +35,7 @@ from altostratus.settings import Settings
 from tests.conftest import Template
 from tests.conftest import test_settings as settings_for
 from tests.ha.hosts.support import enable_ha, ha_offering, wait_hastate
+from tests.support.agent_transport import ServerTransport
 from tests.support.client import ApiClient
 from tests.support.compute_world import ComputeWorld, seed_compute
 from tests.support.jobs import run_job
@@ -98,7 +99,7 @@ async def rack(app: Starlette, world: ComputeWorld, tmp_path: Path) -> AsyncIter
     token = await _token(app.state.runtime, world.zone_id)
     storage, ledger = tmp_path / "primary", tmp_path / "primary" / "ledger.jsonl"
     storage.mkdir()
-    transport = httpx.ASGITransport(app=app)
+    transport = ServerTransport(app=app)
     async with httpx.AsyncClient(transport=transport) as client:
         tasks = {}
         for name in ("agent1", "agent2", "agent3"):
