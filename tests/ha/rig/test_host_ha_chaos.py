@@ -359,7 +359,9 @@ def _apply(rig: HaRig, chaos: Chaos, step: str, index: int) -> None:
     if step == "power-off":
         if host.name in chaos.bmc_cut:
             done += " skipped (its BMC is cut)"
-        elif all(_running(rig, other) for other in rig.hosts):
+        elif not chaos.powered_off and all(_running(rig, other) for other in rig.hosts):
+            # The test's own power-off first: the agent of a host just powered off may
+            # still be running for a moment, and only settling powers a host on again.
             rig.power(host, "off")
             chaos.powered_off.add(host.name)
         else:
