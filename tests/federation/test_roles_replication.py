@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from altostratus.db.models import Permission, RoleType
+from altostratus.core.context import ServiceContext
+from altostratus.db.models import Permission, Role, RoleType
 from altostratus.runtime import Runtime
 from altostratus.services.identity import role_rules, roles
 from altostratus.services.identity.accounts import create_account
@@ -48,19 +49,19 @@ async def test_every_region_has_the_default_roles_under_the_same_ids(
     assert set(first["role"]) == set(second["role"]) == expected
 
 
+async def _user_role(ctx: ServiceContext, name: str) -> Role:
+    """A new public role of the User type, with no rules yet."""
+    return await roles.create_role(
+        ctx, name=name, role_type=RoleType.USER, source_uuid=None, description="", is_public=True
+    )
+
+
 async def test_a_role_and_its_rules_replicate_and_an_account_may_use_it(
     regions: list[Runtime],
 ) -> None:
     r1, r2 = regions
     async with as_admin(r1) as ctx:
-        role = await roles.create_role(
-            ctx,
-            name="No deploy",
-            role_type=RoleType.USER,
-            source_uuid=None,
-            description="",
-            is_public=True,
-        )
+        role = await _user_role(ctx, "No deploy")
         deny = await role_rules.add_rule(
             ctx,
             role_uuid=role.uuid,
@@ -94,14 +95,7 @@ async def test_a_deleted_role_takes_its_rules_everywhere_even_one_added_meanwhil
 ) -> None:
     r1, r2 = regions
     async with as_admin(r1) as ctx:
-        role = await roles.create_role(
-            ctx,
-            name="Short-lived",
-            role_type=RoleType.USER,
-            source_uuid=None,
-            description="",
-            is_public=True,
-        )
+        role = await _user_role(ctx, "Short-lived")
         await role_rules.add_rule(
             ctx, role_uuid=role.uuid, rule=NewRule("list*", Permission.ALLOW), commands=COMMANDS
         )
@@ -130,14 +124,7 @@ async def test_a_role_deleted_while_another_region_grants_it_takes_the_account(
 ) -> None:
     r1, r2 = regions
     async with as_admin(r1) as ctx:
-        role = await roles.create_role(
-            ctx,
-            name="Raced",
-            role_type=RoleType.USER,
-            source_uuid=None,
-            description="",
-            is_public=True,
-        )
+        role = await _user_role(ctx, "Raced")
         role_uuid = role.uuid
     await exchange(r1, r2)
     async with as_admin(r2) as ctx:
