@@ -187,6 +187,23 @@ async def test_a_password_reset_ends_every_session_of_the_user(
         assert await _session_call(http, fresh) == 200
 
 
+async def _change_own_password(
+    http: httpx.AsyncClient, token: str, user_id: str, current: str
+) -> httpx.Response:
+    """``updateUser password=mine-now`` in the user's own session, as the console sends it."""
+    return await http.post(
+        "/client/api",
+        data={
+            "command": "updateUser",
+            "response": "json",
+            "sessionkey": token,
+            "id": user_id,
+            "password": "mine-now",
+            "currentpassword": current,
+        },
+    )
+
+
 async def test_changing_ones_own_password_ends_ones_sessions(
     app: Starlette, identities: dict[str, Identity]
 ) -> None:
@@ -194,17 +211,7 @@ async def test_changing_ones_own_password_ends_ones_sessions(
     async with _client(app) as http:
         other = await _token(http, "alice", PASSWORD, "/d1")
         token = await _token(http, "alice", PASSWORD, "/d1")
-        response = await http.post(
-            "/client/api",
-            data={
-                "command": "updateUser",
-                "response": "json",
-                "sessionkey": token,
-                "id": alice.user_id,
-                "password": "mine-now",
-                "currentpassword": PASSWORD,
-            },
-        )
+        response = await _change_own_password(http, token, alice.user_id, PASSWORD)
         assert response.status_code == 200, response.text
         assert await _session_call(http, other) == 401
         assert await _session_call(http, token) == 401
@@ -216,16 +223,6 @@ async def test_a_failed_password_change_ends_nothing(
     alice = identities["alice"]
     async with _client(app) as http:
         token = await _token(http, "alice", PASSWORD, "/d1")
-        response = await http.post(
-            "/client/api",
-            data={
-                "command": "updateUser",
-                "response": "json",
-                "sessionkey": token,
-                "id": alice.user_id,
-                "password": "mine-now",
-                "currentpassword": "not it",
-            },
-        )
+        response = await _change_own_password(http, token, alice.user_id, "not it")
         assert response.status_code == 531, response.text
         assert await _session_call(http, token) == 200
