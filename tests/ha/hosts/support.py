@@ -15,7 +15,16 @@ from tests.support.client import ApiClient
 from tests.support.compute_world import ComputeWorld
 from tests.support.jobs import run_job
 
-__all__ = ["deploy", "enable_ha", "ha_offering", "hastate", "heal", "silence", "wait_hastate"]
+__all__ = [
+    "deploy",
+    "enable_ha",
+    "ha_offering",
+    "hastate",
+    "heal",
+    "silence",
+    "silence_together",
+    "wait_hastate",
+]
 
 
 async def ha_offering(api: ApiClient) -> str:
@@ -53,19 +62,26 @@ async def enable_ha(api: ApiClient, host_id: str) -> None:
 async def silence(runtime: Runtime, host_id: str) -> str:
     """The host's agent falls silent: the in-process simulator lets it go (no ``sim://``)
     and its last heartbeat is older than ``ha_suspect_after``. Returns its URL, for ``heal``."""
-    settings = runtime.settings
-    async with runtime.db.transaction() as session:
-        url = await session.scalar(select(Host.url).where(Host.uuid == host_id))
-        assert url is not None
-        await session.execute(
-            update(Host)
-            .where(Host.uuid == host_id)
-            .values(
-                url=f"agent://{host_id}",
-                last_heartbeat=utcnow() - timedelta(seconds=settings.ha_suspect_after + 1),
-            )
-        )
+    (url,) = await silence_together(runtime, [host_id])
     return url
+
+
+async def silence_together(runtime: Runtime, host_ids: list[str]) -> list[str]:
+    """Several hosts fall silent in one transaction, as a network cut does: no monitor
+    round can see one of them silent and the others still heard. Returns their URLs."""
+    stale = utcnow() - timedelta(seconds=runtime.settings.ha_suspect_after + 1)
+    urls = []
+    async with runtime.db.transaction() as session:
+        for host_id in host_ids:
+            url = await session.scalar(select(Host.url).where(Host.uuid == host_id))
+            assert url is not None
+            urls.append(url)
+            await session.execute(
+                update(Host)
+                .where(Host.uuid == host_id)
+                .values(url=f"agent://{host_id}", last_heartbeat=stale)
+            )
+    return urls
 
 
 async def heal(runtime: Runtime, host_id: str, url: str) -> None:

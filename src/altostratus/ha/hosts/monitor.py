@@ -154,6 +154,9 @@ async def _round(ctx: ServiceContext, now: datetime) -> Round:
             silence = silences.get(host.cluster_id, ClusterSilence(silent=0, total=0))
             if silence.network_suspected(settings):
                 await to(resource, host, HaState.DEGRADED, _network_why(silence))
+                # Judging the cluster's silence is this host's check: the next one is
+                # ``ha_recheck_interval`` away, not in the next round.
+                resource.last_investigated = now
                 await _network_alert(ctx, host, silence)
                 continue
             await to(resource, host, HaState.CHECKING, "investigating")
