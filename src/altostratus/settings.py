@@ -245,6 +245,14 @@ class Settings(BaseSettings):
         float,
         Dynamic("mem.overprovisioning.factor", "Advanced", "Compute", "Capacity", ("cluster",)),
     ] = Field(1.0, ge=1.0, description="Memory placed per host MB.")
+    enable_dynamic_scale_vm: Annotated[
+        bool,
+        Dynamic("enable.dynamic.scale.vm", "Advanced", "Compute", "Scaling", ("zone",)),
+    ] = Field(
+        False,
+        description="Running VMs may be scaled to another offering (scaleVirtualMachine); "
+        "off by default, as in CloudStack, because the guest must take the new CPUs and memory.",
+    )
     primary_storage_gb: int = Field(
         10240,
         ge=1,

@@ -20,8 +20,14 @@ SMALL, BIG = (500, 512), (8000, 8192)
 
 
 @pytest.fixture
-async def world(app: Starlette, compute: ComputeWorld) -> ComputeWorld:
+async def world(app: Starlette, api: ApiClient, compute: ComputeWorld) -> ComputeWorld:
+    """Hosts up, in a zone that lets running VMs scale (CloudStack's default is not to)."""
+    await _zone_scaling(api, compute.zone_id, "true")
     return await hosts_up(app, compute)
+
+
+async def _zone_scaling(api: ApiClient, zone_id: str, value: str) -> None:
+    await api.ok("updateConfiguration", name="enable.dynamic.scale.vm", value=value, zoneid=zone_id)
 
 
 def sized(vm: dict[str, Any]) -> tuple[str, int, int, int]:
@@ -144,6 +150,52 @@ async def test_a_dynamically_scalable_vm_scales_up_while_it_runs(
     assert "only scaling up" in text
     await run_job(clients.alice, "stopVirtualMachine", id=vm["id"])
     assert set((await allocations(app)).values()) == {(0, 0)}
+
+
+async def test_a_running_vm_scales_only_where_its_zone_allows_it(
+    app: Starlette, clients: Clients, api: ApiClient, world: ComputeWorld
+) -> None:
+    """enable.dynamic.scale.vm: false by default; the zone's value wins over the global one."""
+    (listed,) = (await api.ok("listConfigurations", name="enable.dynamic.scale.vm"))[
+        "configuration"
+    ]
+    assert listed["value"] == "false"
+    vm = await deploy(clients.alice, world, dynamicscalingenabled=True)
+    await _zone_scaling(api, world.zone_id, "false")
+    await api.ok("updateConfiguration", name="enable.dynamic.scale.vm", value="true")
+    text = await clients.alice.fails(
+        "scaleVirtualMachine", 431, id=vm["id"], serviceofferingid=world.big_offering_id
+    )
+    assert "enable.dynamic.scale.vm" in text
+    assert sorted((await allocations(app)).values()) == [(0, 0), SMALL]
+    await _zone_scaling(api, world.zone_id, "true")
+    result = await run_job(
+        clients.alice, "scaleVirtualMachine", id=vm["id"], serviceofferingid=world.big_offering_id
+    )
+    assert sized(result["virtualmachine"]) == ("big", 4, 2000, 8192)
+
+
+async def test_an_offering_without_dynamic_scaling_is_refused_to_running_vms(
+    app: Starlette, clients: Clients, api: ApiClient, world: ComputeWorld
+) -> None:
+    created = await api.ok(
+        "createServiceOffering",
+        name="fixed-big",
+        displaytext="Fixed big",
+        cpunumber=4,
+        cpuspeed=2000,
+        memory=8192,
+        dynamicscalingenabled=False,
+    )
+    fixed = created["serviceoffering"]
+    assert fixed["dynamicscalingenabled"] is False
+    vm = await deploy(clients.alice, world, dynamicscalingenabled=True)
+    text = await clients.alice.fails(
+        "scaleVirtualMachine", 431, id=vm["id"], serviceofferingid=fixed["id"]
+    )
+    assert "serviceofferingid" in text
+    assert "dynamicscalingenabled" in text
+    assert sorted((await allocations(app)).values()) == [(0, 0), SMALL]
 
 
 async def test_scaling_needs_room_on_the_vms_host(

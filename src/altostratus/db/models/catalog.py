@@ -120,6 +120,8 @@ class ServiceOffering(StorageQos, PublicEntity):
     offer_ha: Mapped[bool] = mapped_column(Boolean, default=False)
     storage_type: Mapped[str] = mapped_column(String(16), default=StorageType.SHARED)
     limit_cpu_use: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Its VMs may be resized while they run (if they and their zone allow it too).
+    dynamic_scaling_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     #: Storage tags of the root disk, comma-separated in the order given.
     storage_tags: Mapped[str] = mapped_column(String(1024), default="")
     is_volatile: Mapped[bool] = mapped_column(Boolean, default=False)

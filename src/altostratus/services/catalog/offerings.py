@@ -148,6 +148,7 @@ class ServiceOfferingSpec:
     offer_ha: bool = False
     storage_type: str = "shared"
     limit_cpu_use: bool = False
+    dynamic_scaling_enabled: bool = True
     storage_tags: str = ""
     is_volatile: bool = False
     network_rate: int | None = None

@@ -1,9 +1,10 @@
 """A VM's new service offering: ``changeServiceForVirtualMachine`` and ``scaleVirtualMachine``.
 
 A Stopped VM takes any offering the caller may use (its capacity is reserved at the
-next start, where the scheduler checks it). A Running VM is scaled in place only if it
-was deployed or updated as dynamically scalable (CloudStack's
-``isdynamicallyscalable``), and only up: its host must have room for the difference,
+next start, where the scheduler checks it). A Running VM is scaled in place only where
+CloudStack allows it: its zone has ``enable.dynamic.scale.vm`` (off by default), it was
+deployed or updated as dynamically scalable (``isdynamicallyscalable``) and the new
+offering has ``dynamicscalingenabled``; and only up: its host must have room for the difference,
 which the request reserves, so two scalings cannot both take the host's last room.
 The VM's row carries the new size at once; the job (``compute.jobs``) asks its host to
 apply it, and gives the difference back and restores the old size if the host refuses.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from altostratus.core.configuration import overrides_in
 from altostratus.core.context import ServiceContext
 from altostratus.db.models import ServiceOffering, VirtualMachine
 from altostratus.db.models.compute import VmState
@@ -130,12 +132,20 @@ async def scale_on_request(
         await change_offering(ctx, vm, offering_uuid)
         return None
     lifecycle.require_state(vm, (VmState.RUNNING, VmState.STOPPED), "scale")
+    await _require_zone_scaling(ctx, vm)
     if not vm.dynamically_scalable:
         raise InvalidParameter(
             f"Unable to scale VM {vm.name} ({vm.uuid}) while it runs: it is not dynamically "
             "scalable (isdynamicallyscalable); stop it first or change the offering then"
         )
     offering = await _new_offering(ctx, vm, offering_uuid)
+    if not offering.dynamic_scaling_enabled:
+        raise invalid(
+            "serviceofferingid",
+            f"offering {offering.name} does not allow scaling running VMs "
+            "(dynamicscalingenabled=false); stop the VM first",
+            value=offering_uuid,
+        )
     old, new = Size.of(vm), Size.offered(offering)
     if (
         new.cpu_number < old.cpu_number
@@ -169,6 +179,16 @@ async def scale_on_request(
         )
     await lifecycle.record_vm_event(ctx, vm, "VM.UPGRADE", f"Scaling to offering {offering.name}:")
     return Resize(host_id, old, new)
+
+
+async def _require_zone_scaling(ctx: ServiceContext, vm: VirtualMachine) -> None:
+    """CloudStack's ``enable.dynamic.scale.vm``, set globally or for the VM's zone."""
+    by_zone = await overrides_in(ctx.session, "enable_dynamic_scale_vm", "zone")
+    if not by_zone.get(vm.zone_id, ctx.deps.settings.enable_dynamic_scale_vm):
+        raise InvalidParameter(
+            f"Unable to scale VM {vm.name} ({vm.uuid}) while it runs: scaling running VMs "
+            "is disabled in its zone (enable.dynamic.scale.vm); stop it first"
+        )
 
 
 async def scale_failed(ctx: ServiceContext, vm_uuid: str, resize: Resize, reason: str) -> None:

@@ -97,6 +97,7 @@ class ServiceOfferingResponse(StorageQosResponse):
     offerha: bool
     storagetype: str
     limitcpuuse: bool
+    dynamicscalingenabled: bool = True
     isvolatile: bool = False
     networkrate: int | None = None
     encryptroot: bool = False
@@ -123,6 +124,7 @@ def service_offering_view(offering: ServiceOffering) -> ServiceOfferingResponse:
         offerha=offering.offer_ha,
         storagetype=offering.storage_type,
         limitcpuuse=offering.limit_cpu_use,
+        dynamicscalingenabled=offering.dynamic_scaling_enabled,
         isvolatile=offering.is_volatile,
         networkrate=offering.network_rate,
         encryptroot=offering.encrypt,
@@ -148,6 +150,11 @@ class CreateServiceOfferingParams(StorageQosParams):
     offerha: bool = Field(False, description="Restart the VMs elsewhere when their host dies")
     storagetype: StorageType = Field(StorageType.SHARED, description="shared or local")
     limitcpuuse: bool = Field(False, description="Cap the VMs' CPU use at the offering's speed")
+    dynamicscalingenabled: bool = Field(
+        True,
+        description="Its VMs may be scaled to another offering while they run (if the VM is "
+        "dynamically scalable and enable.dynamic.scale.vm is true in its zone)",
+    )
     tags: CommaList | None = Field(None, description="Storage tags of the VMs' root disks")
     encryptroot: bool = Field(False, description="The VMs' root disks are encrypted")
     isvolatile: bool = Field(
@@ -188,6 +195,7 @@ async def create_service_offering(ctx: ServiceContext, p: CreateServiceOfferingP
             offer_ha=p.offerha,
             storage_type=p.storagetype,
             limit_cpu_use=p.limitcpuuse,
+            dynamic_scaling_enabled=p.dynamicscalingenabled,
             storage_tags=ordered_tags(p.tags),
             is_volatile=p.isvolatile,
             network_rate=p.networkrate,
