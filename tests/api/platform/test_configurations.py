@@ -14,6 +14,7 @@ from tests.support.world import PASSWORD, Identity
 DYNAMIC = [
     "cpu.overprovisioning.factor",
     "default.page.size",
+    "enable.dynamic.scale.vm",
     "incorrect.login.attempts.allowed",
     "mem.overprovisioning.factor",
     "scheduler.weigher",
@@ -52,14 +53,17 @@ async def test_list_the_dynamic_settings(api: ApiClient) -> None:
         }
     ]
     paged = await api.ok("listConfigurations", page=2, pagesize=4)
-    assert (paged["count"], [c["name"] for c in paged["configuration"]]) == (6, DYNAMIC[4:])
+    assert (paged["count"], [c["name"] for c in paged["configuration"]]) == (7, DYNAMIC[4:])
     compute = await api.ok("listConfigurations", group="Compute", keyword="memory")
-    assert [c["name"] for c in compute["configuration"]] == ["mem.overprovisioning.factor"]
+    assert [c["name"] for c in compute["configuration"]] == [
+        "enable.dynamic.scale.vm",
+        "mem.overprovisioning.factor",
+    ]
     assert (await api.ok("listConfigurations", category="Nothing")) == {}
     groups = (await api.ok("listConfigurationGroups"))["configurationgroup"]
     assert [(g["name"], [s["name"] for s in g["subgroup"]]) for g in groups] == [
         ("Access", ["Account", "Session"]),
-        ("Compute", ["Allocator", "Capacity"]),
+        ("Compute", ["Allocator", "Capacity", "Scaling"]),
         ("Miscellaneous", ["Others"]),
     ]
 
