@@ -181,3 +181,38 @@ async def test_delete_project_needs_cleanup_while_it_owns_resources(
     empty = (await create(clients.alice, "empty"))["id"]
     await job_result(clients.alice, "deleteProject", id=empty)
     assert "Unable to find project" in await clients.alice.fails("deleteProject", 431, id=empty)
+
+
+async def test_project_limits_bind_the_projects_resources(
+    app: Starlette, compute: ComputeWorld, clients: Clients
+) -> None:
+    """updateResourceLimit/listResourceLimits with projectid: the project's own limits,
+    set by admins, seen by its members, and applied to what is deployed in it."""
+    world = await hosts_up(app, compute)
+    project, dave = await _shared_project(clients)
+    set_limit = await clients.admin.ok(
+        "updateResourceLimit", projectid=project, resourcetype=0, max=1
+    )
+    assert set_limit["resourcelimit"]["max"] == 1
+    for member in (clients.alice, dave):
+        listed = await member.ok("listResourceLimits", projectid=project, resourcetype=0)
+        assert [limit["max"] for limit in listed["resourcelimit"]] == [1]
+    own = await clients.alice.ok("listResourceLimits", resourcetype=0)
+    assert [limit["max"] for limit in own["resourcelimit"]] == [-1]
+    await deploy(clients.alice, world, name="web1", projectid=project)
+    await deploy(clients.alice, world, name="own1")
+    failed = await clients.alice.fails(
+        "deployVirtualMachine", 532, **deploy_args(world, name="web2", projectid=project)
+    )
+    assert "limit" in failed.lower()
+    assert await vm_names(clients.alice, projectid=project) == ["web1"]
+    # Outsiders neither see nor set it; members are not admins; account and projectid clash.
+    assert "Unable to find project" in await clients.bob.fails(
+        "listResourceLimits", 431, projectid=project
+    )
+    await clients.alice.fails("updateResourceLimit", 531, projectid=project, resourcetype=0)
+    assert "projectid" in await clients.admin.fails(
+        "listResourceLimits", 431, projectid=project, account="alice"
+    )
+    listed = await clients.admin.ok("listResourceLimits", projectid=project, resourcetype=0)
+    assert [limit["max"] for limit in listed["resourcelimit"]] == [1]

@@ -53,6 +53,7 @@ from altostratus.db.models.compute import SnapshotState, VmState, VolumeState
 from altostratus.errors import InvalidParameter, PermissionDenied, ResourceLimitExceeded, invalid
 from altostratus.services.shared.access import get_account, get_domain, require_managed_account
 from altostratus.services.shared.events import record_event
+from altostratus.services.shared.projects import get_project
 from altostratus.services.shared.visibility import subtree_filter
 
 __all__ = [
@@ -352,9 +353,18 @@ class LimitEntry:
 
 
 async def _target(
-    ctx: ServiceContext, account_name: str | None, domain_uuid: str | None
+    ctx: ServiceContext,
+    account_name: str | None,
+    domain_uuid: str | None,
+    project_uuid: str | None = None,
 ) -> tuple[Domain, Account | None]:
-    """The account (``account`` in ``domainid``) or domain (``domainid`` alone) named."""
+    """The account (``account`` in ``domainid``), the project's account (``projectid``)
+    or the domain (``domainid`` alone) named."""
+    if project_uuid is not None:
+        if account_name is not None:
+            raise invalid("projectid", "give either projectid or account, not both")
+        account = (await get_project(ctx, project_uuid)).account
+        return account.domain, account
     if account_name is not None:
         account = await get_account(
             ctx, account_uuid=None, name=account_name, domain_uuid=domain_uuid
@@ -381,11 +391,13 @@ async def list_limits(
     *,
     account_name: str | None,
     domain_uuid: str | None,
+    project_uuid: str | None = None,
     resource_type: ResourceType | None,
 ) -> list[LimitEntry]:
-    """Every resource type's limit (``-1`` where none is set) of the account or domain
-    named, by default the caller's own account; objects the caller cannot see are 431."""
-    domain, account = await _target(ctx, account_name, domain_uuid)
+    """Every resource type's limit (``-1`` where none is set) of the account, project or
+    domain named, by default the caller's own account; what the caller cannot see is 431
+    (a project: unless a member of it or an admin of its domain)."""
+    domain, account = await _target(ctx, account_name, domain_uuid, project_uuid)
     kinds = [resource_type] if resource_type is not None else list(ResourceType)
     return await _entries(ctx.session, domain, account, kinds)
 
@@ -445,13 +457,15 @@ async def update_limit(
     maximum: int,
     account_name: str | None,
     domain_uuid: str | None,
+    project_uuid: str | None = None,
 ) -> LimitEntry:
-    """Set (``-1``: lift) one limit of an account (``account`` + ``domainid``) or domain."""
-    if account_name is None and domain_uuid is None:
+    """Set (``-1``: lift) one limit of an account (``account`` + ``domainid``), a project
+    (``projectid``: its account's limit) or a domain."""
+    if account_name is None and domain_uuid is None and project_uuid is None:
         raise InvalidParameter(
-            "Unable to update resource limit: give domainid, or account with domainid"
+            "Unable to update resource limit: give domainid, account with domainid, or projectid"
         )
-    domain, account = await _target(ctx, account_name, domain_uuid)
+    domain, account = await _target(ctx, account_name, domain_uuid, project_uuid)
     _check_changeable(ctx, domain, account)
     if account is None:
         await _check_within_parents(ctx.session, domain, resource_type, maximum)

@@ -87,6 +87,7 @@ class UpdateResourceLimitParams(Params):
     domainid: Uuid | None = Field(
         None, description="Limit this domain (its whole subtree), or the account's domain"
     )
+    projectid: Uuid | None = Field(None, description="Limit this project (instead of account)")
 
 
 @commands.command(
@@ -104,6 +105,7 @@ async def update_resource_limit(ctx: ServiceContext, p: UpdateResourceLimitParam
         maximum=p.max,
         account_name=p.account,
         domain_uuid=p.domainid,
+        project_uuid=p.projectid,
     )
     return Single("resourcelimit", resource_limit_view(entry))
 
@@ -114,6 +116,9 @@ class ListResourceLimitsParams(ListParams):
     )
     domainid: Uuid | None = Field(
         None, description="List this domain's limits, or those of the account in it"
+    )
+    projectid: Uuid | None = Field(
+        None, description="List this project's limits (its members and admins may)"
     )
     resourcetype: ResourceTypeNumber | None = Field(
         None, description=f"Only this type of resource: {_TYPES}"
@@ -145,7 +150,11 @@ class ListResourceLimitsParams(ListParams):
 )
 async def list_resource_limits(ctx: ServiceContext, p: ListResourceLimitsParams) -> ListResult:
     entries = await limits.list_limits(
-        ctx, account_name=p.account, domain_uuid=p.domainid, resource_type=p.kind()
+        ctx,
+        account_name=p.account,
+        domain_uuid=p.domainid,
+        project_uuid=p.projectid,
+        resource_type=p.kind(),
     )
     views = [resource_limit_view(entry) for entry in page_request(ctx, p).slice(entries)]
     return ListResult("resourcelimit", views, len(entries))
