@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from altostratus.db import migrate
 from altostratus.db.engine import Database, async_url
-from altostratus.db.models import Base
+from altostratus.db.models import Base, RoleType
+from altostratus.services.identity.roles import DEFAULT_ROLES
 from tests.conftest import BACKENDS
 from tests.support.postgres import TemporaryPostgres
 
@@ -70,6 +71,41 @@ async def test_upgrade_is_idempotent(empty_database: str) -> None:
         assert await migrate.current_revision(db) == migrate.head_revision()
     finally:
         await db.close()
+
+
+async def test_a_region_bootstrapped_before_resource_admins_gets_the_default_role(
+    empty_database: str,
+) -> None:
+    """Its three roles keep their UUIDs (accounts and playbooks name them); the fourth
+    default role arrives with the UUID every new region has."""
+    db = Database(empty_database)
+    old = {"Root Admin": "Admin", "Domain Admin": "DomainAdmin", "User": "User"}
+    try:
+        await migrate.upgrade(db, "0013")
+        async with db.engine.begin() as connection:
+            for number, (name, kind) in enumerate(old.items(), start=1):
+                await connection.execute(
+                    text(
+                        "INSERT INTO roles (uuid, name, type, description, created) "
+                        "VALUES (:uuid, :name, :type, '', CURRENT_TIMESTAMP)"
+                    ),
+                    {"uuid": f"old-{number}", "name": name, "type": kind},
+                )
+        await migrate.upgrade(db)
+        async with db.engine.connect() as connection:
+            rows = await connection.execute(
+                text("SELECT uuid, name, type, is_default FROM roles ORDER BY name")
+            )
+            roles = {name: (uuid, kind, bool(default)) for uuid, name, kind, default in rows}
+    finally:
+        await db.close()
+    resource_admin = next(role for role in DEFAULT_ROLES if role.type == RoleType.RESOURCE_ADMIN)
+    assert roles == {
+        "Domain Admin": ("old-2", "DomainAdmin", True),
+        "Resource Admin": (resource_admin.uuid, "ResourceAdmin", True),
+        "Root Admin": ("old-1", "Admin", True),
+        "User": ("old-3", "User", True),
+    }
 
 
 @pytest.mark.slow

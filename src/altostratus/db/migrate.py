@@ -32,13 +32,14 @@ def head_revision() -> str:
     return head
 
 
-async def upgrade(database: Database) -> None:
-    """Bring the schema to the newest revision; safe to run from several servers at once."""
+async def upgrade(database: Database, revision: str = "head") -> None:
+    """Bring the schema to ``revision`` (the newest by default); safe to run from several
+    servers at once."""
 
     def _upgrade(connection: Connection) -> None:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
-        command.upgrade(_config(connection), "head")
+        command.upgrade(_config(connection), revision)
 
     engine = database.engine
     if database.is_sqlite:
