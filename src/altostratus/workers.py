@@ -23,9 +23,16 @@ from altostratus.ha.membership import MembershipMonitor
 from altostratus.jobs.executor import Executor, JobHandler
 from altostratus.runtime import Runtime
 from altostratus.services.agents.simulator_fleet import SimulatorFleet
+from altostratus.services.events.bus import EventBusPublisher, broker_urls
 from altostratus.services.infrastructure.host_monitor import HostMonitor
 
-__all__ = ["background_workers", "compute_workers", "federation_workers", "region_membership"]
+__all__ = [
+    "background_workers",
+    "compute_workers",
+    "event_workers",
+    "federation_workers",
+    "region_membership",
+]
 
 
 @asynccontextmanager
@@ -50,11 +57,13 @@ async def region_membership(runtime: Runtime) -> AsyncIterator[None]:
 async def background_workers(
     runtime: Runtime, job_handlers: Mapping[str, JobHandler[Any]]
 ) -> AsyncIterator[None]:
-    """Run the federation and compute workers the settings ask for while the block runs."""
+    """Run the federation, compute and event workers the settings ask for while the block
+    runs."""
     async with AsyncExitStack() as stack:
         workers = [
             *await stack.enter_async_context(federation_workers(runtime)),
             *await stack.enter_async_context(compute_workers(runtime, job_handlers)),
+            *await stack.enter_async_context(event_workers(runtime)),
         ]
         async with running(workers):
             yield
@@ -110,3 +119,18 @@ async def compute_workers(
     finally:
         await executor.stop()
         await fleet.stop()
+
+
+@asynccontextmanager
+async def event_workers(runtime: Runtime) -> AsyncIterator[list[Worker]]:
+    """The event bus publisher, when ``event_bus_url`` names a broker; none with
+    ``background_workers`` off."""
+    urls = broker_urls(runtime.deps)
+    if not runtime.settings.background_workers or not urls:
+        yield []
+        return
+    publisher = EventBusPublisher(runtime.db, runtime.deps, urls)
+    try:
+        yield [publisher]
+    finally:
+        await publisher.close()
