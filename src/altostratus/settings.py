@@ -180,6 +180,9 @@ class Settings(BaseSettings):
     event_bus_batch: int = Field(
         200, ge=1, description="Events published (and confirmed) per round trip to the database."
     )
+    webhook_interval: float = Field(
+        1.0, gt=0, description="Seconds between looks for new events and due webhook deliveries."
+    )
     webhook_concurrency: int = Field(
         16, ge=1, description="Webhook deliveries one server has in flight at once."
     )

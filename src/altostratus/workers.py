@@ -24,6 +24,7 @@ from altostratus.jobs.executor import Executor, JobHandler
 from altostratus.runtime import Runtime
 from altostratus.services.agents.simulator_fleet import SimulatorFleet
 from altostratus.services.events.bus import EventBusPublisher, broker_urls
+from altostratus.services.events.dispatch import WebhookWorker
 from altostratus.services.infrastructure.host_monitor import HostMonitor
 
 __all__ = [
@@ -123,14 +124,17 @@ async def compute_workers(
 
 @asynccontextmanager
 async def event_workers(runtime: Runtime) -> AsyncIterator[list[Worker]]:
-    """The event bus publisher, when ``event_bus_url`` names a broker; none with
-    ``background_workers`` off."""
-    urls = broker_urls(runtime.deps)
-    if not runtime.settings.background_workers or not urls:
+    """The webhook worker, and the event bus publisher when ``event_bus_url`` names a
+    broker; none with ``background_workers`` off."""
+    if not runtime.settings.background_workers:
         yield []
         return
-    publisher = EventBusPublisher(runtime.db, runtime.deps, urls)
+    urls = broker_urls(runtime.deps)
+    publisher = EventBusPublisher(runtime.db, runtime.deps, urls) if urls else None
+    hooks = WebhookWorker(runtime.db, runtime.deps)
     try:
-        yield [publisher]
+        yield [hooks, *([publisher] if publisher else [])]
     finally:
-        await publisher.close()
+        await hooks.close()
+        if publisher is not None:
+            await publisher.close()

@@ -63,6 +63,8 @@ class WebhookDelivery(PublicEntity):
     )
     event_uuid: Mapped[str | None] = mapped_column(String(36))
     event_type: Mapped[str] = mapped_column(String(64))
+    #: The event's account (CloudStack's ``User-Agent: CS-Hookshot/<account uuid>``).
+    account_uuid: Mapped[str | None] = mapped_column(String(36))
     state: Mapped[str] = mapped_column(String(16), default=DeliveryState.PENDING)
     #: When the next attempt may start (backoff after a failed one).
     due: Mapped[datetime]

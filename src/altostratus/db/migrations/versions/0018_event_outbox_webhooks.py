@@ -60,6 +60,7 @@ def upgrade() -> None:
         sa.Column("webhook_id", sa.Integer(), nullable=False),
         sa.Column("event_uuid", sa.String(length=36), nullable=True),
         sa.Column("event_type", sa.String(length=64), nullable=False),
+        sa.Column("account_uuid", sa.String(length=36), nullable=True),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("due", sa.DateTime(timezone=True), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
