@@ -127,6 +127,16 @@ class WebhookWorker:
                 return total
 
     async def _send_due(self) -> list[Attempt]:
+        """Rounds of up to ``webhook_concurrency`` attempts at once, while deliveries are
+        due and the lease holds."""
+        made: list[Attempt] = []
+        while True:
+            attempts = await self._send_some()
+            made.extend(attempts)
+            if len(attempts) < self._concurrency or not self.lease.valid:
+                return made
+
+    async def _send_some(self) -> list[Attempt]:
         async with self._db.transaction(write=False) as session:
             now = await database_now(session)
             due = await session.scalars(
