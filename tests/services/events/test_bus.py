@@ -20,7 +20,7 @@ from altostratus.services.events.bus import EventBusPublisher, broker_urls
 from altostratus.services.infrastructure.hosts import system_context
 from altostratus.services.shared.events import record_event
 from altostratus.settings import Settings
-from tests.conftest import Template
+from tests.conftest import BACKENDS, Template
 from tests.conftest import test_settings as settings_for
 from tests.support.client import ApiClient
 from tests.support.rabbitmq import RabbitBroker
@@ -126,6 +126,8 @@ async def test_consumers_get_what_their_binding_keys_ask_for(
     assert domain["domain"]["name"] == "evbus"
 
 
+# A broker restart takes seconds: once, on the production backend when there is one.
+@pytest.mark.parametrize("database", [BACKENDS[-1]], indirect=True)
 async def test_a_broker_outage_loses_nothing_and_keeps_each_resources_order(
     app: Starlette,
     http: httpx.AsyncClient,
