@@ -3,6 +3,7 @@ and a broker outage loses nothing (``services/events/bus.py``)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -73,6 +74,17 @@ async def drain(queue: AbstractQueue) -> list[aio_pika.abc.AbstractIncomingMessa
     return messages
 
 
+async def metrics(http: httpx.AsyncClient) -> str:
+    return (await http.get("/metrics")).text
+
+
+def metric(text: str, name: str) -> float:
+    """The event bus's ``altostratus_event_outbox_<name>`` in a /metrics answer."""
+    prefix = f'altostratus_event_outbox_{name}{{consumer="event-bus"}} '
+    [line] = [line for line in text.splitlines() if line.startswith(prefix)]
+    return float(line.removeprefix(prefix))
+
+
 async def record(app: Starlette, *changes: tuple[str, str, str]) -> None:
     """Events (type, resource type, resource UUID) as services record them, in order."""
     runtime: Runtime = app.state.runtime
@@ -140,29 +152,31 @@ async def test_a_broker_outage_loses_nothing_and_keeps_each_resources_order(
     resources = [new_uuid() for _ in range(3)]
     expected: list[tuple[str, str]] = []
 
-    async def burst(start: int) -> None:
+    async def burst(start: int, count: int = 30) -> None:
         changes = [
-            (f"VM.STEP{start + step}", "VirtualMachine", resources[step % 3]) for step in range(30)
+            (f"VM.STEP{start + step}", "VirtualMachine", resources[step % 3])
+            for step in range(count)
         ]
         expected.extend((uuid, event_type) for event_type, _, uuid in changes)
         await record(app, *changes)
 
     await burst(0)
     await run_round(worker)
-    rabbit.stop_server()
+    await burst(30, 300)
+    # The broker goes away while that burst is being published (or just after).
+    await asyncio.gather(run_round(worker), asyncio.to_thread(rabbit.stop_server))
     try:
-        await burst(30)
+        await burst(330)
         tick = await run_round(worker)
         assert tick.sentence.startswith("no broker took the events")
-        metrics = (await http.get("/metrics")).text
-        assert 'altostratus_event_outbox_backlog{consumer="event-bus"} 30.0' in metrics
-        await burst(60)
+        assert metric(await metrics(http), "backlog") >= 30
+        assert metric(await metrics(http), "lag_seconds") > 0
+        await burst(360)
     finally:
         rabbit.start()
     while not (await run_round(worker)).sentence.startswith("published"):
         pass  # the first round after the restart may still hold the dead connection
-    metrics = (await http.get("/metrics")).text
-    assert 'altostratus_event_outbox_backlog{consumer="event-bus"} 0.0' in metrics
+    assert metric(await metrics(http), "backlog") == 0
 
     connection = await aio_pika.connect(rabbit.url)  # the test's first one died with the broker
     async with connection:
