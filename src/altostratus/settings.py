@@ -163,6 +163,48 @@ class Settings(BaseSettings):
         description="Seconds a tombstone every region has is still kept, for updates in flight.",
     )
 
+    event_bus_url: str = Field(
+        "",
+        description="RabbitMQ to publish every event to (amqp://user:pass@host:5672/vhost); "
+        "several URLs, separated by commas, for a cluster, tried in turn. Empty: no broker, "
+        "events are only recorded (listEvents). May be ENC(...).",
+    )
+    event_bus_exchange: str = Field(
+        "cloudstack-events",
+        min_length=1,
+        description="The topic exchange events are published to (CloudStack's default name).",
+    )
+    event_bus_interval: float = Field(
+        1.0, gt=0, description="Seconds between looks for unpublished events."
+    )
+    event_bus_batch: int = Field(
+        200, ge=1, description="Events published (and confirmed) per round trip to the database."
+    )
+    webhook_interval: float = Field(
+        1.0, gt=0, description="Seconds between looks for new events and due webhook deliveries."
+    )
+    webhook_concurrency: int = Field(
+        16, ge=1, description="Webhook deliveries one server has in flight at once."
+    )
+    webhook_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds a webhook receiver has to connect and answer a delivery "
+        "(CloudStack's webhook.delivery.timeout).",
+    )
+    webhook_tries: int = Field(
+        3,
+        ge=1,
+        description="Attempts of one delivery before it is recorded as failed "
+        "(CloudStack's webhook.delivery.tries).",
+    )
+    webhook_retry_delay: float = Field(
+        2.0,
+        gt=0,
+        description="Seconds before the first retry of a failed delivery; doubled for each "
+        "further attempt.",
+    )
+
     quickstart: bool = Field(
         False,
         description="On a region without zones, create a simulated zone ready to deploy VMs.",

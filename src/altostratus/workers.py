@@ -23,9 +23,17 @@ from altostratus.ha.membership import MembershipMonitor
 from altostratus.jobs.executor import Executor, JobHandler
 from altostratus.runtime import Runtime
 from altostratus.services.agents.simulator_fleet import SimulatorFleet
+from altostratus.services.events.bus import EventBusPublisher, broker_urls
+from altostratus.services.events.dispatch import WebhookWorker
 from altostratus.services.infrastructure.host_monitor import HostMonitor
 
-__all__ = ["background_workers", "compute_workers", "federation_workers", "region_membership"]
+__all__ = [
+    "background_workers",
+    "compute_workers",
+    "event_workers",
+    "federation_workers",
+    "region_membership",
+]
 
 
 @asynccontextmanager
@@ -50,11 +58,13 @@ async def region_membership(runtime: Runtime) -> AsyncIterator[None]:
 async def background_workers(
     runtime: Runtime, job_handlers: Mapping[str, JobHandler[Any]]
 ) -> AsyncIterator[None]:
-    """Run the federation and compute workers the settings ask for while the block runs."""
+    """Run the federation, compute and event workers the settings ask for while the block
+    runs."""
     async with AsyncExitStack() as stack:
         workers = [
             *await stack.enter_async_context(federation_workers(runtime)),
             *await stack.enter_async_context(compute_workers(runtime, job_handlers)),
+            *await stack.enter_async_context(event_workers(runtime)),
         ]
         async with running(workers):
             yield
@@ -110,3 +120,21 @@ async def compute_workers(
     finally:
         await executor.stop()
         await fleet.stop()
+
+
+@asynccontextmanager
+async def event_workers(runtime: Runtime) -> AsyncIterator[list[Worker]]:
+    """The webhook worker, and the event bus publisher when ``event_bus_url`` names a
+    broker; none with ``background_workers`` off."""
+    if not runtime.settings.background_workers:
+        yield []
+        return
+    urls = broker_urls(runtime.deps)
+    publisher = EventBusPublisher(runtime.db, runtime.deps, urls) if urls else None
+    hooks = WebhookWorker(runtime.db, runtime.deps)
+    try:
+        yield [hooks, *([publisher] if publisher else [])]
+    finally:
+        await hooks.close()
+        if publisher is not None:
+            await publisher.close()

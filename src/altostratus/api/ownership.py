@@ -15,7 +15,7 @@ from altostratus.api.params import ApiType, ListParams, Params, Uuid
 from altostratus.services.shared.ownership import OwnerScope
 from altostratus.services.shared.projects import ALL_PROJECTS
 
-__all__ = ["OwnedListParams", "OwnerParams", "ProjectFilter"]
+__all__ = ["OwnedListParams", "OwnerFilterParams", "OwnerParams", "ProjectFilter"]
 
 
 def _project_filter(value: str) -> str:
@@ -41,7 +41,10 @@ class OwnerParams(Params):
     )
 
 
-class OwnedListParams(ListParams):
+class OwnerFilterParams(ListParams):
+    """The owner filters of a list command (``OwnedListParams`` without ``scope()``, for a
+    command with a ``scope`` parameter of its own, as ``listWebhooks``)."""
+
     account: str | None = Field(
         None, max_length=255, description="List the resources of this account; needs domainid"
     )
@@ -51,7 +54,12 @@ class OwnedListParams(ListParams):
         None, description="List the resources of this project; -1: of every project"
     )
 
-    def scope(self) -> OwnerScope:
+    def owner_scope(self) -> OwnerScope:
         return OwnerScope(
             self.account, self.domainid, self.isrecursive, self.listall, self.projectid
         )
+
+
+class OwnedListParams(OwnerFilterParams):
+    def scope(self) -> OwnerScope:
+        return self.owner_scope()

@@ -11,6 +11,7 @@ from altostratus.api.commands.compute import (
     vm_snapshots,
     vms,
 )
+from altostratus.api.commands.events import webhooks
 from altostratus.api.commands.ha import host_ha, oobm
 from altostratus.api.commands.identity import (
     accounts,
@@ -70,6 +71,7 @@ COMMAND_SETS = (
     instance_groups.commands,
     tags.commands,
     events.commands,
+    webhooks.commands,
     alerts.commands,
     jobs.commands,
     management.commands,

@@ -50,6 +50,13 @@ from altostratus.db.models.regions import Region
 from altostratus.db.models.servers import ManagementServer
 from altostratus.db.models.system import ConfigurationValue, SystemValue
 from altostratus.db.models.tenancy import AffinityGroup, ResourceLimit, ResourceTag, SshKeyPair
+from altostratus.db.models.webhooks import (
+    DeliveryState,
+    Webhook,
+    WebhookDelivery,
+    WebhookScope,
+    WebhookState,
+)
 
 __all__ = [
     "Account",
@@ -60,6 +67,7 @@ __all__ = [
     "Base",
     "Cluster",
     "ConfigurationValue",
+    "DeliveryState",
     "DiskOffering",
     "Domain",
     "EntityState",
@@ -110,6 +118,10 @@ __all__ = [
     "VirtualMachine",
     "VmSnapshot",
     "Volume",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookScope",
+    "WebhookState",
     "Zone",
     "new_uuid",
 ]

@@ -50,6 +50,8 @@ async def record_event(
         domain_path=owner.domain.path if owner else caller.domain_path,
         resource_type=resource_type,
         resource_uuid=resource_uuid,
+        # Without a broker the event bus never takes it (``services/events/outbox.py``).
+        bus_sent=not ctx.deps.settings.event_bus_url,
     )
     ctx.session.add(event)
     return event

@@ -1,0 +1,1 @@
+"""Commands of ``services.events``: webhooks and their deliveries."""

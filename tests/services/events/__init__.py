@@ -1,0 +1,1 @@
+"""Tests of the event outbox, the RabbitMQ event bus and webhooks."""
