@@ -46,8 +46,11 @@ class _Entry:
     #: Counted here since the last flush, and being flushed now.
     pending: int = 0
     in_flight: int = 0
-    #: The other servers that had a row of this window at the last read.
+    #: The other servers that had a row of this window at the last read, the sum of
+    #: their rows then, and how much that sum grew since the read before.
     others: frozenset[str] = frozenset()
+    others_count: int = 0
+    others_growth: int = 0
     #: Whether a flush has read the region's rows of this window yet.
     read: bool = False
 
@@ -67,6 +70,9 @@ class Tally:
     known: int
     #: Servers believed to count this key (this one included).
     sharers: int
+    #: What the other servers are believed to have counted since their last flush: as
+    #: much as they counted between this server's last two reads.
+    unflushed_elsewhere: int
     #: Seconds into the current window, and its length.
     elapsed: float
     seconds: int
@@ -78,7 +84,7 @@ class Tally:
 
     def within_share(self, limit: int) -> bool:
         """One more count stays within this server's share of what is left of ``limit``."""
-        left = limit - self.known
+        left = limit - self.known - self.unflushed_elsewhere
         if left <= 0:
             return False
         mine = self.current - self.known
@@ -106,7 +112,8 @@ class Batch:
 
     increments: tuple[Increment, ...]
     reads: tuple[WindowKey, ...]
-    #: ``RegionCounts.forget`` calls before this batch; a later one voids its reads.
+    #: ``RegionCounts.forget`` calls before this batch; a later one voids what it holds
+    #: of the keys forgotten.
     generation: int
 
 
@@ -125,6 +132,8 @@ class RegionCounts:
     _entries: dict[WindowKey, _Entry] = field(default_factory=dict)
     _touched: set[WindowKey] = field(default_factory=set)
     _generation: int = 0
+    #: ``forget`` calls since the batch in flight was taken: (generation, namespace, key).
+    _forgets: list[tuple[int, str, str | None]] = field(default_factory=list)
 
     def now(self) -> float:
         """The database's time as this server estimates it."""
@@ -154,6 +163,7 @@ class RegionCounts:
             previous=(previous.known + previous.mine) if previous else 0,
             known=current.known if current else 0,
             sharers=sharers,
+            unflushed_elsewhere=current.others_growth if current else 0,
             elapsed=self.now() - current_key.start,
             seconds=seconds,
         )
@@ -175,9 +185,20 @@ class RegionCounts:
         """Drop what is known of ``key`` (every key of ``namespace`` when ``None``), after
         its rows were deleted: a flush already under way must not bring the old totals back."""
         self._generation += 1
-        for window in [w for w in self._entries if w.namespace == namespace]:
-            if key is None or window.key == key:
-                del self._entries[window]
+        self._forgets.append((self._generation, namespace, key))
+        for window in [w for w in self._entries if self._matches(w, namespace, key)]:
+            del self._entries[window]
+
+    @staticmethod
+    def _matches(window: WindowKey, namespace: str, key: str | None) -> bool:
+        return window.namespace == namespace and key in (None, window.key)
+
+    def _voided(self, window: WindowKey, batch: Batch) -> bool:
+        """``window`` was forgotten after ``batch`` was taken: what it holds is stale."""
+        return any(
+            generation > batch.generation and self._matches(window, namespace, key)
+            for generation, namespace, key in self._forgets
+        )
 
     def take_batch(self) -> Batch | None:
         """Move what was counted since the last flush in flight; ``None``: nothing to do."""
@@ -197,34 +218,40 @@ class RegionCounts:
         """The batch is in the database, and ``rows`` are the region's rows of its reads."""
         for increment in batch.increments:
             entry = self._entries.get(increment.window)
-            if entry is not None:
+            if entry is not None and not self._voided(increment.window, batch):
                 entry.in_flight = max(0, entry.in_flight - increment.count)
-        if batch.generation == self._generation:
-            totals: dict[WindowKey, tuple[int, set[str]]] = {
-                window: (0, set()) for window in batch.reads
-            }
-            totals |= {
-                WindowKey(w.namespace, w.key, w.start - w.seconds, w.seconds): (0, set())
-                for w in batch.reads
-            }
-            for row in rows:
-                count, servers = totals.setdefault(row.window, (0, set()))
-                if row.server_id != self.server_id:
-                    servers.add(row.server_id)
-                totals[row.window] = (count + row.count, servers)
-            for window, (count, servers) in totals.items():
-                entry = self._entries.setdefault(window, _Entry())
-                entry.known, entry.others, entry.read = count, frozenset(servers), True
+        totals: dict[WindowKey, tuple[int, int, set[str]]] = {}
+        for window in batch.reads:
+            start, seconds = window.start, window.seconds
+            previous = WindowKey(window.namespace, window.key, start - seconds, seconds)
+            totals[window] = totals[previous] = (0, 0, set())
+        for row in rows:
+            count, others, servers = totals.get(row.window, (0, 0, set()))
+            if row.server_id != self.server_id:
+                servers = servers | {row.server_id}
+                others += row.count
+            totals[row.window] = (count + row.count, others, servers)
+        for window, (count, others, servers) in totals.items():
+            if self._voided(window, batch):
+                continue
+            entry = self._entries.setdefault(window, _Entry())
+            growth = others - entry.others_count if entry.read else 0
+            entry.known, entry.others, entry.read = count, frozenset(servers), True
+            entry.others_count, entry.others_growth = others, max(0, growth)
+        self._forgets.clear()
         self._drop_old_windows()
 
     def restore(self, batch: Batch) -> None:
         """The flush failed: its increments count again in the next one, its reads too."""
         for increment in batch.increments:
+            if self._voided(increment.window, batch):
+                continue
             entry = self._entries.setdefault(increment.window, _Entry())
             moved = min(entry.in_flight, increment.count)
             entry.in_flight -= moved
             entry.pending += moved
         self._touched.update(batch.reads)
+        self._forgets.clear()
 
     def _drop_old_windows(self) -> None:
         now = self.now()
