@@ -12,6 +12,10 @@ in-memory count on the request path, and the flusher's transaction every
 
     uv run python bench/throttle_bench.py [--requests N] [--concurrency N] [--rounds N]
     uv run python bench/throttle_bench.py --database-url postgresql://…/db
+
+Over HTTP on a shared machine the difference drowns in noise, so it also prints the
+counter's own figures, in process: the time one request's decision takes (tally, share
+rule, count), and one flush's transaction for a number of keys touched.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import os
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import httpx
@@ -30,7 +35,45 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from api_bench import Credentials, Measurement, api, measure, user_fields
 
+from altostratus.core.counter_flush import flush_once
+from altostratus.core.region_counts import RegionCounts
+from altostratus.db import migrate
+from altostratus.db.engine import Database
 from tests.support.server import LiveServer
+
+DECISIONS = 200_000
+
+
+def decision_cost(keys: int) -> float:
+    """Microseconds one request's decision takes in memory, over ``keys`` accounts."""
+    counts = RegionCounts("bench")
+    started = time.perf_counter()
+    for n in range(DECISIONS):
+        key = str(n % keys)
+        tally = counts.tally("api", key, 1)
+        if tally.current < 10**9 and tally.within_share(10**9):
+            counts.add("api", key, 1)
+    return (time.perf_counter() - started) / DECISIONS * 1e6
+
+
+async def flush_cost(url: str, keys: int, rounds: int = 20) -> float:
+    """Milliseconds one flush takes with ``keys`` keys counted since the last one."""
+    db = Database(url)
+    try:
+        await migrate.upgrade(db)
+        counts = RegionCounts("bench")
+        counts.add("api", "warm-up", 60)
+        await flush_once(db, counts)  # the first one compiles the statements
+        spent = 0.0
+        for _round in range(rounds):
+            for key in range(keys):
+                counts.add("api", str(key), 60)
+            started = time.perf_counter()
+            await flush_once(db, counts)
+            spent += time.perf_counter() - started
+        return spent / rounds * 1000
+    finally:
+        await db.close()
 
 
 async def _user(client: httpx.AsyncClient, admin: Credentials) -> Credentials:
@@ -115,6 +158,15 @@ def main() -> None:
     if args.requests < 2 or args.warmup < 1 or args.concurrency < 1 or args.rounds < 1:
         parser.error("--requests must be at least 2, the others at least 1")
 
+    print("in process:")
+    for keys in (1, 1000):
+        print(f"  decision per request, {keys:>5} accounts: {decision_cost(keys):6.1f} µs")
+    with tempfile.TemporaryDirectory(prefix="alto-flush-bench-") as tmp:
+        url = args.database_url or f"sqlite:///{tmp}/flush.db"
+        for keys in (1, 100, 1000):
+            ms = asyncio.run(flush_cost(url, keys))
+            print(f"  flush of {keys:>5} keys: {ms:7.1f} ms")
+    print()
     with (
         tempfile.TemporaryDirectory(prefix="alto-throttle-bench-") as tmp,
         LiveServer(Path(tmp) / "data", database_url=args.database_url) as server,
