@@ -24,7 +24,12 @@ from tests.support.postgres import TemporaryPostgres
 from tests.support.server import LiveServer
 from tests.support.world import PASSWORD, Identity
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+# One region per module: `--dist loadgroup` keeps its tests on one xdist worker.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.xdist_group("throttle_region"),
+    pytest.mark.timeout(300),
+]
 
 LIMIT = 200
 LOGIN_FAILURES = 6
