@@ -19,7 +19,7 @@ import math
 from altostratus.core.context import Dependencies
 from altostratus.core.region_counts import Tally
 
-__all__ = ["NAMESPACE", "record_failure", "retry_after"]
+__all__ = ["NAMESPACE", "record_failure", "retry_after", "seconds_until_below"]
 
 NAMESPACE = "login"
 
@@ -28,7 +28,7 @@ def _window(deps: Dependencies) -> int:
     return max(1, round(deps.settings.login_source_window))
 
 
-def _seconds_until_below(tally: Tally, limit: int) -> float | None:
+def seconds_until_below(tally: Tally, limit: int) -> float | None:
     """Seconds until the sliding estimate drops below ``limit``; ``None``: it is below."""
     overlap = 1 - tally.elapsed / tally.seconds
     if tally.current + tally.previous * overlap < limit:
@@ -44,7 +44,7 @@ def _seconds_until_below(tally: Tally, limit: int) -> float | None:
 def retry_after(deps: Dependencies, source: str) -> int | None:
     """Seconds until ``source`` may try again, or ``None`` when it may try now."""
     tally = deps.counts.tally(NAMESPACE, source, _window(deps))
-    wait = _seconds_until_below(tally, deps.settings.login_source_failures)
+    wait = seconds_until_below(tally, deps.settings.login_source_failures)
     return None if wait is None else max(1, math.ceil(wait))
 
 
