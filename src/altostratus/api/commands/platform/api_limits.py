@@ -25,11 +25,13 @@ commands = CommandSet()
 class ApiLimitResponse(ResponseObject):
     """CloudStack's field names, camel case included."""
 
-    accountid: str = Field(description="the account uuid of the api remaining count")
-    account: str = Field(description="the account name of the api remaining count")
-    apiIssued: int = Field(description="number of api already issued in this interval")
-    apiAllowed: int = Field(description="currently allowed number of apis")
-    expireAfter: int = Field(description="milliseconds left until the counter starts again")
+    accountid: str = Field(description="The id of the caller's account")
+    account: str = Field(description="The name of the caller's account")
+    apiIssued: int = Field(description="Requests served to the account in this window, region-wide")
+    apiAllowed: int = Field(description="Requests the account may still make in this window")
+    expireAfter: int = Field(
+        description="Milliseconds until the window ends and the count starts again"
+    )
 
 
 class GetApiLimitParams(Params):
@@ -39,7 +41,7 @@ class GetApiLimitParams(Params):
 @commands.command(
     "getApiLimit",
     GetApiLimitParams,
-    description="Get API limit count for the caller (its account, across the region)",
+    description="What the caller's account was served and may still ask in this window",
     allowed=ANYONE,
     response=("apilimit", ApiLimitResponse),
     writes=False,
@@ -67,7 +69,7 @@ class ResetApiLimitParams(Params):
 @commands.command(
     "resetApiLimit",
     ResetApiLimitParams,
-    description="Reset api count: an account's, or every account's, in this region",
+    description="Starts the request count of an account, or of every account, again in this region",
     allowed=ADMIN,
     response=SUCCESS,
 )
