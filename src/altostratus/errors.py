@@ -64,8 +64,14 @@ class MethodNotAllowed(CloudError):
 
 
 class Throttled(CloudError):
+    """Too many requests; ``retry_after`` is the seconds the answer's ``Retry-After`` says."""
+
     code = 429
     cs_code = 9999
+
+    def __init__(self, text: str, *, retry_after: int) -> None:
+        super().__init__(text)
+        self.retry_after = retry_after
 
 
 class InvalidParameter(CloudError):

@@ -11,13 +11,13 @@ from pathlib import Path
 
 from altostratus.core.context import Dependencies
 from altostratus.core.files import make_private_dir, write_private_json
+from altostratus.core.region_counts import RegionCounts
 from altostratus.db import migrate
 from altostratus.db.engine import Database
 from altostratus.federation.context import Federation
 from altostratus.federation.hlc import HybridClock
 from altostratus.federation.outbox import Outbox, resume_clock
 from altostratus.security.keyring import Keyring
-from altostratus.security.login_throttle import LoginThrottle
 from altostratus.security.passwords import Passwords
 from altostratus.security.sessions import SessionSigner
 from altostratus.services.identity.bootstrap import AdminCredentials, bootstrap
@@ -69,18 +69,16 @@ class Runtime:
             await db.close()
             raise
         outbox = Outbox(state.local_region_id, clock)
+        server_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         outbox.install(db)
         deps = Dependencies(
             settings=settings,
             keyring=keyring,
             passwords=passwords,
             sessions=SessionSigner(state.session_key),
-            login_throttle=LoginThrottle(
-                max_failures=settings.login_source_failures,
-                window_seconds=settings.login_source_window,
-            ),
+            counts=RegionCounts(server_id),
             local_region_id=state.local_region_id,
-            server_id=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}",
+            server_id=server_id,
         )
         return cls(
             settings=settings,

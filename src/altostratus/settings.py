@@ -103,7 +103,29 @@ class Settings(BaseSettings):
         "after which that address is refused logins (429) until the window moves on.",
     )
     login_source_window: float = Field(
-        300.0, gt=0, description="Seconds over which failed logins per address are counted."
+        300.0,
+        gt=0,
+        description="Seconds over which failed logins per address are counted, by every "
+        "server of the region together (whole seconds).",
+    )
+    api_throttling_enabled: Annotated[
+        bool, Dynamic("api.throttling.enabled", "Advanced", "Access", "API")
+    ] = Field(
+        False,
+        description="Limit the API requests of each account (root admins excepted) to "
+        "api.throttling.max per api.throttling.interval, counted over the whole region.",
+    )
+    api_throttling_interval: Annotated[
+        int, Dynamic("api.throttling.interval", "Advanced", "Access", "API")
+    ] = Field(1, ge=1, description="Seconds of the window API requests are counted in.")
+    api_throttling_max: Annotated[
+        int, Dynamic("api.throttling.max", "Advanced", "Access", "API")
+    ] = Field(25, ge=1, description="API requests an account may make per window.")
+    counter_flush_interval: float = Field(
+        0.1,
+        gt=0,
+        description="Seconds between a server's flushes of its API and failed-login counts to "
+        "the region's (what another server may not yet know of; docs/throttling.md).",
     )
     behind_proxy: bool = Field(
         False,

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
+from altostratus.core.counter_flush import CounterFlusher
 from altostratus.core.worker import Worker, run_round, running
 from altostratus.federation.audit import Auditor
 from altostratus.federation.gc import Collector
@@ -58,10 +59,14 @@ async def region_membership(runtime: Runtime) -> AsyncIterator[None]:
 async def background_workers(
     runtime: Runtime, job_handlers: Mapping[str, JobHandler[Any]]
 ) -> AsyncIterator[None]:
-    """Run the federation, compute and event workers the settings ask for while the block
-    runs."""
+    """Run the count flusher, and the federation, compute and event workers the settings
+    ask for, while the block runs."""
     async with AsyncExitStack() as stack:
-        workers = [
+        workers: list[Worker] = [
+            # Every server shares its API and failed-login counts, API-only ones included.
+            CounterFlusher(
+                runtime.db, runtime.deps.counts, runtime.settings.counter_flush_interval
+            ),
             *await stack.enter_async_context(federation_workers(runtime)),
             *await stack.enter_async_context(compute_workers(runtime, job_handlers)),
             *await stack.enter_async_context(event_workers(runtime)),

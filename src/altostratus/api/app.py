@@ -25,7 +25,7 @@ from altostratus.api.health import health, ready
 from altostratus.api.params import collect_params
 from altostratus.api.registry import build_registry
 from altostratus.api.render import error_response, render
-from altostratus.errors import CloudError, InvalidParameter
+from altostratus.errors import CloudError, InvalidParameter, Throttled
 from altostratus.runtime import Runtime, write_admin_file
 from altostratus.settings import Settings
 from altostratus.workers import background_workers, region_membership
@@ -128,9 +128,12 @@ async def _api(request: Request) -> Response:
             outcome = await dispatcher.dispatch(api_request)
         except CloudError as error:
             API_REQUESTS.labels(name or "-", str(error.code)).inc()
-            return error_response(
+            response = error_response(
                 "errorresponse" if error.code == 432 else root, error, as_json=as_json
             )
+            if isinstance(error, Throttled):
+                response.headers["Retry-After"] = str(error.retry_after)
+            return response
         except Exception:
             log.exception("command %s failed", name)
             API_REQUESTS.labels(name or "-", "530").inc()

@@ -34,7 +34,7 @@ from altostratus.errors import (
     UnknownCommand,
 )
 from altostratus.services.identity import role_rules
-from altostratus.services.shared import async_jobs
+from altostratus.services.shared import api_limits, async_jobs
 
 __all__ = ["ApiRequest", "Dispatcher", "Outcome"]
 
@@ -56,6 +56,14 @@ class Outcome:
     cookies: dict[str, str | None]
 
 
+@dataclass
+class _Attempt:
+    """What a request's runs share when a database failover makes it run again."""
+
+    #: The request was counted against its account's API limit (once, however many runs).
+    counted: bool = False
+
+
 _UNKNOWN = "The given command does not exist or it is not available for user"
 _OUTCOME_UNKNOWN = (
     "The database connection was lost while committing this request (a database failover?): "
@@ -75,9 +83,10 @@ class Dispatcher:
         command = self._registry.get(name)
         if command is not None and command.post_only and request.method != "POST":
             raise MethodNotAllowed(f"Please use HTTP POST to call the {command.name} command")
+        attempt = _Attempt()
         try:
             return await retry_on_failover(
-                lambda: self._run(name, command, request),
+                lambda: self._run(name, command, request, attempt),
                 seconds=self._deps.settings.database_retry_seconds,
             )
         except DatabaseUnavailable as error:
@@ -94,7 +103,9 @@ class Dispatcher:
                 "or id was created at the same time); nothing was changed"
             ) from None
 
-    async def _run(self, name: str, command: Command[Any] | None, request: ApiRequest) -> Outcome:
+    async def _run(
+        self, name: str, command: Command[Any] | None, request: ApiRequest, attempt: _Attempt
+    ) -> Outcome:
         if command is not None and command.reads_replica:
             transaction = self._db.read_transaction()
         else:
@@ -112,15 +123,18 @@ class Dispatcher:
             if command is None:
                 raise UnknownCommand(f"{_UNKNOWN}: {name}" if name else _UNKNOWN)
             _authorise(command, caller)
+            ctx = await service_context(
+                session, caller or Caller.anonymous(), self._deps, request.client_address
+            )
             if caller is not None:
                 await _apply_role_rules(session, command, caller)
+                if not attempt.counted:
+                    api_limits.admit(ctx)
+                    attempt.counted = True
             try:
                 params = parse_params(command.name, command.params, request.params)
             except NothingMatches:
                 return Outcome({}, {})  # CloudStack's empty list
-            ctx = await service_context(
-                session, caller or Caller.anonymous(), self._deps, request.client_address
-            )
             try:
                 result = await command.handler(ctx, params)
                 outcome = await self._outcome(ctx, command, result)

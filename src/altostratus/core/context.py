@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from altostratus.core.region_counts import RegionCounts
 from altostratus.core.signals import Signals
 from altostratus.db.models import Account, AccountType, RoleType, User
 from altostratus.security.keyring import Keyring
-from altostratus.security.login_throttle import LoginThrottle
 from altostratus.security.passwords import Passwords
 from altostratus.security.sessions import SessionSigner
 from altostratus.settings import Settings
@@ -98,8 +98,9 @@ class Dependencies:
     keyring: Keyring
     passwords: Passwords
     sessions: SessionSigner
-    #: Failed logins per client address of this process (``security.login_throttle``).
-    login_throttle: LoginThrottle
+    #: Counts shared by the region's servers: API requests per account, failed logins
+    #: per address (``core/region_counts.py``).
+    counts: RegionCounts
     #: This region's id, fixed at the first start of its database.
     local_region_id: int
     #: Wake-ups between requests, the job executor and agent links of this process.

@@ -32,7 +32,13 @@ from altostratus.api.commands.infrastructure import (
 )
 from altostratus.api.commands.network import networks, security_groups
 from altostratus.api.commands.network import offerings as network_offerings
-from altostratus.api.commands.platform import configurations, jobs, management, replication
+from altostratus.api.commands.platform import (
+    api_limits,
+    configurations,
+    jobs,
+    management,
+    replication,
+)
 from altostratus.api.commands.shared import alerts, events, limits, tags
 from altostratus.api.commands.storage import pools, snapshots, volumes
 
@@ -62,6 +68,7 @@ COMMAND_SETS = (
     snapshots.commands,
     pools.commands,
     limits.commands,
+    api_limits.commands,
     capacity.commands,
     network_offerings.commands,
     networks.commands,

@@ -10,6 +10,7 @@ from altostratus.db.models.compute import (
     VmSnapshot,
     Volume,
 )
+from altostratus.db.models.counters import RegionCounter
 from altostratus.db.models.events import Event
 from altostratus.db.models.federation import (
     EntityVersion,
@@ -98,6 +99,7 @@ __all__ = [
     "ProjectState",
     "PublicEntity",
     "Region",
+    "RegionCounter",
     "ReplicationEntry",
     "ReplicationVector",
     "ResourceLimit",

@@ -22,6 +22,7 @@ from altostratus.db.models import Domain, EntityState, SessionRevocation, User
 from altostratus.errors import AuthenticationError, InvalidParameter, LoginFailed, Throttled
 from altostratus.security.keyring import Keyring
 from altostratus.security.sessions import InvalidSessionToken, SessionClaims
+from altostratus.services.identity import login_sources
 from altostratus.services.shared.events import record_event
 from altostratus.timeutil import utcnow
 
@@ -117,9 +118,12 @@ async def login(
     password. Every attempt that reaches a user costs one password verification, known
     user or not, so the answer time does not tell which user names exist.
     """
-    wait = deps.login_throttle.retry_after(source)
+    wait = login_sources.retry_after(deps, source)
     if wait is not None:
-        raise Throttled(f"Too many failed logins from {source}; please retry after {wait} seconds")
+        raise Throttled(
+            f"Too many failed logins from {source}; please retry after {wait} seconds",
+            retry_after=wait,
+        )
     failure = LoginFailed("Failed to authenticate user; please provide valid credentials")
     domain = await _login_domain(session, domain_path, domain_uuid)
     user = await session.scalar(
@@ -127,10 +131,10 @@ async def login(
     )
     if user is None:
         await deps.passwords.verify_nothing(password)
-        deps.login_throttle.record_failure(source)
+        login_sources.record_failure(deps, source)
         raise failure
     if not await deps.passwords.verify(user.password_hash, password):
-        deps.login_throttle.record_failure(source)
+        login_sources.record_failure(deps, source)
         await _count_failure(session, deps, user)
         raise failure
     if user.failed_logins >= deps.settings.login_attempts_allowed:

@@ -255,13 +255,17 @@ def command_set(registry: Iterable[Command[Any]]) -> CommandSet:
         writes=False,
     )
     async def list_capabilities(ctx: ServiceContext, _p: CapabilitiesParams) -> Single:
+        throttling = ctx.deps.settings
         return Single(
             "capability",
             Capability(
                 cloudstackversion=CLOUDSTACK_API_VERSION,
                 altostratusversion=__version__,
-                apilimitinterval=1,
-                apilimitmax=0,
+                # CloudStack shows the limit only when throttling is on; 0: no limit.
+                apilimitinterval=ctx.deps.settings.api_throttling_interval,
+                apilimitmax=throttling.api_throttling_max
+                if throttling.api_throttling_enabled
+                else 0,
                 securitygroupsenabled=False,
                 userpublictemplateenabled=True,
                 allowusercreateprojects=False,
