@@ -24,8 +24,15 @@ from altostratus.jobs.executor import Executor, JobHandler
 from altostratus.runtime import Runtime
 from altostratus.services.agents.simulator_fleet import SimulatorFleet
 from altostratus.services.infrastructure.host_monitor import HostMonitor
+from altostratus.services.usage.worker import UsageMeter
 
-__all__ = ["background_workers", "compute_workers", "federation_workers", "region_membership"]
+__all__ = [
+    "background_workers",
+    "compute_workers",
+    "federation_workers",
+    "region_membership",
+    "usage_workers",
+]
 
 
 @asynccontextmanager
@@ -50,10 +57,12 @@ async def region_membership(runtime: Runtime) -> AsyncIterator[None]:
 async def background_workers(
     runtime: Runtime, job_handlers: Mapping[str, JobHandler[Any]]
 ) -> AsyncIterator[None]:
-    """Run the federation and compute workers the settings ask for while the block runs."""
+    """Run the federation, usage and compute workers the settings ask for while the
+    block runs."""
     async with AsyncExitStack() as stack:
         workers = [
             *await stack.enter_async_context(federation_workers(runtime)),
+            *usage_workers(runtime),
             *await stack.enter_async_context(compute_workers(runtime, job_handlers)),
         ]
         async with running(workers):
@@ -86,6 +95,14 @@ async def federation_workers(runtime: Runtime) -> AsyncIterator[list[Worker]]:
         federation.outbox.on_commit = None
         await peers.close()
         await hints.close()
+
+
+def usage_workers(runtime: Runtime) -> list[Worker]:
+    """The usage meter (``docs/usage.md``), with the region's other singleton work: none
+    with ``background_workers`` off."""
+    if not runtime.settings.background_workers:
+        return []
+    return [UsageMeter(runtime.db, runtime.deps)]
 
 
 @asynccontextmanager

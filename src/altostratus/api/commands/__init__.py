@@ -34,6 +34,7 @@ from altostratus.api.commands.network import offerings as network_offerings
 from altostratus.api.commands.platform import configurations, jobs, management, replication
 from altostratus.api.commands.shared import alerts, events, limits, tags
 from altostratus.api.commands.storage import pools, snapshots, volumes
+from altostratus.api.commands.usage import usage
 
 COMMAND_SETS = (
     sessions.commands,
@@ -70,6 +71,7 @@ COMMAND_SETS = (
     instance_groups.commands,
     tags.commands,
     events.commands,
+    usage.commands,
     alerts.commands,
     jobs.commands,
     management.commands,

@@ -50,6 +50,7 @@ from altostratus.db.models.regions import Region
 from altostratus.db.models.servers import ManagementServer
 from altostratus.db.models.system import ConfigurationValue, SystemValue
 from altostratus.db.models.tenancy import AffinityGroup, ResourceLimit, ResourceTag, SshKeyPair
+from altostratus.db.models.usage import UsageRecord
 
 __all__ = [
     "Account",
@@ -106,6 +107,7 @@ __all__ = [
     "SshKeyPair",
     "SystemValue",
     "Template",
+    "UsageRecord",
     "User",
     "VirtualMachine",
     "VmSnapshot",
