@@ -148,14 +148,12 @@ def report_command(
     """Write the usage of every region, consolidated, as CSV."""
     console = Console(stderr=True, soft_wrap=True)
     given = json.loads(credentials.read_text()) if credentials is not None else {}
-    keys = {
-        "apikey": apikey or given.get("apikey"),
-        "secretkey": secretkey or given.get("secretkey"),
-    }
     url = endpoint or given.get("endpoint")
-    if url is None or None in keys.values():
+    key, secret = apikey or given.get("apikey"), secretkey or given.get("secretkey")
+    if url is None or key is None or secret is None:
         console.print("[red]error:[/] give --credentials, or --endpoint, --apikey and --secretkey")
         raise typer.Exit(1)
+    keys = {"apikey": str(key), "secretkey": str(secret)}
     params = {"startdate": startdate, "enddate": enddate}
     for name, value in (("account", account), ("accountid", accountid), ("domainid", domainid)):
         if value is not None:
