@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 
 from altostratus.db.models import UsageRecord
 from altostratus.services.usage.types import UsageType
+from altostratus.timeutil import utcnow
 from tests.api.usage.day import at
 from tests.conftest import Clients
 from tests.support.postgres import free_port
@@ -141,10 +142,10 @@ async def test_only_the_root_admin_generates_and_removes(
     for client in (clients.alice, clients.d1admin):
         await client.fails("generateUsageRecords", 531, **DATES)
         await client.fails("removeRawUsageRecords", 531, interval=1)
-    # The records' day is about a month back (2026-11-02).
-    kept = await clients.admin.ok("removeRawUsageRecords", interval=400)
+    age = (utcnow() - at(9)).days  # whole days since the records' period ended
+    kept = await clients.admin.ok("removeRawUsageRecords", interval=age + 1)
     assert kept["displaytext"] == "0 usage records removed"
-    removed = await clients.admin.ok("removeRawUsageRecords", interval=1)
+    removed = await clients.admin.ok("removeRawUsageRecords", interval=age - 1)
     assert removed["displaytext"] == "6 usage records removed"
     async with app.state.runtime.db.transaction(write=False) as session:
         assert await session.scalar(select(func.count()).select_from(UsageRecord)) == 0
