@@ -24,7 +24,7 @@ from rich.console import Console
 
 from altostratus.security.signatures import sign
 
-__all__ = ["COLUMNS", "app", "report", "report_rows"]
+__all__ = ["COLUMNS", "app", "report", "report_command", "report_rows"]
 
 app = typer.Typer(help="Usage metered in every region.", no_args_is_help=True)
 

@@ -22,9 +22,14 @@ __all__ = [
     "MissingRegionResponse",
     "RemoveRawUsageRecordsParams",
     "UsageRecordResponse",
+    "UsageTagResponse",
     "UsageTypeResponse",
     "commands",
+    "generate_usage_records",
     "hours",
+    "list_usage_records",
+    "list_usage_types",
+    "remove_raw_usage_records",
 ]
 
 commands = CommandSet()
