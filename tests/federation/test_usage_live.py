@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -60,14 +61,15 @@ def customer(regions: list[LiveRegion]) -> dict[str, Any]:
     user = account["user"][0]
     pair = call_ok(regions[0].endpoint, keys, "registerUserKeys", id=user["id"])["userkeys"]
     for region in regions[1:]:
-        eventually(
-            lambda region=region: call_ok(
-                region.endpoint, keys, "listUsers", id=user["id"], listall="true"
-            )["user"]
-        )
+        eventually(partial(_replicated, region, keys, user["id"]))
     for region in regions:
         asyncio.run(_write_records(region, account, domain))
     return {"account": account, "domain": domain, "keys": pair}
+
+
+def _replicated(region: LiveRegion, keys: dict[str, str], user_id: str) -> None:
+    users = call_ok(region.endpoint, keys, "listUsers", id=user_id, listall="true")
+    assert users.get("count") == 1, users
 
 
 async def _write_records(

@@ -86,8 +86,8 @@ class Span:
 async def spans_between(session: AsyncSession, since: datetime, until: datetime) -> list[Span]:
     """Every span that overlaps [``since``, ``until``)."""
     found = [
-        *await _vm_spans(session, until),
-        *await _address_spans(session, until),
+        *await _vm_spans(session, since, until),
+        *await _address_spans(session, since, until),
         *await _row_spans(session, since, until),
     ]
     return [span for span in found if span.overlap_hours(since, until) > 0]
@@ -121,12 +121,18 @@ def _opened_closed(
 
 
 async def _events_by_resource(
-    session: AsyncSession, until: datetime, resource_type: str, types: Sequence[str] | None = None
+    session: AsyncSession,
+    until: datetime,
+    resource_type: str,
+    of: ColumnElement[bool],
+    types: Sequence[str] | None = None,
 ) -> dict[str, list[Event]]:
+    """The events before ``until`` of the resources ``of`` selects, by resource, in order."""
     query = select(Event).where(
         Event.resource_type == resource_type,
         Event.resource_uuid.is_not(None),
         Event.created < until,
+        of,
     )
     if types is not None:
         query = query.where(Event.type.in_(types))
@@ -136,8 +142,14 @@ async def _events_by_resource(
     return grouped
 
 
-async def _vm_spans(session: AsyncSession, until: datetime) -> list[Span]:
-    grouped = await _events_by_resource(session, until, VM_EVENT_RESOURCE)
+async def _vm_spans(session: AsyncSession, since: datetime, until: datetime) -> list[Span]:
+    """Only VMs not expunged before ``since`` are read: history ends with the VM."""
+    alive = select(VirtualMachine.uuid).where(
+        or_(VirtualMachine.removed.is_(None), VirtualMachine.removed >= since)
+    )
+    grouped = await _events_by_resource(
+        session, until, VM_EVENT_RESOURCE, Event.resource_uuid.in_(alive)
+    )
     vms = {
         vm.uuid: vm
         for vm in await session.scalars(
@@ -199,9 +211,17 @@ def _vm_span(vm: VirtualMachine) -> Span:
     )
 
 
-async def _address_spans(session: AsyncSession, until: datetime) -> list[Span]:
+async def _address_spans(session: AsyncSession, since: datetime, until: datetime) -> list[Span]:
+    """Only addresses held now, or released since ``since``, are read."""
+    released_since = select(Event.resource_uuid).where(
+        Event.type == "NET.IPRELEASE", Event.created >= since
+    )
+    of = or_(
+        Event.resource_uuid.in_(select(IpAddress.uuid)),
+        Event.resource_uuid.in_(released_since),
+    )
     grouped = await _events_by_resource(
-        session, until, _IP_RESOURCE, ("NET.IPASSIGN", "NET.IPRELEASE")
+        session, until, _IP_RESOURCE, of, ("NET.IPASSIGN", "NET.IPRELEASE")
     )
     live = {
         address.uuid: address
