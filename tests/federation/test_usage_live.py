@@ -21,7 +21,9 @@ from typing import Any
 import pytest
 
 from altostratus.db.engine import Database
-from altostratus.db.models import UsageRecord
+from altostratus.services.usage.spans import Owner
+from altostratus.services.usage.types import UsageType
+from tests.api.usage.records import record, write_records
 from tests.federation.support import (
     LiveRegion,
     admin_keys,
@@ -76,24 +78,22 @@ async def _write_records(
     region: LiveRegion, account: dict[str, Any], domain: dict[str, Any]
 ) -> None:
     usage_type, hours, count = METERED[region.region_id]
+    owner = Owner(account["id"], account["name"], domain["id"], domain["path"])
     db = Database(region.url)
     try:
-        async with db.transaction() as session:
-            for index in range(count):
-                session.add(
-                    UsageRecord(
-                        usage_type=usage_type,
-                        usage_uuid=f"00000000-0000-4000-8000-{region.region_id:06d}{index:06d}",
-                        start_date=DAY + timedelta(hours=index),
-                        end_date=DAY + timedelta(hours=index + 1),
-                        raw_usage=hours,
-                        description=f"metered in region {region.region_id}",
-                        account_uuid=account["id"],
-                        account_name=account["name"],
-                        domain_uuid=domain["id"],
-                        domain_path=domain["path"],
-                    )
+        await write_records(
+            db,
+            (
+                record(
+                    owner,
+                    UsageType(usage_type),
+                    f"00000000-0000-4000-8000-{region.region_id:06d}{index:06d}",
+                    DAY + timedelta(hours=index),
+                    hours,
                 )
+                for index in range(count)
+            ),
+        )
     finally:
         await db.close()
 
@@ -101,11 +101,11 @@ async def _write_records(
 def _by_region(records: list[dict[str, Any]]) -> dict[int, tuple[int, float, int]]:
     """Per region: its records' (usage type, total hours, count)."""
     seen: dict[int, tuple[int, float, int]] = {}
-    for record in records:
-        _, hours, count = seen.get(record["regionid"], (0, 0.0, 0))
-        seen[record["regionid"]] = (
-            record["usagetype"],
-            hours + float(record["rawusage"]),
+    for entry in records:
+        _, hours, count = seen.get(entry["regionid"], (0, 0.0, 0))
+        seen[entry["regionid"]] = (
+            entry["usagetype"],
+            hours + float(entry["rawusage"]),
             count + 1,
         )
     return seen

@@ -14,6 +14,7 @@ from altostratus.db.models import UsageRecord
 from altostratus.services.usage.types import UsageType
 from altostratus.timeutil import utcnow
 from tests.api.usage.day import at
+from tests.api.usage.records import owner_of, record, write_records
 from tests.conftest import Clients
 from tests.support.postgres import free_port
 from tests.support.world import Identity
@@ -24,28 +25,18 @@ DATES = {"startdate": "2026-11-02", "enddate": "2026-11-02"}
 @pytest.fixture
 async def metered(app: Starlette, identities: dict[str, Identity]) -> dict[str, Identity]:
     """One hour of a running VM for every seeded account; alice also has a volume."""
-    rows = [
+    owned = [
         (who, UsageType.RUNNING_VM, f"00000000-0000-4000-8000-00000000000{index}", 1.0)
         for index, who in enumerate(("admin", "d1admin", "alice", "carol", "bob"))
     ]
-    rows.append(("alice", UsageType.VOLUME, "00000000-0000-4000-8000-0000000000aa", 0.25))
-    async with app.state.runtime.db.transaction() as session:
-        for who, usage_type, uuid, hours in rows:
-            identity = identities[who]
-            session.add(
-                UsageRecord(
-                    usage_type=usage_type,
-                    usage_uuid=uuid,
-                    start_date=at(8),
-                    end_date=at(9),
-                    raw_usage=hours,
-                    description=f"{who}'s",
-                    account_uuid=identity.account_id,
-                    account_name=identity.account,
-                    domain_uuid=identity.domain_id,
-                    domain_path=identity.domain_path,
-                )
-            )
+    owned.append(("alice", UsageType.VOLUME, "00000000-0000-4000-8000-0000000000aa", 0.25))
+    await write_records(
+        app.state.runtime.db,
+        (
+            record(owner_of(identities[who]), kind, uuid, at(8), hours)
+            for who, kind, uuid, hours in owned
+        ),
+    )
     return identities
 
 
