@@ -17,7 +17,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from altostratus.db.models import Event, SystemValue, UsageRecord
-from altostratus.db.rows import rowcount
 from altostratus.db.upsert import insert_for
 from altostratus.services.usage.spans import Span, spans_between
 
@@ -25,8 +24,8 @@ __all__ = ["first_activity", "floor_period", "generate", "metered_until", "set_m
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _METERED_UNTIL = "usage-metered-until"
-#: Rows per INSERT (SQLite allows 32766 bound values; a record has 17 columns).
-_BATCH = 500
+#: Rows per INSERT statement (SQLite allows 32766 bound values; a record has 16).
+_BATCH = 1000
 
 
 def floor_period(moment: datetime, minutes: int) -> datetime:
@@ -97,14 +96,19 @@ async def generate(
         ),
         key=lambda row: (row["usage_type"], row["usage_uuid"], row["start_date"]),
     )
+    if not rows:
+        return 0
+    # One statement executed for many rows (not one VALUES list: compiling that costs
+    # more than inserting); RETURNING answers the rows inserted, not those ignored.
+    statement = (
+        insert_for(session, UsageRecord)
+        .on_conflict_do_nothing(index_elements=["usage_type", "usage_uuid", "start_date"])
+        .returning(UsageRecord.id)
+    )
     added = 0
     for offset in range(0, len(rows), _BATCH):
-        statement = (
-            insert_for(session, UsageRecord)
-            .values(rows[offset : offset + _BATCH])
-            .on_conflict_do_nothing(index_elements=["usage_type", "usage_uuid", "start_date"])
-        )
-        added += rowcount(await session.execute(statement))
+        result = await session.execute(statement, rows[offset : offset + _BATCH])
+        added += len(result.all())
     return added
 
 
