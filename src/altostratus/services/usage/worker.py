@@ -18,12 +18,15 @@ from altostratus.services.usage.meter import (
 )
 from altostratus.timeutil import format_timestamp
 
-__all__ = ["USAGE_LEASE", "UsageMeter"]
+__all__ = ["CATCH_UP", "SETTLE", "USAGE_LEASE", "UsageMeter"]
 
 USAGE_LEASE = "usage"
 #: A state change is written with its server's clock; a period is metered only once
 #: this long has passed since its end, so a server a little behind has committed it.
 SETTLE = timedelta(minutes=1)
+#: At most this much is metered per round (one transaction), so a region with a long
+#: history catches up over several rounds instead of in one huge transaction.
+CATCH_UP = timedelta(days=7)
 
 
 class UsageMeter:
@@ -54,6 +57,7 @@ class UsageMeter:
             if since is None or floor_period(since, self._minutes) >= until:
                 return Tick(f"usage is metered up to {format_timestamp(until)}")
             since = floor_period(since, self._minutes)
+            until = min(until, floor_period(since + CATCH_UP, self._minutes))
             added = await generate(session, since, until, self._minutes)
             await set_metered_until(session, until)
         return Tick(
