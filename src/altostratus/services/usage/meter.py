@@ -16,7 +16,16 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from altostratus.db.models import Event, SystemValue, UsageRecord
+from altostratus.db.models import (
+    Event,
+    Nic,
+    Snapshot,
+    SystemValue,
+    Template,
+    UsageRecord,
+    VmSnapshot,
+    Volume,
+)
 from altostratus.db.upsert import insert_for
 from altostratus.services.usage.spans import Span, spans_between
 
@@ -136,6 +145,10 @@ async def set_metered_until(session: AsyncSession, moment: datetime) -> None:
 
 
 async def first_activity(session: AsyncSession) -> datetime | None:
-    """The oldest recorded state change: where metering starts on a new region."""
-    oldest: datetime | None = await session.scalar(select(func.min(Event.created)))
-    return oldest
+    """The oldest recorded state change or metered object: where a new region starts."""
+    oldest = [
+        await session.scalar(select(func.min(model.created)))
+        for model in (Event, Volume, Template, Snapshot, VmSnapshot, Nic)
+    ]
+    found = [moment for moment in oldest if moment is not None]
+    return min(found) if found else None
