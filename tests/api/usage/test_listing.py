@@ -10,9 +10,11 @@ import pytest
 from sqlalchemy import func, select
 from starlette.applications import Starlette
 
-from altostratus.db.models import UsageRecord
+from altostratus.db.models import Account, Project, UsageRecord
+from altostratus.services.usage.spans import Owner
 from altostratus.services.usage.types import UsageType
 from altostratus.timeutil import utcnow
+from tests.api.identity.test_projects import create
 from tests.api.usage.day import at
 from tests.api.usage.records import owner_of, record, write_records
 from tests.conftest import Clients
@@ -167,3 +169,26 @@ async def test_all_regions_reports_an_unreachable_region_as_missing(
     assert missing["regionid"] == 2
     assert missing["regionname"] == "Gone"
     assert "127.0.0.1" in missing["reason"]
+
+
+async def test_project_members_list_the_projects_usage(
+    app: Starlette, clients: Clients, metered: dict[str, Identity]
+) -> None:
+    project = (await create(clients.alice, "billed"))["id"]
+    async with app.state.runtime.db.transaction(write=False) as session:
+        account = await session.scalar(
+            select(Account)
+            .join(Project, Project.account_id == Account.id)
+            .where(Project.uuid == project)
+        )
+        assert account is not None
+        owner = Owner(account.uuid, account.name, account.domain.uuid, account.domain.path)
+    uuid = "00000000-0000-4000-8000-0000000000bb"
+    await write_records(app.state.runtime.db, [record(owner, UsageType.VOLUME, uuid, at(8), 1.0)])
+    listed = await clients.alice.ok("listUsageRecords", projectid=project, **DATES)
+    assert [r["usageid"] for r in listed["usagerecord"]] == [uuid]
+    assert "projectid" in await clients.bob.fails(
+        "listUsageRecords", 431, projectid=project, **DATES
+    )
+    own = await clients.alice.ok("listUsageRecords", **DATES)
+    assert uuid not in {r["usageid"] for r in own["usagerecord"]}

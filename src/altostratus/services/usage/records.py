@@ -103,8 +103,13 @@ async def resolve_query(
         raise invalid("type", "not a usage type listUsageTypes lists", value=usage_type)
     caller = ctx.caller
     domain = await _domain(ctx, domain_uuid) if domain_uuid is not None else None
-    owner = await _owner(ctx, account, account_uuid, project_uuid, domain)
-    if owner is not None:
+    if project_uuid is not None:
+        # A project the caller may see (a member's, or one its domain admin manages).
+        project = await get_project(ctx, project_uuid)
+        owner = await ctx.session.get(Account, project.account_id)
+    else:
+        owner = await _owner(ctx, account, account_uuid, domain)
+    if owner is not None and project_uuid is None:
         if not caller.manages_domain_path(owner.domain.path) and owner.id != caller.account_id:
             raise PermissionDenied("You may list the usage of your own account only")
     elif domain is not None and not caller.manages_domain_path(domain.path):
@@ -141,13 +146,9 @@ async def _owner(
     ctx: ServiceContext,
     name: str | None,
     account_uuid: str | None,
-    project_uuid: str | None,
     domain: Domain | None,
 ) -> Account | None:
-    """The one account asked for (by name in a domain, by id, or a project's), if any."""
-    if project_uuid is not None:
-        project = await get_project(ctx, project_uuid)
-        return await ctx.session.get(Account, project.account_id)
+    """The one account asked for (by name in a domain, or by id), if any."""
     if account_uuid is not None:
         found = await ctx.session.scalar(select(Account).where(Account.uuid == account_uuid))
         if found is None:
