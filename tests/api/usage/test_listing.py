@@ -96,7 +96,9 @@ async def test_the_root_admin_lists_everything_and_filters(
     assert volume["usage"] == "0.25 Hrs"
     assert volume["usagetype"] == 6
     assert volume["startdate"] == "2026-11-02T08:00:00+0000"
-    by_object = await clients.admin.ok("listUsageRecords", usageid=volume["usageid"], **DATES)
+    by_object = await clients.admin.ok(
+        "listUsageRecords", usageid=volume["usageid"], type=6, **DATES
+    )
     assert by_object["count"] == 1
     page = await clients.admin.ok("listUsageRecords", page=2, pagesize=4, **DATES)
     assert page["count"] == 6
@@ -119,6 +121,7 @@ async def test_bad_input_is_a_431_naming_the_parameter(
         ({**DATES, "domainid": "6f1d0c2e-1d7a-4a57-9d55-0d6f4a0c9e11"}, "domainid"),
         ({**DATES, "account": "nobody"}, "account"),
         ({**DATES, "page": 1}, "pagesize"),
+        ({**DATES, "usageid": "6f1d0c2e-1d7a-4a57-9d55-0d6f4a0c9e11"}, "usageid"),
     ):
         text = await clients.admin.fails("listUsageRecords", 431, **params)
         assert name in text, (params, text)
@@ -147,6 +150,7 @@ async def test_only_the_root_admin_generates_and_removes(
 async def test_list_usage_types(clients: Clients) -> None:
     answer = await clients.bob.ok("listUsageTypes")
     types = {t["usagetypeid"]: t["description"] for t in answer["usagetype"]}
+    assert {t["id"]: t["name"] for t in answer["usagetype"]}[25] == "VM_SNAPSHOT"
     assert types[1] == "Running Vm Usage"
     assert types[2] == "Allocated Vm Usage"
     assert types[3] == "IP Address Usage"

@@ -101,6 +101,8 @@ async def resolve_query(
         raise invalid("enddate", "the end date is before the start date", value=end.date())
     if usage_type is not None and usage_type not in UsageType._value2member_map_:
         raise invalid("type", "not a usage type listUsageTypes lists", value=usage_type)
+    if usage_uuid is not None and usage_type is None:
+        raise invalid("usageid", "can be used only together with type", value=usage_uuid)
     caller = ctx.caller
     domain = await _domain(ctx, domain_uuid) if domain_uuid is not None else None
     if project_uuid is not None:

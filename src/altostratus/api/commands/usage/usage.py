@@ -117,7 +117,7 @@ class ListUsageRecordsParams(ListParams):
     accountid: Uuid | None = Field(None, description="Records of this account")
     projectid: Uuid | None = Field(None, description="Records of this project's account")
     type: int | None = Field(None, description="The usage type id (listUsageTypes)")
-    usageid: Uuid | None = Field(None, description="Records of this object")
+    usageid: Uuid | None = Field(None, description="Records of this object (with type)")
     includetags: bool = Field(False, description="Include the objects' resource tags")
     isrecursive: bool = Field(
         False, description="With domainid: also the records of its subdomains"
@@ -177,7 +177,11 @@ async def list_usage_records(ctx: ServiceContext, p: ListUsageRecordsParams) -> 
 
 
 class UsageTypeResponse(ResponseObject):
+    """CloudStack 4.20 answers ``id`` and ``name``; older ones ``usagetypeid``: both."""
+
+    id: int
     usagetypeid: int
+    name: str = Field(description="the type's constant, e.g. RUNNING_VM")
     description: str
 
 
@@ -195,7 +199,10 @@ class ListUsageTypesParams(Params):
     related=("listUsageRecords",),
 )
 async def list_usage_types(_ctx: ServiceContext, _p: ListUsageTypesParams) -> ListResult:
-    types = [UsageTypeResponse(usagetypeid=int(t), description=t.description) for t in UsageType]
+    types = [
+        UsageTypeResponse(id=int(t), usagetypeid=int(t), name=t.name, description=t.description)
+        for t in UsageType
+    ]
     return ListResult("usagetype", types, len(types))
 
 
