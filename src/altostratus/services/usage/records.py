@@ -255,6 +255,7 @@ async def remove_older_than(ctx: ServiceContext, days: int) -> int:
     """``removeRawUsageRecords``: drop the records of periods ended ``days`` days ago."""
     if days <= 0:
         raise invalid("interval", "must be a number of days greater than 0", value=days)
-    cutoff = await database_now(ctx.session) - timedelta(days=days)
+    # Past a thousand years nothing is older (and a larger timedelta would overflow).
+    cutoff = await database_now(ctx.session) - timedelta(days=min(days, 365_000))
     result = await ctx.session.execute(delete(UsageRecord).where(UsageRecord.end_date < cutoff))
     return rowcount(result)

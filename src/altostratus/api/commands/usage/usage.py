@@ -6,7 +6,15 @@ from __future__ import annotations
 from pydantic import Field
 
 from altostratus.api.declarations import ADMIN, ANYONE, SUCCESS, CommandSet
-from altostratus.api.params import EndTimestamp, ListParams, Params, Timestamp, Uuid, page_request
+from altostratus.api.params import (
+    EndTimestamp,
+    Integer,
+    ListParams,
+    Params,
+    Timestamp,
+    Uuid,
+    page_request,
+)
 from altostratus.api.results import ListResult, ResponseObject, Success
 from altostratus.core.context import ServiceContext
 from altostratus.federation.usage import Consolidated, MissingRegion, consolidated
@@ -226,7 +234,7 @@ async def generate_usage_records(ctx: ServiceContext, p: GenerateUsageRecordsPar
 
 
 class RemoveRawUsageRecordsParams(Params):
-    interval: int = Field(
+    interval: Integer = Field(
         description="Remove the records of periods that ended more than this many days ago"
     )
 
