@@ -196,3 +196,18 @@ async def test_project_members_list_the_projects_usage(
     )
     own = await clients.alice.ok("listUsageRecords", **DATES)
     assert uuid not in {r["usageid"] for r in own["usagerecord"]}
+
+
+async def test_a_user_naming_its_own_domain_still_lists_its_own_account(
+    clients: Clients, metered: dict[str, Identity]
+) -> None:
+    alice = metered["alice"]
+    answer = await clients.alice.ok("listUsageRecords", domainid=alice.domain_id, **DATES)
+    assert owners(answer) == ["alice", "alice"]
+    mine = await clients.alice.ok(
+        "listUsageRecords", account="alice", domainid=alice.domain_id, **DATES
+    )
+    assert owners(mine) == ["alice", "alice"]
+    await clients.alice.fails(
+        "listUsageRecords", 531, account="d1admin", domainid=alice.domain_id, **DATES
+    )

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import ColumnElement, and_, delete, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from altostratus.core.context import ServiceContext
+from altostratus.core.context import Caller, ServiceContext
 from altostratus.core.paging import equal_if_given, keyword_filter
 from altostratus.db.clock import database_now
 from altostratus.db.models import Account, Domain, ResourceTag, UsageRecord
@@ -99,7 +99,7 @@ async def resolve_query(
     """
     if end < start:
         raise invalid("enddate", "the end date is before the start date", value=end.date())
-    if usage_type is not None and usage_type not in UsageType._value2member_map_:
+    if usage_type is not None and usage_type not in {int(t) for t in UsageType}:
         raise invalid("type", "not a usage type listUsageTypes lists", value=usage_type)
     if usage_uuid is not None and usage_type is None:
         raise invalid("usageid", "can be used only together with type", value=usage_uuid)
@@ -111,11 +111,11 @@ async def resolve_query(
         owner = await ctx.session.get(Account, project.account_id)
     else:
         owner = await _owner(ctx, account, account_uuid, domain)
-    if owner is not None and project_uuid is None:
-        if not caller.manages_domain_path(owner.domain.path) and owner.id != caller.account_id:
-            raise PermissionDenied("You may list the usage of your own account only")
-    elif domain is not None and not caller.manages_domain_path(domain.path):
+    # A user may name its own domain: what it lists stays its own account's.
+    if domain is not None and not _may_name(caller, domain.path):
         raise PermissionDenied(f"You may not list the usage of domain {domain.path}")
+    if owner is not None and project_uuid is None and not _may_read(caller, owner):
+        raise PermissionDenied("You may list the usage of your own account only")
     if owner is None and not (caller.is_root_admin or caller.is_domain_admin):
         owner_uuid: str | None = caller.account_uuid
     else:
@@ -135,6 +135,14 @@ async def resolve_query(
         keyword=keyword,
         include_tags=include_tags,
     )
+
+
+def _may_read(caller: Caller, owner: Account) -> bool:
+    return owner.id == caller.account_id or caller.manages_domain_path(owner.domain.path)
+
+
+def _may_name(caller: Caller, path: str) -> bool:
+    return caller.manages_domain_path(path) or path == caller.domain_path
 
 
 async def _domain(ctx: ServiceContext, domain_uuid: str) -> Domain:
