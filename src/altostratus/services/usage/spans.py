@@ -10,11 +10,14 @@ already records, with no bookkeeping of usage's own on the hot path.
 - **Public addresses**: ``NET.IPASSIGN`` to ``NET.IPRELEASE`` (a released row is deleted).
 - **Volumes, templates, snapshots, VM snapshots, NICs** (network offering usage): the
   row's ``created`` to its ``removed``.
+
+Only the histories that can overlap the metered range are read: VMs not expunged and
+addresses not released before it, rows not removed before it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -103,7 +106,7 @@ def _key(event: Event) -> tuple[str, str, str]:
 
 
 def _opened_closed(
-    events: Iterable[Event], opens: Any, closes: Any
+    events: Iterable[Event], opens: Callable[[Event], bool], closes: Callable[[Event], bool]
 ) -> list[tuple[datetime, datetime | None]]:
     """The intervals from an opening event to the next closing one (``opens``/``closes``
     tell whether an event does either)."""
