@@ -226,6 +226,23 @@ class Settings(BaseSettings):
         description="Seconds before the first retry of a failed delivery; doubled for each "
         "further attempt.",
     )
+    usage_interval: float = Field(
+        300.0, ge=1, description="Seconds between rounds of usage metering (under a lease)."
+    )
+    usage_aggregation_range: int = Field(
+        60,
+        ge=1,
+        le=1440,
+        description="Minutes per usage record (CloudStack's usage.stats.job.aggregation."
+        "range): each record covers one such period, aligned on the Unix epoch; a divisor "
+        "of 1440 keeps days whole.",
+    )
+    usage_peer_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds a peer region has to answer a cross-region usage listing "
+        "before it is reported missing.",
+    )
 
     quickstart: bool = Field(
         False,

@@ -6,7 +6,7 @@ decides how (JSON or XML, under ``<command>response``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -68,6 +68,9 @@ class ListResult:
     name: str
     items: Sequence[ResponseObject]
     count: int
+    #: Further lists beside the items, under their own names: the regions a cross-region
+    #: listing could not reach (``missingregion``), never left out silently.
+    extra: Mapping[str, Sequence[ResponseObject]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -119,9 +122,14 @@ def payload_of(result: Result) -> dict[str, Any]:
         wire = result.item.to_wire()
         return wire if result.flat else {result.name: wire}
     if isinstance(result, ListResult):
+        extra = {name: [item.to_wire() for item in items] for name, items in result.extra.items()}
         if not result.items:
-            return {}
-        return {"count": result.count, result.name: [item.to_wire() for item in result.items]}
+            return extra
+        return {
+            "count": result.count,
+            result.name: [item.to_wire() for item in result.items],
+            **extra,
+        }
     body: dict[str, Any] = {"success": "true", **result.extra}
     if result.display_text is not None:
         body["displaytext"] = result.display_text

@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from altostratus.cli import admin, agent, config, db, docs, region, secret
+from altostratus.cli import admin, agent, config, db, docs, region, secret, usage
 from altostratus.cli.server import server
 
 __all__ = ["app", "main"]
@@ -25,6 +25,7 @@ app.add_typer(config.app, name="config")
 app.add_typer(secret.app, name="secret")
 app.add_typer(region.app, name="region")
 app.add_typer(agent.app, name="agent")
+app.add_typer(usage.app, name="usage")
 
 
 @app.callback()

@@ -41,6 +41,7 @@ from altostratus.api.commands.platform import (
 )
 from altostratus.api.commands.shared import alerts, events, limits, tags
 from altostratus.api.commands.storage import pools, snapshots, volumes
+from altostratus.api.commands.usage import usage
 
 COMMAND_SETS = (
     sessions.commands,
@@ -79,6 +80,7 @@ COMMAND_SETS = (
     tags.commands,
     events.commands,
     webhooks.commands,
+    usage.commands,
     alerts.commands,
     jobs.commands,
     management.commands,

@@ -51,6 +51,7 @@ from altostratus.db.models.regions import Region
 from altostratus.db.models.servers import ManagementServer
 from altostratus.db.models.system import ConfigurationValue, SystemValue
 from altostratus.db.models.tenancy import AffinityGroup, ResourceLimit, ResourceTag, SshKeyPair
+from altostratus.db.models.usage import UsageRecord
 from altostratus.db.models.webhooks import (
     DeliveryState,
     Webhook,
@@ -116,6 +117,7 @@ __all__ = [
     "SshKeyPair",
     "SystemValue",
     "Template",
+    "UsageRecord",
     "User",
     "VirtualMachine",
     "VmSnapshot",

@@ -1,0 +1,1 @@
+"""Commands of ``services.usage``: CloudStack's usage API, and usage across regions."""
