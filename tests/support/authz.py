@@ -152,6 +152,7 @@ ANSWERS: dict[tuple[str, str, str], tuple[int, str]] = {
     ("createAccount", "domainid", ""): (531, "its account parameter is the new name"),
     ("listAccounts", "domainid", "alice"): (200, "a user lists its own account, if there"),
     ("listUsers", "domainid", "alice"): (200, "a user lists its own user, if there"),
+    ("listUsers", "domainid", "d1admin"): (531, "where to list: checked before the account"),
     ("listProjects", "domainid", "alice"): (200, "a user lists its own projects, if there"),
     ("listConfigurations", "domainid", ""): (431, "the domain whose values to show"),
     **{

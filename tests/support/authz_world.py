@@ -44,7 +44,7 @@ class Side:
     account: str
     domain_id: str
     objects: dict[str, str] = field(default_factory=dict)
-    #: Spare objects for the cells of commands that use theirs up, by (command, kind).
+    #: Spare objects for the cells of commands that use theirs up, by (cell, kind).
     spares: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
@@ -243,7 +243,7 @@ async def build_world(
     identities: dict[str, Identity],
     spares: list[tuple[str, str, str]],
 ) -> World:
-    """Every side's objects, and the spares ``(side, command, kind)`` the cells need.
+    """Every side's objects, and the spares ``(side, cell, kind)`` the cells need.
 
     The users' identity objects are their own (``alice`` is her own user); the domain
     admin's are an account of its domain and its subdomain, so no cell disables the
@@ -286,9 +286,9 @@ async def _make(world: World, side: Side, spares: list[tuple[str, str, str]]) ->
     for kind, make in MAKERS.items():
         if kind not in side.objects:
             side.objects[kind] = await make(world, side)
-    for side_name, command, kind in spares:
+    for side_name, cell, kind in spares:
         if side_name == side.name:
-            side.spares[(command, kind)] = await MAKERS[kind](world, side)
+            side.spares[(cell, kind)] = await MAKERS[kind](world, side)
 
 
 def public_key() -> str:
