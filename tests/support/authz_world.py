@@ -15,12 +15,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from altostratus.runtime import Runtime
 from tests.api.compute.test_keypairs import ed25519_public_key
 from tests.api.compute.vm_support import deploy
 from tests.api.storage.test_snapshots import snapshot
 from tests.api.storage.test_volumes import create_volume
 from tests.support.client import ApiClient
-from tests.support.compute_world import ComputeWorld
+from tests.support.compute_world import ComputeWorld, insert_vm
 from tests.support.jobs import run_job
 from tests.support.world import PASSWORD, Identity
 
@@ -50,6 +51,7 @@ class Side:
 
 @dataclass
 class World:
+    runtime: Runtime
     compute: ComputeWorld
     admin: ApiClient
     sides: dict[str, Side]
@@ -65,6 +67,11 @@ Maker = Callable[[World, Side], Awaitable[str]]
 async def _vm(world: World, side: Side) -> str:
     vm = await deploy(side.client, world.compute, name=unique_name())
     return str(vm["id"])
+
+
+async def _inserted_vm(world: World, side: Side) -> str:
+    """A Stopped VM written to the database (no deploy job): a spare to destroy."""
+    return (await insert_vm(world.runtime, world.compute, side.name, unique_name())).uuid
 
 
 async def _stopped_vm(world: World, side: Side) -> str:
@@ -233,11 +240,16 @@ MAKERS: dict[str, Maker] = {
 }
 
 
+#: How a spare is made where it differs from the side's object of its kind.
+SPARE_MAKERS: dict[str, Maker] = {**MAKERS, "virtualmachine": _inserted_vm}
+
+
 def _identity_objects(side: Side, who: Identity) -> None:
     side.objects.update(user=who.user_id, account=who.account_id, domain=who.domain_id)
 
 
 async def build_world(
+    runtime: Runtime,
     compute: ComputeWorld,
     clients: dict[str, ApiClient],
     identities: dict[str, Identity],
@@ -254,6 +266,7 @@ async def build_world(
         for name in ("bob", "alice", "d1admin")
     }
     world = World(
+        runtime,
         compute,
         clients["admin"],
         sides,
@@ -288,7 +301,7 @@ async def _make(world: World, side: Side, spares: list[tuple[str, str, str]]) ->
             side.objects[kind] = await make(world, side)
     for side_name, cell, kind in spares:
         if side_name == side.name:
-            side.spares[(cell, kind)] = await MAKERS[kind](world, side)
+            side.spares[(cell, kind)] = await SPARE_MAKERS[kind](world, side)
 
 
 def public_key() -> str:
