@@ -11,7 +11,8 @@ cells, and a UUID parameter the matrix cannot map fails until a table names its 
   its id) or, for ``domainid`` with ``account`` (acting for bob), as a domain the caller
   may not work in (531). Nothing in the database changes;
 * ``own``: the same call with the caller's own object is not refused for permission
-  (not 531 or 432, not "unable to find" it). It may fail for another reason (a state).
+  (not 531 or 432, not "unable to find" it). It may fail for another reason (a state);
+  a listing by the object's id lists it.
 
 One world for the module, on SQLite: the objects are made with the job executor
 running, then the matrix runs on a server without background work, so that "nothing
@@ -42,7 +43,7 @@ from altostratus.api.results import Success
 from altostratus.core.context import ServiceContext
 from tests import conftest
 from tests.conftest import Template
-from tests.support.authz import TENANT, Cell, cells, kind_of, noun, uuid_params
+from tests.support.authz import ALIASES, TENANT, Cell, cells, kind_of, noun, uuid_params
 from tests.support.authz_world import World, build_world, key_pair_name, public_key, unique_name
 from tests.support.client import Answer, ApiClient
 from tests.support.compute_world import seed_compute, wait_hosts_up
@@ -298,6 +299,11 @@ async def test_cell(matrix: Matrix, cell: Cell) -> None:
     shown = f"{cell.id} {params}: {answer.status} {answer.body}"
     assert answer.status not in (531, 432), shown
     assert not ("Unable to find" in answer.error_text and target in answer.error_text), shown
+    subject = noun(_command(cell))
+    if cell.expected(_command(cell)) == 200 and cell.kind == ALIASES.get(subject, subject):
+        # The listing by id that left bob's object out finds the caller's own.
+        assert answer.status == 200, shown
+        assert target in str(answer.body), shown
     keys = answer.body.get("userkeys")
     if target == matrix.identities[cell.role].user_id and isinstance(keys, dict):
         # registerUserKeys on oneself: the caller goes on with the new keys.
