@@ -323,10 +323,23 @@ async def test_permissions_are_531(clients: Clients, world: ComputeWorld) -> Non
         "deployVirtualMachine", 531, **deploy_args(world, hostid=world.host_ids[0])
     )
     assert "hostid" in text
-    await clients.alice.fails(
-        "deployVirtualMachine", 531, **deploy_args(world, account="carol", domainid=world.zone_id)
-    )
     await clients.alice.fails("expungeVirtualMachine", 531, id=str(uuid.uuid4()))
+
+
+async def test_a_user_deploys_for_itself_only(
+    clients: Clients, world: ComputeWorld, identities: dict[str, Identity]
+) -> None:
+    """Naming another account is "not found" (431), as for every owned object; naming
+    its own account is the same as naming none."""
+    carol, alice = identities["carol"], identities["alice"]
+    text = await clients.alice.fails(
+        "deployVirtualMachine", 431, **deploy_args(world, account="carol", domainid=carol.domain_id)
+    )
+    assert "carol" in text
+    vm = await deploy(
+        clients.alice, world, startvm=False, account="alice", domainid=alice.domain_id
+    )
+    assert vm["account"] == "alice"
 
 
 async def test_admin_deploys_for_another_account(

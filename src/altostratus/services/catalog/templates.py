@@ -285,11 +285,13 @@ async def list_templates(
 ) -> Page[Template]:
     """Templates of the filter ``which``; a zone lists its own and the cross-zone ones.
 
-    ``account``/``domainid`` narrow the owned ones to that account or domain; with
-    ``executable``, ``featured`` and ``community`` the public ones stay, as CloudStack
-    lists what that account may launch.
+    ``account``/``domainid`` (or ``projectid``) narrow the owned ones to that account,
+    domain or project; with ``executable``, ``featured`` and ``community`` the public ones
+    stay, as CloudStack lists what that account may launch.
     """
-    narrowed = owner.account is not None or owner.domain_uuid is not None
+    narrowed = (
+        owner.account is not None or owner.domain_uuid is not None or owner.project_uuid is not None
+    )
     query = with_owner_joins(Template).where(
         Template.removed.is_(None),
         # Naming an account or a domain implies listall within it (``listed_owners``).

@@ -25,7 +25,13 @@ from altostratus.db.models.tenancy import affinity_group_members as members
 from altostratus.errors import InvalidParameter, PermissionDenied, ResourceInUse, invalid
 from altostratus.services.shared import tags
 from altostratus.services.shared.events import record_event
-from altostratus.services.shared.ownership import OwnerScope, may_use, owned_rows, owner_account
+from altostratus.services.shared.ownership import (
+    OwnerScope,
+    may_use,
+    named_owner,
+    owned_rows,
+    owner_account,
+)
 
 __all__ = [
     "RESOURCE_TYPE",
@@ -114,6 +120,7 @@ async def find_group(
     "not found" (431), like an unknown id.
     """
     if group_uuid is not None:
+        await named_owner(ctx, account, domain_uuid, project_uuid)
         query = select(AffinityGroup).where(AffinityGroup.uuid == group_uuid)
         wanted = f"id {group_uuid}"
     elif name is not None:

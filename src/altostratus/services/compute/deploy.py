@@ -38,11 +38,10 @@ from altostratus.services.compute import affinity, instance_groups, keypairs, li
 from altostratus.services.compute.vms import VM_EVENT_RESOURCE
 from altostratus.services.network import networks, security_groups
 from altostratus.services.shared import limits
-from altostratus.services.shared.access import get_account, require_managed_account
 from altostratus.services.shared.events import record_event
 from altostratus.services.shared.limits import ResourceType
 from altostratus.services.shared.lookup import find_by_uuid
-from altostratus.services.shared.projects import project_owner
+from altostratus.services.shared.ownership import owner_account
 
 __all__ = ["GIB", "DeployRequest", "Deployed", "deploy_vm"]
 
@@ -94,25 +93,9 @@ class _Disks:
 
 async def _owner(ctx: ServiceContext, request: DeployRequest) -> Account:
     """The caller's account, the one an admin deploys for (``account`` + ``domainid``),
-    or the project's (``projectid``)."""
-    caller = ctx.caller
-    if request.project_uuid is not None:
-        if request.account is not None:
-            raise invalid("projectid", "give either projectid or account, not both")
-        owner = await project_owner(ctx, request.project_uuid)
-    elif request.account is None and request.domain_uuid is None:
-        owner = await ctx.session.get_one(Account, caller.account_id)
-    elif request.account is None or request.domain_uuid is None:
-        raise InvalidParameter("account and domainid must be given together")
-    else:
-        if not (caller.is_root_admin or caller.is_domain_admin):
-            raise PermissionDenied(
-                f"Account {caller.account_name} may not deploy VMs for another account"
-            )
-        owner = await get_account(
-            ctx, account_uuid=None, name=request.account, domain_uuid=request.domain_uuid
-        )
-        require_managed_account(caller, owner)
+    or the project's (``projectid``), checked as every command on owned objects checks it
+    (``owner_account``)."""
+    owner = await owner_account(ctx, request.account, request.domain_uuid, request.project_uuid)
     if owner.state != EntityState.ENABLED:
         raise PermissionDenied(f"Account {owner.name} is {owner.state}: it cannot deploy VMs")
     return owner

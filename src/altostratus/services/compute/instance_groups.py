@@ -71,10 +71,16 @@ async def _new_group(ctx: ServiceContext, account: Account, name: str) -> Instan
 
 
 async def create_group(
-    ctx: ServiceContext, *, name: str, account: str | None, domain_uuid: str | None
+    ctx: ServiceContext,
+    *,
+    name: str,
+    account: str | None,
+    domain_uuid: str | None,
+    project_uuid: str | None = None,
 ) -> InstanceGroup:
-    """A new group of the caller's account (or, for admins, of ``account`` in ``domainid``)."""
-    owner = await owner_account(ctx, account, domain_uuid)
+    """A new group of the caller's account (for admins, of ``account`` in ``domainid``; of
+    the project's account with ``projectid``)."""
+    owner = await owner_account(ctx, account, domain_uuid, project_uuid)
     await _check_free(ctx, owner, name)
     return await _new_group(ctx, owner, name)
 

@@ -59,7 +59,7 @@ from altostratus.services.shared.access import (
     get_account,
     require_managed_account,
 )
-from altostratus.services.shared.ownership import not_projects, visible_to
+from altostratus.services.shared.ownership import named_owner, not_projects, visible_to
 from altostratus.services.shared.projects import project_listing
 from altostratus.services.shared.visibility import owned_rows_filter, subtree_filter
 from altostratus.timeutil import utcnow
@@ -184,6 +184,10 @@ async def _owner_scope(ctx: ServiceContext, wanted: VmFilter) -> ColumnElement[b
 async def _account_scope(ctx: ServiceContext, wanted: VmFilter) -> ColumnElement[bool]:
     caller = ctx.caller
     is_admin = caller.is_root_admin or caller.is_domain_admin
+    if not is_admin:
+        # A user lists only its own VMs; naming another account is refused (not found),
+        # as every listing of owned objects refuses it, rather than quietly ignored.
+        await named_owner(ctx, wanted.account, wanted.domain_uuid)
     if wanted.account is not None and is_admin:
         account = await get_account(
             ctx, account_uuid=None, name=wanted.account, domain_uuid=wanted.domain_uuid

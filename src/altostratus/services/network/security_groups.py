@@ -31,7 +31,13 @@ from altostratus.db.models import (
 from altostratus.db.models.network import vm_security_groups
 from altostratus.errors import InvalidParameter, ResourceInUse, invalid
 from altostratus.services.shared.events import record_event
-from altostratus.services.shared.ownership import OwnerScope, may_use, owned_rows, owner_account
+from altostratus.services.shared.ownership import (
+    OwnerScope,
+    may_use,
+    named_owner,
+    owned_rows,
+    owner_account,
+)
 from altostratus.services.shared.projects import ALL_PROJECTS, get_project
 
 __all__ = [
@@ -155,6 +161,7 @@ async def find_group(
     """
     id_parameter, name_parameter = parameters
     if group_uuid is not None:
+        await named_owner(ctx, account, domain_uuid, project_uuid)
         query = select(SecurityGroup).where(SecurityGroup.uuid == group_uuid)
         wanted = f"id {group_uuid} (parameter {id_parameter})"
     elif name is not None:

@@ -40,6 +40,7 @@ __all__ = [
     "listed_owners",
     "manages",
     "may_use",
+    "named_owner",
     "not_projects",
     "owned_rows",
     "owned_scope_filter",
@@ -100,6 +101,24 @@ async def owner_account(
     if owner.id != ctx.caller.account_id:
         require_managed_account(ctx.caller, owner)
     return owner
+
+
+async def named_owner(
+    ctx: ServiceContext,
+    account: str | None,
+    domain_uuid: str | None,
+    project_uuid: str | None = None,
+) -> Account | None:
+    """The owner a command names besides an object's id, checked as ``owner_account``
+    checks it; ``None`` if it names none.
+
+    Clients send ``account``/``domainid`` (or ``projectid``) along with an id. CloudStack
+    checks them either way; answering as if they were absent would carry out a request
+    that names an account the caller may not act for.
+    """
+    if account is None and domain_uuid is None and project_uuid is None:
+        return None
+    return await owner_account(ctx, account, domain_uuid, project_uuid)
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,7 @@ class CreateGroupParams(OwnerParams):
 )
 async def create_instance_group(ctx: ServiceContext, p: CreateGroupParams) -> Single:
     group = await instance_groups.create_group(
-        ctx, name=p.name, account=p.account, domain_uuid=p.domainid
+        ctx, name=p.name, account=p.account, domain_uuid=p.domainid, project_uuid=p.projectid
     )
     return Single("instancegroup", instance_group_view(group))
 

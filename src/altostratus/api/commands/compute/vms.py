@@ -50,6 +50,7 @@ from altostratus.services.compute.vms import (
     list_vms,
     vm_by_uuid,
 )
+from altostratus.services.shared.ownership import named_owner
 from altostratus.timeutil import format_timestamp
 
 __all__ = [
@@ -429,8 +430,10 @@ async def recover_virtual_machine(ctx: ServiceContext, p: IdParams) -> Single:
 
 class ResetKeyParams(IdParams):
     keypair: str = Field(max_length=255, description="Name of the VM owner's key pair to install")
-    account: str | None = Field(None, description="Accepted for compatibility: the VM's owner")
-    domainid: Uuid | None = Field(None, description="Accepted for compatibility")
+    account: str | None = Field(
+        None, description="The key pair's owner (with domainid): one the caller may act for"
+    )
+    domainid: Uuid | None = Field(None, description="The domain of account")
 
 
 @commands.command(
@@ -443,6 +446,7 @@ class ResetKeyParams(IdParams):
 )
 async def reset_ssh_key(ctx: ServiceContext, p: ResetKeyParams) -> Submitted:
     vm = await get_vm(ctx, p.id)
+    await named_owner(ctx, p.account, p.domainid)
     lifecycle.require_state(vm, (VmState.STOPPED,), "reset the SSH key of")
     await keypairs.get_keypair(ctx, p.keypair, vm.account_id)
     return submitted(vm_jobs.ResetSshKeyPayload(id=vm.uuid, keypair=p.keypair))
