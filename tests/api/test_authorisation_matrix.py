@@ -44,7 +44,15 @@ from altostratus.core.context import ServiceContext
 from tests import conftest
 from tests.conftest import Template
 from tests.support.authz import ALIASES, TENANT, Cell, cells, kind_of, noun, uuid_params
-from tests.support.authz_world import World, build_world, key_pair_name, public_key, unique_name
+from tests.support.authz_world import (
+    PAYLOAD_URL,
+    USAGE_DAY,
+    World,
+    build_world,
+    key_pair_name,
+    public_key,
+    unique_name,
+)
 from tests.support.client import Answer, ApiClient
 from tests.support.compute_world import seed_compute, wait_hosts_up
 from tests.support.fuzz import Snapshot, snapshot
@@ -72,6 +80,9 @@ FILLERS: dict[str, Any] = {
     "publickey": public_key,
     "lock": "true",
     "templatefilter": "self",
+    "payloadurl": PAYLOAD_URL,
+    "startdate": USAGE_DAY.date().isoformat(),
+    "enddate": USAGE_DAY.date().isoformat(),
 }
 #: Where a parameter's filler depends on the command.
 COMMAND_FILLERS: dict[tuple[str, str], Any] = {
@@ -87,6 +98,7 @@ COMMAND_FILLERS: dict[tuple[str, str], Any] = {
 #: Parameters always sent to a command, where its required ones are not enough.
 EXTRAS: dict[str, dict[str, str]] = {
     "createAccount": {"accounttype": "0"},
+    "listUsageRecords": {"type": "1"},  # RUNNING_VM: its usageid is a VM (ALIASES)
     "authorizeSecurityGroupIngress": {"startport": "22", "endport": "22", "cidrlist": "10.0.0.0/8"},
     "authorizeSecurityGroupEgress": {"startport": "22", "endport": "22", "cidrlist": "10.0.0.0/8"},
 }

@@ -72,6 +72,8 @@ TENANT = frozenset(
         "user",
         "account",
         "domain",
+        "webhook",
+        "webhookdelivery",
     }
 )
 #: Kinds every caller may name (the region's inventory and catalogue): a valid value is
@@ -104,6 +106,7 @@ ALIASES = {
     "securitygroupingress": "ingressrule",
     "securitygroupegress": "egressrule",
     "resource": "virtualmachine",  # the tag commands' resourceids: the matrix tags VMs
+    "usage": "virtualmachine",  # listUsageRecords' usageid (with type): the matrix's VMs'
 }
 #: Parameters that carry a UUID the caller chooses for the object it creates (CloudStack's
 #: ``accountid``/``userid``/``domainid`` of the create commands): not an object to reach.

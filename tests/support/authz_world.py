@@ -16,16 +16,28 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from altostratus.runtime import Runtime
+from altostratus.services.usage.types import UsageType
 from tests.api.compute.test_keypairs import ed25519_public_key
 from tests.api.compute.vm_support import deploy
 from tests.api.storage.test_snapshots import snapshot
 from tests.api.storage.test_volumes import create_volume
+from tests.api.usage.day import at
+from tests.api.usage.records import owner_of, record, write_records
 from tests.support.client import ApiClient
 from tests.support.compute_world import ComputeWorld, insert_vm
 from tests.support.jobs import run_job
 from tests.support.world import PASSWORD, Identity
 
-__all__ = ["Side", "World", "build_world", "key_pair_name", "public_key", "unique_name"]
+__all__ = [
+    "PAYLOAD_URL",
+    "USAGE_DAY",
+    "Side",
+    "World",
+    "build_world",
+    "key_pair_name",
+    "public_key",
+    "unique_name",
+]
 
 _names = (f"authz{n}" for n in itertools.count())
 
@@ -211,6 +223,22 @@ async def _domain(world: World, side: Side) -> str:
     return str(answer["domain"]["id"])
 
 
+#: Where the webhooks point: nothing is sent (the world and the matrix run no webhook
+#: worker), and it is loopback should one ever be.
+PAYLOAD_URL = "http://127.0.0.1:9/authz"
+
+
+async def _webhook(world: World, side: Side) -> str:
+    answer = await side.client.ok("createWebhook", name=unique_name(), payloadurl=PAYLOAD_URL)
+    return str(answer["webhook"]["id"])
+
+
+async def _webhook_delivery(world: World, side: Side) -> str:
+    """A test delivery of the side's webhook: recorded Pending, never sent."""
+    answer = await side.client.ok("executeWebhookDelivery", webhookid=side.objects["webhook"])
+    return str(answer["webhookdelivery"]["id"])
+
+
 #: How each tenant kind's object is made, in an order that has what each needs first.
 MAKERS: dict[str, Maker] = {
     "virtualmachine": _vm,
@@ -233,6 +261,8 @@ MAKERS: dict[str, Maker] = {
     "user": _user,
     "account": _account,
     "domain": _domain,
+    "webhook": _webhook,
+    "webhookdelivery": _webhook_delivery,
 }
 
 
@@ -288,7 +318,30 @@ async def build_world(
     # The sides in parallel (deploys and snapshots mostly wait for the executor), each
     # side's objects in order, then its spares.
     await asyncio.gather(*(_make(world, side, spares) for side in sides.values()))
+    await _meter_vms(world, identities)
     return world
+
+
+#: The day the world's usage records are of (``listUsageRecords``' dates in the matrix).
+USAGE_DAY = at(8)
+
+
+async def _meter_vms(world: World, identities: dict[str, Identity]) -> None:
+    """An hour of each side's VM running, as the meter would record it (the sides' own
+    accounts deployed them), so a listing of another's usage has something to leak."""
+    await write_records(
+        world.runtime.db,
+        (
+            record(
+                owner_of(identities[name]),
+                UsageType.RUNNING_VM,
+                side.objects["virtualmachine"],
+                USAGE_DAY,
+                1.0,
+            )
+            for name, side in world.sides.items()
+        ),
+    )
 
 
 async def _make(world: World, side: Side, spares: list[tuple[str, str, str]]) -> None:
