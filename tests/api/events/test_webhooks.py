@@ -189,6 +189,22 @@ async def test_who_may_create_see_and_change_which_webhook(
     assert (await clients.alice.ok("listWebhooks")).get("webhook", []) == []
 
 
+async def test_another_users_delivery_is_not_found_and_stays(clients: Clients) -> None:
+    """Deleting a delivery by an id the caller may not see is refused as not found (as an
+    unknown id is), rather than answered with a success that deleted nothing."""
+    hook = (await clients.alice.ok("createWebhook", name="a", payloadurl="http://127.0.0.1:9/"))[
+        "webhook"
+    ]
+    sent = await clients.alice.ok("executeWebhookDelivery", webhookid=hook["id"])
+    delivery = sent["webhookdelivery"]["id"]
+    for unknown in (delivery, "00000000-0000-4000-8000-000000000000"):
+        text = await clients.bob.fails("deleteWebhookDelivery", 431, id=unknown)
+        assert f"Unable to find webhook delivery with id {unknown}" in text
+    assert [d["id"] for d in await deliveries(clients.alice)] == [delivery]
+    await clients.alice.ok("deleteWebhookDelivery", id=delivery)
+    assert await deliveries(clients.alice) == []
+
+
 async def test_bad_input_is_431_naming_the_parameter_and_changes_nothing(
     clients: Clients,
 ) -> None:

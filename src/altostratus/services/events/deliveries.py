@@ -66,6 +66,16 @@ def _visible_deliveries() -> Select[WebhookDelivery]:
     )
 
 
+async def _find_delivery(ctx: ServiceContext, uuid: str) -> WebhookDelivery:
+    """The delivery ``uuid`` if the caller may see its webhook; else "not found" (431)."""
+    found = await ctx.session.scalar(
+        _visible_deliveries().where(WebhookDelivery.uuid == uuid, visible_to(ctx.caller))
+    )
+    if found is None:
+        raise InvalidParameter(f"Unable to find webhook delivery with id {uuid} (parameter id)")
+    return found
+
+
 async def _filters(
     ctx: ServiceContext,
     *,
@@ -124,15 +134,7 @@ async def execute_delivery(
     (``webhookid``, with ``payload`` or a small test body)."""
     now = await database_now(ctx.session)
     if delivery_uuid is not None:
-        earlier = await ctx.session.scalar(
-            _visible_deliveries().where(
-                WebhookDelivery.uuid == delivery_uuid, visible_to(ctx.caller)
-            )
-        )
-        if earlier is None:
-            raise InvalidParameter(
-                f"Unable to find webhook delivery with id {delivery_uuid} (parameter id)"
-            )
+        earlier = await _find_delivery(ctx, delivery_uuid)
         delivery = new_delivery(
             earlier.webhook,
             event_uuid=earlier.event_uuid,
@@ -167,7 +169,13 @@ async def delete_deliveries(
     start: datetime | None,
     end: datetime | None,
 ) -> int:
-    """Forget the matching deliveries the caller may see; how many went."""
+    """Forget the matching deliveries the caller may see; how many went.
+
+    A delivery named by id must be one the caller may see (431 otherwise, as CloudStack
+    refuses it): answering success for another's, deleting nothing, would say it went.
+    """
+    if delivery_uuid is not None:
+        await _find_delivery(ctx, delivery_uuid)
     filters = await _filters(
         ctx, delivery_uuid=delivery_uuid, webhook_uuid=webhook_uuid, start=start, end=end
     )
