@@ -111,6 +111,14 @@ COMPANIONS: dict[str, tuple[str, str]] = {
     "deleteSecurityGroup": ("id", "securitygroup"),
 }
 
+#: Object parameters besides ``id`` through which a command uses objects up (the
+#: deliveries of ``webhookid`` are deleted): their "own" cell gets a spare object.
+CONSUMED_THROUGH = frozenset({("deleteWebhookDelivery", "webhookid")})
+
+#: Listing filters other than the listed objects' own ids that list what names the
+#: caller's object (the usage records of the world's VMs, ``authz_world``).
+LISTED_BY = frozenset({("listUsageRecords", "usageid")})
+
 #: Commands that act only on a Stopped VM: their VM is the caller's stopped one.
 ON_STOPPED_VMS = frozenset({"updateVMAffinityGroup", "resetSSHKeyForVirtualMachine"})
 
@@ -148,7 +156,11 @@ def _spares() -> list[tuple[str, str, str]]:
         if cell.target != "own" or not cell.consumes:
             continue
         subject = noun(_command(cell))
-        if cell.param == "id" or cell.kind == subject:
+        if (
+            cell.param == "id"
+            or cell.kind == subject
+            or (cell.command, cell.param) in CONSUMED_THROUGH
+        ):
             wanted.add((cell.role, cell.id, cell.kind))
         elif cell.param == "domainid" and subject == "account":
             wanted.add((cell.role, cell.id, "account"))
@@ -314,7 +326,10 @@ async def test_cell(matrix: Matrix, cell: Cell) -> None:
     assert answer.status not in (531, 432), shown
     assert not ("Unable to find" in answer.error_text and target in answer.error_text), shown
     subject = noun(_command(cell))
-    if cell.expected(_command(cell)) == 200 and cell.kind == ALIASES.get(subject, subject):
+    by_own_id = (
+        cell.kind == ALIASES.get(subject, subject) or (cell.command, cell.param) in LISTED_BY
+    )
+    if cell.expected(_command(cell)) == 200 and by_own_id:
         # The listing by id that left bob's object out finds the caller's own.
         assert answer.status == 200, shown
         assert target in str(answer.body), shown

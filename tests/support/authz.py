@@ -143,6 +143,7 @@ LIST_LOOKUPS = {
     ("listIpForwardingRules", "ipaddressid"): "the rules of that address",
     ("listPortForwardingRules", "ipaddressid"): "the rules of that address",
     ("listServiceOfferings", "virtualmachineid"): "the offerings that VM may change to",
+    ("listWebhookDeliveries", "webhookid"): "CloudStack looks the webhook up, then lists",
 }
 #: The identity commands check a ``domainid`` without ``account`` as where to act
 #: (services/shared/access.py): one the caller may not work in is 531. With ``account``,
@@ -158,6 +159,14 @@ ANSWERS: dict[tuple[str, str, str], tuple[int, str]] = {
     ("listUsers", "domainid", "d1admin"): (531, "where to list: checked before the account"),
     ("listProjects", "domainid", "alice"): (200, "a user lists its own projects, if there"),
     ("listConfigurations", "domainid", ""): (431, "the domain whose values to show"),
+    **{
+        ("listUsageRecords", param, ""): (
+            531,
+            "CloudStack refuses another account's or domain's usage (PermissionDenied: "
+            "a user lists its own account's only, a domain admin its subtree's)",
+        )
+        for param in ("accountid", "domainid")
+    },
     **{
         (listing, param, ""): (200, "no forwarding rules exist here: always an empty list")
         for listing in ("listIpForwardingRules", "listPortForwardingRules")
