@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import select
+import orjson
+from sqlalchemy import select, update
 from starlette.applications import Starlette
 
-from altostratus.db.models import AsyncJob, HostHa
+from altostratus.db.models import AsyncJob, Host, HostHa
+from altostratus.runtime import Runtime
+from altostratus.timeutil import utcnow
 from tests.ha.hosts.support import (
     deploy,
     enable_ha,
     ha_offering,
+    hastate,
     heal,
     silence,
     silence_together,
@@ -85,3 +91,54 @@ async def test_half_a_cluster_silent_at_once_is_taken_for_a_network_failure(
             select(AsyncJob).where(AsyncJob.kind == "ha.investigateHost")
         )
         assert investigations.all() == []
+
+
+async def _recheck_due(runtime: Runtime, host_id: str) -> None:
+    """The Degraded host's next look is due now rather than ``ha_recheck_interval`` later."""
+    async with runtime.db.transaction() as session:
+        await session.execute(
+            update(HostHa)
+            .where(HostHa.host_id == select(Host.id).where(Host.uuid == host_id).scalar_subquery())
+            .values(last_investigated=utcnow() - timedelta(hours=1))
+        )
+
+
+async def _findings_once(runtime: Runtime, host_id: str, wanted: str | None) -> dict[str, Any]:
+    """The host's recorded findings, once their ``network`` entry is ``wanted``."""
+    for _ in range(300):
+        async with runtime.db.transaction(write=False) as session:
+            recorded = await session.scalar(
+                select(HostHa.investigation).join(Host).where(Host.uuid == host_id)
+            )
+        findings: dict[str, Any] = orjson.loads(recorded) if recorded else {}
+        if "neighbours" in findings and findings.get("network") == wanted:
+            return findings
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"findings of {host_id} never had network={wanted}: {findings}")
+
+
+async def test_the_last_host_back_from_a_network_failure_gets_one_more_recheck(
+    app: Starlette, api: ApiClient
+) -> None:
+    """Hosts cut together come back one by one: the last one, silent alone for a moment,
+    is not taken for dead at its next look, only at the one after."""
+    runtime = app.state.runtime
+    world = await seed_compute(runtime, hosts=4)
+    await wait_hosts_up(runtime, world.host_ids)
+    first, last = world.host_ids[:2]
+    for host_id in (first, last):
+        await enable_ha(api, host_id)
+        await wait_hastate(api, host_id, "Available")
+    first_url, _ = await silence_together(runtime, [first, last])
+    for host_id in (first, last):
+        await wait_hastate(api, host_id, "Degraded")
+    await heal(runtime, first, first_url)
+    await wait_hastate(api, first, "Available")
+
+    await _recheck_due(runtime, last)
+    await _findings_once(runtime, last, "ended")
+    assert (await hastate(api, last))["hastate"] == "Degraded"
+    await _recheck_due(runtime, last)
+    findings = await _findings_once(runtime, last, None)
+    assert findings["cluster"] == "1 of 4 hosts silent"
+    assert (await hastate(api, last))["hastate"] == "Degraded"

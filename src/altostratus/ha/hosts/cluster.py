@@ -3,6 +3,9 @@
 One host going silent is a host failure; half a cluster going silent at once is a switch
 or a link (``../seeds``: a VPN link drops and every host behind it looks dead). Then no
 host of it is fenced: they are Degraded until they are heard again or an operator acts.
+Nor right after: hosts cut together come back one by one, and the last ones are silent
+alone for a moment, so a host whose last look saw a network failure is given one more
+``ha_recheck_interval`` before it may be fenced.
 """
 
 from __future__ import annotations
@@ -11,15 +14,24 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import orjson
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from altostratus.db.models import Host
+from altostratus.db.models import Host, HostHa
 from altostratus.db.models.hosts import ResourceState
 from altostratus.services.infrastructure.host_monitor import last_heard
 from altostratus.settings import Settings
 
-__all__ = ["ClusterSilence", "cluster_silence", "cluster_silences"]
+__all__ = [
+    "NETWORK_ENDED",
+    "NETWORK_SUSPECTED",
+    "ClusterSilence",
+    "cluster_silence",
+    "cluster_silences",
+    "network_findings",
+    "network_was_suspected",
+]
 
 
 @dataclass(frozen=True)
@@ -34,6 +46,29 @@ class ClusterSilence:
             and self.total > 0
             and self.silent / self.total >= settings.ha_max_down_fraction
         )
+
+
+#: ``network`` in a host's recorded findings: the last look took its silence for a
+#: network failure, or found that failure just over (the others heard again).
+NETWORK_SUSPECTED = "suspected"
+NETWORK_ENDED = "ended"
+
+
+def network_findings(silence: ClusterSilence) -> str:
+    """The findings of a host Degraded because of its cluster's silence alone."""
+    cluster = f"{silence.silent} of {silence.total} hosts silent"
+    return orjson.dumps({"cluster": cluster, "network": NETWORK_SUSPECTED}).decode()
+
+
+def network_was_suspected(resource: HostHa) -> bool:
+    """Whether the host's last findings took its silence for a network failure."""
+    if not resource.investigation:
+        return False
+    try:
+        findings = orjson.loads(resource.investigation)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(findings, dict) and findings.get("network") == NETWORK_SUSPECTED
 
 
 async def cluster_silences(

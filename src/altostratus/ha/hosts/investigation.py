@@ -38,7 +38,12 @@ from altostratus.db.models.host_ha import HaState
 from altostratus.db.models.hosts import HostState
 from altostratus.errors import CloudError
 from altostratus.ha.hosts import states
-from altostratus.ha.hosts.cluster import cluster_silence
+from altostratus.ha.hosts.cluster import (
+    NETWORK_ENDED,
+    NETWORK_SUSPECTED,
+    cluster_silence,
+    network_was_suspected,
+)
 from altostratus.ha.oobm.drivers import OutOfBandError, PowerAction, PowerState
 from altostratus.ha.oobm.service import issue_power_action, oobm_effective
 from altostratus.jobs.kinds import JobKind, JobPayload
@@ -184,6 +189,8 @@ async def _decide(
     resource, host = found
     settings = ctx.deps.settings
     now = await database_now(ctx.session)
+    # Only a recheck of a host still Degraded: one heard since and silent again is new.
+    was_network = resource.state == HaState.DEGRADED and network_was_suspected(resource)
     reports, neighbours = _findings(plan, outcomes)
     activity = activity_of(reports, settings.ha_activity_period)
     silence = await cluster_silence(ctx.session, settings, host.cluster_id, now)
@@ -197,10 +204,21 @@ async def _decide(
         "cluster": f"{silence.silent} of {silence.total} hosts silent",
         "outofband": "enabled" if fenceable else "not configured or disabled",
     }
+    network = silence.network_suspected(settings)
+    if network or was_network:
+        findings["network"] = NETWORK_SUSPECTED if network else NETWORK_ENDED
     resource.investigation = orjson.dumps(findings).decode()
     resource.last_investigated = now
-    if silence.network_suspected(settings):
+    if network:
         kind, why = VerdictKind.DEGRADED, f"{findings['cluster']}: a network failure, not hosts"
+    elif was_network:
+        # Hosts cut together come back one by one (each agent reconnects in its own
+        # time): the last ones are alone silent for a moment, not dead.
+        kind, why = (
+            VerdictKind.DEGRADED,
+            "the rest of its cluster is heard again after a network failure: one more "
+            "recheck before it may be fenced",
+        )
     elif fenceable and (activity is not Activity.ALIVE or settings.ha_fence_active_hosts):
         kind, why = VerdictKind.FENCE, f"agent silent, activity {activity}: fencing"
     elif activity is Activity.SILENT:

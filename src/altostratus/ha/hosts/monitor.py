@@ -37,7 +37,7 @@ from altostratus.db.models import HaScope, Host, HostHa
 from altostratus.db.models.host_ha import HaState
 from altostratus.db.models.hosts import ResourceState
 from altostratus.ha.hosts import states
-from altostratus.ha.hosts.cluster import ClusterSilence, cluster_silences
+from altostratus.ha.hosts.cluster import ClusterSilence, cluster_silences, network_findings
 from altostratus.ha.hosts.investigation import INVESTIGATE, HostRef
 from altostratus.services.compute import evacuation
 from altostratus.services.infrastructure.host_monitor import last_heard
@@ -156,6 +156,7 @@ async def _round(ctx: ServiceContext, now: datetime) -> Round:
                 await to(resource, host, HaState.DEGRADED, _network_why(silence))
                 # Judging the cluster's silence is this host's check: the next one is
                 # ``ha_recheck_interval`` away, not in the next round.
+                resource.investigation = network_findings(silence)
                 resource.last_investigated = now
                 await _network_alert(ctx, host, silence)
                 continue
