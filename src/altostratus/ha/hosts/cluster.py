@@ -47,6 +47,11 @@ class ClusterSilence:
             and self.silent / self.total >= settings.ha_max_down_fraction
         )
 
+    @property
+    def summary(self) -> str:
+        """As a host's recorded findings say it (``cluster``)."""
+        return f"{self.silent} of {self.total} hosts silent"
+
 
 #: ``network`` in a host's recorded findings: the last look took its silence for a
 #: network failure, or found that failure just over (the others heard again).
@@ -56,8 +61,7 @@ NETWORK_ENDED = "ended"
 
 def network_findings(silence: ClusterSilence) -> str:
     """The findings of a host Degraded because of its cluster's silence alone."""
-    cluster = f"{silence.silent} of {silence.total} hosts silent"
-    return orjson.dumps({"cluster": cluster, "network": NETWORK_SUSPECTED}).decode()
+    return orjson.dumps({"cluster": silence.summary, "network": NETWORK_SUSPECTED}).decode()
 
 
 def network_was_suspected(resource: HostHa) -> bool:

@@ -201,7 +201,7 @@ async def _decide(
         else "never heard",
         "neighbours": neighbours,
         "activity": activity.value,
-        "cluster": f"{silence.silent} of {silence.total} hosts silent",
+        "cluster": silence.summary,
         "outofband": "enabled" if fenceable else "not configured or disabled",
     }
     network = silence.network_suspected(settings)

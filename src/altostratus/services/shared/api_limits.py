@@ -59,7 +59,7 @@ def admit(ctx: ServiceContext) -> None:
     elif not tally.within_share(limit):
         # Below the limit, but this server spent its share of what is left until the
         # next flush tells it what the region's other servers spent.
-        wait = min(tally.remaining, ctx.deps.settings.counter_flush_interval)
+        wait = min(tally.remaining, settings.counter_flush_interval)
     else:
         ctx.deps.counts.add(NAMESPACE, ctx.caller.account_uuid, tally.seconds)
         return
