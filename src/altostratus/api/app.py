@@ -1,4 +1,5 @@
-"""The ASGI application: ``/client/api``, ``/health``, ``/health/ready`` and ``/metrics``.
+"""The ASGI application: ``/client/api``, the console under ``/client/``, ``/health``,
+``/health/ready`` and ``/metrics``.
 
 The lifespan starts the runtime (database, migrations, bootstrap) and keeps it, with
 its dispatcher, on ``app.state``; each uvicorn worker process builds its own.
@@ -16,9 +17,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from altostratus.api.agent_routes import agent_routes
+from altostratus.api.console import ConsoleFiles
 from altostratus.api.dispatch import ApiRequest, Dispatcher
 from altostratus.api.federation import federation_routes
 from altostratus.api.health import health, ready
@@ -175,6 +177,8 @@ def create_app(settings: Settings) -> Starlette:
         Route("/metrics", _metrics),
         *federation_routes(),
         *agent_routes(),
+        # After the API routes, so /client/api is never a file.
+        Mount("/client", app=ConsoleFiles(), name="console"),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
 
