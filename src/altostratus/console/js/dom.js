@@ -1,5 +1,5 @@
 // Building the page from data with DOM nodes, never HTML strings: every string the API returns
-// text node, so a VM named "<script>" is shown, never run.
+// becomes a text node, so a VM named "<script>" is shown, never run.
 
 /** An element: attributes (on* become listeners, true/false toggle) and children. */
 export function h(tag, attrs = {}, ...children) {

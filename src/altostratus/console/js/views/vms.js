@@ -52,14 +52,14 @@ export async function render(app, content, id) {
 }
 
 /** What each state allows: [button label, command, progress label]. */
-function actionsFor(vm) {
+function actionsFor(vm, admin) {
   switch (vm.state) {
     case "Running":
       return [["Stop", "stopVirtualMachine", "Stopping"], ["Reboot", "rebootVirtualMachine", "Rebooting"]];
     case "Stopped":
       return [["Start", "startVirtualMachine", "Starting"]];
-    case "Destroyed":
-      return [["Recover", "recoverVirtualMachine", "Recovering"]];
+    case "Destroyed": // only admins may recover
+      return admin ? [["Recover", "recoverVirtualMachine", "Recovering"]] : [];
     default:
       return [];
   }
@@ -92,11 +92,9 @@ async function details(app, content, id) {
       for (const button of actions.querySelectorAll("button")) button.disabled = true;
       const result = await runJob(app, line, label, command, { id: current.id });
       const [fresh] = await app.api.list("listVirtualMachines", "virtualmachine", { id, listall: "true" }).catch(() => []);
-      if (fresh !== undefined) show(fresh);
-      else if (result !== null) show({ ...current, state: "Expunged" });
-      else show(current);
+      show(fresh ?? result?.virtualmachine ?? current); // a user no longer lists a destroyed VM
     };
-    const buttons = actionsFor(current).map(([text, command, label]) =>
+    const buttons = actionsFor(current, app.isAdmin()).map(([text, command, label]) =>
       h("button", { type: "button", onclick: () => act(label, command) }, text),
     );
     if (current.state !== "Destroyed" && current.state !== "Expunged") {

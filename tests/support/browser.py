@@ -1,0 +1,128 @@
+"""Debian's Chromium, headless, driven by Selenium through Debian's chromedriver.
+
+A :class:`Console` is one browser on one server's ``/client/``, with the steps a person
+takes there (sign in, press a button, read the banner) so the tests read as flows.
+Waits are for something to appear, with a limit; nothing is asserted about time.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.wait import WebDriverWait
+
+__all__ = ["CHROMEDRIVER", "CHROMIUM", "Console", "require_chromium"]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+#: How long a step may take to show its result (a VM deploy on a loaded CI machine).
+WAIT = 30
+
+
+def require_chromium() -> None:
+    """Skip the calling test without Debian's chromium and chromium-driver; fail instead
+    under ``ALTO_REQUIRE_BROWSER=1`` (CI, where ``scripts/test`` installs them)."""
+    if Path(CHROMIUM).exists() and shutil.which(CHROMEDRIVER) is not None:
+        return
+    message = "the console tests need Debian's chromium and chromium-driver"
+    if os.environ.get("ALTO_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"ALTO_REQUIRE_BROWSER=1 but {message}")
+    pytest.skip(message)
+
+
+class Console:
+    def __init__(self, base_url: str, screenshots: Path) -> None:
+        self.base_url = base_url
+        self.screenshots = screenshots
+        screenshots.mkdir(parents=True, exist_ok=True)
+        options = webdriver.ChromeOptions()
+        options.binary_location = CHROMIUM
+        for argument in (
+            "--headless=new",
+            "--no-sandbox",  # tests run as root in a container
+            "--disable-dev-shm-usage",
+            "--disable-gpu",
+            "--window-size=1200,900",
+        ):
+            options.add_argument(argument)
+        self.driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+
+    def close(self) -> None:
+        self.driver.quit()
+
+    def start_over(self) -> None:
+        """A new visitor: no cookies, no session in the tab."""
+        self.driver.get(self.base_url)
+        self.driver.delete_all_cookies()
+        self.driver.execute_script("sessionStorage.clear()")
+        self.driver.get(self.base_url)
+
+    def wait(self, css: str) -> WebElement:
+        element: WebElement = WebDriverWait(self.driver, WAIT).until(
+            expected_conditions.visibility_of_element_located((By.CSS_SELECTOR, css))
+        )
+        return element
+
+    def wait_text(self, css: str, text: str) -> WebElement:
+        WebDriverWait(self.driver, WAIT).until(
+            expected_conditions.text_to_be_present_in_element((By.CSS_SELECTOR, css), text)
+        )
+        return self.driver.find_element(By.CSS_SELECTOR, css)
+
+    def page(self, name: str) -> None:
+        """Wait until the router has shown page ``name`` (``main[data-page]``)."""
+        self.wait(f'main[data-page="{name}"]')
+
+    def fill(self, form: str, **values: str) -> None:
+        for name, value in values.items():
+            control = self.wait(f'{form} [name="{name}"]')
+            if control.tag_name == "select":
+                control.find_element(By.XPATH, f'.//option[normalize-space()="{value}"]').click()
+            else:
+                control.clear()
+                control.send_keys(value)
+
+    def press(self, label: str, within: str = "main") -> None:
+        """Press the enabled button (or button-like link) whose text is ``label``."""
+        xpath = (
+            f'.//*[(self::button or self::a) and normalize-space()="{label}" and not(@disabled)]'
+        )
+        scope = self.wait(within)
+        WebDriverWait(self.driver, WAIT).until(lambda _: scope.find_elements(By.XPATH, xpath))
+        scope.find_element(By.XPATH, xpath).click()
+
+    def sign_in(self, username: str, password: str, domain: str | None = None) -> None:
+        self.page("signin")
+        self.fill(
+            "#signin",
+            username=username,
+            password=password,
+            **({"domain": domain} if domain else {}),
+        )
+        self.press("Sign in")
+
+    def notice(self) -> str:
+        return str(self.wait("#notice").text)
+
+    def session_key(self) -> str:
+        return str(
+            self.driver.execute_script(
+                "return JSON.parse(sessionStorage.getItem('altostratus.session')).sessionkey"
+            )
+        )
+
+    def go(self, hash_path: str) -> None:
+        self.driver.execute_script("location.hash = arguments[0]", hash_path)
+
+    def screenshot(self, name: str) -> Path:
+        path = self.screenshots / f"{name}.png"
+        self.driver.save_screenshot(str(path))
+        return path
