@@ -93,17 +93,24 @@ def test_deploy_through_the_wizard_then_stop_and_destroy(
     console.page("deploy")
     for step in ("Zone", "Template", "Offering", "Network", "Key pair"):
         console.wait_text("#deploy legend", step)
+        if step == "Offering":
+            console.screenshot("deploy-wizard")
         console.press("Next")
-    console.wait_text("#deploy legend", "Name")
+    console.wait_text("#deploy legend", "Name and review")
+    review = console.wait("#review").text
+    for choice in ("zone1", "Simulated Linux", "Small Instance", "default network"):
+        assert choice in review
     name = unique("web")
     console.fill("#deploy", name=name)
-    console.screenshot("deploy-wizard")
     console.press("Deploy")
 
     console.page("vms")
     console.wait_text("main h1", name)
     assert console.wait_text(".facts", "Running")
     console.screenshot("vm-details")
+    with console.phone_width():
+        console.screenshot("vm-details-phone")
+        assert console.fits_the_window()
     [vm] = admin.listVirtualMachines(name=name, listall=True)["virtualmachine"]
     assert (vm["state"], vm["account"], vm["templatename"]) == (
         "Running",

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -121,6 +123,24 @@ class Console:
 
     def go(self, hash_path: str) -> None:
         self.driver.execute_script("location.hash = arguments[0]", hash_path)
+
+    @contextmanager
+    def phone_width(self) -> Iterator[None]:
+        """A phone-sized window (390 CSS pixels wide) for the block's steps."""
+        before = self.driver.get_window_size()
+        self.driver.set_window_size(390, 844)
+        try:
+            yield
+        finally:
+            self.driver.set_window_size(before["width"], before["height"])
+
+    def fits_the_window(self) -> bool:
+        """Nothing on the page needs sideways scrolling to be read."""
+        return bool(
+            self.driver.execute_script(
+                "return document.documentElement.scrollWidth <= window.innerWidth"
+            )
+        )
 
     def screenshot(self, name: str) -> Path:
         path = self.screenshots / f"{name}.png"

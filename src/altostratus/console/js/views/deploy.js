@@ -26,6 +26,7 @@ export async function render(app, content) {
   const form = h("form", { class: "wizard", id: "deploy" });
   const line = statusLine();
   const chosen = {};
+  const picked = {}; // what each step's choice is called, for the review
   // Each step: its title, the parameter it sets, and how to load its fieldset's content.
   const steps = [
     ["Zone", "zoneid", async () => choices("zoneid", zones, (z) => z.description)],
@@ -72,9 +73,12 @@ export async function render(app, content) {
         ),
     ],
     [
-      "Name",
+      "Name and review",
       "name",
-      async () => [field("Name", h("input", { name: "name", pattern: "[A-Za-z][A-Za-z0-9-]{0,62}" }), "Letters, digits and hyphens; left blank, the cloud picks one")],
+      async () => [
+        field("Name", h("input", { name: "name", pattern: "[A-Za-z][A-Za-z0-9-]{0,62}" }), "Letters, digits and hyphens; left blank, the cloud picks one"),
+        h("dl", { class: "facts", id: "review" }, steps.slice(0, -1).flatMap(([title, key]) => [h("dt", {}, title), h("dd", {}, picked[key])])),
+      ],
     ],
   ];
   let step = 0;
@@ -95,6 +99,8 @@ export async function render(app, content) {
       return;
     }
     chosen[name] = typeof value === "string" ? value.trim() : "";
+    const label = form.querySelector(`input[name="${name}"]:checked`)?.closest("label");
+    picked[name] = label?.querySelector("strong, span")?.textContent ?? "";
     if (step < steps.length - 1) {
       step += 1;
       await showStep().catch(app.fail);
