@@ -26,7 +26,7 @@ from tests.clients.conftest import (
     unique,
     wait_hosts_up,
 )
-from tests.support.browser import Console, require_chromium
+from tests.support.browser import Console, axe_core, require_chromium
 from tests.support.server import LiveServer
 
 pytestmark = pytest.mark.slow
@@ -251,3 +251,30 @@ def test_an_unreachable_server_is_said_plainly(console: Console, admin: CloudSta
         console.driver.delete_network_conditions()
     console.press("Filter")  # back online: the page works again, still signed in
     console.wait_text("#vm-list", "No virtual machines match.")
+
+
+def test_the_main_pages_have_no_serious_accessibility_findings(
+    console: Console, cloud: LiveServer, admin: CloudStack
+) -> None:
+    axe = axe_core()
+    console.page("signin")
+    findings = {"signin": console.serious_accessibility_findings(axe)}
+    account = _tenant(admin)
+    console.sign_in("admin", _admin_password(cloud))
+    console.page("vms")
+    # What to check: the hash, the router's page name, what shows the page is loaded.
+    pages = {
+        "vms": ("#/vms", "vms", "#vm-list"),
+        "deploy": ("#/deploy", "deploy", "#deploy legend"),
+        "accounts": ("#/accounts", "accounts", "#new-account"),
+        "account": (f"#/accounts/{account['id']}", "accounts", "#users table"),
+        "keypairs": ("#/keypairs", "keypairs", "main h1"),
+        "volumes": ("#/volumes", "volumes", "main h1"),
+        "infrastructure": ("#/infrastructure", "infrastructure", "main table"),
+    }
+    for name, (path, page, ready) in pages.items():
+        console.go(path)
+        console.page(page)
+        console.wait(ready)
+        findings[name] = console.serious_accessibility_findings(axe)
+    assert {page: found for page, found in findings.items() if found} == {}

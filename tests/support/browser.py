@@ -12,6 +12,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from selenium import webdriver
@@ -21,10 +22,16 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
-__all__ = ["CHROMEDRIVER", "CHROMIUM", "Console", "require_chromium"]
+__all__ = ["CHROMEDRIVER", "CHROMIUM", "Console", "axe_core", "require_chromium"]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
+#: axe-core, fetched from the npm registry by ``scripts/test`` (never committed).
+AXE_CORE = Path(
+    os.environ.get("ALTO_AXE_CORE", Path(__file__).parents[2] / ".cache/axe-core/axe.min.js")
+)
+#: The impacts an accessibility finding must not have on the console's pages.
+SERIOUS = frozenset({"serious", "critical"})
 #: How long a step may take to show its result (a VM deploy on a loaded CI machine).
 WAIT = 30
 
@@ -35,6 +42,16 @@ def require_chromium() -> None:
     if Path(CHROMIUM).exists() and shutil.which(CHROMEDRIVER) is not None:
         return
     message = "the console tests need Debian's chromium and chromium-driver"
+    if os.environ.get("ALTO_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"ALTO_REQUIRE_BROWSER=1 but {message}")
+    pytest.skip(message)
+
+
+def axe_core() -> str:
+    """axe-core's source; skips the test without it (fails under ALTO_REQUIRE_BROWSER=1)."""
+    if AXE_CORE.exists():
+        return AXE_CORE.read_text()
+    message = f"no axe-core at {AXE_CORE}: scripts/test fetches it"
     if os.environ.get("ALTO_REQUIRE_BROWSER") == "1":
         pytest.fail(f"ALTO_REQUIRE_BROWSER=1 but {message}")
     pytest.skip(message)
@@ -141,6 +158,21 @@ class Console:
                 "return document.documentElement.scrollWidth <= window.innerWidth"
             )
         )
+
+    def serious_accessibility_findings(self, axe: str) -> list[str]:
+        """axe-core's WCAG 2 A/AA findings on the page as shown, serious or critical ones
+        only, each as its rule, impact and first offending element."""
+        self.driver.execute_script(axe)
+        violations: list[dict[str, Any]] = self.driver.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']})"
+            ".then((results) => done(results.violations));"
+        )
+        return [
+            f"{v['id']} ({v['impact']}): {v['nodes'][0]['html']}"
+            for v in violations
+            if v["impact"] in SERIOUS
+        ]
 
     def screenshot(self, name: str) -> Path:
         path = self.screenshots / f"{name}.png"
