@@ -16,14 +16,17 @@ from typing import Any
 import httpx
 import pytest
 from cs import CloudStack
+from selenium.webdriver.common.by import By
 
 from tests.clients.conftest import (
     PASSWORD,
     QUICKSTART_HOSTS,
     admin_client,
     create_account,
+    quickstart_catalog,
     quickstart_server,
     unique,
+    user_keys,
     wait_hosts_up,
 )
 from tests.support.browser import Console, axe_core, require_chromium
@@ -57,10 +60,12 @@ def browser(cloud: LiveServer) -> Iterator[Console]:
 
 
 @pytest.fixture
-def console(browser: Console) -> Console:
-    """The module's browser as a new visitor would find it."""
+def console(browser: Console, request: pytest.FixtureRequest) -> Iterator[Console]:
+    """The module's browser as a new visitor would find it; what it showed last is saved
+    as ``last-<test>.png``, to see where a failed flow stopped."""
     browser.start_over()
-    return browser
+    yield browser
+    browser.screenshot(f"last-{request.node.name}")
 
 
 def _tenant(admin: CloudStack) -> dict[str, Any]:
@@ -75,7 +80,7 @@ def _admin_password(cloud: LiveServer) -> str:
 def test_wrong_password_shows_the_apis_words(console: Console, admin: CloudStack) -> None:
     account = _tenant(admin)
     console.sign_in(account["name"], "not-the-password")
-    assert "please provide valid credentials" in console.notice()
+    console.wait_text("#notice", "please provide valid credentials")
     console.page("signin")  # still there, nothing signed in
     console.sign_in(account["name"], PASSWORD)
     console.page("vms")
@@ -125,6 +130,12 @@ def test_deploy_through_the_wizard_then_stop_and_destroy(
         "Stopped"
     )
 
+    console.fill("#change-offering", serviceofferingid="Medium Instance (2 x 1000 MHz, 2 GB)")
+    console.press("Change offering", within="#change-offering")
+    console.wait_text(".facts", "Medium Instance")
+    changed = admin.listVirtualMachines(id=vm["id"], listall=True)["virtualmachine"][0]
+    assert changed["serviceofferingname"] == "Medium Instance"
+
     console.press("Destroy")
     console.press("Yes, destroy")
     console.wait_text("main .status", "Destroying: done.")
@@ -138,6 +149,61 @@ def test_deploy_through_the_wizard_then_stop_and_destroy(
     console.fill("form[role=search]", keyword=name)
     console.press("Filter")
     console.wait_text("#vm-list", "No virtual machines match.")
+
+
+def test_a_data_disk_is_created_attached_and_detached(
+    console: Console, cloud: LiveServer, admin: CloudStack
+) -> None:
+    account = _tenant(admin)
+    key, secret = user_keys(admin, account["user"][0]["id"])
+    owner = CloudStack(
+        endpoint=cloud.endpoint, key=key, secret=secret, fetch_result=True, poll_interval=0.1
+    )
+    catalog = quickstart_catalog(admin)
+    vm = owner.deployVirtualMachine(
+        zoneid=catalog.zone_id,
+        templateid=catalog.template_id,
+        serviceofferingid=catalog.small_offering_id,
+        name=unique("db"),
+    )["virtualmachine"]
+    console.sign_in(account["name"], PASSWORD)
+    console.page("vms")
+    console.press("Volumes", within="nav")
+    console.page("volumes")
+    disk = unique("data")
+    console.fill("#new-volume", name=disk, diskofferingid="Small (5 GB)")
+    console.press("Create", within="#new-volume")
+    console.wait_text("main h1", disk)
+    console.fill("#attach", virtualmachineid=f"{vm['name']} (Running)")
+    console.press("Attach", within="#attach")
+    console.wait_text(".facts", vm["name"])
+    [attached] = owner.listVolumes(name=disk)["volume"]
+    assert attached["virtualmachineid"] == vm["id"]
+    console.screenshot("volume")
+
+    console.press("Detach")
+    console.wait("#attach")
+    assert "virtualmachineid" not in owner.listVolumes(name=disk)["volume"][0]
+    console.press("Delete")
+    console.page("volumes")
+    console.wait_text("main h1", "Volumes")
+    assert owner.listVolumes(name=disk).get("volume", []) == []
+
+
+def test_a_user_issues_api_keys_that_cs_can_use(
+    console: Console, cloud: LiveServer, admin: CloudStack
+) -> None:
+    account = _tenant(admin)
+    console.sign_in(account["name"], PASSWORD)
+    console.page("vms")
+    console.press("My account", within="nav")
+    console.page("profile")
+    console.wait_text("#api-keys", "No API keys yet.")
+    console.press("Generate new keys")
+    codes = console.wait_text("#api-keys", "Secret key").find_elements(By.TAG_NAME, "code")
+    key, secret = (code.text for code in codes)
+    cs = CloudStack(endpoint=cloud.endpoint, key=key, secret=secret)
+    assert [zone["name"] for zone in cs.listZones()["zone"]] == ["zone1"]
 
 
 def test_an_admin_creates_a_user_who_then_signs_in(
@@ -175,7 +241,7 @@ def test_an_admin_creates_a_user_who_then_signs_in(
     assert (user["account"], user["state"]) == (name, "enabled")
 
     console.press("Sign out", within="#who")
-    assert "signed out" in console.notice()
+    console.wait_text("#notice", "signed out")
     console.sign_in(member, PASSWORD)
     console.page("vms")
     nav = console.wait("nav").text
@@ -196,7 +262,7 @@ def test_a_disabled_user_is_told_why(
     console.wait_text("#users", "disabled")
     console.press("Sign out", within="#who")
     console.sign_in(username, PASSWORD)
-    assert "disabled" in console.notice()
+    console.wait_text("#notice", "disabled")
     console.page("signin")
 
 
@@ -213,7 +279,7 @@ def test_an_ended_session_goes_back_to_sign_in(console: Console, admin: CloudSta
     )
     assert answer.status_code == 200, answer.text
     console.press("Key pairs", within="nav")
-    assert "Your session has ended" in console.notice()
+    console.wait_text("#notice", "Your session has ended")
     console.page("signin")
     console.sign_in(account["name"], PASSWORD)
     console.page("keypairs")  # back where the user was going
@@ -246,7 +312,7 @@ def test_an_unreachable_server_is_said_plainly(console: Console, admin: CloudSta
     console.driver.set_network_conditions(offline=True, latency=0, throughput=0)
     try:
         console.press("Filter")
-        assert "cannot be reached" in console.notice()
+        console.wait_text("#notice", "cannot be reached")
     finally:
         console.driver.delete_network_conditions()
     console.press("Filter")  # back online: the page works again, still signed in

@@ -32,8 +32,10 @@ AXE_CORE = Path(
 )
 #: The impacts an accessibility finding must not have on the console's pages.
 SERIOUS = frozenset({"serious", "critical"})
-#: How long a step may take to show its result (a VM deploy on a loaded CI machine).
+#: How long a step may take to show its result (a VM deploy on a loaded CI machine), and
+#: how often to look meanwhile.
 WAIT = 30
+POLL = 0.05
 
 
 def require_chromium() -> None:
@@ -85,13 +87,13 @@ class Console:
         self.driver.get(self.base_url)
 
     def wait(self, css: str) -> WebElement:
-        element: WebElement = WebDriverWait(self.driver, WAIT).until(
+        element: WebElement = WebDriverWait(self.driver, WAIT, poll_frequency=POLL).until(
             expected_conditions.visibility_of_element_located((By.CSS_SELECTOR, css))
         )
         return element
 
     def wait_text(self, css: str, text: str) -> WebElement:
-        WebDriverWait(self.driver, WAIT).until(
+        WebDriverWait(self.driver, WAIT, poll_frequency=POLL).until(
             expected_conditions.text_to_be_present_in_element((By.CSS_SELECTOR, css), text)
         )
         return self.driver.find_element(By.CSS_SELECTOR, css)
@@ -115,7 +117,9 @@ class Console:
             f'.//*[(self::button or self::a) and normalize-space()="{label}" and not(@disabled)]'
         )
         scope = self.wait(within)
-        WebDriverWait(self.driver, WAIT).until(lambda _: scope.find_elements(By.XPATH, xpath))
+        WebDriverWait(self.driver, WAIT, poll_frequency=POLL).until(
+            lambda _: scope.find_elements(By.XPATH, xpath)
+        )
         scope.find_element(By.XPATH, xpath).click()
 
     def sign_in(self, username: str, password: str, domain: str | None = None) -> None:
@@ -127,9 +131,6 @@ class Console:
             **({"domain": domain} if domain else {}),
         )
         self.press("Sign in")
-
-    def notice(self) -> str:
-        return str(self.wait("#notice").text)
 
     def session_key(self) -> str:
         return str(

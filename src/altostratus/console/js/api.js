@@ -14,7 +14,7 @@ export class ApiError extends Error {
 /** The server could not be reached, or something other than the API answered. */
 export class Unreachable extends Error {}
 
-const POLL_MS = 500;
+const POLL_MS = 300;
 
 export class Api {
   /** `onExpired` runs when a signed-in call is refused with 401: the session is over. */

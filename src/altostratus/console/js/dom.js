@@ -37,11 +37,14 @@ export function table(caption, columns, rows, empty = "None yet.") {
   );
 }
 
-/** A form's fields as API parameters, blanks left out. */
+/** A form's fields as API parameters, blanks left out (passwords kept as typed). */
 export function formParams(form) {
   const params = {};
-  for (const [name, value] of new FormData(form)) {
-    if (typeof value === "string" && value.trim() !== "") params[name] = value.trim();
+  for (const control of form.elements) {
+    if (!control.name || control.disabled) continue;
+    if ((control.type === "radio" || control.type === "checkbox") && !control.checked) continue;
+    const value = control.type === "password" ? control.value : control.value.trim();
+    if (value !== "") params[control.name] = value;
   }
   return params;
 }

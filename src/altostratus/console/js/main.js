@@ -6,8 +6,10 @@ import { h } from "./dom.js";
 import { clearSession, isAdmin, loadSession, saveSession } from "./session.js";
 import * as accounts from "./views/accounts.js";
 import * as deploy from "./views/deploy.js";
+import * as events from "./views/events.js";
 import * as infrastructure from "./views/infrastructure.js";
 import * as keypairs from "./views/keypairs.js";
+import * as profile from "./views/profile.js";
 import * as signin from "./views/signin.js";
 import * as storage from "./views/storage.js";
 import * as vms from "./views/vms.js";
@@ -18,6 +20,8 @@ const PAGES = [
   { path: "volumes", title: "Volumes", view: storage.volumes },
   { path: "snapshots", title: "Snapshots", view: storage.snapshots },
   { path: "keypairs", title: "Key pairs", view: keypairs },
+  { path: "events", title: "Events", view: events },
+  { path: "profile", title: "My account", view: profile },
   { path: "accounts", title: "Accounts", view: accounts, admin: true },
   { path: "infrastructure", title: "Infrastructure", view: infrastructure, admin: true },
 ];

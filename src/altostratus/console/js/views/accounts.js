@@ -2,7 +2,8 @@
 // an account; disable, enable or lock a user. The API decides who may do what; refusals
 // are shown with its text.
 
-import { badge, field, formParams, h, statusLine, table } from "../dom.js";
+import { badge, field, h, statusLine, table } from "../dom.js";
+import { commandForm } from "../forms.js";
 import { runJob } from "../jobs.js";
 
 const ACCOUNT_TYPES = [
@@ -22,37 +23,23 @@ function userFields() {
   ];
 }
 
-/** A form that runs `command` with its fields, then `done(result)`; errors in `line`. */
-function commandForm(app, id, title, controls, command, extra, done) {
-  const line = statusLine();
-  const form = h("form", { class: "card", id }, h("h2", {}, title), controls, h("button", { type: "submit" }, title), line);
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const result = await runJob(app, line, title, command, { ...formParams(form), ...extra });
-    if (result !== null) done(result);
-  });
-  return form;
-}
-
 export async function render(app, content, id) {
   if (id !== undefined) return account(app, content, id);
   const [accounts, domains] = await Promise.all([
     app.api.list("listAccounts", "account", { listall: "true" }),
     app.api.list("listDomains", "domain", { listall: "true" }),
   ]);
-  const create = commandForm(
-    app,
-    "new-account",
-    "Create account",
-    [
+  const create = commandForm(app, {
+    id: "new-account",
+    title: "Create account",
+    controls: [
       field("Account type", h("select", { name: "accounttype" }, ACCOUNT_TYPES.map(([value, text]) => h("option", { value }, text)))),
       field("Domain", h("select", { name: "domainid" }, domains.map((d) => h("option", { value: d.id }, d.path ?? d.name)))),
       ...userFields(),
     ],
-    "createAccount",
-    {},
-    (result) => app.go(`#/accounts/${result.account.id}`),
-  );
+    command: "createAccount",
+    done: (result) => app.go(`#/accounts/${result.account.id}`),
+  });
   content.append(
     h("h1", {}, "Accounts"),
     table(
@@ -122,9 +109,16 @@ async function account(app, content, id) {
       ),
     );
   };
-  const create = commandForm(app, "new-user", "Add user", userFields(), "createUser", { account: found.name, domainid: found.domainid }, () => {
-    create.reset();
-    load().catch(app.fail);
+  const create = commandForm(app, {
+    id: "new-user",
+    title: "Add user",
+    controls: userFields(),
+    command: "createUser",
+    extra: { account: found.name, domainid: found.domainid },
+    done: (_result, form) => {
+      form.reset();
+      load().catch(app.fail);
+    },
   });
   content.append(
     h("p", {}, h("a", { href: "#/accounts" }, "← Accounts")),

@@ -1,15 +1,26 @@
-// Admin: zones, hosts and the management servers, as lists.
+// Admin: the federation's regions, zones, hosts and the management servers, as lists.
 
 import { badge, h, table } from "../dom.js";
 
 export async function render(app, content) {
-  const [zones, hosts, servers] = await Promise.all([
+  const [regions, zones, hosts, servers] = await Promise.all([
+    app.api.list("listRegions", "region"),
     app.api.list("listZones", "zone"),
     app.api.list("listHosts", "host"),
     app.api.list("listManagementServers", "managementserver"),
   ]);
   content.append(
     h("h1", {}, "Infrastructure"),
+    h("h2", {}, "Regions"),
+    table(
+      "Regions of the federation",
+      [
+        ["Id", (r) => r.id],
+        ["Name", (r) => r.name],
+        ["Endpoint", (r) => r.endpoint],
+      ],
+      regions,
+    ),
     h("h2", {}, "Zones"),
     table(
       "Zones",

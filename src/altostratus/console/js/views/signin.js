@@ -17,8 +17,8 @@ export async function render(app, content) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const params = formParams(form);
-    params.password = new FormData(form).get("password"); // passwords are not trimmed
     submit.disabled = true;
+    app.notice(null); // the last message is about the last attempt
     try {
       app.signedIn(await app.api.call("login", params));
     } catch (error) {

@@ -1,6 +1,7 @@
 // Virtual machines: the list (search and state filter) and one VM's details and actions.
 
 import { badge, field, h, statusLine, table } from "../dom.js";
+import { commandForm, select } from "../forms.js";
 import { runJob } from "../jobs.js";
 
 const STATES = ["", "Running", "Stopped", "Starting", "Stopping", "Destroyed", "Error"];
@@ -74,7 +75,33 @@ async function details(app, content, id) {
   const line = statusLine();
   const actions = h("div", { class: "actions" });
   const facts = h("dl", { class: "facts" });
+  const stoppedForms = h("div", { class: "forms" });
+  const [offerings, keypairs] = await Promise.all([
+    app.api.list("listServiceOfferings", "serviceoffering"),
+    // The VM owner's key pairs: an admin looks at another account's VM.
+    app.api.list("listSSHKeyPairs", "sshkeypair", app.isAdmin() ? { account: vm.account, domainid: vm.domainid } : {}),
+  ]);
+  /** What only a Stopped VM may change: its offering and its SSH key pair. */
+  const whileStopped = (current) => [
+    commandForm(app, {
+      id: "change-offering",
+      title: "Change offering",
+      controls: [select("Service offering", "serviceofferingid", offerings.filter((o) => o.id !== current.serviceofferingid), (o) => `${o.name} (${o.displaytext})`)],
+      command: "changeServiceForVirtualMachine",
+      extra: { id: current.id },
+      done: (result) => show(result.virtualmachine ?? current),
+    }),
+    commandForm(app, {
+      id: "reset-key",
+      title: "Reset SSH key",
+      controls: [select("Key pair", "keypair", keypairs, (k) => k.name, { value: (k) => k.name })],
+      command: "resetSSHKeyForVirtualMachine",
+      extra: { id: current.id },
+      done: (result) => show(result.virtualmachine ?? current),
+    }),
+  ];
   const show = (current) => {
+    stoppedForms.replaceChildren(...(current.state === "Stopped" ? whileStopped(current) : []));
     facts.replaceChildren(
       ...[
         ["State", badge(current.state)],
@@ -115,6 +142,6 @@ async function details(app, content, id) {
     heading.textContent = current.displayname || current.name;
   };
   const heading = h("h1", {});
-  content.append(h("p", {}, h("a", { href: "#/vms" }, "← Virtual machines")), heading, actions, line, facts);
+  content.append(h("p", {}, h("a", { href: "#/vms" }, "← Virtual machines")), heading, actions, line, facts, stoppedForms);
   show(vm);
 }
