@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from cs import CloudStack
+from cs import CloudStack, CloudStackApiException
 from selenium.webdriver.common.by import By
 
 from tests.clients.conftest import (
@@ -180,6 +180,15 @@ def test_a_data_disk_is_created_attached_and_detached(
     [attached] = owner.listVolumes(name=disk)["volume"]
     assert attached["virtualmachineid"] == vm["id"]
     console.screenshot("volume")
+
+    # A refused request shows the API's own words next to the form; nothing changes.
+    with pytest.raises(CloudStackApiException) as refused:
+        owner.resizeVolume(id=attached["id"], size=1)
+    console.fill("#resize", size="1")
+    console.press("Resize", within="#resize")
+    said = console.wait_text("#resize .status", "Resize failed:").text
+    assert said == f"Resize failed: {refused.value.error['errortext']}"
+    assert owner.listVolumes(name=disk)["volume"][0]["size"] == attached["size"]
 
     console.press("Detach")
     console.wait("#attach")

@@ -1,8 +1,9 @@
 // Running an async command with its progress said in a status line.
 
 /**
- * Runs `command` as a job, saying in `line` what it is doing, how long it has taken and
- * how it ended (the job's own error text on failure). Answers the job's result or null.
+ * Runs `command` as a job, saying in `line` (next to the button that started it) what it
+ * is doing, how long it has taken and how it ended: the API's refusal or the job's own
+ * error text. Answers the job's result, or null when it failed.
  */
 export async function runJob(app, line, label, command, params) {
   line.textContent = `${label}…`;
@@ -17,7 +18,6 @@ export async function runJob(app, line, label, command, params) {
   } catch (error) {
     line.textContent = `${label} failed: ${error.message}`;
     line.className = "status failed";
-    if (!(error.code === 401 && app.session === null)) app.notice(error.message);
     return null;
   }
 }
