@@ -249,9 +249,15 @@ def test_an_admin_creates_a_user_who_then_signs_in(
     [user] = admin.listUsers(username=member, listall=True)["user"]
     assert (user["account"], user["state"]) == (name, "enabled")
 
+    console.fill("#reset-password", id=member, password="Reset-by-admin-2")
+    console.press("Reset password", within="#reset-password")
+    console.wait_text("#reset-password .status", "Reset password: done.")
+
     console.press("Sign out", within="#who")
     console.wait_text("#notice", "signed out")
     console.sign_in(member, PASSWORD)
+    console.wait_text("#notice", "please provide valid credentials")
+    console.sign_in(member, "Reset-by-admin-2")
     console.page("vms")
     nav = console.wait("nav").text
     assert "Virtual machines" in nav

@@ -3,7 +3,7 @@
 // are shown with its text.
 
 import { badge, field, h, statusLine, table } from "../dom.js";
-import { commandForm } from "../forms.js";
+import { commandForm, select } from "../forms.js";
 import { runJob } from "../jobs.js";
 
 const ACCOUNT_TYPES = [
@@ -73,8 +73,22 @@ async function account(app, content, id) {
   }
   const line = statusLine();
   const users = h("div", { id: "users" });
+  const reset = h("div");
   const load = async () => {
     const listed = await app.api.list("listUsers", "user", { account: found.name, domainid: found.domainid, listall: "true" });
+    // A new password also ends every session of the user (docs/security.md).
+    reset.replaceChildren(
+      commandForm(app, {
+        id: "reset-password",
+        title: "Reset password",
+        controls: [
+          select("User", "id", listed, (u) => u.username),
+          field("New password", h("input", { name: "password", type: "password", required: true, autocomplete: "new-password" })),
+        ],
+        command: "updateUser",
+        done: (_result, form) => form.reset(),
+      }),
+    );
     users.replaceChildren(
       table(
         `Users of ${found.name}`,
@@ -127,6 +141,7 @@ async function account(app, content, id) {
     users,
     line,
     create,
+    reset,
   );
   await load();
 }
