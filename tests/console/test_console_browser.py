@@ -16,7 +16,9 @@ from typing import Any
 import httpx
 import pytest
 from cs import CloudStack, CloudStackApiException
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
 from tests.clients.conftest import (
     PASSWORD,
@@ -359,3 +361,25 @@ def test_the_main_pages_have_no_serious_accessibility_findings(
         console.wait(ready)
         findings[name] = console.serious_accessibility_findings(axe)
     assert {page: found for page, found in findings.items() if found} == {}
+
+
+def test_signing_in_and_the_wizard_work_from_the_keyboard(
+    console: Console, admin: CloudStack
+) -> None:
+    """No mouse: the page starts in the first field, Tab moves, Enter submits, the arrow
+    keys choose within a step's radio group."""
+    account = _tenant(admin)
+    console.page("signin")
+    typing = ActionChains(console.driver)
+    typing.send_keys(account["name"], Keys.TAB, PASSWORD, Keys.ENTER).perform()
+    console.page("vms")
+
+    console.go("#/deploy")
+    for step in ("Zone", "Template", "Offering", "Network", "Key pair"):
+        console.wait_text("#deploy legend", step)
+        keys = [Keys.ARROW_DOWN, Keys.ENTER] if step == "Offering" else [Keys.ENTER]
+        ActionChains(console.driver).send_keys(*keys).perform()
+    console.wait_text("#deploy legend", "Name and review")
+    review = console.wait("#review").text
+    assert "Medium Instance" in review
+    assert "Small Instance" not in review

@@ -138,6 +138,9 @@ async function show() {
   if (ticket !== shown) return;
   view.replaceChildren(content);
   view.dataset.page = page.path;
+  // Keyboard and screen reader users start on the new page, at its first field if it
+  // marks one.
+  (content.querySelector("[data-focus]") ?? view).focus();
 }
 
 window.addEventListener("hashchange", () => {

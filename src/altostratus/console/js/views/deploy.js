@@ -88,7 +88,9 @@ export async function render(app, content) {
     const back = step > 0 && h("button", { type: "button", onclick: () => { step -= 1; showStep().catch(app.fail); } }, "Back");
     const next = h("button", { type: "submit" }, step === steps.length - 1 ? "Deploy" : "Next");
     form.replaceChildren(fieldset, h("div", { class: "actions" }, back, next));
-    (form.querySelector("input:checked") ?? form.querySelector("input") ?? next).focus();
+    const first = form.querySelector("input:checked") ?? form.querySelector("input") ?? next;
+    first.dataset.focus = ""; // the router focuses it on the first step
+    first.focus();
   };
   form.addEventListener("submit", async (event) => {
     event.preventDefault();

@@ -9,7 +9,7 @@ export async function render(app, content) {
     "form",
     { class: "card signin", id: "signin" },
     h("h1", {}, "Sign in"),
-    field("Username", h("input", { name: "username", autocomplete: "username", required: true })),
+    field("Username", h("input", { name: "username", autocomplete: "username", required: true, "data-focus": true })),
     field("Password", h("input", { name: "password", type: "password", autocomplete: "current-password", required: true })),
     field("Domain", h("input", { name: "domain", placeholder: "/", autocomplete: "organization" }), "Path of your domain, such as / or /sales/emea"),
     submit,
@@ -29,5 +29,4 @@ export async function render(app, content) {
     }
   });
   content.append(form);
-  queueMicrotask(() => form.elements.username.focus());
 }
