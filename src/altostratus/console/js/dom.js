@@ -58,3 +58,13 @@ export function statusLine() {
 export function badge(state) {
   return h("span", { class: `badge state-${String(state ?? "").toLowerCase()}` }, state ?? "-");
 }
+
+/** The terms and values of `pairs` ([term, value]) as a description list's children. */
+export function terms(pairs) {
+  return pairs.flatMap(([term, value]) => [h("dt", {}, term), h("dd", {}, value ?? "-")]);
+}
+
+/** A card of facts: `pairs` as a description list. */
+export function facts(pairs, attrs = {}) {
+  return h("dl", { class: "facts", ...attrs }, terms(pairs));
+}

@@ -2,7 +2,7 @@
 // deployVirtualMachine followed to its end. Each step is a fieldset of radio buttons, so
 // the whole flow works from the keyboard.
 
-import { field, h, statusLine } from "../dom.js";
+import { facts, field, h, statusLine } from "../dom.js";
 import { runJob } from "../jobs.js";
 
 /** A radio group over `items`; the first is chosen unless `optional` offers "none". */
@@ -77,7 +77,7 @@ export async function render(app, content) {
       "name",
       async () => [
         field("Name", h("input", { name: "name", pattern: "[A-Za-z][A-Za-z0-9-]{0,62}" }), "Letters, digits and hyphens; left blank, the cloud picks one"),
-        h("dl", { class: "facts", id: "review" }, steps.slice(0, -1).flatMap(([title, key]) => [h("dt", {}, title), h("dd", {}, picked[key])])),
+        facts(steps.slice(0, -1).map(([title, key]) => [title, picked[key]]), { id: "review" }),
       ],
     ],
   ];

@@ -1,7 +1,7 @@
 // The signed-in user's own page: who they are, and their API keys (shown, or issued anew
 // with registerUserKeys, which stops the old pair working), for `cs` and the other clients.
 
-import { h, statusLine } from "../dom.js";
+import { facts, h, statusLine } from "../dom.js";
 
 export async function render(app, content) {
   const me = app.session;
@@ -13,7 +13,10 @@ export async function render(app, content) {
       return;
     }
     keys.replaceChildren(
-      h("dl", { class: "facts" }, h("dt", {}, "API key"), h("dd", {}, h("code", {}, pair.apikey)), h("dt", {}, "Secret key"), h("dd", {}, h("code", {}, pair.secretkey))),
+      facts([
+        ["API key", h("code", {}, pair.apikey)],
+        ["Secret key", h("code", {}, pair.secretkey)],
+      ]),
     );
   };
   const generate = h(
@@ -36,16 +39,12 @@ export async function render(app, content) {
   showKeys(answer.userkeys);
   content.append(
     h("h1", {}, "My account"),
-    h(
-      "dl",
-      { class: "facts" },
-      [
-        ["Username", me.username],
-        ["Name", `${me.firstname} ${me.lastname}`],
-        ["Account", me.account],
-        ["Session lasts", `${me.timeout} s after sign-in`],
-      ].flatMap(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]),
-    ),
+    facts([
+      ["Username", me.username],
+      ["Name", `${me.firstname} ${me.lastname}`],
+      ["Account", me.account],
+      ["Session lasts", `${me.timeout} s after sign-in`],
+    ]),
     h("h2", {}, "API keys"),
     h("p", {}, "For cs, CloudMonkey, Libcloud, Terraform and Ansible. The secret key signs requests: keep it like a password."),
     keys,

@@ -1,7 +1,7 @@
 // Volumes (list, create, one volume's page: attach, detach, resize, snapshot, delete) and
 // snapshots (list, delete).
 
-import { badge, field, h, statusLine, table } from "../dom.js";
+import { badge, facts, field, h, statusLine, table } from "../dom.js";
 import { commandForm, select } from "../forms.js";
 import { runJob } from "../jobs.js";
 
@@ -103,20 +103,16 @@ async function volume(app, content, id) {
     h("h1", {}, found.name),
     h("div", { class: "actions" }, actions),
     line,
-    h(
-      "dl",
-      { class: "facts" },
-      [
-        ["State", badge(found.state)],
-        ["Type", found.type],
-        ["Size", size(found.size)],
-        ["Offering", found.diskofferingname],
-        ["Attached to", found.virtualmachineid ? h("a", { href: `#/vms/${found.virtualmachineid}` }, found.vmdisplayname || found.vmname) : "-"],
-        ["Zone", found.zonename],
-        ["Account", found.account],
-        ["Id", found.id],
-      ].flatMap(([term, value]) => [h("dt", {}, term), h("dd", {}, value ?? "-")]),
-    ),
+    facts([
+      ["State", badge(found.state)],
+      ["Type", found.type],
+      ["Size", size(found.size)],
+      ["Offering", found.diskofferingname],
+      ["Attached to", found.virtualmachineid ? h("a", { href: `#/vms/${found.virtualmachineid}` }, found.vmdisplayname || found.vmname) : "-"],
+      ["Zone", found.zonename],
+      ["Account", found.account],
+      ["Id", found.id],
+    ]),
     ...forms,
   );
 }

@@ -1,6 +1,6 @@
 // Virtual machines: the list (search and state filter) and one VM's details and actions.
 
-import { badge, field, h, statusLine, table } from "../dom.js";
+import { badge, field, h, statusLine, table, terms } from "../dom.js";
 import { commandForm, select } from "../forms.js";
 import { runJob } from "../jobs.js";
 
@@ -74,7 +74,7 @@ async function details(app, content, id) {
   }
   const line = statusLine();
   const actions = h("div", { class: "actions" });
-  const facts = h("dl", { class: "facts" });
+  const sheet = h("dl", { class: "facts" });
   const stoppedForms = h("div", { class: "forms" });
   const [offerings, keypairs] = await Promise.all([
     app.api.list("listServiceOfferings", "serviceoffering"),
@@ -102,8 +102,8 @@ async function details(app, content, id) {
   ];
   const show = (current) => {
     stoppedForms.replaceChildren(...(current.state === "Stopped" ? whileStopped(current) : []));
-    facts.replaceChildren(
-      ...[
+    sheet.replaceChildren(
+      ...terms([
         ["State", badge(current.state)],
         ["Zone", current.zonename],
         ["Template", current.templatename],
@@ -113,7 +113,7 @@ async function details(app, content, id) {
         ["Account", current.account],
         ["Created", current.created],
         ["Id", current.id],
-      ].flatMap(([term, value]) => [h("dt", {}, term), h("dd", {}, value ?? "-")]),
+      ]),
     );
     const act = async (label, command) => {
       for (const button of actions.querySelectorAll("button")) button.disabled = true;
@@ -142,6 +142,6 @@ async function details(app, content, id) {
     heading.textContent = current.displayname || current.name;
   };
   const heading = h("h1", {});
-  content.append(h("p", {}, h("a", { href: "#/vms" }, "← Virtual machines")), heading, actions, line, facts, stoppedForms);
+  content.append(h("p", {}, h("a", { href: "#/vms" }, "← Virtual machines")), heading, actions, line, sheet, stoppedForms);
   show(vm);
 }
