@@ -217,6 +217,33 @@ def test_a_user_issues_api_keys_that_cs_can_use(
     assert [zone["name"] for zone in cs.listZones()["zone"]] == ["zone1"]
 
 
+def test_a_user_registers_a_template_from_a_url(
+    console: Console, cloud: LiveServer, admin: CloudStack
+) -> None:
+    account = _tenant(admin)
+    console.sign_in(account["name"], PASSWORD)
+    console.page("vms")
+    console.press("Templates", within="nav")
+    console.page("templates")
+    console.wait_text("main", "You have registered no templates.")
+    name = unique("image")
+    console.fill(
+        "#register-template",
+        name=name,
+        url="http://127.0.0.1:9/images/disk.qcow2",
+        hypervisor="Simulator",
+    )
+    console.press("Register", within="#register-template")
+    console.wait_text("main table:last-of-type", name)
+    [template] = admin.listTemplates(templatefilter="all", name=name, listall=True)["template"]
+    assert (template["account"], template["hypervisor"], template["format"]) == (
+        account["name"],
+        "Simulator",
+        "QCOW2",
+    )
+    console.screenshot("templates")
+
+
 def test_an_admin_creates_a_user_who_then_signs_in(
     console: Console, cloud: LiveServer, admin: CloudStack
 ) -> None:
@@ -353,6 +380,9 @@ def test_the_main_pages_have_no_serious_accessibility_findings(
         "account": (f"#/accounts/{account['id']}", "accounts", "#users table"),
         "keypairs": ("#/keypairs", "keypairs", "main h1"),
         "volumes": ("#/volumes", "volumes", "main h1"),
+        "templates": ("#/templates", "templates", "#register-template"),
+        "events": ("#/events", "events", "#event-list"),
+        "profile": ("#/profile", "profile", "#api-keys"),
         "infrastructure": ("#/infrastructure", "infrastructure", "main table"),
     }
     for name, (path, page, ready) in pages.items():

@@ -12,6 +12,7 @@ import * as keypairs from "./views/keypairs.js";
 import * as profile from "./views/profile.js";
 import * as signin from "./views/signin.js";
 import * as storage from "./views/storage.js";
+import * as templates from "./views/templates.js";
 import * as vms from "./views/vms.js";
 
 const PAGES = [
@@ -19,6 +20,7 @@ const PAGES = [
   { path: "deploy", title: "Deploy", view: deploy, hidden: true },
   { path: "volumes", title: "Volumes", view: storage.volumes },
   { path: "snapshots", title: "Snapshots", view: storage.snapshots },
+  { path: "templates", title: "Templates", view: templates },
   { path: "keypairs", title: "Key pairs", view: keypairs },
   { path: "events", title: "Events", view: events },
   { path: "profile", title: "My account", view: profile },
