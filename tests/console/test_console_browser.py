@@ -93,19 +93,28 @@ def test_deploy_through_the_wizard_then_stop_and_destroy(
     console: Console, admin: CloudStack
 ) -> None:
     account = _tenant(admin)
+    group = admin.createAffinityGroup(
+        name=unique("apart"),
+        type="host anti-affinity",
+        account=account["name"],
+        domainid=account["domainid"],
+        fetch_result=True,
+    )["affinitygroup"]
     console.sign_in(account["name"], PASSWORD)
     console.page("vms")
     console.screenshot("vms-empty")
     console.press("Deploy a VM")
     console.page("deploy")
-    for step in ("Zone", "Template", "Offering", "Network", "Key pair"):
+    for step in ("Zone", "Template", "Offering", "Network", "Key pair", "Affinity groups"):
         console.wait_text("#deploy legend", step)
         if step == "Offering":
             console.screenshot("deploy-wizard")
+        if step == "Affinity groups":
+            console.choose(group["name"], within="#deploy")
         console.press("Next")
     console.wait_text("#deploy legend", "Name and review")
     review = console.wait("#review").text
-    for choice in ("zone1", "Simulated Linux", "Small Instance", "default network"):
+    for choice in ("zone1", "Simulated Linux", "Small Instance", "default network", group["name"]):
         assert choice in review
     name = unique("web")
     console.fill("#deploy", name=name)
@@ -124,6 +133,7 @@ def test_deploy_through_the_wizard_then_stop_and_destroy(
         account["name"],
         "Simulated Linux",
     )
+    assert [joined["id"] for joined in vm["affinitygroup"]] == [group["id"]]
 
     console.press("Stop")
     console.wait_text("main .status", "Stopping: done.")
@@ -379,6 +389,7 @@ def test_the_main_pages_have_no_serious_accessibility_findings(
         "accounts": ("#/accounts", "accounts", "#new-account"),
         "account": (f"#/accounts/{account['id']}", "accounts", "#users table"),
         "keypairs": ("#/keypairs", "keypairs", "main h1"),
+        "affinity": ("#/affinity", "affinity", "#new-affinity-group"),
         "volumes": ("#/volumes", "volumes", "main h1"),
         "templates": ("#/templates", "templates", "#register-template"),
         "events": ("#/events", "events", "#event-list"),
@@ -405,7 +416,7 @@ def test_signing_in_and_the_wizard_work_from_the_keyboard(
     console.page("vms")
 
     console.go("#/deploy")
-    for step in ("Zone", "Template", "Offering", "Network", "Key pair"):
+    for step in ("Zone", "Template", "Offering", "Network", "Key pair", "Affinity groups"):
         console.wait_text("#deploy legend", step)
         keys = [Keys.ARROW_DOWN, Keys.ENTER] if step == "Offering" else [Keys.ENTER]
         ActionChains(console.driver).send_keys(*keys).perform()

@@ -122,6 +122,11 @@ class Console:
         )
         scope.find_element(By.XPATH, xpath).click()
 
+    def choose(self, name: str, within: str = "main") -> None:
+        """Tick the radio button or checkbox whose choice is called ``name``."""
+        xpath = f'.//label[.//strong[normalize-space()="{name}"]]//input'
+        self.wait(within).find_element(By.XPATH, xpath).click()
+
     def sign_in(self, username: str, password: str, domain: str | None = None) -> None:
         self.page("signin")
         self.fill(

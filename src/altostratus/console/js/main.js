@@ -5,6 +5,7 @@ import { Api } from "./api.js";
 import { h } from "./dom.js";
 import { clearSession, isAdmin, loadSession, saveSession } from "./session.js";
 import * as accounts from "./views/accounts.js";
+import * as affinity from "./views/affinity.js";
 import * as deploy from "./views/deploy.js";
 import * as events from "./views/events.js";
 import * as infrastructure from "./views/infrastructure.js";
@@ -22,6 +23,7 @@ const PAGES = [
   { path: "snapshots", title: "Snapshots", view: storage.snapshots },
   { path: "templates", title: "Templates", view: templates },
   { path: "keypairs", title: "Key pairs", view: keypairs },
+  { path: "affinity", title: "Affinity groups", view: affinity },
   { path: "events", title: "Events", view: events },
   { path: "profile", title: "My account", view: profile },
   { path: "accounts", title: "Accounts", view: accounts, admin: true },

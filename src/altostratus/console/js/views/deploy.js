@@ -5,6 +5,19 @@
 import { facts, field, h, statusLine } from "../dom.js";
 import { runJob } from "../jobs.js";
 
+/** Checkboxes over `items`: any number of them may be chosen, or none. */
+function several(name, items, describe) {
+  if (items.length === 0) return [h("p", { class: "empty" }, "None to join.")];
+  return items.map((item) =>
+    h(
+      "label",
+      { class: "choice" },
+      h("input", { type: "checkbox", name, value: item.id }),
+      h("span", {}, h("strong", {}, item.name), describe(item) && h("small", {}, describe(item))),
+    ),
+  );
+}
+
 /** A radio group over `items`; the first is chosen unless `optional` offers "none". */
 function choices(name, items, describe, optional) {
   const options = items.map((item, index) =>
@@ -73,6 +86,16 @@ export async function render(app, content) {
         ),
     ],
     [
+      "Affinity groups",
+      "affinitygroupids",
+      async () =>
+        several(
+          "affinitygroupids",
+          await app.api.list("listAffinityGroups", "affinitygroup"),
+          (g) => `${g.type}${g.description ? `: ${g.description}` : ""}`,
+        ),
+    ],
+    [
       "Name and review",
       "name",
       async () => [
@@ -95,14 +118,15 @@ export async function render(app, content) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const [title, name] = steps[step];
-    const value = new FormData(form).get(name);
-    if (value === null && name !== "name") {
+    const values = new FormData(form).getAll(name).map((value) => String(value).trim());
+    const radios = form.querySelector(`input[type=radio][name="${name}"]`) !== null;
+    if (radios && values.length === 0) {
       line.textContent = `Choose a ${title.toLowerCase()} first.`;
       return;
     }
-    chosen[name] = typeof value === "string" ? value.trim() : "";
-    const label = form.querySelector(`input[name="${name}"]:checked`)?.closest("label");
-    picked[name] = label?.querySelector("strong, span")?.textContent ?? "";
+    chosen[name] = values.join(","); // several affinity groups are one comma-separated list
+    const labels = [...form.querySelectorAll(`input[name="${name}"]:checked`)].map((input) => input.closest("label"));
+    picked[name] = labels.map((label) => (label.querySelector("strong") ?? label.querySelector("span")).textContent).join(", ") || "none";
     if (step < steps.length - 1) {
       step += 1;
       await showStep().catch(app.fail);
