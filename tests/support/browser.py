@@ -12,7 +12,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 from selenium import webdriver
@@ -38,25 +38,25 @@ WAIT = 30
 POLL = 0.05
 
 
-def require_chromium() -> None:
-    """Skip the calling test without Debian's chromium and chromium-driver; fail instead
-    under ``ALTO_REQUIRE_BROWSER=1`` (CI, where ``scripts/test`` installs them)."""
-    if Path(CHROMIUM).exists() and shutil.which(CHROMEDRIVER) is not None:
-        return
-    message = "the console tests need Debian's chromium and chromium-driver"
+def _missing(message: str) -> NoReturn:
+    """Skip the calling test for want of ``message``'s tool; fail instead under
+    ``ALTO_REQUIRE_BROWSER=1`` (CI, where ``scripts/test`` installs the tools)."""
     if os.environ.get("ALTO_REQUIRE_BROWSER") == "1":
         pytest.fail(f"ALTO_REQUIRE_BROWSER=1 but {message}")
     pytest.skip(message)
+
+
+def require_chromium() -> None:
+    """Debian's chromium and chromium-driver, or skip (see :func:`_missing`)."""
+    if not (Path(CHROMIUM).exists() and shutil.which(CHROMEDRIVER) is not None):
+        _missing("the console tests need Debian's chromium and chromium-driver")
 
 
 def axe_core() -> str:
-    """axe-core's source; skips the test without it (fails under ALTO_REQUIRE_BROWSER=1)."""
-    if AXE_CORE.exists():
-        return AXE_CORE.read_text()
-    message = f"no axe-core at {AXE_CORE}: scripts/test fetches it"
-    if os.environ.get("ALTO_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"ALTO_REQUIRE_BROWSER=1 but {message}")
-    pytest.skip(message)
+    """axe-core's source, or skip (see :func:`_missing`)."""
+    if not AXE_CORE.exists():
+        _missing(f"no axe-core at {AXE_CORE}: scripts/test fetches it")
+    return AXE_CORE.read_text()
 
 
 class Console:
