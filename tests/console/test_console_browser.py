@@ -34,7 +34,8 @@ from tests.clients.conftest import (
 from tests.support.browser import Console, axe_core, require_chromium
 from tests.support.server import LiveServer
 
-pytestmark = pytest.mark.slow
+# One worker runs the whole module, so one server and one browser serve it under xdist.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("console_browser")]
 
 OUTPUT = Path(os.environ.get("ALTO_TEST_OUTPUT", Path(__file__).parents[2] / "test-output"))
 

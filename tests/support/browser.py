@@ -168,7 +168,8 @@ class Console:
     def serious_accessibility_findings(self, axe: str) -> list[str]:
         """axe-core's WCAG 2 A/AA findings on the page as shown, serious or critical ones
         only, each as its rule, impact and first offending element."""
-        self.driver.execute_script(axe)
+        if not self.driver.execute_script("return typeof axe !== 'undefined'"):
+            self.driver.execute_script(axe)  # once per page load: the hash router keeps it
         violations: list[dict[str, Any]] = self.driver.execute_async_script(
             "const done = arguments[arguments.length - 1];"
             "axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']})"
