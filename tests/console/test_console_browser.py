@@ -374,6 +374,24 @@ def test_an_unreachable_server_is_said_plainly(console: Console, admin: CloudSta
     console.wait_text("#vm-list", "No virtual machines match.")
 
 
+def test_an_admin_sees_capacity_replication_and_the_servers(
+    console: Console, cloud: LiveServer, admin: CloudStack
+) -> None:
+    console.sign_in("admin", _admin_password(cloud))
+    console.page("vms")
+    console.press("Infrastructure", within="nav")
+    console.page("infrastructure")
+    console.wait_text("#replication", "entries waiting to be applied")
+    meters = console.driver.find_elements(By.CSS_SELECTOR, "main meter")
+    figures = admin.listCapacity()["capacity"]
+    assert sorted(int(m.get_attribute("value") or -1) for m in meters) == sorted(
+        f["capacityused"] for f in figures
+    )
+    [server] = admin.listManagementServers()["managementserver"]
+    assert server["name"] in console.wait("main").text
+    console.screenshot("infrastructure")
+
+
 def test_the_main_pages_have_no_serious_accessibility_findings(
     console: Console, cloud: LiveServer, admin: CloudStack
 ) -> None:
