@@ -27,6 +27,7 @@ from tests.clients.conftest import (
     create_account,
     quickstart_catalog,
     quickstart_server,
+    ssh_public_key,
     unique,
     user_keys,
     wait_hosts_up,
@@ -210,6 +211,38 @@ def test_a_data_disk_is_created_attached_and_detached(
     console.page("volumes")
     console.wait_text("main h1", "Volumes")
     assert owner.listVolumes(name=disk).get("volume", []) == []
+
+
+def test_key_pairs_are_created_once_shown_registered_and_deleted(
+    console: Console, cloud: LiveServer, admin: CloudStack
+) -> None:
+    account = _tenant(admin)
+    key, secret = user_keys(admin, account["user"][0]["id"])
+    owner = CloudStack(endpoint=cloud.endpoint, key=key, secret=secret)
+    console.sign_in(account["name"], PASSWORD)
+    console.page("vms")
+    console.press("Key pairs", within="nav")
+    console.page("keypairs")
+    made = unique("made")
+    console.fill("#new-keypair", name=made)
+    console.press("Create", within="#new-keypair")
+    private = console.wait_text("#private-key pre", "PRIVATE KEY").text
+    assert private.startswith("-----BEGIN")
+    console.press("Done", within="#private-key")
+    console.wait_text("main table", made)
+
+    public, fingerprint = ssh_public_key()
+    brought = unique("brought")
+    console.fill("#register-keypair", name=brought, publickey=public)
+    console.press("Register", within="#register-keypair")
+    console.wait_text("main table", brought)
+    pairs = {pair["name"]: pair for pair in owner.listSSHKeyPairs()["sshkeypair"]}
+    assert set(pairs) == {made, brought}
+    assert pairs[brought]["fingerprint"] == fingerprint
+
+    console.press(f"Delete {made}", within="main table")
+    console.wait_gone("main table", made)
+    assert [pair["name"] for pair in owner.listSSHKeyPairs()["sshkeypair"]] == [brought]
 
 
 def test_a_user_issues_api_keys_that_cs_can_use(

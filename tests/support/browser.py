@@ -98,6 +98,12 @@ class Console:
         )
         return self.driver.find_element(By.CSS_SELECTOR, css)
 
+    def wait_gone(self, css: str, text: str) -> None:
+        """Wait until the element at ``css`` no longer shows ``text``."""
+        WebDriverWait(self.driver, WAIT, poll_frequency=POLL).until_not(
+            expected_conditions.text_to_be_present_in_element((By.CSS_SELECTOR, css), text)
+        )
+
     def page(self, name: str) -> None:
         """Wait until the router has shown page ``name`` (``main[data-page]``)."""
         self.wait(f'main[data-page="{name}"]')
@@ -112,10 +118,10 @@ class Console:
                 control.send_keys(value)
 
     def press(self, label: str, within: str = "main") -> None:
-        """Press the enabled button (or button-like link) whose text is ``label``."""
-        xpath = (
-            f'.//*[(self::button or self::a) and normalize-space()="{label}" and not(@disabled)]'
-        )
+        """Press the enabled button (or button-like link) whose text or accessible name
+        (``aria-label``) is ``label``."""
+        named = f'(normalize-space()="{label}" or @aria-label="{label}")'
+        xpath = f".//*[(self::button or self::a) and {named} and not(@disabled)]"
         scope = self.wait(within)
         WebDriverWait(self.driver, WAIT, poll_frequency=POLL).until(
             lambda _: scope.find_elements(By.XPATH, xpath)

@@ -1,50 +1,55 @@
 // SSH key pairs: list, create (the private key is shown once, never stored), register a
 // public key, delete.
 
-import { field, formParams, h, statusLine, table } from "../dom.js";
+import { field, h, statusLine, table } from "../dom.js";
+import { commandForm } from "../forms.js";
+import { runJob } from "../jobs.js";
 
 export async function render(app, content) {
   const listed = await app.api.list("listSSHKeyPairs", "sshkeypair");
   const line = statusLine();
   const secret = h("div", { id: "private-key" });
-  const reload = () => app.refresh();
-  const submit = (form, command, after) =>
-    form.addEventListener("submit", async (event) => {
-      event.preventDefault();
-      try {
-        after(await app.api.call(command, formParams(form)));
-      } catch (error) {
-        line.textContent = error.message;
-      }
-    });
-  const createForm = h("form", { class: "card" }, h("h2", {}, "Create a key pair"), field("Name", h("input", { name: "name", required: true })), h("button", { type: "submit" }, "Create"));
-  submit(createForm, "createSSHKeyPair", (answer) => {
-    const pair = answer.keypair ?? answer;
-    secret.replaceChildren(
-      h("h2", {}, `Private key of ${pair.name}`),
-      h("p", {}, "Copy it now: the cloud keeps only the public key and cannot show this again."),
-      h("pre", { tabindex: "0" }, pair.privatekey),
-      h("button", { type: "button", onclick: reload }, "Done"),
-    );
-    createForm.reset();
+  const create = commandForm(app, {
+    id: "new-keypair",
+    title: "Create a key pair",
+    button: "Create",
+    controls: [field("Name", h("input", { name: "name", required: true }))],
+    command: "createSSHKeyPair",
+    done: (answer, form) => {
+      const pair = answer.keypair;
+      secret.replaceChildren(
+        h("h2", {}, `Private key of ${pair.name}`),
+        h("p", {}, "Copy it now: the cloud keeps only the public key and cannot show this again."),
+        h("pre", { tabindex: "0" }, pair.privatekey),
+        h("button", { type: "button", onclick: () => app.refresh() }, "Done"),
+      );
+      form.reset();
+    },
   });
-  const registerForm = h(
-    "form",
-    { class: "card" },
-    h("h2", {}, "Register a public key"),
-    field("Name", h("input", { name: "name", required: true })),
-    field("Public key", h("textarea", { name: "publickey", required: true, rows: "3" })),
-    h("button", { type: "submit" }, "Register"),
-  );
-  submit(registerForm, "registerSSHKeyPair", reload);
-  const remove = async (pair) => {
-    try {
-      await app.api.call("deleteSSHKeyPair", { name: pair.name });
-      reload();
-    } catch (error) {
-      line.textContent = error.message;
-    }
-  };
+  const register = commandForm(app, {
+    id: "register-keypair",
+    title: "Register a public key",
+    button: "Register",
+    controls: [
+      field("Name", h("input", { name: "name", required: true })),
+      field("Public key", h("textarea", { name: "publickey", required: true, rows: "3" })),
+    ],
+    command: "registerSSHKeyPair",
+    done: () => app.refresh(),
+  });
+  const remove = (pair) =>
+    h(
+      "button",
+      {
+        type: "button",
+        class: "danger",
+        "aria-label": `Delete ${pair.name}`,
+        onclick: async () => {
+          if ((await runJob(app, line, `Deleting ${pair.name}`, "deleteSSHKeyPair", { name: pair.name })) !== null) app.refresh();
+        },
+      },
+      "Delete",
+    );
   content.append(
     h("h1", {}, "Key pairs"),
     table(
@@ -52,13 +57,13 @@ export async function render(app, content) {
       [
         ["Name", (k) => k.name],
         ["Fingerprint", (k) => h("code", {}, k.fingerprint)],
-        ["", (k) => h("button", { type: "button", class: "danger", "aria-label": `Delete ${k.name}`, onclick: () => remove(k) }, "Delete")],
+        ["", remove],
       ],
       listed,
     ),
     line,
     secret,
-    createForm,
-    registerForm,
+    create,
+    register,
   );
 }
