@@ -22,6 +22,10 @@ DYNAMIC = [
     "mem.overprovisioning.factor",
     "scheduler.weigher",
     "session.timeout",
+    "snapshot.max.daily",
+    "snapshot.max.hourly",
+    "snapshot.max.monthly",
+    "snapshot.max.weekly",
 ]
 
 

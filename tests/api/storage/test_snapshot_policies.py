@@ -243,3 +243,17 @@ async def test_an_account_with_policies_can_be_deleted(
     await alice.ok("createSnapshotPolicy", volumeid=volume_id, **DAILY)
     await run_job(api, "deleteAccount", id=identities["alice"].account_id)
     assert await policy_rows(app) == 0
+
+
+async def test_the_most_a_policy_keeps_is_an_admins_setting(
+    api: ApiClient, clients: Clients, compute: ComputeWorld
+) -> None:
+    volume_id = await ready_volume(clients.alice, compute)
+    await api.ok("updateConfiguration", name="snapshot.max.daily", value="20")
+    policy = await clients.alice.ok(
+        "createSnapshotPolicy", volumeid=volume_id, **{**DAILY, "maxsnaps": 20}
+    )
+    assert policy["snapshotpolicy"]["maxsnaps"] == 20
+    assert "snapshot.max.daily" in await clients.alice.fails(
+        "createSnapshotPolicy", 431, volumeid=volume_id, **{**DAILY, "maxsnaps": 21}
+    )
