@@ -75,6 +75,7 @@ async def test_list_the_dynamic_settings(api: ApiClient) -> None:
         ("Access", ["API", "Account", "Session"]),
         ("Compute", ["Allocator", "Capacity", "Scaling"]),
         ("Miscellaneous", ["Others"]),
+        ("Storage", ["Snapshot"]),
     ]
 
 
