@@ -98,7 +98,7 @@ async def test_a_policy_is_created_listed_and_changed_per_interval(
 
 
 #: Bad input, and the parameter the 431 names.
-BAD = [
+BAD: list[tuple[dict[str, Any], str]] = [
     ({"intervaltype": "YEARLY"}, "intervaltype"),
     ({"schedule": "30"}, "schedule"),
     ({"schedule": "61:02"}, "schedule"),
