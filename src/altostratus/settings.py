@@ -334,6 +334,32 @@ class Settings(BaseSettings):
         description="Running VMs may be scaled to another offering (scaleVirtualMachine); "
         "off by default, as in CloudStack, because the guest must take the new CPUs and memory.",
     )
+    snapshot_policy_interval: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds between rounds of the snapshot policy scheduler (under a lease): "
+        "a scheduled snapshot is taken up to this long after its time.",
+    )
+    snapshot_max_hourly: Annotated[
+        int, Dynamic("snapshot.max.hourly", "Advanced", "Storage", "Snapshot")
+    ] = Field(
+        8, ge=1, description="Most snapshots an hourly snapshot policy may keep (its maxsnaps)."
+    )
+    snapshot_max_daily: Annotated[
+        int, Dynamic("snapshot.max.daily", "Advanced", "Storage", "Snapshot")
+    ] = Field(
+        8, ge=1, description="Most snapshots a daily snapshot policy may keep (its maxsnaps)."
+    )
+    snapshot_max_weekly: Annotated[
+        int, Dynamic("snapshot.max.weekly", "Advanced", "Storage", "Snapshot")
+    ] = Field(
+        8, ge=1, description="Most snapshots a weekly snapshot policy may keep (its maxsnaps)."
+    )
+    snapshot_max_monthly: Annotated[
+        int, Dynamic("snapshot.max.monthly", "Advanced", "Storage", "Snapshot")
+    ] = Field(
+        8, ge=1, description="Most snapshots a monthly snapshot policy may keep (its maxsnaps)."
+    )
     primary_storage_gb: int = Field(
         10240,
         ge=1,

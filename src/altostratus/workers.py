@@ -27,6 +27,7 @@ from altostratus.services.agents.simulator_fleet import SimulatorFleet
 from altostratus.services.events.bus import EventBusPublisher, broker_urls
 from altostratus.services.events.dispatch import WebhookWorker
 from altostratus.services.infrastructure.host_monitor import HostMonitor
+from altostratus.services.storage.snapshot_scheduler import SnapshotScheduler
 from altostratus.services.usage.worker import UsageMeter
 
 __all__ = [
@@ -35,7 +36,7 @@ __all__ = [
     "event_workers",
     "federation_workers",
     "region_membership",
-    "usage_workers",
+    "singleton_workers",
 ]
 
 
@@ -61,8 +62,8 @@ async def region_membership(runtime: Runtime) -> AsyncIterator[None]:
 async def background_workers(
     runtime: Runtime, job_handlers: Mapping[str, JobHandler[Any]]
 ) -> AsyncIterator[None]:
-    """Run the count flusher, and the federation, usage, compute and event workers the
-    settings ask for, while the block runs."""
+    """Run the count flusher, and the federation, singleton, compute and event workers
+    the settings ask for, while the block runs."""
     async with AsyncExitStack() as stack:
         workers: list[Worker] = [
             # Every server shares its API and failed-login counts, API-only ones included.
@@ -70,7 +71,7 @@ async def background_workers(
                 runtime.db, runtime.deps.counts, runtime.settings.counter_flush_interval
             ),
             *await stack.enter_async_context(federation_workers(runtime)),
-            *usage_workers(runtime),
+            *singleton_workers(runtime),
             *await stack.enter_async_context(compute_workers(runtime, job_handlers)),
             *await stack.enter_async_context(event_workers(runtime)),
         ]
@@ -106,12 +107,13 @@ async def federation_workers(runtime: Runtime) -> AsyncIterator[list[Worker]]:
         await hints.close()
 
 
-def usage_workers(runtime: Runtime) -> list[Worker]:
-    """The usage meter (``docs/usage.md``), with the region's other singleton work: none
-    with ``background_workers`` off."""
+def singleton_workers(runtime: Runtime) -> list[Worker]:
+    """The region's singleton work, each under its lease: the usage meter
+    (``docs/usage.md``) and the snapshot policy scheduler; none with
+    ``background_workers`` off."""
     if not runtime.settings.background_workers:
         return []
-    return [UsageMeter(runtime.db, runtime.deps)]
+    return [UsageMeter(runtime.db, runtime.deps), SnapshotScheduler(runtime.db, runtime.deps)]
 
 
 @asynccontextmanager

@@ -83,6 +83,10 @@ FILLERS: dict[str, Any] = {
     "payloadurl": PAYLOAD_URL,
     "startdate": USAGE_DAY.date().isoformat(),
     "enddate": USAGE_DAY.date().isoformat(),
+    "intervaltype": "WEEKLY",
+    "schedule": "00:01:1",
+    "timezone": "UTC",
+    "maxsnaps": "1",
 }
 #: Where a parameter's filler depends on the command.
 COMMAND_FILLERS: dict[tuple[str, str], Any] = {
@@ -155,7 +159,7 @@ def _spares() -> list[tuple[str, str, str]]:
     for cell in CELLS:
         if cell.target != "own" or not cell.consumes:
             continue
-        subject = noun(_command(cell))
+        subject = kind_of(_command(cell), "id") or noun(_command(cell))
         if (
             cell.param == "id"
             or cell.kind == subject

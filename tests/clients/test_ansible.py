@@ -149,8 +149,17 @@ def test_compute(operator: Operator, admin: CloudStack) -> None:
     [vm1] = admin.listVirtualMachines(name=f"{prefix}-vm1")["virtualmachine"]
     [snapshot] = admin.listVMSnapshot(virtualmachineid=vm1["id"])["vmSnapshot"]
     assert snapshot["displayname"] == f"{prefix}-before-upgrade"
+    [root] = admin.listVolumes(virtualmachineid=vm1["id"], type="ROOT")["volume"]
+    [policy] = admin.listSnapshotPolicies(volumeid=root["id"])["snapshotpolicy"]
+    assert (policy["schedule"], policy["timezone"], policy["maxsnaps"]) == (
+        "30:02",
+        "Europe/Berlin",
+        7,
+    )
 
-    operator.converge("compute_snapshot_teardown.yml", "compute_teardown.yml")
+    operator.converge("compute_snapshot_teardown.yml")
+    assert admin.listSnapshotPolicies(volumeid=root["id"]).get("snapshotpolicy", []) == []
+    operator.converge("compute_teardown.yml")
     assert admin.listVirtualMachines(keyword=prefix).get("virtualmachine", []) == []
     assert admin.listVolumes(keyword=prefix).get("volume", []) == []
 

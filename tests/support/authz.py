@@ -56,6 +56,7 @@ TENANT = frozenset(
         "virtualmachine",
         "volume",
         "snapshot",
+        "snapshotpolicy",
         "vmsnapshot",
         "template",
         "securitygroup",
@@ -104,6 +105,7 @@ ALIASES = {
     "userkeys": "user",
     "virtualmachineuserdata": "virtualmachine",
     "securitygroupingress": "ingressrule",
+    "snapshotpolicies": "snapshotpolicy",
     "securitygroupegress": "egressrule",
     "resource": "virtualmachine",  # the tag commands' resourceids: the matrix tags VMs
     "usage": "virtualmachine",  # listUsageRecords' usageid (with type): the matrix's VMs'
@@ -144,6 +146,7 @@ LIST_LOOKUPS = {
     ("listPortForwardingRules", "ipaddressid"): "the rules of that address",
     ("listServiceOfferings", "virtualmachineid"): "the offerings that VM may change to",
     ("listWebhookDeliveries", "webhookid"): "CloudStack looks the webhook up, then lists",
+    ("listSnapshotPolicies", "volumeid"): "the policies of that volume: looked up first",
 }
 #: The identity commands check a ``domainid`` without ``account`` as where to act
 #: (services/shared/access.py): one the caller may not work in is 531. With ``account``,

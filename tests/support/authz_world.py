@@ -95,6 +95,23 @@ async def _snapshot(world: World, side: Side) -> str:
     return str((await snapshot(side.client, side.objects["volume"]))["id"])
 
 
+async def _snapshot_policy(world: World, side: Side) -> str:
+    """A policy of a Ready disk of its own (restored from the side's snapshot): one per
+    volume and interval, so every policy made needs its own disk."""
+    restored = await run_job(
+        side.client, "createVolume", name=unique_name(), snapshotid=side.objects["snapshot"]
+    )
+    answer = await side.client.ok(
+        "createSnapshotPolicy",
+        volumeid=restored["volume"]["id"],
+        intervaltype="DAILY",
+        schedule="00:01",
+        timezone="UTC",
+        maxsnaps=1,
+    )
+    return str(answer["snapshotpolicy"]["id"])
+
+
 async def _vm_snapshot(world: World, side: Side) -> str:
     result = await run_job(
         side.client, "createVMSnapshot", virtualmachineid=side.objects["virtualmachine"]
@@ -245,6 +262,7 @@ MAKERS: dict[str, Maker] = {
     "stoppedvirtualmachine": _inserted_vm,
     "volume": _volume,
     "snapshot": _snapshot,
+    "snapshotpolicy": _snapshot_policy,
     "vmsnapshot": _vm_snapshot,
     "template": _template,
     "securitygroup": _security_group,

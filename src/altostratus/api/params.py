@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Annotated, Any, Literal, Self, TypeVar, Union, get_args, get_origin
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -49,6 +50,7 @@ __all__ = [
     "Params",
     "Strict",
     "Timestamp",
+    "Timezone",
     "Uuid",
     "UuidList",
     "api_type_of",
@@ -129,6 +131,18 @@ HttpEndpoint = Annotated[str, ApiType("string"), AfterValidator(_http_url)]
 MapParam = Annotated[list[dict[str, str]], ApiType("map")]
 #: CloudStack's ``INTEGER`` parameters (32 bits); a plain ``int`` is its ``LONG`` (64 bits).
 Integer = Annotated[int, ApiType("integer")]
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("not a known time zone (use a name like Europe/Berlin or UTC)") from None
+    return value
+
+
+#: An IANA time zone name, as CloudStack's UI offers them.
+Timezone = Annotated[str, ApiType("string"), AfterValidator(_timezone)]
 
 #: The width in bits of each integer type ``listApis`` shows, as Java has them.
 _INTEGER_BITS = {"short": 16, "integer": 32, "long": 64}

@@ -22,6 +22,10 @@ DYNAMIC = [
     "mem.overprovisioning.factor",
     "scheduler.weigher",
     "session.timeout",
+    "snapshot.max.daily",
+    "snapshot.max.hourly",
+    "snapshot.max.monthly",
+    "snapshot.max.weekly",
 ]
 
 
@@ -71,6 +75,7 @@ async def test_list_the_dynamic_settings(api: ApiClient) -> None:
         ("Access", ["API", "Account", "Session"]),
         ("Compute", ["Allocator", "Capacity", "Scaling"]),
         ("Miscellaneous", ["Others"]),
+        ("Storage", ["Snapshot"]),
     ]
 
 

@@ -40,7 +40,7 @@ from altostratus.api.commands.platform import (
     replication,
 )
 from altostratus.api.commands.shared import alerts, events, limits, tags
-from altostratus.api.commands.storage import pools, snapshots, volumes
+from altostratus.api.commands.storage import pools, snapshot_policies, snapshots, volumes
 from altostratus.api.commands.usage import usage
 
 COMMAND_SETS = (
@@ -67,6 +67,7 @@ COMMAND_SETS = (
     vm_snapshots.commands,
     volumes.commands,
     snapshots.commands,
+    snapshot_policies.commands,
     pools.commands,
     limits.commands,
     api_limits.commands,

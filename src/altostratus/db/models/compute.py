@@ -27,6 +27,8 @@ __all__ = [
     "InstanceGroup",
     "PowerState",
     "Snapshot",
+    "SnapshotInterval",
+    "SnapshotPolicy",
     "SnapshotState",
     "VirtualMachine",
     "VmSnapshot",
@@ -237,4 +239,40 @@ class Snapshot(PublicEntity):
     account: Mapped[Account] = relationship(lazy="joined")
     domain: Mapped[Domain] = relationship(lazy="joined", overlaps="account")
     zone: Mapped[Zone] = relationship(lazy="joined")
+    volume: Mapped[Volume] = relationship(lazy="joined")
+
+
+class SnapshotInterval(_Vocabulary):
+    """A recurring snapshot's interval; ``code`` is the number CloudStack answers."""
+
+    HOURLY = "HOURLY"
+    DAILY = "DAILY"
+    WEEKLY = "WEEKLY"
+    MONTHLY = "MONTHLY"
+
+    @property
+    def code(self) -> int:
+        return list(SnapshotInterval).index(self)
+
+
+class SnapshotPolicy(PublicEntity):
+    """When to snapshot a volume and how many of those snapshots to keep.
+
+    One per volume and interval, as CloudStack has it: ``createSnapshotPolicy`` for an
+    interval the volume already has changes that policy. ``next_run`` is the UTC moment
+    of the next snapshot, worked out from ``schedule`` in ``timezone`` each time one is
+    taken (``services.storage.snapshot_schedule``).
+    """
+
+    __tablename__ = "snapshot_policies"
+    __table_args__ = (UniqueConstraint("volume_id", "interval_type"),)
+
+    volume_id: Mapped[int] = mapped_column(ForeignKey("volumes.id"), index=True)
+    interval_type: Mapped[str] = mapped_column(String(16))
+    schedule: Mapped[str] = mapped_column(String(16))
+    timezone: Mapped[str] = mapped_column(String(64))
+    max_snaps: Mapped[int] = mapped_column(Integer)
+    for_display: Mapped[bool] = mapped_column(Boolean, default=True)
+    next_run: Mapped[datetime] = mapped_column(index=True)
+
     volume: Mapped[Volume] = relationship(lazy="joined")

@@ -46,6 +46,7 @@ from altostratus.db.models import (
     SecurityGroup,
     SecurityGroupRule,
     Snapshot,
+    SnapshotPolicy,
     SshKeyPair,
     Template,
     VirtualMachine,
@@ -186,6 +187,7 @@ async def remove_owned(ctx: ServiceContext, account_uuids: list[str]) -> None:
                 vm_security_groups.c.security_group_id.in_(groups),
             )
         ),
+        delete(SnapshotPolicy).where(SnapshotPolicy.volume_id.in_(owned_volumes)),
         delete(Volume).where(Volume.id.in_(owned_volumes)),
         delete(VmSnapshot).where(VmSnapshot.account_id.in_(ids)),
         delete(VirtualMachine).where(VirtualMachine.account_id.in_(ids)),

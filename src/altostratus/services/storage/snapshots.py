@@ -24,7 +24,7 @@ from altostratus.core.paging import (
     paginate,
 )
 from altostratus.db.models import Snapshot, Volume, Zone
-from altostratus.db.models.compute import SnapshotState
+from altostratus.db.models.compute import SnapshotInterval, SnapshotState
 from altostratus.errors import invalid
 from altostratus.services.shared import limits, tags
 from altostratus.services.shared.events import record_event
@@ -78,11 +78,22 @@ async def _event(ctx: ServiceContext, snapshot: Snapshot, event_type: str, verb:
     )
 
 
-async def create_snapshot(ctx: ServiceContext, volume_uuid: str, name: str | None) -> Snapshot:
-    """Record a snapshot of the volume, BackingUp until the job has taken it."""
+async def create_snapshot(
+    ctx: ServiceContext,
+    volume_uuid: str,
+    name: str | None,
+    *,
+    interval: SnapshotInterval | None = None,
+) -> Snapshot:
+    """Record a snapshot of the volume, BackingUp until the job has taken it.
+
+    ``interval``: a policy's scheduled snapshot, typed by its interval as CloudStack
+    types it (``HOURLY`` …, not ``MANUAL``); the policy keeps that many of its type.
+    """
     volume = await get_volume(ctx, volume_uuid, "volumeid")
     await limits.check(ctx.session, volume.account_id, {ResourceType.SNAPSHOT: 1})
     owner = volume.vm.name if volume.vm else "detached"
+    kind = interval.value if interval is not None else "MANUAL"
     snapshot = Snapshot(
         name=name or f"{owner}_{volume.name}_{utcnow().strftime(_STAMP)}",
         account_id=volume.account_id,
@@ -90,6 +101,8 @@ async def create_snapshot(ctx: ServiceContext, volume_uuid: str, name: str | Non
         zone_id=volume.zone_id,
         volume_id=volume.id,
         state=SnapshotState.BACKING_UP,
+        snapshot_type=kind,
+        interval_type=kind,
     )
     ctx.session.add(snapshot)
     await ctx.session.flush()

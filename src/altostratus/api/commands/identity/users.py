@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from typing import Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import BeforeValidator, Field
 
 from altostratus.api.declarations import ADMIN, ADMINS, ANYONE, SUCCESS, CommandSet
-from altostratus.api.params import ApiType, ListParams, Params, Uuid, page_request
+from altostratus.api.params import ListParams, Params, Timezone, Uuid, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single, Success
 from altostratus.core.context import ServiceContext
 from altostratus.db.models import AccountType, EntityState, User
@@ -26,7 +25,6 @@ __all__ = [
     "Name",
     "NewUserParams",
     "State",
-    "Timezone",
     "UpdateUserParams",
     "UserIdParams",
     "UserKeysResponse",
@@ -47,16 +45,6 @@ __all__ = [
 commands = CommandSet()
 
 
-def _timezone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError("not a known time zone (use a name like Europe/Berlin or UTC)") from None
-    return value
-
-
-#: An IANA time zone name, as CloudStack's UI offers them.
-Timezone = Annotated[str, ApiType("string"), AfterValidator(_timezone)]
 Name = Annotated[str, Field(min_length=1, max_length=255)]
 #: ``enabled``, ``disabled`` or ``locked``, in any case.
 State = Annotated[EntityState, BeforeValidator(lambda v: v.lower() if isinstance(v, str) else v)]
