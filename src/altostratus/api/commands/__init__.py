@@ -40,7 +40,7 @@ from altostratus.api.commands.platform import (
     replication,
 )
 from altostratus.api.commands.shared import alerts, events, limits, tags
-from altostratus.api.commands.storage import pools, snapshots, volumes
+from altostratus.api.commands.storage import image_stores, pools, snapshots, volumes
 from altostratus.api.commands.usage import usage
 
 COMMAND_SETS = (
@@ -68,6 +68,7 @@ COMMAND_SETS = (
     volumes.commands,
     snapshots.commands,
     pools.commands,
+    image_stores.commands,
     limits.commands,
     api_limits.commands,
     capacity.commands,

@@ -34,6 +34,7 @@ from altostratus.db.models.identity import (
     SessionRevocation,
     User,
 )
+from altostratus.db.models.images import ImageStore, ImageStoreProvider
 from altostratus.db.models.inventory import Cluster, Pod, Zone
 from altostratus.db.models.jobs import AsyncJob
 from altostratus.db.models.leases import Lease
@@ -79,6 +80,8 @@ __all__ = [
     "Host",
     "HostCommand",
     "HostHa",
+    "ImageStore",
+    "ImageStoreProvider",
     "InstanceGroup",
     "IpAddress",
     "Lease",
