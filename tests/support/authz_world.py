@@ -108,7 +108,7 @@ async def _template(world: World, side: Side) -> str:
         "registerTemplate",
         name=name,
         displaytext=name,
-        url=f"http://images.example.org/{name}.qcow2",
+        url=f"file:///var/lib/images/{name}.qcow2",
         format="QCOW2",
         hypervisor="Simulator",
         ostypeid=world.compute.os_type_id,

@@ -1,9 +1,11 @@
 """Templates: the disk images VMs are built from.
 
-A template is a URL (``http(s)://`` or a ``file:///`` path on the hosts) that a host's
-agent fetches into its storage when a VM built from it first starts; the region-wide
-image store comes later. Registering therefore checks the URL's form and records the
-template Ready at once ("Download Complete").
+A template is a URL. An ``http(s)://`` one is downloaded into the region's image store
+by a worker (``services/images/downloads.py``): registering records it NOT_DOWNLOADED
+("Downloading"), and it is Ready ("Download Complete", ``isready``) only once its bytes
+are stored and checked, with its size known. A ``file:///`` one is a path on the hosts,
+which their agents read themselves: the region never sees its bytes, so it is Ready at
+once and its size unknown (a deploy from it names ``rootdisksize``).
 
 Who sees what (``templatefilter``) follows CloudStack: public templates are everyone's,
 private ones their owner's; domain admins also see (and manage) those owned in their
@@ -32,7 +34,7 @@ from altostratus.core.paging import (
     paginate,
 )
 from altostratus.db.models import Account, Domain, OsType, Template, Zone
-from altostratus.db.models.catalog import TemplateState
+from altostratus.db.models.catalog import DownloadState, TemplateState
 from altostratus.errors import InvalidParameter, PermissionDenied, invalid
 from altostratus.services.shared import limits
 from altostratus.services.shared.events import record_event
@@ -109,7 +111,7 @@ def _owned(caller: Caller, listall: bool) -> ColumnElement[bool]:
 
 
 def _filtered(caller: Caller, which: TemplateFilter, listall: bool) -> ColumnElement[bool]:
-    ready = Template.status == TemplateState.READY
+    ready = Template.download_state == DownloadState.DOWNLOADED
     match which:
         case TemplateFilter.FEATURED:
             return and_(Template.is_featured, Template.is_public)
@@ -153,7 +155,7 @@ async def get_launchable_template(
             f"template {template.name} is not available in the requested zone",
             value=uuid,
         )
-    if template.status != TemplateState.READY:
+    if template.download_state != DownloadState.DOWNLOADED:
         raise invalid(parameter, f"template {template.name} is not ready", value=uuid)
     return template
 
@@ -213,24 +215,29 @@ async def register_template(
     zone_uuid: str | None,
     owner: Account,
 ) -> Template:
-    """Record a template, Ready at once; ``zone_uuid`` ``None`` makes it cross-zone."""
+    """Record a template to download (Ready at once for a path on the hosts);
+    ``zone_uuid`` ``None`` makes it cross-zone."""
     _require_publishing_rights(ctx.caller, spec.is_public, spec.is_featured)
     os_type = await _os_type(ctx, os_type_uuid)
     zone = await find_by_uuid(ctx, Zone, zone_uuid, "zoneid") if zone_uuid else None
     await limits.check(ctx.session, owner.id, {ResourceType.TEMPLATE: 1})
     values = {field.name: getattr(spec, field.name) for field in fields(spec)}
+    on_hosts = urlsplit(spec.url).scheme == "file"
     template = Template(
         **values,
         os_type_id=os_type.id,
         zone_id=zone.id if zone else None,
         account_id=owner.id,
         domain_id=owner.domain_id,
-        status=TemplateState.READY,
+        status=TemplateState.READY if on_hosts else TemplateState.DOWNLOADING,
+        download_state=DownloadState.DOWNLOADED if on_hosts else DownloadState.NOT_DOWNLOADED,
     )
     ctx.session.add(template)
     await ctx.session.flush()
     await ctx.session.refresh(template, ["os_type", "zone", "account", "domain"])
     await _event(ctx, template, "TEMPLATE.CREATE", "Registered")
+    if not on_hosts:
+        ctx.deps.signals.downloads_queued()
     return template
 
 
