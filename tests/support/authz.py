@@ -58,6 +58,7 @@ TENANT = frozenset(
         "snapshot",
         "vmsnapshot",
         "template",
+        "iso",
         "securitygroup",
         "ingressrule",
         "egressrule",

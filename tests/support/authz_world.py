@@ -117,6 +117,18 @@ async def _template(world: World, side: Side) -> str:
     return str(answer["template"][0]["id"])
 
 
+async def _iso(world: World, side: Side) -> str:
+    name = unique_name()
+    answer = await side.client.ok(
+        "registerIso",
+        name=name,
+        url=f"file:///var/lib/images/{name}.iso",
+        ostypeid=world.compute.os_type_id,
+        zoneid=world.compute.zone_id,
+    )
+    return str(answer["iso"][0]["id"])
+
+
 async def _security_group(world: World, side: Side) -> str:
     answer = await side.client.ok("createSecurityGroup", name=unique_name())
     return str(answer["securitygroup"]["id"])
@@ -247,6 +259,7 @@ MAKERS: dict[str, Maker] = {
     "snapshot": _snapshot,
     "vmsnapshot": _vm_snapshot,
     "template": _template,
+    "iso": _iso,
     "securitygroup": _security_group,
     "ingressrule": _rule("ingress"),
     "egressrule": _rule("egress"),

@@ -47,17 +47,19 @@ async def register(api: ApiClient, compute: ComputeWorld, url: str, **params: An
     return str(template["id"])
 
 
-async def shown(api: ApiClient, template_id: str) -> dict[str, Any]:
-    answer = await api.ok("listTemplates", templatefilter="self", id=template_id)
-    template: dict[str, Any] = answer["template"][0]
+async def shown(api: ApiClient, template_id: str, kind: str = "template") -> dict[str, Any]:
+    answer = await api.ok(f"list{kind.title()}s", **{f"{kind}filter": "self"}, id=template_id)
+    template: dict[str, Any] = answer[kind][0]
     return template
 
 
-async def settled(api: ApiClient, template_id: str, within: float = 30) -> dict[str, Any]:
-    """The template once its download ended, ready or in error."""
+async def settled(
+    api: ApiClient, template_id: str, within: float = 30, kind: str = "template"
+) -> dict[str, Any]:
+    """The template (or ISO) once its download ended, ready or in error."""
     deadline = time.monotonic() + within
     while True:
-        template = await shown(api, template_id)
+        template = await shown(api, template_id, kind)
         if template["isready"] or template["status"].startswith("Download Error"):
             return template
         assert time.monotonic() < deadline, f"still downloading after {within}s: {template}"

@@ -1,7 +1,7 @@
 """The command modules, one per area in a folder per domain; ``COMMAND_SETS`` is what the
 registry serves, in the order `listApis` and `docs/api.md` show them."""
 
-from altostratus.api.commands.catalog import offerings, templates
+from altostratus.api.commands.catalog import isos, offerings, templates
 from altostratus.api.commands.compute import (
     affinity,
     instance_groups,
@@ -61,6 +61,7 @@ COMMAND_SETS = (
     oobm.commands,
     offerings.commands,
     templates.commands,
+    isos.commands,
     vms.commands,
     user_data.commands,
     vm_resources.commands,

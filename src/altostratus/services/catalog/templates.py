@@ -12,6 +12,10 @@ private ones their owner's; domain admins also see (and manage) those owned in t
 subtree, root admins all. Only admins publish templates (``ispublic``), and only root
 admins feature them.
 
+ISOs are rows of the same table (format ISO), registered, listed and deleted by their
+own commands (``registerIso``, ``listIsos``, ``deleteIso``) on the same download path;
+the template commands never see them, nor they templates.
+
 Deleting a template retires it, even while VMs use it, as CloudStack allows: its row
 stays, so those VMs keep their template (and can still be started elsewhere), but it is
 no longer listed or usable for new VMs.
@@ -34,7 +38,7 @@ from altostratus.core.paging import (
     paginate,
 )
 from altostratus.db.models import Account, Domain, OsType, Template, Zone
-from altostratus.db.models.catalog import DownloadState, TemplateState
+from altostratus.db.models.catalog import DownloadState, TemplateFormat, TemplateState
 from altostratus.errors import InvalidParameter, PermissionDenied, invalid
 from altostratus.services.shared import limits
 from altostratus.services.shared.events import record_event
@@ -132,15 +136,28 @@ def _filtered(caller: Caller, which: TemplateFilter, listall: bool) -> ColumnEle
             return _usable(caller)
 
 
-async def get_template(ctx: ServiceContext, uuid: str, parameter: str = "id") -> Template:
-    """A template the caller may see (not retired); else 431 naming ``parameter``."""
+def _of_kind(iso: bool) -> ColumnElement[bool]:
+    """ISOs are rows of ``templates`` too; each command family sees only its own."""
+    if iso:
+        return Template.format == TemplateFormat.ISO
+    return Template.format != TemplateFormat.ISO
+
+
+async def get_template(
+    ctx: ServiceContext, uuid: str, parameter: str = "id", *, iso: bool = False
+) -> Template:
+    """A template (or ``iso``) the caller may see, not retired; else 431 naming ``parameter``."""
     template = await ctx.session.scalar(
         select(Template).where(
-            Template.uuid == uuid, Template.removed.is_(None), _usable(ctx.caller)
+            Template.uuid == uuid,
+            Template.removed.is_(None),
+            _of_kind(iso),
+            _usable(ctx.caller),
         )
     )
     if template is None:
-        raise InvalidParameter(f"Unable to find template with id {uuid} (parameter {parameter})")
+        kind = "ISO" if iso else "template"
+        raise InvalidParameter(f"Unable to find {kind} with id {uuid} (parameter {parameter})")
     return template
 
 
@@ -178,11 +195,13 @@ async def _os_type(ctx: ServiceContext, uuid: str) -> OsType:
     return await find_by_uuid(ctx, OsType, uuid, "ostypeid")
 
 
-async def _event(ctx: ServiceContext, template: Template, event_type: str, verb: str) -> None:
+async def _event(ctx: ServiceContext, template: Template, action: str, verb: str) -> None:
+    """``TEMPLATE.<action>``, or ``ISO.<action>`` for an ISO, as CloudStack names them."""
+    iso = template.format == TemplateFormat.ISO
     await record_event(
         ctx,
-        event_type,
-        f"{verb} template {template.name} ({template.uuid})",
+        f"{'ISO' if iso else 'TEMPLATE'}.{action}",
+        f"{verb} {'ISO' if iso else 'template'} {template.name} ({template.uuid})",
         resource_type="Template",
         resource_uuid=template.uuid,
         owner=template.account,
@@ -235,7 +254,7 @@ async def register_template(
     ctx.session.add(template)
     await ctx.session.flush()
     await ctx.session.refresh(template, ["os_type", "zone", "account", "domain"])
-    await _event(ctx, template, "TEMPLATE.CREATE", "Registered")
+    await _event(ctx, template, "CREATE", "Registered")
     if not on_hosts:
         ctx.deps.signals.downloads_queued()
     return template
@@ -266,16 +285,16 @@ async def update_template(
     if os_type_uuid is not None:
         template.os_type = await _os_type(ctx, os_type_uuid)
     await ctx.session.flush()
-    await _event(ctx, template, "TEMPLATE.UPDATE", "Updated")
+    await _event(ctx, template, "UPDATE", "Updated")
     return template
 
 
-async def delete_template(ctx: ServiceContext, uuid: str) -> None:
-    """Retire the template (see the module's docstring about VMs still using it)."""
-    template = await get_template(ctx, uuid)
+async def delete_template(ctx: ServiceContext, uuid: str, *, iso: bool = False) -> None:
+    """Retire the template or ``iso`` (see the module's docstring about VMs using it)."""
+    template = await get_template(ctx, uuid, iso=iso)
     _require_manages(ctx.caller, template)
     template.removed = utcnow()
-    await _event(ctx, template, "TEMPLATE.DELETE", "Deleted")
+    await _event(ctx, template, "DELETE", "Deleted")
 
 
 async def list_templates(
@@ -289,6 +308,7 @@ async def list_templates(
     keyword: str | None,
     owner: OwnerScope,
     page: PageRequest,
+    iso: bool = False,
 ) -> Page[Template]:
     """Templates of the filter ``which``; a zone lists its own and the cross-zone ones.
 
@@ -301,6 +321,7 @@ async def list_templates(
     )
     query = with_owner_joins(Template).where(
         Template.removed.is_(None),
+        _of_kind(iso),
         # Naming an account or a domain implies listall within it (``listed_owners``).
         _filtered(ctx.caller, which, owner.listall or narrowed),
         equal_if_given(
