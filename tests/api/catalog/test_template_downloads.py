@@ -164,3 +164,21 @@ async def test_bad_checksums_are_refused(api: ApiClient, compute: ComputeWorld) 
         )
         assert "checksum" in text
     assert await api.ok("listTemplates", templatefilter="self", name="bad") == {}
+
+
+async def test_a_store_that_cannot_be_reached_is_named(
+    api: ApiClient, compute: ComputeWorld, images: ImageServer
+) -> None:
+    await api.ok(
+        "addImageStoreS3",
+        bucket="unreachable",
+        endpoint="http://127.0.0.1:9",
+        accesskey="a",
+        secretkey="s",
+        maxerrorretry=0,
+        zoneid=compute.zone_id,
+    )
+    images.serve("/img.qcow2", qcow2(virtual=GIB))
+    template = await settled(api, await register(api, compute, images.url("/img.qcow2")))
+    assert template["status"].startswith("Download Error: image store: ")
+    assert template["isready"] is False

@@ -68,7 +68,7 @@ class S3Store:
                         config=config,
                     )
                 )
-                await _ensure_bucket(client, s.bucket)
+                await _ensure_bucket(client, s.bucket, s.region)
                 self._client = client
             return self._client
 
@@ -109,7 +109,10 @@ class S3Store:
 
     async def delete(self, key: str) -> None:
         s3 = await self._s3()
-        await s3.delete_object(Bucket=self.settings.bucket, Key=key)
+        try:
+            await s3.delete_object(Bucket=self.settings.bucket, Key=key)
+        except (BotoCoreError, ClientError) as error:
+            raise ObjectStoreError(f"S3 refused to delete {key}: {error}") from error
 
     async def url(self, key: str, seconds: int) -> str:
         s3 = await self._s3()
@@ -127,13 +130,22 @@ def _code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
-async def _ensure_bucket(s3: Any, bucket: str) -> None:
+async def _ensure_bucket(s3: Any, bucket: str, region: str) -> None:
     try:
         await s3.head_bucket(Bucket=bucket)
     except ClientError as error:
         if _code(error) not in ("404", "NoSuchBucket", "NotFound"):
             raise ObjectStoreError(f"S3 bucket {bucket}: {error}") from error
-        await s3.create_bucket(Bucket=bucket)
+        # Outside us-east-1, AWS wants the bucket's region named.
+        where = {} if region == "us-east-1" else {"LocationConstraint": region}
+        try:
+            await s3.create_bucket(
+                Bucket=bucket, **({"CreateBucketConfiguration": where} if where else {})
+            )
+        except ClientError as failure:
+            raise ObjectStoreError(f"S3 bucket {bucket}: {failure}") from failure
+    except BotoCoreError as error:
+        raise ObjectStoreError(f"S3 at {s3.meta.endpoint_url}: {error}") from error
 
 
 async def _parts(chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
