@@ -130,6 +130,13 @@ class TemplateDownloader:
                 owner, seconds = self._deps.server_id, settings.image_download_lease
                 if not await hold_lease(session, _lease(template.id), owner, seconds):
                     continue  # another server is downloading it
+                try:
+                    checksum = Checksum.parse(template.checksum) if template.checksum else None
+                except ValueError as error:  # only a row written by hand can hold one
+                    template.download_state = DownloadState.DOWNLOAD_ERROR
+                    template.status = f"{TemplateState.ERROR}: checksum {error}"
+                    await release_lease(session, _lease(template.id), owner)
+                    continue
                 template.download_state = DownloadState.DOWNLOADING
                 template.status = TemplateState.DOWNLOADING
                 claimed.append(
@@ -138,7 +145,7 @@ class TemplateDownloader:
                         name=template.name,
                         url=template.url,
                         format=template.format,
-                        checksum=Checksum.parse(template.checksum) if template.checksum else None,
+                        checksum=checksum,
                         key=object_key(template),
                         zone_id=template.zone_id,
                     )
@@ -163,7 +170,7 @@ class TemplateDownloader:
             log.info("download of template %s: another server took it over", source.name)
         except Exception:
             log.exception("download of template %s failed", source.name)
-            with contextlib.suppress(Exception, LeaseLost):
+            with contextlib.suppress(Exception):
                 await uninterrupted(self._failed(source, "internal error"))
         finally:
             self._tasks.pop(source.id, None)
