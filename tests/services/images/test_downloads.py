@@ -85,3 +85,39 @@ async def test_a_download_interrupted_halfway_is_restarted_by_the_next_server(
     stored = b"".join([chunk async for chunk in store.get(object_key(template))])
     assert stored == data
     await store.close()
+
+
+async def test_a_server_that_lost_its_lease_writes_nothing_more(
+    app: Starlette, api: ApiClient, compute: ComputeWorld, images: ImageServer
+) -> None:
+    """A server paused past its lease wakes after another finished the download (and
+    released the lease): it must neither take the lease back nor write the template."""
+    runtime: Runtime = app.state.runtime
+    data = qcow2(virtual=GIB, payload=300_000)
+    source = images.serve("/late.qcow2", data, pause_after=len(data) // 2)
+    uuid = await register(api, compute, images.url("/late.qcow2"))
+    late, next_one = downloader(runtime, "server-a"), downloader(runtime, "server-b")
+    assert (await late.tick()).changed
+    deadline = time.monotonic() + 30
+    while not (await template_row(runtime, uuid)).status.endswith("% Downloaded"):
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    async with runtime.db.transaction() as session:  # server-a's lease runs out
+        await session.execute(
+            update(Lease).where(Lease.name.like("template-download:%")).values(expires=utcnow())
+        )
+    paused, source.resume = source.resume, asyncio.Event()
+    source.resume.set()  # the second request is not paused
+    assert (await next_one.tick()).changed
+    await next_one.drain()
+    done = await template_row(runtime, uuid)
+    assert done.download_state == DownloadState.DOWNLOADED
+
+    paused.set()  # server-a wakes up and finishes its stream
+    await late.drain()
+    async with runtime.db.transaction(write=False) as session:
+        lease = await session.scalar(select(Lease).where(Lease.name.like("template-download:%")))
+    assert lease is not None
+    assert lease.owner == "server-b"
+    after = await template_row(runtime, uuid)
+    assert (after.status, after.download_state) == (done.status, done.download_state)

@@ -33,7 +33,7 @@ from altostratus.core.context import Dependencies
 from altostratus.core.leases import hold_lease, release_lease, uninterrupted
 from altostratus.core.worker import Tick, WakeUp
 from altostratus.db.engine import Database
-from altostratus.db.models import Template
+from altostratus.db.models import Lease, Template
 from altostratus.db.models.catalog import DownloadState, TemplateState
 from altostratus.services.images.checksums import Checksum
 from altostratus.services.images.formats import HEAD_BYTES, TAIL_BYTES, virtual_size
@@ -65,6 +65,11 @@ def _lease(template_id: int) -> str:
     return f"template-download:{template_id}"
 
 
+async def _epoch(session: AsyncSession, template_id: int) -> int:
+    epoch = await session.scalar(select(Lease.epoch).where(Lease.name == _lease(template_id)))
+    return int(epoch or 0)
+
+
 @dataclass(frozen=True)
 class _Source:
     """What a download needs of its template, read once when it starts."""
@@ -76,6 +81,9 @@ class _Source:
     checksum: Checksum | None
     key: str
     zone_id: int | None
+    #: The lease's epoch when this server took it: a later one means another server
+    #: took it meanwhile (or it ran out), even if this server holds it again.
+    epoch: int
 
 
 class TemplateDownloader:
@@ -148,6 +156,7 @@ class TemplateDownloader:
                         checksum=checksum,
                         key=object_key(template),
                         zone_id=template.zone_id,
+                        epoch=await _epoch(session, template.id),
                     )
                 )
         return claimed
@@ -221,8 +230,12 @@ class TemplateDownloader:
                 template.status = status
 
     async def _still_ours(self, session: AsyncSession, source: _Source) -> None:
+        """Renew the lease taken at the claim; ``LeaseLost`` (rolling the renewal back)
+        if it is held elsewhere or was taken again since."""
         seconds = self._deps.settings.image_download_lease
         if not await hold_lease(session, _lease(source.id), self._deps.server_id, seconds):
+            raise LeaseLost
+        if await _epoch(session, source.id) != source.epoch:
             raise LeaseLost
 
     async def _complete(
