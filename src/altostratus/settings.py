@@ -256,6 +256,21 @@ class Settings(BaseSettings):
         30.0, gt=0, description="Seconds a server holds a job without renewing before another may."
     )
     job_concurrency: int = Field(64, ge=1, description="Jobs one server drives at once.")
+    image_downloads_at_once: int = Field(
+        2, ge=1, description="Template downloads one server runs at once."
+    )
+    image_download_interval: float = Field(
+        5.0, gt=0, description="Seconds between looks for templates waiting to be downloaded."
+    )
+    image_download_lease: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds a download's lease lasts unrenewed: a server that stops renewing "
+        "it (it died) has its download restarted by another after that.",
+    )
+    image_download_timeout: float = Field(
+        60.0, gt=0, description="Seconds a template's source may stay silent before it fails."
+    )
     job_poll_interval: float = Field(
         1.0, gt=0, description="Seconds between looks for jobs submitted to other servers."
     )

@@ -26,6 +26,7 @@ from altostratus.runtime import Runtime
 from altostratus.services.agents.simulator_fleet import SimulatorFleet
 from altostratus.services.events.bus import EventBusPublisher, broker_urls
 from altostratus.services.events.dispatch import WebhookWorker
+from altostratus.services.images.downloads import TemplateDownloader
 from altostratus.services.infrastructure.host_monitor import HostMonitor
 from altostratus.services.storage.snapshot_scheduler import SnapshotScheduler
 from altostratus.services.usage.worker import UsageMeter
@@ -120,13 +121,14 @@ def singleton_workers(runtime: Runtime) -> list[Worker]:
 async def compute_workers(
     runtime: Runtime, job_handlers: Mapping[str, JobHandler[Any]]
 ) -> AsyncIterator[list[Worker]]:
-    """The job executor, the simulator fleet, the host monitor and host HA; none with
-    ``compute_workers`` off (an API-only server)."""
+    """The job executor, the simulator fleet, the host monitor, host HA and the template
+    downloader; none with ``compute_workers`` off (an API-only server)."""
     if not runtime.settings.compute_workers:
         yield []
         return
     executor = Executor(runtime.db, runtime.deps, job_handlers)
     fleet = SimulatorFleet(runtime.db, runtime.deps)
+    downloader = TemplateDownloader(runtime.db, runtime.deps)
     try:
         yield [
             executor,
@@ -134,10 +136,12 @@ async def compute_workers(
             *fleet.workers(),
             HostMonitor(runtime.db, runtime.deps),
             HostHaMonitor(runtime.db, runtime.deps),
+            downloader,
         ]
     finally:
         await executor.stop()
         await fleet.stop()
+        await downloader.stop()
 
 
 @asynccontextmanager

@@ -59,6 +59,7 @@ TENANT = frozenset(
         "snapshotpolicy",
         "vmsnapshot",
         "template",
+        "iso",
         "securitygroup",
         "ingressrule",
         "egressrule",

@@ -125,13 +125,25 @@ async def _template(world: World, side: Side) -> str:
         "registerTemplate",
         name=name,
         displaytext=name,
-        url=f"http://images.example.org/{name}.qcow2",
+        url=f"file:///var/lib/images/{name}.qcow2",
         format="QCOW2",
         hypervisor="Simulator",
         ostypeid=world.compute.os_type_id,
         zoneid=world.compute.zone_id,
     )
     return str(answer["template"][0]["id"])
+
+
+async def _iso(world: World, side: Side) -> str:
+    name = unique_name()
+    answer = await side.client.ok(
+        "registerIso",
+        name=name,
+        url=f"file:///var/lib/images/{name}.iso",
+        ostypeid=world.compute.os_type_id,
+        zoneid=world.compute.zone_id,
+    )
+    return str(answer["iso"][0]["id"])
 
 
 async def _security_group(world: World, side: Side) -> str:
@@ -265,6 +277,7 @@ MAKERS: dict[str, Maker] = {
     "snapshotpolicy": _snapshot_policy,
     "vmsnapshot": _vm_snapshot,
     "template": _template,
+    "iso": _iso,
     "securitygroup": _security_group,
     "ingressrule": _rule("ingress"),
     "egressrule": _rule("egress"),

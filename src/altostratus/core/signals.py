@@ -1,5 +1,5 @@
-"""In-process wake-ups between the request path, the job executor, agent links and the
-replication puller.
+"""In-process wake-ups between the request path, the job executor, agent links, the
+replication puller and the image downloader.
 
 They only make things faster: every waiter also polls the database, because the event
 that matters may have happened in another management server process.
@@ -22,6 +22,7 @@ class Signals:
         self._command_waiters: defaultdict[str, set[asyncio.Event]] = defaultdict(set)
         self._peers_committed = asyncio.Event()
         self._committing_peers: set[int] = set()
+        self._downloads_queued = asyncio.Event()
 
     # --- new jobs, for the executor ---
 
@@ -69,6 +70,14 @@ class Signals:
         await _wait(self._peers_committed, seconds)
         woken, self._committing_peers = self._committing_peers, set()
         return woken
+
+    # --- templates registered, for the image downloader ---
+
+    def downloads_queued(self) -> None:
+        self._downloads_queued.set()
+
+    async def wait_for_downloads(self, seconds: float) -> None:
+        await _wait(self._downloads_queued, seconds)
 
 
 async def _wait(event: asyncio.Event, seconds: float, *, clear: bool = True) -> None:

@@ -1,7 +1,7 @@
 """The command modules, one per area in a folder per domain; ``COMMAND_SETS`` is what the
 registry serves, in the order `listApis` and `docs/api.md` show them."""
 
-from altostratus.api.commands.catalog import offerings, templates
+from altostratus.api.commands.catalog import isos, offerings, templates
 from altostratus.api.commands.compute import (
     affinity,
     instance_groups,
@@ -40,7 +40,13 @@ from altostratus.api.commands.platform import (
     replication,
 )
 from altostratus.api.commands.shared import alerts, events, limits, tags
-from altostratus.api.commands.storage import pools, snapshot_policies, snapshots, volumes
+from altostratus.api.commands.storage import (
+    image_stores,
+    pools,
+    snapshot_policies,
+    snapshots,
+    volumes,
+)
 from altostratus.api.commands.usage import usage
 
 COMMAND_SETS = (
@@ -61,6 +67,7 @@ COMMAND_SETS = (
     oobm.commands,
     offerings.commands,
     templates.commands,
+    isos.commands,
     vms.commands,
     user_data.commands,
     vm_resources.commands,
@@ -69,6 +76,7 @@ COMMAND_SETS = (
     snapshots.commands,
     snapshot_policies.commands,
     pools.commands,
+    image_stores.commands,
     limits.commands,
     api_limits.commands,
     capacity.commands,

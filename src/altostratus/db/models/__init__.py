@@ -35,6 +35,7 @@ from altostratus.db.models.identity import (
     SessionRevocation,
     User,
 )
+from altostratus.db.models.images import ImageStore, ImageStoreProvider
 from altostratus.db.models.inventory import Cluster, Pod, Zone
 from altostratus.db.models.jobs import AsyncJob
 from altostratus.db.models.leases import Lease
@@ -80,6 +81,8 @@ __all__ = [
     "Host",
     "HostCommand",
     "HostHa",
+    "ImageStore",
+    "ImageStoreProvider",
     "InstanceGroup",
     "IpAddress",
     "Lease",

@@ -15,6 +15,7 @@ from altostratus.db.models.inventory import Zone, _Vocabulary
 __all__ = [
     "CacheMode",
     "DiskOffering",
+    "DownloadState",
     "OsType",
     "ProvisioningType",
     "ServiceOffering",
@@ -65,10 +66,22 @@ class TemplateFormat(_Vocabulary):
 
 
 class TemplateState(enum.StrEnum):
-    """CloudStack's template ``status`` texts."""
+    """CloudStack's template ``status`` texts (a download in progress shows its percent)."""
 
     READY = "Download Complete"
     ERROR = "Download Error"
+    DOWNLOADING = "Downloading"
+
+
+class DownloadState(enum.StrEnum):
+    """Where a template's bytes are (CloudStack's download states of an image)."""
+
+    #: Registered; no server has started fetching it yet, or one died doing so.
+    NOT_DOWNLOADED = "NOT_DOWNLOADED"
+    DOWNLOADING = "DOWNLOAD_IN_PROGRESS"
+    #: Complete and verified in the image store, or a path on the hosts (``file:///``).
+    DOWNLOADED = "DOWNLOADED"
+    DOWNLOAD_ERROR = "DOWNLOAD_ERROR"
 
 
 class StorageQos:
@@ -164,7 +177,8 @@ class OsType(PublicEntity):
 
 
 class Template(PublicEntity):
-    """A disk image; the agent fetches it from ``url`` into its host's storage."""
+    """A disk image: the region downloads an ``http(s)`` one into its image store; a
+    ``file:///`` one is a path on the hosts, which their agents read themselves."""
 
     __tablename__ = "templates"
 
@@ -186,8 +200,16 @@ class Template(PublicEntity):
     ssh_key_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     bootable: Mapped[bool] = mapped_column(Boolean, default=True)
     checksum: Mapped[str | None] = mapped_column(String(255))
+    #: Bytes of the image (its virtual size, for the root disks made from it).
     size: Mapped[int | None] = mapped_column(BigInteger)
-    status: Mapped[str] = mapped_column(String(64), default=TemplateState.READY)
+    #: Bytes it takes in the image store.
+    physical_size: Mapped[int | None] = mapped_column(BigInteger)
+    #: CloudStack's ``status`` text: "Downloading", "45% Downloaded", an error's cause.
+    status: Mapped[str] = mapped_column(String(1024), default=TemplateState.READY)
+    download_state: Mapped[str] = mapped_column(String(32), default=DownloadState.DOWNLOADED)
+    #: The store and key holding its bytes once downloaded.
+    image_store_id: Mapped[int | None] = mapped_column(ForeignKey("image_stores.id"))
+    object_key: Mapped[str | None] = mapped_column(String(512))
     removed: Mapped[datetime | None]
 
     os_type: Mapped[OsType] = relationship(lazy="joined")

@@ -1,14 +1,20 @@
 """Templates: the disk images VMs are built from.
 
-A template is a URL (``http(s)://`` or a ``file:///`` path on the hosts) that a host's
-agent fetches into its storage when a VM built from it first starts; the region-wide
-image store comes later. Registering therefore checks the URL's form and records the
-template Ready at once ("Download Complete").
+A template is a URL. An ``http(s)://`` one is downloaded into the region's image store
+by a worker (``services/images/downloads.py``): registering records it NOT_DOWNLOADED
+("Downloading"), and it is Ready ("Download Complete", ``isready``) only once its bytes
+are stored and checked, with its size known. A ``file:///`` one is a path on the hosts,
+which their agents read themselves: the region never sees its bytes, so it is Ready at
+once and its size unknown (a deploy from it names ``rootdisksize``).
 
 Who sees what (``templatefilter``) follows CloudStack: public templates are everyone's,
 private ones their owner's; domain admins also see (and manage) those owned in their
 subtree, root admins all. Only admins publish templates (``ispublic``), and only root
 admins feature them.
+
+ISOs are rows of the same table (format ISO), registered, listed and deleted by their
+own commands (``registerIso``, ``listIsos``, ``deleteIso``) on the same download path;
+the template commands never see them, nor they templates.
 
 Deleting a template retires it, even while VMs use it, as CloudStack allows: its row
 stays, so those VMs keep their template (and can still be started elsewhere), but it is
@@ -32,7 +38,7 @@ from altostratus.core.paging import (
     paginate,
 )
 from altostratus.db.models import Account, Domain, OsType, Template, Zone
-from altostratus.db.models.catalog import TemplateState
+from altostratus.db.models.catalog import DownloadState, TemplateFormat, TemplateState
 from altostratus.errors import InvalidParameter, PermissionDenied, invalid
 from altostratus.services.shared import limits
 from altostratus.services.shared.events import record_event
@@ -109,7 +115,7 @@ def _owned(caller: Caller, listall: bool) -> ColumnElement[bool]:
 
 
 def _filtered(caller: Caller, which: TemplateFilter, listall: bool) -> ColumnElement[bool]:
-    ready = Template.status == TemplateState.READY
+    ready = Template.download_state == DownloadState.DOWNLOADED
     match which:
         case TemplateFilter.FEATURED:
             return and_(Template.is_featured, Template.is_public)
@@ -130,15 +136,28 @@ def _filtered(caller: Caller, which: TemplateFilter, listall: bool) -> ColumnEle
             return _usable(caller)
 
 
-async def get_template(ctx: ServiceContext, uuid: str, parameter: str = "id") -> Template:
-    """A template the caller may see (not retired); else 431 naming ``parameter``."""
+def _of_kind(iso: bool) -> ColumnElement[bool]:
+    """ISOs are rows of ``templates`` too; each command family sees only its own."""
+    if iso:
+        return Template.format == TemplateFormat.ISO
+    return Template.format != TemplateFormat.ISO
+
+
+async def get_template(
+    ctx: ServiceContext, uuid: str, parameter: str = "id", *, iso: bool = False
+) -> Template:
+    """A template (or ``iso``) the caller may see, not retired; else 431 naming ``parameter``."""
     template = await ctx.session.scalar(
         select(Template).where(
-            Template.uuid == uuid, Template.removed.is_(None), _usable(ctx.caller)
+            Template.uuid == uuid,
+            Template.removed.is_(None),
+            _of_kind(iso),
+            _usable(ctx.caller),
         )
     )
     if template is None:
-        raise InvalidParameter(f"Unable to find template with id {uuid} (parameter {parameter})")
+        kind = "ISO" if iso else "template"
+        raise InvalidParameter(f"Unable to find {kind} with id {uuid} (parameter {parameter})")
     return template
 
 
@@ -153,7 +172,7 @@ async def get_launchable_template(
             f"template {template.name} is not available in the requested zone",
             value=uuid,
         )
-    if template.status != TemplateState.READY:
+    if template.download_state != DownloadState.DOWNLOADED:
         raise invalid(parameter, f"template {template.name} is not ready", value=uuid)
     return template
 
@@ -176,11 +195,13 @@ async def _os_type(ctx: ServiceContext, uuid: str) -> OsType:
     return await find_by_uuid(ctx, OsType, uuid, "ostypeid")
 
 
-async def _event(ctx: ServiceContext, template: Template, event_type: str, verb: str) -> None:
+async def _event(ctx: ServiceContext, template: Template, action: str, verb: str) -> None:
+    """``TEMPLATE.<action>``, or ``ISO.<action>`` for an ISO, as CloudStack names them."""
+    iso = template.format == TemplateFormat.ISO
     await record_event(
         ctx,
-        event_type,
-        f"{verb} template {template.name} ({template.uuid})",
+        f"{'ISO' if iso else 'TEMPLATE'}.{action}",
+        f"{verb} {'ISO' if iso else 'template'} {template.name} ({template.uuid})",
         resource_type="Template",
         resource_uuid=template.uuid,
         owner=template.account,
@@ -213,24 +234,29 @@ async def register_template(
     zone_uuid: str | None,
     owner: Account,
 ) -> Template:
-    """Record a template, Ready at once; ``zone_uuid`` ``None`` makes it cross-zone."""
+    """Record a template to download (Ready at once for a path on the hosts);
+    ``zone_uuid`` ``None`` makes it cross-zone."""
     _require_publishing_rights(ctx.caller, spec.is_public, spec.is_featured)
     os_type = await _os_type(ctx, os_type_uuid)
     zone = await find_by_uuid(ctx, Zone, zone_uuid, "zoneid") if zone_uuid else None
     await limits.check(ctx.session, owner.id, {ResourceType.TEMPLATE: 1})
     values = {field.name: getattr(spec, field.name) for field in fields(spec)}
+    on_hosts = urlsplit(spec.url).scheme == "file"
     template = Template(
         **values,
         os_type_id=os_type.id,
         zone_id=zone.id if zone else None,
         account_id=owner.id,
         domain_id=owner.domain_id,
-        status=TemplateState.READY,
+        status=TemplateState.READY if on_hosts else TemplateState.DOWNLOADING,
+        download_state=DownloadState.DOWNLOADED if on_hosts else DownloadState.NOT_DOWNLOADED,
     )
     ctx.session.add(template)
     await ctx.session.flush()
     await ctx.session.refresh(template, ["os_type", "zone", "account", "domain"])
-    await _event(ctx, template, "TEMPLATE.CREATE", "Registered")
+    await _event(ctx, template, "CREATE", "Registered")
+    if not on_hosts:
+        ctx.deps.signals.downloads_queued()
     return template
 
 
@@ -259,16 +285,16 @@ async def update_template(
     if os_type_uuid is not None:
         template.os_type = await _os_type(ctx, os_type_uuid)
     await ctx.session.flush()
-    await _event(ctx, template, "TEMPLATE.UPDATE", "Updated")
+    await _event(ctx, template, "UPDATE", "Updated")
     return template
 
 
-async def delete_template(ctx: ServiceContext, uuid: str) -> None:
-    """Retire the template (see the module's docstring about VMs still using it)."""
-    template = await get_template(ctx, uuid)
+async def delete_template(ctx: ServiceContext, uuid: str, *, iso: bool = False) -> None:
+    """Retire the template or ``iso`` (see the module's docstring about VMs using it)."""
+    template = await get_template(ctx, uuid, iso=iso)
     _require_manages(ctx.caller, template)
     template.removed = utcnow()
-    await _event(ctx, template, "TEMPLATE.DELETE", "Deleted")
+    await _event(ctx, template, "DELETE", "Deleted")
 
 
 async def list_templates(
@@ -282,6 +308,7 @@ async def list_templates(
     keyword: str | None,
     owner: OwnerScope,
     page: PageRequest,
+    iso: bool = False,
 ) -> Page[Template]:
     """Templates of the filter ``which``; a zone lists its own and the cross-zone ones.
 
@@ -294,6 +321,7 @@ async def list_templates(
     )
     query = with_owner_joins(Template).where(
         Template.removed.is_(None),
+        _of_kind(iso),
         # Naming an account or a domain implies listall within it (``listed_owners``).
         _filtered(ctx.caller, which, owner.listall or narrowed),
         equal_if_given(

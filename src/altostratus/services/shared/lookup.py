@@ -11,14 +11,14 @@ from typing import Literal, TypeVar
 from sqlalchemy import ColumnElement, select
 
 from altostratus.core.context import ServiceContext
-from altostratus.db.models import Cluster, Pod, PublicEntity, Zone
+from altostratus.db.models import Cluster, ImageStore, Pod, PublicEntity, Zone
 from altostratus.errors import InvalidParameter, invalid
 from altostratus.services.shared.events import record_event
 
 __all__ = ["ensure_name_free", "find_by_uuid", "record_change"]
 
 E = TypeVar("E", bound=PublicEntity)
-Named = TypeVar("Named", Zone, Pod, Cluster)
+Named = TypeVar("Named", Zone, Pod, Cluster, ImageStore)
 
 _VERBS = {"CREATE": "Created", "EDIT": "Updated", "DELETE": "Deleted"}
 

@@ -19,11 +19,12 @@ from altostratus.api.params import ApiType, Params, Uuid, UuidList, page_request
 from altostratus.api.results import ListResult, ResponseObject, Single, Success
 from altostratus.core.context import ServiceContext
 from altostratus.db.models import Template, Zone
-from altostratus.db.models.catalog import TemplateFormat, TemplateState
+from altostratus.db.models.catalog import DownloadState, TemplateFormat
 from altostratus.db.models.inventory import Hypervisor
 from altostratus.errors import invalid
 from altostratus.services.catalog import templates
 from altostratus.services.catalog.templates import TemplateChanges, TemplateFilter, TemplateSpec
+from altostratus.services.images.checksums import Checksum
 from altostratus.services.shared.lookup import find_by_uuid
 from altostratus.services.shared.ownership import owner_account
 from altostratus.timeutil import format_timestamp
@@ -47,6 +48,13 @@ commands = CommandSet()
 Name = Annotated[str, Field(min_length=1, max_length=255)]
 DisplayText = Annotated[str, Field(min_length=1, max_length=4096)]
 ImageUrl = Annotated[str, ApiType("string"), AfterValidator(templates.check_url)]
+
+
+def _checksum(value: str) -> str:
+    return str(Checksum.parse(value))
+
+
+ImageChecksum = Annotated[str, Field(max_length=255), AfterValidator(_checksum)]
 
 
 def _not_iso(value: TemplateFormat) -> TemplateFormat:
@@ -95,7 +103,8 @@ class TemplateResponse(ResponseObject):
     domain: str
     created: str
     status: str
-    size: int | None = None
+    size: int | None = Field(None, description="bytes of the disk made from it (virtual size)")
+    physicalsize: int | None = Field(None, description="bytes it takes in the image store")
     checksum: str | None = None
     templatetype: str = "USER"
 
@@ -110,7 +119,7 @@ def template_view(template: Template, zone: tuple[str, str] | None = None) -> Te
         ispublic=template.is_public,
         isfeatured=template.is_featured,
         isextractable=template.is_extractable,
-        isready=template.status == TemplateState.READY,
+        isready=template.download_state == DownloadState.DOWNLOADED,
         passwordenabled=template.password_enabled,
         sshkeyenabled=template.ssh_key_enabled,
         bootable=template.bootable,
@@ -128,6 +137,7 @@ def template_view(template: Template, zone: tuple[str, str] | None = None) -> Te
         created=format_timestamp(template.created),
         status=template.status,
         size=template.size,
+        physicalsize=template.physical_size,
         checksum=template.checksum,
     )
 
@@ -136,7 +146,8 @@ class RegisterTemplateParams(OwnerParams):
     name: Name = Field(description="Name of the template")
     displaytext: DisplayText | None = Field(None, description="Description (default: the name)")
     url: ImageUrl = Field(
-        description="Where hosts fetch the image: an http(s) URL or a file:/// path on the hosts"
+        description="An http(s) URL the region downloads into its image store, or a "
+        "file:/// path on the hosts (Ready at once)"
     )
     format: DiskFormat = Field(description="QCOW2, RAW, VHD or OVA")
     hypervisor: Hypervisor = Field(description="Hypervisor the image is built for")
@@ -151,7 +162,9 @@ class RegisterTemplateParams(OwnerParams):
     passwordenabled: bool = Field(False, description="The image resets its password at boot")
     sshkeyenabled: bool = Field(False, description="The image installs the SSH key at boot")
     bootable: bool = Field(True, description="Whether VMs boot from it")
-    checksum: str | None = Field(None, max_length=255, description="Checksum of the image")
+    checksum: ImageChecksum | None = Field(
+        None, description="{MD5}, {SHA-1} or {SHA-256} and hex (bare hex: MD5); verified"
+    )
 
     def zone_uuid(self) -> str | None:
         if self.zoneids and len(self.zoneids) > 1:

@@ -1,15 +1,15 @@
 """Snapshot policies (a regional table, like the volumes they schedule)
 
-Revision ID: 0026
-Revises: 0022
+Revision ID: 0024
+Revises: 0023
 Create Date: 2026-12-04 04:30:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0026"
-down_revision = "0022"
+revision = "0024"
+down_revision = "0023"
 branch_labels = None
 depends_on = None
 
