@@ -8,8 +8,11 @@ the console shows it. Screenshots of the main pages land in ``test-output/consol
 
 from __future__ import annotations
 
+import functools
 import os
+import threading
 from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +55,22 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 @pytest.fixture(scope="module")
 def admin(cloud: LiveServer) -> CloudStack:
     return admin_client(cloud)
+
+
+@pytest.fixture(scope="module")
+def image_files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    """A directory served over HTTP on loopback, and its base URL: where the templates
+    a test registers come from."""
+    root = tmp_path_factory.mktemp("images")
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(root))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -262,29 +281,38 @@ def test_a_user_issues_api_keys_that_cs_can_use(
 
 
 def test_a_user_registers_a_template_from_a_url(
-    console: Console, cloud: LiveServer, admin: CloudStack
+    console: Console, cloud: LiveServer, admin: CloudStack, image_files: tuple[Path, str]
 ) -> None:
+    """The page follows the download by itself: the template becomes usable with no
+    reload, and a URL that answers 404 ends in an error the user can read."""
+    root, base = image_files
+    (root / "disk.qcow2").write_bytes(os.urandom(3 << 20))
     account = _tenant(admin)
     console.sign_in(account["name"], PASSWORD)
     console.page("vms")
     console.press("Templates", within="nav")
     console.page("templates")
     console.wait_text("main", "You have registered no templates.")
-    name = unique("image")
-    console.fill(
-        "#register-template",
-        name=name,
-        url="http://127.0.0.1:9/images/disk.qcow2",
-        hypervisor="Simulator",
-    )
-    console.press("Register", within="#register-template")
-    console.wait_text("main table:last-of-type", name)
-    [template] = admin.listTemplates(templatefilter="all", name=name, listall=True)["template"]
-    assert (template["account"], template["hypervisor"], template["format"]) == (
-        account["name"],
-        "Simulator",
+    name, broken = unique("image"), unique("broken")
+    for template, path in ((name, "disk.qcow2"), (broken, "missing.qcow2")):
+        console.fill(
+            "#register-template", name=template, url=f"{base}/{path}", hypervisor="Simulator"
+        )
+        console.press("Register", within="#register-template")
+        console.wait_text("main", template)
+    console.wait_text("main", "Download Complete")
+    console.wait_text("main", "Download Error")
+    usable = console.wait_text("main table", name)
+    assert broken not in usable.text
+    listed = admin.listTemplates(templatefilter="all", listall=True)["template"]
+    mine = {t["name"]: t for t in listed if t["account"] == account["name"]}
+    assert (mine[name]["isready"], mine[name]["size"], mine[name]["format"]) == (
+        True,
+        3 << 20,
         "QCOW2",
     )
+    assert "404" in mine[broken]["status"]
+    assert not mine[broken]["isready"]
     console.screenshot("templates")
 
 

@@ -53,7 +53,7 @@ class DownloadFailed(Exception):
     """The source or the bytes are bad; the message is the template's status."""
 
 
-class LeaseLost(Exception):
+class _LeaseLost(Exception):
     """Another server took the download over: stop without writing."""
 
 
@@ -175,7 +175,7 @@ class TemplateDownloader:
     async def _run(self, source: _Source) -> None:
         try:
             await self._download(source)
-        except LeaseLost:
+        except _LeaseLost:
             log.info("download of template %s: another server took it over", source.name)
         except Exception:
             log.exception("download of template %s failed", source.name)
@@ -222,7 +222,7 @@ class TemplateDownloader:
         await self._complete(source, store_id, size, physical)
 
     async def progress(self, source: _Source, status: str) -> None:
-        """Write ``status`` and renew the lease; ``LeaseLost`` if another server has it."""
+        """Write ``status`` and renew the lease; ``_LeaseLost`` if another server has it."""
         async with self._db.transaction() as session:
             await self._still_ours(session, source)
             template = await session.get(Template, source.id)
@@ -230,13 +230,13 @@ class TemplateDownloader:
                 template.status = status
 
     async def _still_ours(self, session: AsyncSession, source: _Source) -> None:
-        """Renew the lease taken at the claim; ``LeaseLost`` (rolling the renewal back)
+        """Renew the lease taken at the claim; ``_LeaseLost`` (rolling the renewal back)
         if it is held elsewhere or was taken again since."""
         seconds = self._deps.settings.image_download_lease
         if not await hold_lease(session, _lease(source.id), self._deps.server_id, seconds):
-            raise LeaseLost
+            raise _LeaseLost
         if await _epoch(session, source.id) != source.epoch:
-            raise LeaseLost
+            raise _LeaseLost
 
     async def _complete(
         self, source: _Source, store_id: int | None, size: int, physical: int

@@ -1,11 +1,16 @@
 // Templates: those the user may deploy from, their own with their download status, and
-// registering one from a URL (the hosts fetch it; Refresh shows how far they are).
+// registering one from a URL. The region's image store fetches it; while a download runs
+// the page polls its own table (never the whole page, so a form being typed survives).
 
 import { badge, field, h, statusLine, table } from "../dom.js";
 import { commandForm, select } from "../forms.js";
 import { runJob } from "../jobs.js";
 
 const FORMATS = ["QCOW2", "RAW", "VHD", "OVA"];
+const WATCH_MS = 2000;
+
+/** Still on its way: not ready, and its status names no error. */
+const downloading = (template) => !template.isready && /^(Downloading|\d+% Downloaded)/.test(template.status ?? "");
 
 export async function render(app, content) {
   const [usable, own, zones, hypervisors, ostypes] = await Promise.all([
@@ -44,6 +49,31 @@ export async function render(app, content) {
     command: "registerTemplate",
     done: () => app.refresh(),
   });
+  const ownTable = (templates) =>
+    table(
+      "Your templates and their download",
+      [
+        ["Name", (t) => t.name],
+        ["Ready", (t) => badge(t.isready ? "Ready" : "Not ready")],
+        ["Status", (t) => t.status],
+        ["Zone", (t) => t.zonename ?? "every zone"],
+        ["", remove],
+      ],
+      templates,
+      "You have registered no templates.",
+    );
+  let shownOwn = ownTable(own);
+  const watch = async () => {
+    if (!shownOwn.isConnected) return;
+    const fresh = await app.api.list("listTemplates", "template", { templatefilter: "self" }).catch(() => null);
+    if (fresh === null || !shownOwn.isConnected) return;
+    const replacement = ownTable(fresh);
+    shownOwn.replaceWith(replacement);
+    shownOwn = replacement;
+    if (fresh.some(downloading)) setTimeout(watch, WATCH_MS);
+    else app.refresh();
+  };
+  if (own.some(downloading)) setTimeout(watch, WATCH_MS);
   content.append(
     h("div", { class: "heading" }, h("h1", {}, "Templates"), h("button", { type: "button", onclick: () => app.refresh() }, "Refresh")),
     table(
@@ -58,18 +88,7 @@ export async function render(app, content) {
       usable,
     ),
     h("h2", {}, "Your templates"),
-    table(
-      "Your templates and their download",
-      [
-        ["Name", (t) => t.name],
-        ["Ready", (t) => badge(t.isready ? "Ready" : "Not ready")],
-        ["Status", (t) => t.status],
-        ["Zone", (t) => t.zonename ?? "every zone"],
-        ["", remove],
-      ],
-      own,
-      "You have registered no templates.",
-    ),
+    shownOwn,
     line,
     register,
   );
