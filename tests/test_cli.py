@@ -44,6 +44,12 @@ def _alto(*args: str | Path) -> str:
     return result.output
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def _command_paths(command: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     """Every command and group below ``command`` (typer vendors click, so duck-typed)."""
     paths = [prefix]
@@ -242,11 +248,44 @@ def test_server_listens_on_the_socket_it_bound(
         self.started = True
 
     monkeypatch.setattr(uvicorn.Server, "run", run)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = _free_port()
     _alto("server", "--data-dir", tmp_path / "data", "--host", "127.0.0.1", "--port", str(port))
     assert handed == [port]
+
+
+def test_served_connections_have_nagle_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every connection the server accepts sends small writes at once: with Nagle's
+    algorithm on, a response's second write waits for the client's delayed ACK and
+    every keep-alive request takes 40 ms (what `bench/api_wrk_bench.py` showed)."""
+    nodelay: list[int] = []
+
+    async def accept_one(listener: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        accepted: asyncio.Future[asyncio.BaseTransport] = loop.create_future()
+
+        class Recorder(asyncio.Protocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                accepted.set_result(transport)
+
+        served = await loop.create_server(Recorder, sock=listener)
+        _reader, writer = await asyncio.open_connection(*listener.getsockname()[:2])
+        transport = await accepted
+        nodelay.append(
+            transport.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        )
+        writer.close()
+        transport.close()
+        served.close()
+
+    def run(self: uvicorn.Server, sockets: list[socket.socket] | None = None) -> None:
+        assert sockets is not None
+        asyncio.run(accept_one(sockets[0]))
+        self.started = True
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
+    port = _free_port()
+    _alto("server", "--data-dir", tmp_path / "data", "--host", "127.0.0.1", "--port", str(port))
+    assert nodelay == [1]
 
 
 @pytest.mark.slow
