@@ -149,9 +149,16 @@ def profiled(pid: int, seconds: int, path: Path | None) -> Iterator[None]:
         recorder.wait(timeout=seconds + 30)
 
 
-def print_profile(path: Path, top: int = 12) -> None:
-    """Shares of samples per function, inclusive (anywhere on the stack), from py-spy's
-    collapsed stacks: the few lines that say where a request spends its time."""
+#: Frames that run a request (the ASGI cycle) or a statement (aiosqlite's thread running
+#: one call; its idle wait on the queue is another line of the same function).
+_SERVING = ("RequestResponseCycle.run_asgi", "_connection_worker_thread (aiosqlite/core.py:63)")
+#: Whose functions a summary names: the server's and the libraries on its request path.
+_NAMED = ("altostratus/", "sqlalchemy/", "aiosqlite/", "asyncpg/", "h11", "cryptography/")
+
+
+def print_profile(path: Path, top: int = 15) -> None:
+    """Shares of the samples that serve requests, per function, inclusive (anywhere on
+    the stack), from py-spy's collapsed stacks: where a request spends its time."""
     if not path.exists():
         print(f"  (no profile written to {path})")
         return
@@ -159,15 +166,16 @@ def print_profile(path: Path, top: int = 12) -> None:
     total = 0
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        samples = int(count)
-        total += samples
-        frames = {re.sub(r" \(.*?:\d+\)$", "", frame).strip() for frame in stack.split(";")}
-        for frame in frames:
-            if not frame.startswith(("process ", "<module>", "run (", "_run_once")):
-                inclusive[frame] += samples
-    print(f"  profile {path.name}: {total} samples")
-    for frame, samples in inclusive.most_common(top):
-        print(f"    {100 * samples / total:5.1f}%  {frame}")
+        frames = stack.split(";")[1:]  # the first is the process
+        if not any(marker in frame for frame in frames for marker in _SERVING):
+            continue
+        total += int(count)
+        for function in {re.sub(r":\d+\)$", ")", frame) for frame in frames}:
+            if any(library in function for library in _NAMED):
+                inclusive[function] += int(count)
+    print(f"  profile {path.name}: {total} samples serving requests")
+    for function, samples in inclusive.most_common(top):
+        print(f"    {100 * samples / max(total, 1):5.1f}%  {function}")
 
 
 def bench_server(
@@ -203,7 +211,7 @@ def print_table(figures: list[Figure], connections: int) -> None:
         f"{'database':<10} {'workers':>7} {'scenario':<32} {'req/s':>8} "
         f"{'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>7}"
     )
-    print(f"\nwrk -t2 -c{connections}, {os.cpu_count()} CPUs")
+    print(f"\nwrk -t{min(2, connections)} -c{connections}, {os.cpu_count()} CPUs")
     print(header)
     print("-" * len(header))
     for f in figures:
